@@ -1,0 +1,208 @@
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Panel geometry of the packed weight layout LayoutI8P16K4.
+const (
+	NR = 16 // output channels per panel
+	KR = 4  // consecutive inputs per channel inside a panel row
+)
+
+// Layout names a packed weight layout as it is recorded in a model file.
+type Layout uint32
+
+// Known layouts. New schemes (per-group int8, int4) get new values; readers
+// refuse layouts they do not know.
+const (
+	LayoutRowMajor Layout = 0 // plain row-major, no packing
+	LayoutI8P16K4  Layout = 1 // [Np/16][Kp/4][16][4]int8, per-output-channel scales
+)
+
+// ErrShape reports inconsistent matrix dimensions or buffer lengths.
+var ErrShape = errors.New("quant: inconsistent shape")
+
+// RoundUp returns x rounded up to a multiple of m (m > 0).
+func RoundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// PackedWeights is an int8 weight matrix in LayoutI8P16K4. Its slices may
+// alias a read-only memory-mapped model file: kernels never write to them.
+type PackedWeights struct {
+	N, K    int       // logical output channels and inputs
+	Data    []int8    // len PackedLen(N, K)
+	Scales  []float32 // len N: per-output-channel dequantisation scale
+	ColSums []int32   // len RoundUp(N, NR): sum of Data over K for each channel
+}
+
+// PackedLen is the number of int8 values a packed N x K matrix occupies.
+func PackedLen(n, k int) int { return RoundUp(n, NR) * RoundUp(k, KR) }
+
+// Validate checks that the slice lengths agree with N and K.
+func (w *PackedWeights) Validate() error {
+	if w.N <= 0 || w.K <= 0 {
+		return fmt.Errorf("%w: packed weights %dx%d", ErrShape, w.N, w.K)
+	}
+	if len(w.Data) != PackedLen(w.N, w.K) || len(w.Scales) != w.N || len(w.ColSums) != RoundUp(w.N, NR) {
+		return fmt.Errorf("%w: packed weights %dx%d with data %d, scales %d, colsums %d",
+			ErrShape, w.N, w.K, len(w.Data), len(w.Scales), len(w.ColSums))
+	}
+	return nil
+}
+
+// QuantizePack quantises a row-major float weight matrix w[N][K] per output
+// channel and packs it. It is used by the converter, never at inference time.
+func QuantizePack(w []float32, n, k int) (PackedWeights, error) {
+	if n <= 0 || k <= 0 || len(w) != n*k {
+		return PackedWeights{}, fmt.Errorf("%w: %d values for %dx%d", ErrShape, len(w), n, k)
+	}
+	q := make([]int8, n*k)
+	scales := make([]float32, n)
+	for i := 0; i < n; i++ {
+		scales[i] = quantizeSymmetric(q[i*k:(i+1)*k], w[i*k:(i+1)*k])
+	}
+	p := PackedWeights{N: n, K: k, Data: make([]int8, PackedLen(n, k)), Scales: scales, ColSums: make([]int32, RoundUp(n, NR))}
+	Pack(p.Data, p.ColSums, q, n, k)
+	return p, nil
+}
+
+// Pack writes the row-major int8 matrix q[N][K] into dst in LayoutI8P16K4 and
+// fills colSums (len RoundUp(N, NR)). dst must have PackedLen(n, k) values.
+func Pack(dst []int8, colSums []int32, q []int8, n, k int) {
+	kp := RoundUp(k, KR)
+	clear(dst)
+	clear(colSums)
+	for i := 0; i < n; i++ {
+		panel, lane := i/NR, i%NR
+		for j := 0; j < k; j++ {
+			v := q[i*k+j]
+			dst[panel*kp*NR+(j/KR)*NR*KR+lane*KR+j%KR] = v
+			colSums[i] += int32(v)
+		}
+	}
+}
+
+// Unpack is the inverse of Pack for tests and tools: it returns q[N][K].
+func Unpack(w *PackedWeights) []int8 {
+	kp := RoundUp(w.K, KR)
+	q := make([]int8, w.N*w.K)
+	for i := 0; i < w.N; i++ {
+		panel, lane := i/NR, i%NR
+		for j := 0; j < w.K; j++ {
+			q[i*w.K+j] = w.Data[panel*kp*NR+(j/KR)*NR*KR+lane*KR+j%KR]
+		}
+	}
+	return q
+}
+
+// quantizeSymmetric maps x to int8 codes in [-127, 127] and returns the scale.
+// The scale is max|x|/127; a zero (or empty) input gives scale 0 and zero codes.
+// NaN inputs are treated as 0 so that hostile weights cannot poison a row.
+func quantizeSymmetric(dst []int8, x []float32) float32 {
+	var amax float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax = a
+		}
+	}
+	if amax == 0 || math.IsInf(float64(amax), 0) {
+		clear(dst)
+		return 0
+	}
+	scale := amax / 127
+	inv := 127 / amax
+	for i, v := range x {
+		dst[i] = int8(roundHalfEven(v * inv))
+	}
+	return scale
+}
+
+// roundHalfEven rounds to the nearest integer (ties to even) and clamps to
+// [-127, 127]; NaN becomes 0. SIMD tiers must use the same rounding.
+func roundHalfEven(v float32) int32 {
+	if v != v {
+		return 0
+	}
+	r := math.RoundToEven(float64(v))
+	if r > 127 {
+		return 127
+	}
+	if r < -127 {
+		return -127
+	}
+	return int32(r)
+}
+
+// Acts is a batch of activation rows quantised per row to int8.
+type Acts struct {
+	M, K   int
+	Data   []int8    // [M][RoundUp(K, KR)], padding zero
+	Scales []float32 // [M]
+}
+
+// Reset sizes a for m rows of k values, reusing its buffers when they are
+// large enough, so steady-state inference does not allocate.
+func (a *Acts) Reset(m, k int) {
+	kp := RoundUp(k, KR)
+	a.M, a.K = m, k
+	if cap(a.Data) < m*kp {
+		a.Data = make([]int8, m*kp)
+	}
+	a.Data = a.Data[:m*kp]
+	if cap(a.Scales) < m {
+		a.Scales = make([]float32, m)
+	}
+	a.Scales = a.Scales[:m]
+}
+
+// QuantizeRows quantises x[M][K] (row-major) into a, per row.
+func QuantizeRows(a *Acts, x []float32, m, k int) {
+	a.Reset(m, k)
+	kp := RoundUp(k, KR)
+	for i := 0; i < m; i++ {
+		row := a.Data[i*kp : (i+1)*kp]
+		a.Scales[i] = quantizeSymmetric(row[:k], x[i*k:(i+1)*k])
+		clear(row[k:])
+	}
+}
+
+// GEMM computes dst[M][N] = dequant(a x w^T) + bias, where bias may be nil.
+// It is the narrow interface the forward pass calls; the kernel tier in use
+// decides how it runs, and every tier gives the same bits as gemmGeneric.
+func GEMM(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	gemmGeneric(dst, a, w, bias)
+}
+
+// gemmGeneric is the reference: for each m, n
+//
+//	acc := sum_k int32(a[m][k]) * int32(W[n][k])
+//	dst[m][n] = float32(acc) * (aScale[m] * wScale[n]) + bias[n]
+//
+// with the product rounded to float32 before the bias is added (no FMA).
+func gemmGeneric(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	m, n, k := a.M, w.N, w.K
+	if a.K != k || len(dst) < m*n || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("quant: GEMM shape mismatch: acts %dx%d, weights %dx%d, dst %d", a.M, a.K, n, k, len(dst)))
+	}
+	kp := RoundUp(k, KR)
+	for i := 0; i < m; i++ {
+		arow := a.Data[i*kp : (i+1)*kp]
+		for j := 0; j < n; j++ {
+			panel, lane := j/NR, j%NR
+			base := panel * kp * NR
+			var acc int32
+			for kk := 0; kk < kp; kk += KR {
+				wp := w.Data[base+(kk/KR)*NR*KR+lane*KR:]
+				acc += int32(arow[kk])*int32(wp[0]) + int32(arow[kk+1])*int32(wp[1]) +
+					int32(arow[kk+2])*int32(wp[2]) + int32(arow[kk+3])*int32(wp[3])
+			}
+			v := float32(float32(acc) * (a.Scales[i] * w.Scales[j]))
+			if bias != nil {
+				v += bias[j]
+			}
+			dst[i*n+j] = v
+		}
+	}
+}
