@@ -1,0 +1,385 @@
+package bert
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"lepton/quant"
+)
+
+// Sequence is one tokenised input: word-piece ids and, for text pairs, the
+// token type (segment) of each id. A nil TypeIDs means all zero.
+type Sequence struct {
+	IDs     []int32
+	TypeIDs []int32
+}
+
+// Pooling selects how a sequence's token vectors become one embedding.
+type Pooling uint8
+
+// Pooling modes.
+const (
+	PoolCLS  Pooling = iota // the final hidden state of the first ([CLS]) token
+	PoolMean                // the mean over all the sequence's tokens (the attention mask)
+)
+
+// ParsePooling maps "cls" and "mean" (the names stored in a model's config)
+// to a Pooling. An empty name means PoolCLS.
+func ParsePooling(s string) (Pooling, error) {
+	switch s {
+	case "cls", "", "CLS":
+		return PoolCLS, nil
+	case "mean", "MEAN":
+		return PoolMean, nil
+	}
+	return 0, fmt.Errorf("%w: unknown pooling %q (want cls or mean)", ErrInput, s)
+}
+
+// String returns the config name of p.
+func (p Pooling) String() string {
+	if p == PoolMean {
+		return "mean"
+	}
+	return "cls"
+}
+
+// Workspace holds every scratch buffer of one forward pass, so that a
+// steady stream of calls does no heap allocation once the buffers have grown
+// to the largest batch seen. A Workspace is used by one call at a time; pool
+// them with sync.Pool (see Pool) to serve concurrent callers.
+//
+// The batch is packed token-wise: row r of every [T][...] buffer is one real
+// token of one sequence and there are no padding rows, so GEMMs do no wasted
+// work on short sequences and attention needs no mask.
+type Workspace struct {
+	// Threads is the number of goroutines a forward pass may use (values
+	// below 1 mean 1). Work is split by token rows for the GEMMs and by
+	// (sequence, head) pairs for attention.
+	Threads int
+
+	start  []int     // [nseq+1] first row of each sequence
+	maxLen int       // longest sequence of the batch
+	x      []float32 // [T][H] hidden states (the output of Forward)
+	qkv    []float32 // [T][3H]
+	ctxb   []float32 // [T][H] attention context
+	tmp    []float32 // [T][H]
+	inter  []float32 // [T][I]
+	acts   quant.Acts
+	scores []float32 // [threads][maxLen]
+	cls    []float32 // [nseq][H]
+	pooled []float32 // [nseq][H]
+	logits []float32 // [nseq][labels]
+
+	// The job being run by run(); fields instead of closures so that
+	// dispatch does not allocate.
+	wg     sync.WaitGroup
+	gDst   []float32
+	gActs  *quant.Acts
+	gW     *quant.PackedWeights
+	gBias  []float32
+	heads  int
+	headSz int
+	hidden int
+}
+
+// grow returns s resized to n, reusing its array when large enough.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Rows returns the number of token rows of the last batch.
+func (w *Workspace) Rows() int {
+	if len(w.start) == 0 {
+		return 0
+	}
+	return w.start[len(w.start)-1]
+}
+
+// Len returns the number of tokens of sequence i of the last batch.
+func (w *Workspace) Len(i int) int { return w.start[i+1] - w.start[i] }
+
+// Hidden returns the final hidden states of sequence i of the last batch as
+// a [Len(i)][hidden] row-major view into the workspace, valid until the
+// workspace is used again.
+func (w *Workspace) Hidden(i int) []float32 {
+	return w.x[w.start[i]*w.hidden : w.start[i+1]*w.hidden]
+}
+
+// Forward runs the embeddings and every encoder layer over seqs, leaving
+// the final hidden states in w (see Workspace.Hidden). int8 weights multiply
+// activations quantised per token row at run time with int32 accumulation;
+// everything else is fp32. ctx is checked before each layer, so a cancelled
+// call returns ctx.Err() after at most one layer of work.
+//
+// m must have passed Validate.
+func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) error {
+	if len(seqs) == 0 {
+		return fmt.Errorf("%w: no sequences", ErrInput)
+	}
+	if err := m.checkSeqs(seqs); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := &m.Config
+	h := c.Hidden
+	w.hidden, w.heads, w.headSz = h, c.Heads, h/c.Heads
+	if cap(w.start) < len(seqs)+1 {
+		w.start = make([]int, len(seqs)+1)
+	}
+	w.start = w.start[:len(seqs)+1]
+	w.maxLen = 0
+	t := 0
+	for i, s := range seqs {
+		w.start[i] = t
+		t += len(s.IDs)
+		w.maxLen = max(w.maxLen, len(s.IDs))
+	}
+	w.start[len(seqs)] = t
+	threads := max(w.Threads, 1)
+	w.x = grow(w.x, t*h)
+	w.qkv = grow(w.qkv, t*3*h)
+	w.ctxb = grow(w.ctxb, t*h)
+	w.tmp = grow(w.tmp, t*h)
+	w.inter = grow(w.inter, t*c.Intermediate)
+	w.scores = grow(w.scores, threads*w.maxLen)
+
+	m.embed(w, seqs)
+	for li := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m.layer(w, &m.Layers[li], t)
+	}
+	return nil
+}
+
+// embed writes LayerNorm(word + position + token type) into w.x.
+func (m *Model) embed(w *Workspace, seqs []Sequence) {
+	h := m.Config.Hidden
+	eps := m.Config.LayerNormEps
+	for si, s := range seqs {
+		base := w.start[si]
+		for p, id := range s.IDs {
+			var tt int32
+			if s.TypeIDs != nil {
+				tt = s.TypeIDs[p]
+			}
+			row := w.x[(base+p)*h : (base+p+1)*h]
+			wr, ws := m.Word.Data[int(id)*h:int(id+1)*h], m.Word.Scales[id]
+			pr, ps := m.Position.Data[p*h:(p+1)*h], m.Position.Scales[p]
+			tr, ts := m.TokenType.Data[int(tt)*h:int(tt+1)*h], m.TokenType.Scales[tt]
+			for d := range row {
+				row[d] = float32(float32(wr[d])*ws) + float32(float32(pr[d])*ps) + float32(float32(tr[d])*ts)
+			}
+			quant.LayerNorm(row, row, m.EmbLN.Gamma, m.EmbLN.Beta, eps)
+		}
+	}
+}
+
+// layer runs one encoder layer over the t rows of w.x in place.
+func (m *Model) layer(w *Workspace, l *Layer, t int) {
+	h := m.Config.Hidden
+	inter := m.Config.Intermediate
+	eps := m.Config.LayerNormEps
+
+	// Fused Q, K, V projection.
+	quant.QuantizeRows(&w.acts, w.x, t, h)
+	w.gemm(w.qkv, &w.acts, &l.QKV.W, l.QKV.Bias, t)
+
+	// Per-sequence, per-head attention into w.ctxb.
+	w.run(jobAttention, (len(w.start)-1)*w.heads, 1)
+
+	// Output projection, residual, LayerNorm.
+	quant.QuantizeRows(&w.acts, w.ctxb, t, h)
+	w.gemm(w.tmp, &w.acts, &l.AttnOut.W, l.AttnOut.Bias, t)
+	for r := 0; r < t; r++ {
+		xr, yr := w.x[r*h:(r+1)*h], w.tmp[r*h:(r+1)*h]
+		for d := range yr {
+			yr[d] += xr[d]
+		}
+		quant.LayerNorm(xr, yr, l.AttnLN.Gamma, l.AttnLN.Beta, eps)
+	}
+
+	// Feed-forward: GELU(x W1 + b1) W2 + b2, residual, LayerNorm.
+	quant.QuantizeRows(&w.acts, w.x, t, h)
+	w.gemm(w.inter, &w.acts, &l.Inter.W, l.Inter.Bias, t)
+	quant.GELU(w.inter[:t*inter])
+	quant.QuantizeRows(&w.acts, w.inter, t, inter)
+	w.gemm(w.tmp, &w.acts, &l.Output.W, l.Output.Bias, t)
+	for r := 0; r < t; r++ {
+		xr, yr := w.x[r*h:(r+1)*h], w.tmp[r*h:(r+1)*h]
+		for d := range yr {
+			yr[d] += xr[d]
+		}
+		quant.LayerNorm(xr, yr, l.OutLN.Gamma, l.OutLN.Beta, eps)
+	}
+}
+
+// gemm computes dst[m][N] = a x W^T + bias, splitting the rows over the
+// workspace's threads when the product is large enough to pay for it.
+func (w *Workspace) gemm(dst []float32, a *quant.Acts, wt *quant.PackedWeights, bias []float32, rows int) {
+	w.gDst, w.gActs, w.gW, w.gBias = dst, a, wt, bias
+	// Below ~64k multiply-adds per goroutine the hand-off costs more than it saves.
+	minRows := max(1, (1<<16)/max(1, wt.N*wt.K))
+	w.run(jobGEMM, rows, minRows)
+	w.gDst, w.gActs, w.gW, w.gBias = nil, nil, nil, nil
+}
+
+type jobKind uint8
+
+const (
+	jobGEMM jobKind = iota
+	jobAttention
+)
+
+// run executes job over [0,n) in up to Threads chunks of at least minChunk
+// items; chunk 0 runs on the calling goroutine.
+func (w *Workspace) run(kind jobKind, n, minChunk int) {
+	chunks := min(max(w.Threads, 1), n/max(minChunk, 1))
+	if chunks <= 1 {
+		w.do(kind, 0, 0, n)
+		return
+	}
+	w.wg.Add(chunks - 1)
+	for c := 1; c < chunks; c++ {
+		go w.worker(kind, c, n*c/chunks, n*(c+1)/chunks)
+	}
+	w.do(kind, 0, 0, n/chunks)
+	w.wg.Wait()
+}
+
+func (w *Workspace) worker(kind jobKind, chunk, lo, hi int) {
+	defer w.wg.Done()
+	w.do(kind, chunk, lo, hi)
+}
+
+func (w *Workspace) do(kind jobKind, chunk, lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	switch kind {
+	case jobGEMM:
+		a := w.gActs
+		kp := quant.RoundUp(a.K, quant.KR)
+		sub := quant.Acts{M: hi - lo, K: a.K, Data: a.Data[lo*kp : hi*kp], Scales: a.Scales[lo:hi]}
+		n := w.gW.N
+		quant.GEMM(w.gDst[lo*n:hi*n], &sub, w.gW, w.gBias)
+	case jobAttention:
+		scores := w.scores[chunk*w.maxLen : (chunk+1)*w.maxLen]
+		for p := lo; p < hi; p++ {
+			w.attend(p/w.heads, p%w.heads, scores)
+		}
+	}
+}
+
+// attend computes softmax(q k^T / sqrt(d)) v for one head of one sequence.
+// All rows of a sequence are real tokens, so no mask is needed.
+func (w *Workspace) attend(seq, head int, scores []float32) {
+	h, d := w.hidden, w.headSz
+	r0, r1 := w.start[seq], w.start[seq+1]
+	n := r1 - r0
+	scores = scores[:n]
+	scale := float32(1 / math.Sqrt(float64(d)))
+	qo, ko, vo := head*d, h+head*d, 2*h+head*d
+	for i := r0; i < r1; i++ {
+		q := w.qkv[i*3*h+qo : i*3*h+qo+d]
+		for j := 0; j < n; j++ {
+			k := w.qkv[(r0+j)*3*h+ko : (r0+j)*3*h+ko+d]
+			scores[j] = quant.Dot(q, k) * scale
+		}
+		quant.Softmax(scores)
+		out := w.ctxb[i*h+head*d : i*h+head*d+d]
+		clear(out)
+		for j, p := range scores {
+			v := w.qkv[(r0+j)*3*h+vo : (r0+j)*3*h+vo+d]
+			for e := range out {
+				out[e] += float32(p * v[e])
+			}
+		}
+	}
+}
+
+// Pool writes the embedding of sequence i of the last batch into dst
+// (len hidden), optionally scaled to unit L2 norm. A zero vector stays zero.
+func (w *Workspace) Pool(dst []float32, i int, mode Pooling, normalize bool) {
+	h := w.hidden
+	hs := w.Hidden(i)
+	switch mode {
+	case PoolMean:
+		// Sum in float64: sequences can be hundreds of tokens long.
+		n := len(hs) / h
+		for d := 0; d < h; d++ {
+			var s float64
+			for r := 0; r < n; r++ {
+				s += float64(hs[r*h+d])
+			}
+			dst[d] = float32(s / float64(n))
+		}
+	default:
+		copy(dst[:h], hs[:h])
+	}
+	if normalize {
+		L2Normalize(dst[:h])
+	}
+}
+
+// L2Normalize scales v to unit Euclidean norm in place; a zero vector is
+// left unchanged.
+func L2Normalize(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i, x := range v {
+		v[i] = float32(float64(x) * inv)
+	}
+}
+
+// Logits runs the pooler (dense + tanh on [CLS]) and the classifier over
+// every sequence of the last batch and returns their raw scores as a
+// [nseq][labels] row-major view into w, valid until w is used again. It
+// needs a model with a classifier head.
+func (m *Model) Logits(w *Workspace) ([]float32, error) {
+	if m.Classifier == nil {
+		return nil, fmt.Errorf("%w: model has no classifier head", ErrModel)
+	}
+	h := m.Config.Hidden
+	b := len(w.start) - 1
+	w.cls = grow(w.cls, b*h)
+	for i := 0; i < b; i++ {
+		copy(w.cls[i*h:(i+1)*h], w.x[w.start[i]*h:w.start[i]*h+h])
+	}
+	in := w.cls
+	if m.Pooler != nil {
+		w.pooled = grow(w.pooled, b*h)
+		quant.QuantizeRows(&w.acts, w.cls, b, h)
+		quant.GEMM(w.pooled, &w.acts, &m.Pooler.W, m.Pooler.Bias)
+		for i, v := range w.pooled {
+			w.pooled[i] = float32(math.Tanh(float64(v)))
+		}
+		in = w.pooled
+	}
+	n := m.Classifier.W.N
+	w.logits = grow(w.logits, b*n)
+	quant.QuantizeRows(&w.acts, in, b, h)
+	quant.GEMM(w.logits, &w.acts, &m.Classifier.W, m.Classifier.Bias)
+	return w.logits, nil
+}
+
+// Softmax returns the probabilities of one row of logits in dst
+// (len(dst) == len(logits)).
+func Softmax(dst, logits []float32) {
+	copy(dst, logits)
+	quant.Softmax(dst)
+}
