@@ -1,0 +1,726 @@
+package tokenize
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// TruncationStrategy chooses which sequence loses tokens when an input is
+// longer than EncodeOptions.MaxLength. The semantics are those of Hugging
+// Face tokenizers.
+type TruncationStrategy int
+
+const (
+	// LongestFirst removes tokens from the longer sequence of a pair (both
+	// when both are too long), or from the only sequence.
+	LongestFirst TruncationStrategy = iota
+	// OnlyFirst truncates only the first sequence.
+	OnlyFirst
+	// OnlySecond truncates only the second sequence of a pair.
+	OnlySecond
+	// DoNotTruncate never truncates; MaxLength is then ignored unless
+	// ErrorOnTruncate is set.
+	DoNotTruncate
+)
+
+// PaddingStrategy chooses how encodings are padded.
+type PaddingStrategy int
+
+const (
+	// NoPadding leaves encodings at their natural length.
+	NoPadding PaddingStrategy = iota
+	// PadLongest pads every encoding of a batch to the longest one. For a
+	// single Encode it is a no-op.
+	PadLongest
+	// PadFixed pads to EncodeOptions.PadTo (or MaxLength when PadTo is 0).
+	PadFixed
+)
+
+// EncodeOptions control truncation and padding. The zero value encodes with
+// special tokens, no length limit and no padding.
+type EncodeOptions struct {
+	// MaxLength is the maximum number of tokens, special tokens included;
+	// 0 means no limit.
+	MaxLength int
+	// Truncation is the strategy used when the input exceeds MaxLength.
+	Truncation TruncationStrategy
+	// Stride is the number of tokens repeated between consecutive
+	// overflowing windows (Hugging Face's stride).
+	Stride int
+	// ReturnOverflowing keeps the truncated-away tokens as further windows
+	// in Encoding.Overflowing.
+	ReturnOverflowing bool
+	// Padding chooses the padding strategy.
+	Padding PaddingStrategy
+	// PadTo is the length for PadFixed (0: MaxLength).
+	PadTo int
+	// ErrorOnTruncate returns an error wrapping ErrTooLong instead of
+	// truncating when the input does not fit in MaxLength.
+	ErrorOnTruncate bool
+}
+
+// Encoding is the result of encoding one input (a text or a pair). All
+// slices have the same length. Offsets are byte offsets [start, end) into the
+// caller's original string (into a for tokens of the first sequence, into b
+// for the second); special and padding tokens have (0, 0).
+type Encoding struct {
+	IDs               []int32
+	TypeIDs           []int32
+	AttentionMask     []uint8
+	SpecialTokensMask []uint8
+	Offsets           [][2]int
+	// Tokens holds the token strings. Filled by Tokenizer.Encode and
+	// friends; left empty by the reusable Encoder.
+	Tokens []string
+	// Overflowing holds the windows cut off by truncation when
+	// EncodeOptions.ReturnOverflowing is set, each post-processed (special
+	// tokens, padding) like the main encoding.
+	Overflowing []Encoding
+}
+
+// Len returns the number of tokens.
+func (e *Encoding) Len() int { return len(e.IDs) }
+
+func (e *Encoding) reset() {
+	e.IDs, e.TypeIDs = e.IDs[:0], e.TypeIDs[:0]
+	e.AttentionMask, e.SpecialTokensMask = e.AttentionMask[:0], e.SpecialTokensMask[:0]
+	e.Offsets, e.Tokens = e.Offsets[:0], e.Tokens[:0]
+	e.Overflowing = e.Overflowing[:0]
+}
+
+func (e *Encoding) push(id, typ int32, off [2]int, attn, special uint8) {
+	e.IDs = append(e.IDs, id)
+	e.TypeIDs = append(e.TypeIDs, typ)
+	e.AttentionMask = append(e.AttentionMask, attn)
+	e.SpecialTokensMask = append(e.SpecialTokensMask, special)
+	e.Offsets = append(e.Offsets, off)
+}
+
+// clone returns a deep copy that shares nothing with e.
+func (e *Encoding) clone() Encoding {
+	c := Encoding{
+		IDs:               append([]int32(nil), e.IDs...),
+		TypeIDs:           append([]int32(nil), e.TypeIDs...),
+		AttentionMask:     append([]uint8(nil), e.AttentionMask...),
+		SpecialTokensMask: append([]uint8(nil), e.SpecialTokensMask...),
+		Offsets:           append([][2]int(nil), e.Offsets...),
+	}
+	if len(e.Tokens) > 0 {
+		c.Tokens = append([]string(nil), e.Tokens...)
+	}
+	for i := range e.Overflowing {
+		c.Overflowing = append(c.Overflowing, e.Overflowing[i].clone())
+	}
+	return c
+}
+
+func (t *Tokenizer) fillTokens(e *Encoding) {
+	e.Tokens = e.Tokens[:0]
+	for _, id := range e.IDs {
+		e.Tokens = append(e.Tokens, t.tokenString(id))
+	}
+	for i := range e.Overflowing {
+		t.fillTokens(&e.Overflowing[i])
+	}
+}
+
+// padTo pads e (and its overflowing windows) on the right to n tokens.
+func (t *Tokenizer) padTo(e *Encoding, n int) {
+	for e.Len() < n {
+		e.push(t.pad, t.padType, [2]int{}, 0, 1)
+	}
+	for i := range e.Overflowing {
+		t.padTo(&e.Overflowing[i], n)
+	}
+}
+
+// seq is one tokenized sequence before post-processing.
+type seq struct {
+	ids  []int32
+	offs [][2]int
+}
+
+func (s *seq) reset() { s.ids, s.offs = s.ids[:0], s.offs[:0] }
+
+func (s *seq) push(id int32, start, end int) {
+	s.ids = append(s.ids, id)
+	s.offs = append(s.offs, [2]int{start, end})
+}
+
+// charInfo is one normalised character of the current word: its end in the
+// word's normalised bytes and the original byte span it came from.
+type charInfo struct {
+	end    int
+	os, oe int
+}
+
+// Encoder is a reusable encoding state. After warm-up, Encode performs no
+// allocation: the returned Encoding's slices are owned by the Encoder and
+// overwritten by its next call. An Encoder is not safe for concurrent use;
+// make one per goroutine with [Tokenizer.NewEncoder]. Encoding.Tokens is
+// left empty on this path (use [Tokenizer.Token] when needed).
+type Encoder struct {
+	t     *Tokenizer
+	a, b  seq
+	cur   *seq
+	word  []byte
+	chars []charInfo
+	hs    []uint32
+	nfd   []byte
+	out   Encoding
+	winA  [][2]int
+	winB  [][2]int
+}
+
+// NewEncoder returns a reusable Encoder for t.
+func (t *Tokenizer) NewEncoder() *Encoder { return &Encoder{t: t} }
+
+// Encode encodes one text. The result is valid until the next call on e.
+func (e *Encoder) Encode(text string, opt EncodeOptions) (*Encoding, error) {
+	if err := e.encode(text, "", false, opt); err != nil {
+		return nil, err
+	}
+	return &e.out, nil
+}
+
+// EncodePair encodes a text pair (e.g. question and passage). The result is
+// valid until the next call on e.
+func (e *Encoder) EncodePair(a, b string, opt EncodeOptions) (*Encoding, error) {
+	if err := e.encode(a, b, true, opt); err != nil {
+		return nil, err
+	}
+	return &e.out, nil
+}
+
+func (t *Tokenizer) getEncoder() *Encoder {
+	if e, ok := t.pool.Get().(*Encoder); ok {
+		return e
+	}
+	return t.NewEncoder()
+}
+
+// Encode encodes one text into a freshly allocated Encoding.
+func (t *Tokenizer) Encode(text string, opt EncodeOptions) (Encoding, error) {
+	e := t.getEncoder()
+	defer t.pool.Put(e)
+	if err := e.encode(text, "", false, opt); err != nil {
+		return Encoding{}, err
+	}
+	c := e.out.clone()
+	t.fillTokens(&c)
+	return c, nil
+}
+
+// EncodePair encodes a text pair into a freshly allocated Encoding. Token
+// type ids follow the post-processing template (0 for a, 1 for b in BERT).
+func (t *Tokenizer) EncodePair(a, b string, opt EncodeOptions) (Encoding, error) {
+	e := t.getEncoder()
+	defer t.pool.Put(e)
+	if err := e.encode(a, b, true, opt); err != nil {
+		return Encoding{}, err
+	}
+	c := e.out.clone()
+	t.fillTokens(&c)
+	return c, nil
+}
+
+// EncodeBatch encodes texts with up to workers goroutines (workers <= 0
+// means 1) and returns the encodings in input order. With PadLongest every
+// encoding is padded to the longest in the batch. ctx is checked between
+// texts; the first error stops the batch and is returned.
+func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeOptions, workers int) ([]Encoding, error) {
+	out := make([]Encoding, len(texts))
+	if workers <= 0 {
+		workers = 1
+	}
+	workers = min(workers, max(len(texts), 1))
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		firstEr error
+		next    int
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+		}
+		mu.Unlock()
+	}
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstEr != nil || next >= len(texts) {
+			return -1
+		}
+		next++
+		return next - 1
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := t.getEncoder()
+			defer t.pool.Put(e)
+			for i := take(); i >= 0; i = take() {
+				if err := ctx.Err(); err != nil {
+					fail(err)
+					return
+				}
+				if err := e.encode(texts[i], "", false, opt); err != nil {
+					fail(fmt.Errorf("text %d: %w", i, err))
+					return
+				}
+				out[i] = e.out.clone()
+				t.fillTokens(&out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return nil, firstEr
+	}
+	if opt.Padding == PadLongest {
+		n := 0
+		for i := range out {
+			n = max(n, out[i].Len())
+		}
+		for i := range out {
+			t.padTo(&out[i], n)
+			t.fillTokens(&out[i])
+		}
+	}
+	return out, nil
+}
+
+// encode runs the whole pipeline into e.out.
+func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
+	t := e.t
+	e.a.reset()
+	e.b.reset()
+	e.tokenize(a, &e.a)
+	if pair {
+		e.tokenize(b, &e.b)
+	}
+	nAdded := t.nSingle
+	if pair {
+		nAdded = t.nPair
+	}
+	la, lb := len(e.a.ids), len(e.b.ids)
+	e.winA = append(e.winA[:0], [2]int{0, la})
+	e.winB = append(e.winB[:0], [2]int{0, lb})
+	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 {
+		return fmt.Errorf("%w: negative MaxLength, Stride or PadTo", ErrInvalid)
+	}
+	if opt.MaxLength > 0 && la+lb+nAdded > opt.MaxLength {
+		if opt.ErrorOnTruncate {
+			return fmt.Errorf("%w: %d tokens > MaxLength %d", ErrTooLong, la+lb+nAdded, opt.MaxLength)
+		}
+		if opt.Truncation != DoNotTruncate {
+			if err := e.truncate(la, lb, pair, opt.MaxLength-nAdded, opt); err != nil {
+				return err
+			}
+		}
+	}
+	e.out.reset()
+	e.assemble(&e.out, e.winA[0], e.winB[0], pair)
+	if opt.ReturnOverflowing && (len(e.winA) > 1 || len(e.winB) > 1) {
+		e.overflow(pair)
+	}
+	switch opt.Padding {
+	case PadFixed:
+		n := opt.PadTo
+		if n == 0 {
+			n = opt.MaxLength
+		}
+		t.padTo(&e.out, n)
+	case NoPadding, PadLongest:
+	default:
+		return fmt.Errorf("%w: padding strategy %d", ErrInvalid, opt.Padding)
+	}
+	return nil
+}
+
+// truncate computes the windows of both sequences, following Hugging
+// Face's truncate_encodings and Encoding::truncate.
+func (e *Encoder) truncate(la, lb int, pair bool, maxLen int, opt EncodeOptions) error {
+	if maxLen < 0 {
+		return fmt.Errorf("%w: MaxLength %d leaves no room for %d special tokens", ErrInvalid, opt.MaxLength, opt.MaxLength-maxLen)
+	}
+	na, nb := la, lb
+	toRemove := la + lb - maxLen
+	switch opt.Truncation {
+	case LongestFirst:
+		if !pair {
+			na = la - toRemove
+			break
+		}
+		n1, n2 := la, lb
+		swap := n1 > n2
+		if swap {
+			n1, n2 = n2, n1
+		}
+		if n1 > maxLen {
+			n2 = n1
+		} else {
+			n2 = max(n1, maxLen-n1)
+		}
+		if n1+n2 > maxLen {
+			n1 = maxLen / 2
+			n2 = n1 + maxLen%2
+		}
+		if swap {
+			n1, n2 = n2, n1
+		}
+		na, nb = n1, n2
+	case OnlyFirst, OnlySecond:
+		target := &na
+		if opt.Truncation == OnlySecond {
+			if !pair {
+				return fmt.Errorf("%w: OnlySecond truncation of a single sequence", ErrInvalid)
+			}
+			target = &nb
+		}
+		if *target <= toRemove {
+			return fmt.Errorf("%w: sequence too short to truncate to MaxLength %d", ErrTooLong, opt.MaxLength)
+		}
+		*target -= toRemove
+	default:
+		return fmt.Errorf("%w: truncation strategy %d", ErrInvalid, opt.Truncation)
+	}
+	var err error
+	if e.winA, err = windows(e.winA[:0], la, na, opt.Stride); err != nil {
+		return err
+	}
+	if pair {
+		if e.winB, err = windows(e.winB[:0], lb, nb, opt.Stride); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windows splits n tokens into windows of at most maxLen tokens overlapping
+// by stride (Hugging Face's Encoding::truncate, right direction).
+func windows(dst [][2]int, n, maxLen, stride int) ([][2]int, error) {
+	if maxLen >= n {
+		return append(dst, [2]int{0, n}), nil
+	}
+	if maxLen == 0 {
+		return append(dst, [2]int{0, 0}, [2]int{0, n}), nil
+	}
+	if stride >= maxLen {
+		return dst, fmt.Errorf("%w: stride %d must be smaller than the %d tokens left per window", ErrInvalid, stride, maxLen)
+	}
+	step := maxLen - stride
+	for start := 0; start < n; start += step {
+		stop := min(start+maxLen, n)
+		dst = append(dst, [2]int{start, stop})
+		if stop == n {
+			break
+		}
+	}
+	return dst, nil
+}
+
+// assemble applies the post-processing template to window wa of sequence a
+// and wb of sequence b.
+func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, pair bool) {
+	tpl := e.t.single
+	if pair {
+		tpl = e.t.pair
+	}
+	for _, p := range tpl {
+		switch p.kind {
+		case pieceSpecial:
+			for _, id := range p.ids {
+				dst.push(id, p.typeID, [2]int{}, 1, 1)
+			}
+		case pieceA, pieceB:
+			s, w := &e.a, wa
+			if p.kind == pieceB {
+				s, w = &e.b, wb
+			}
+			for i := w[0]; i < w[1]; i++ {
+				dst.push(s.ids[i], p.typeID, s.offs[i], 1, 0)
+			}
+		}
+	}
+}
+
+// overflow builds e.out.Overflowing in the order Hugging Face's
+// Encoding::merge_with produces when it folds the template's pieces.
+func (e *Encoder) overflow(pair bool) {
+	type combo struct{ a, b int }
+	var list []combo
+	tpl := e.t.single
+	if pair {
+		tpl = e.t.pair
+	}
+	for _, p := range tpl {
+		var nw int
+		switch p.kind {
+		case pieceA:
+			nw = len(e.winA)
+		case pieceB:
+			nw = len(e.winB)
+		default:
+			continue
+		}
+		set := func(c combo, w int) combo {
+			if p.kind == pieceA {
+				c.a = w
+			} else {
+				c.b = w
+			}
+			return c
+		}
+		var next []combo
+		for _, c := range list {
+			next = append(next, set(c, 0))
+			for w := 1; w < nw; w++ {
+				next = append(next, set(c, w))
+			}
+		}
+		for w := 1; w < nw; w++ {
+			next = append(next, set(combo{}, w))
+		}
+		list = next
+	}
+	for _, c := range list {
+		var o Encoding
+		e.assemble(&o, e.winA[c.a], e.winB[c.b], pair)
+		e.out.Overflowing = append(e.out.Overflowing, o)
+	}
+}
+
+// tokenize splits text around added tokens and runs normalisation,
+// pre-tokenisation and WordPiece on the pieces in between.
+func (e *Encoder) tokenize(text string, dst *seq) {
+	e.cur = dst
+	pos := 0
+	for {
+		ms, me, id, ok := e.t.findAdded(text, pos)
+		if !ok {
+			e.normalize(text, pos, len(text))
+			return
+		}
+		e.normalize(text, pos, ms)
+		dst.push(id, ms, me)
+		pos = me
+	}
+}
+
+// findAdded finds the leftmost-longest added token in text[from:], honouring
+// single_word, lstrip and rstrip like Hugging Face's AddedVocabulary.
+func (t *Tokenizer) findAdded(text string, from int) (start, end int, id int32, ok bool) {
+	if len(t.added) == 0 {
+		return 0, 0, 0, false
+	}
+	for i := from; i < len(text); i++ {
+		if !t.addedFirst[text[i]] {
+			continue
+		}
+		best, bestLen := -1, 0
+		for k := range t.added {
+			a := &t.added[k]
+			if a.flags&addedNormalized == 0 && len(a.content) > bestLen && strings.HasPrefix(text[i:], a.content) {
+				best, bestLen = k, len(a.content)
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		a := &t.added[best]
+		s, en := i, i+bestLen
+		if a.flags&addedSingleWord != 0 {
+			before, _ := utf8.DecodeLastRuneInString(text[:s])
+			after, _ := utf8.DecodeRuneInString(text[en:])
+			if (s > 0 && isWordChar(before)) || (en < len(text) && isWordChar(after)) {
+				i = en - 1
+				continue
+			}
+		}
+		if a.flags&addedLstrip != 0 {
+			for s > from {
+				r, sz := utf8.DecodeLastRuneInString(text[from:s])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				s -= sz
+			}
+		}
+		if a.flags&addedRstrip != 0 {
+			for en < len(text) {
+				r, sz := utf8.DecodeRuneInString(text[en:])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				en += sz
+			}
+		}
+		return s, en, a.id, true
+	}
+	return 0, 0, 0, false
+}
+
+// normalize runs BertNormalizer and BertPreTokenizer over text[from:to],
+// feeding words to WordPiece as they complete.
+func (e *Encoder) normalize(text string, from, to int) {
+	t := e.t
+	clean := t.flags&flagCleanText != 0
+	cjk := t.flags&flagHandleCJK != 0
+	strip := t.flags&flagStripAccents != 0
+	lower := t.flags&flagLowercase != 0
+	for i := from; i < to; {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			// ASCII fast path: nothing decomposes, only A-Z lowercase.
+			switch {
+			case clean && (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f):
+			case c == ' ' || (c >= '\t' && c <= '\r'):
+				e.flush()
+			case isPunct(rune(c)):
+				e.flush()
+				e.appendChar(rune(c), i, i+1)
+				e.flush()
+			default:
+				if lower && c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				e.appendChar(rune(c), i, i+1)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:to])
+		os, oe := i, i+size
+		i += size
+		if clean {
+			if r == utf8.RuneError || isControl(r) {
+				continue
+			}
+			if isWhitespace(r) {
+				r = ' '
+			}
+		}
+		isCJK := cjk && isChinese(r)
+		if isCJK {
+			e.flush()
+		}
+		if strip && r != utf8.RuneError {
+			e.nfd = norm.NFD.AppendString(e.nfd[:0], text[os:oe])
+			for j := 0; j < len(e.nfd); {
+				d, dsz := utf8.DecodeRune(e.nfd[j:])
+				j += dsz
+				if unicode.Is(unicode.Mn, d) {
+					continue
+				}
+				e.lowerEmit(d, lower, os, oe)
+			}
+		} else {
+			e.lowerEmit(r, lower, os, oe)
+		}
+		if isCJK {
+			e.flush()
+		}
+	}
+	e.flush()
+}
+
+func (e *Encoder) lowerEmit(r rune, lower bool, os, oe int) {
+	if lower {
+		if r == 0x130 {
+			// The only unconditional multi-rune lowercase mapping
+			// (SpecialCasing.txt): İ -> i + COMBINING DOT ABOVE, as
+			// Rust's char::to_lowercase yields.
+			e.emit('i', os, oe)
+			e.emit(0x307, os, oe)
+			return
+		}
+		r = unicode.ToLower(r)
+	}
+	e.emit(r, os, oe)
+}
+
+// emit is the BertPreTokenizer: whitespace ends a word, punctuation is a
+// word of its own.
+func (e *Encoder) emit(r rune, os, oe int) {
+	switch {
+	case isWhitespace(r):
+		e.flush()
+	case isPunct(r):
+		e.flush()
+		e.appendChar(r, os, oe)
+		e.flush()
+	default:
+		e.appendChar(r, os, oe)
+	}
+}
+
+func (e *Encoder) appendChar(r rune, os, oe int) {
+	e.word = utf8.AppendRune(e.word, r)
+	e.chars = append(e.chars, charInfo{end: len(e.word), os: os, oe: oe})
+}
+
+// flush runs WordPiece on the current word: greedy longest-match-first,
+// with the continuing-subword prefix on non-initial pieces; a word with an
+// unmatched remainder, or longer than max_input_chars_per_word, becomes a
+// single unknown token spanning the whole word.
+func (e *Encoder) flush() {
+	nch := len(e.chars)
+	if nch == 0 {
+		return
+	}
+	t, dst, word, chars := e.t, e.cur, e.word, e.chars
+	defer func() { e.word, e.chars = e.word[:0], e.chars[:0] }()
+	if nch > t.maxChars {
+		dst.push(t.unk, chars[0].os, chars[nch-1].oe)
+		return
+	}
+	if cap(e.hs) < nch {
+		e.hs = make([]uint32, nch)
+	}
+	hs := e.hs[:nch]
+	mark := len(dst.ids)
+	start, startByte := 0, 0
+	plen := len(t.prefix)
+	for start < nch {
+		h := uint32(fnvBasis)
+		extra := 0
+		if start > 0 {
+			h, extra = t.prefixHash, plen
+		}
+		b := startByte
+		for c := start; c < nch; c++ {
+			for ; b < chars[c].end; b++ {
+				h = (h ^ uint32(word[b])) * fnvPrime
+			}
+			hs[c] = h
+		}
+		found, foundID := -1, int32(0)
+		for c := nch - 1; c >= start; c-- {
+			if chars[c].end-startByte+extra > t.maxTokLen {
+				continue
+			}
+			if id, ok := t.lookup(hs[c], start > 0, word[startByte:chars[c].end]); ok {
+				found, foundID = c, id
+				break
+			}
+		}
+		if found < 0 {
+			dst.ids, dst.offs = dst.ids[:mark], dst.offs[:mark]
+			dst.push(t.unk, chars[0].os, chars[nch-1].oe)
+			return
+		}
+		dst.push(foundID, chars[start].os, chars[found].oe)
+		startByte = chars[found].end
+		start = found + 1
+	}
+}
