@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Lepton vs ONNX Runtime 1.30, interleaved in one run, on the same weights.
+
+For each model shape (MiniLM-L6, BERT-base), case (batch 1 seq 128, batch 1
+seq 16, a mixed batch of 8 with lengths 16,32,...,128) and thread count
+(1, 2), each round runs `lepton bench --json` and the ONNX Runtime runner
+(ort_bench.js, int8 DynamicQuantizeMatMul model; fp32 too with --fp32) one
+after the other, each in a fresh process so peak RSS belongs to that
+configuration alone. The reported figure per engine is the median over rounds
+of each process's median latency. Prints a Markdown table with Lepton/ORT
+ratios and writes every raw result to --out (JSON lines).
+
+Prepare the models first (see README.md):
+  go run ./bench/peers/synthdump -preset minilm -out bench/peers/models/minilm/hf
+  /usr/bin/python3 bench/peers/make_models.py --checkpoint bench/peers/models/minilm/hf --out bench/peers/models/minilm
+  go run ./cmd/lepton quantize ... (when available; otherwise --lepton-synthetic)
+
+Needs node + tools/node/node_modules/onnxruntime-node; never needed by go test.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+CASES = {
+    "b1 s128": ["--seq", "128", "--batch", "1"],
+    "b1 s16": ["--seq", "16", "--batch", "1"],
+    "mixed b8": ["--lengths", "16,32,48,64,80,96,112,128"],
+}
+RUNS = {"b1 s128": 20, "b1 s16": 60, "mixed b8": 6}
+ISSUE_ORT = {  # the issue's reference medians (ms), quiet machine
+    ("minilm", "b1 s128"): 12.1, ("minilm", "b1 s16"): 2.27, ("minilm", "mixed b8"): 106,
+    ("base", "b1 s128"): 72.7, ("base", "b1 s16"): 12.8, ("base", "mixed b8"): 591,
+}
+TARGET = {"b1 s128": 0.85, "b1 s16": 0.6, "mixed b8": 0.5}
+
+
+def run_json(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shapes", default="minilm,base")
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runs-scale", type=float, default=1.0, help="multiply the per-case run counts")
+    ap.add_argument("--lepton", default="/tmp/lepton-bench", help="lepton binary (built by this script)")
+    ap.add_argument("--lepton-synthetic", action="store_true",
+                    help="use `lepton bench --synthetic` instead of -m models/SHAPE/model.lep")
+    ap.add_argument("--fp32", action="store_true", help="also run ORT on the fp32 model")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "raw.jsonl"))
+    a = ap.parse_args()
+
+    subprocess.run(["go", "build", "-o", a.lepton, "./cmd/lepton"], check=True, cwd=ROOT)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    raw = open(a.out, "a")
+    shapes = a.shapes.split(",")
+    cases = a.cases.split(",")
+    threads = a.threads.split(",")
+    res = {}  # (shape, case, threads, engine) -> list of result dicts
+
+    def record(key, r):
+        r["key"] = list(key)
+        r["time"] = time.time()
+        raw.write(json.dumps(r) + "\n")
+        raw.flush()
+        res.setdefault(key, []).append(r)
+
+    for rnd in range(a.rounds):
+        for shape in shapes:
+            mdir = os.path.join(HERE, "models", shape)
+            for case in cases:
+                runs = str(max(3, int(RUNS[case] * a.runs_scale)))
+                for t in threads:
+                    if a.lepton_synthetic:
+                        src = ["--synthetic", shape]
+                    else:
+                        src = ["-m", os.path.join(mdir, "model.lep")]
+                    lep = run_json([a.lepton, "bench", *src, *CASES[case], "--threads", t, "--runs", runs, "--json"])
+                    record((shape, case, t, "lepton"), lep)
+                    ortargs = [*CASES[case], "--threads", t, "--runs", runs]
+                    o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model",
+                                  os.path.join(mdir, "model_int8.onnx"), *ortargs])
+                    record((shape, case, t, "ort-int8"), o)
+                    if a.fp32:
+                        o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model",
+                                      os.path.join(mdir, "model.onnx"), *ortargs])
+                        record((shape, case, t, "ort-fp32"), o)
+                    print(f"round {rnd + 1}/{a.rounds} {shape} {case} t={t}: lepton {lep['median_ms']:.2f} ms, "
+                          f"ort {o['median_ms']:.2f} ms", file=sys.stderr, flush=True)
+
+    med = lambda key, f: statistics.median(r[f] for r in res[key])
+    kernel = next(r["kernel"] for k, v in res.items() if k[3] == "lepton" for r in v)
+    print(f"\nLepton kernel: {kernel}; {a.rounds} rounds, median of per-process medians; "
+          "ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all'\n")
+    hdr = "| shape | case | threads | Lepton ms | ORT int8 ms | Lepton/ORT | target |"
+    if a.fp32:
+        hdr += " ORT fp32 ms |"
+    print(hdr)
+    print("|" + "---|" * (hdr.count("|") - 1))
+    for shape in shapes:
+        for case in cases:
+            for t in threads:
+                lk, ok = (shape, case, t, "lepton"), (shape, case, t, "ort-int8")
+                if lk not in res:
+                    continue
+                l, o = med(lk, "median_ms"), med(ok, "median_ms")
+                tgt = f"<= {TARGET[case]}" if t == "1" else ""
+                line = f"| {shape} | {case} | {t} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} |"
+                if a.fp32:
+                    line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
+                print(line)
+    print("\n| shape | Lepton open ms | ORT session ms | ratio | Lepton peak RSS MB | ORT peak RSS MB | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for shape in shapes:
+        lk = [k for k in res if k[0] == shape and k[3] == "lepton" and k[2] == "1"]
+        ok = [k for k in res if k[0] == shape and k[3] == "ort-int8" and k[2] == "1"]
+        if not lk:
+            continue
+        lo = statistics.median(r["open_ms"] for k in lk for r in res[k])
+        oo = statistics.median(r["open_ms"] for k in ok for r in res[k])
+        lr = max(r["peak_rss_mb"] for k in lk for r in res[k])
+        orr = max(r["peak_rss_mb"] for k in ok for r in res[k])
+        print(f"| {shape} | {lo:.2f} | {oo:.1f} | 1/{oo / lo:.0f} | {lr:.1f} | {orr:.1f} | {lr / orr:.2f} |")
+    print("\nhugot v0.6.1 pure-Go backend, MiniLM fp32 b1 s128: 717 ms (the issue's figure, not re-measured): "
+          + ", ".join(f"Lepton is {717 / med(k, 'median_ms'):.0f}x faster ({k[2]} thread)"
+                      for k in res if k[0] == "minilm" and k[1] == "b1 s128" and k[3] == "lepton"))
+
+
+if __name__ == "__main__":
+    main()
