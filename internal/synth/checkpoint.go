@@ -8,9 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
-// WriteCheckpoint writes s as a Hugging Face BertModel checkpoint in dir:
+// WriteCheckpoint writes s as a Hugging Face BertModel (with Labels > 0,
+// BertForSequenceClassification) checkpoint in dir:
 // config.json, model.safetensors (fp32, the exact values of Tensors) and a
 // placeholder vocab.txt with BERT's special ids ([PAD]=0, [UNK]=100,
 // [CLS]=101, [SEP]=102, [MASK]=103). The peer benchmark exports ONNX models
@@ -24,8 +27,17 @@ func WriteCheckpoint(s Spec, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	arch := "BertModel"
+	if s.Labels > 0 {
+		arch = "BertForSequenceClassification"
+		for i := range ts {
+			if !strings.HasPrefix(ts[i].Name, "classifier.") {
+				ts[i].Name = "bert." + ts[i].Name
+			}
+		}
+	}
 	cfg := map[string]any{
-		"architectures":                []string{"BertModel"},
+		"architectures":                []string{arch},
 		"model_type":                   "bert",
 		"hidden_size":                  s.Hidden,
 		"num_hidden_layers":            s.Layers,
@@ -41,6 +53,13 @@ func WriteCheckpoint(s Spec, dir string) error {
 		"pad_token_id":                 0,
 		"torch_dtype":                  "float32",
 		"lepton_synthetic":             map[string]any{"preset": s.Name, "seed": s.Seed},
+	}
+	if s.Labels > 0 {
+		id2label := map[string]string{}
+		for i, l := range s.Config().Labels {
+			id2label[strconv.Itoa(i)] = l
+		}
+		cfg["id2label"] = id2label
 	}
 	cj, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -35,6 +35,7 @@ type Spec struct {
 	Vocab        int
 	MaxPositions int
 	TypeVocab    int
+	Labels       int // > 0 adds a pooler and a classifier with this many labels
 	Seed         uint64
 }
 
@@ -59,7 +60,7 @@ func Lookup(name string) (Spec, error) {
 // Validate checks that s describes a BERT encoder.
 func (s Spec) Validate() error {
 	if s.Layers <= 0 || s.Hidden <= 0 || s.Heads <= 0 || s.Intermediate <= 0 ||
-		s.Vocab <= 0 || s.MaxPositions <= 0 || s.TypeVocab <= 0 || s.Hidden%s.Heads != 0 {
+		s.Vocab <= 0 || s.MaxPositions <= 0 || s.TypeVocab <= 0 || s.Hidden%s.Heads != 0 || s.Labels < 0 {
 		return fmt.Errorf("%w: %+v", ErrShape, s)
 	}
 	return nil
@@ -67,9 +68,10 @@ func (s Spec) Validate() error {
 
 // Config returns the bert.Config of s: a BertModel (embeddings, no
 // classifier) with erf GELU, eps 1e-12 and mean pooling, like
-// sentence-transformers' MiniLM.
+// sentence-transformers' MiniLM; with Labels > 0 a
+// BertForSequenceClassification with labels "LABEL_0", "LABEL_1", ...
 func (s Spec) Config() bert.Config {
-	return bert.Config{
+	c := bert.Config{
 		Architecture: "BertModel",
 		Layers:       s.Layers,
 		Hidden:       s.Hidden,
@@ -82,6 +84,14 @@ func (s Spec) Config() bert.Config {
 		Activation:   "gelu",
 		Pooling:      "mean",
 	}
+	if s.Labels > 0 {
+		c.Architecture = "BertForSequenceClassification"
+		c.Pooling = "cls"
+		for i := range s.Labels {
+			c.Labels = append(c.Labels, fmt.Sprintf("LABEL_%d", i))
+		}
+	}
+	return c
 }
 
 // Tensor is one float32 weight in Hugging Face naming and shape.
@@ -92,7 +102,9 @@ type Tensor struct {
 }
 
 // Tensors returns every weight of s, sorted by name, in the layout of a
-// Hugging Face BertModel checkpoint (Linear weights are [out][in]).
+// Hugging Face BertModel checkpoint (Linear weights are [out][in]). With
+// Labels > 0 it adds "pooler.dense.*" and "classifier.*"; WriteCheckpoint
+// then prefixes the encoder's names with "bert." as transformers does.
 //
 // Matrices and embeddings are uniform with standard deviation 0.02 (BERT's
 // initialiser range); biases uniform with deviation 0.02; LayerNorm gammas
@@ -133,6 +145,12 @@ func (s Spec) Tensors() ([]Tensor, error) {
 		add(p+"output.dense.bias", 'b', h)
 		add(p+"output.LayerNorm.weight", 'g', h)
 		add(p+"output.LayerNorm.bias", 'b', h)
+	}
+	if s.Labels > 0 {
+		add("pooler.dense.weight", 'w', h, h)
+		add("pooler.dense.bias", 'b', h)
+		add("classifier.weight", 'w', s.Labels, h)
+		add("classifier.bias", 'b', s.Labels)
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
 	return ts, nil
@@ -243,6 +261,15 @@ func FromTensors(cfg bert.Config, ts []Tensor) (*bert.Model, error) {
 		if firstErr != nil {
 			return nil, firstErr
 		}
+	}
+	if len(cfg.Labels) > 0 {
+		nl := len(cfg.Labels)
+		pooler := linear(must("pooler.dense.weight", h*h), must("pooler.dense.bias", h), h, h)
+		cls := linear(must("classifier.weight", nl*h), must("classifier.bias", nl), nl, h)
+		if firstErr != nil {
+			return nil, firstErr
+		}
+		m.Pooler, m.Classifier = &pooler, &cls
 	}
 	return m, nil
 }

@@ -195,3 +195,35 @@ func TestInputs(t *testing.T) {
 	_, err = Inputs([]int{4}, 50, 1)
 	require.ErrorIs(t, err, ErrShape)
 }
+
+func TestClassifierVariant(t *testing.T) {
+	s := Tiny
+	s.Labels = 3
+	m, err := s.Model()
+	require.NoError(t, err)
+	require.Equal(t, "BertForSequenceClassification", m.Config.Architecture)
+	require.Equal(t, []string{"LABEL_0", "LABEL_1", "LABEL_2"}, m.Config.Labels)
+	require.NotNil(t, m.Pooler)
+	require.NotNil(t, m.Classifier)
+	require.Equal(t, 3, m.Classifier.W.N)
+	require.NoError(t, m.Validate())
+
+	dir := t.TempDir()
+	require.NoError(t, WriteCheckpoint(s, dir))
+	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	require.NoError(t, err)
+	n := binary.LittleEndian.Uint64(raw[:8])
+	var header map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw[8:8+n], &header))
+	require.Contains(t, header, "classifier.weight")
+	require.Contains(t, header, "bert.pooler.dense.weight")
+	require.Contains(t, header, "bert.encoder.layer.1.output.dense.bias")
+	require.NotContains(t, header, "encoder.layer.1.output.dense.bias")
+
+	// The plain presets validate too.
+	for _, p := range []Spec{Tiny, MiniLM} {
+		m, err := p.Model()
+		require.NoError(t, err)
+		require.NoError(t, m.Validate(), p.Name)
+	}
+}
