@@ -1,0 +1,336 @@
+package convert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"lepton/internal/bert"
+	"lepton/internal/lepfile"
+	"lepton/internal/safetensors"
+	"lepton/tokenize"
+)
+
+// hfConfig is the part of a Hugging Face config.json the converter reads.
+type hfConfig struct {
+	Architectures         []string          `json:"architectures"`
+	ModelType             string            `json:"model_type"`
+	VocabSize             int               `json:"vocab_size"`
+	HiddenSize            int               `json:"hidden_size"`
+	NumHiddenLayers       int               `json:"num_hidden_layers"`
+	NumAttentionHeads     int               `json:"num_attention_heads"`
+	IntermediateSize      int               `json:"intermediate_size"`
+	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
+	TypeVocabSize         *int              `json:"type_vocab_size"`
+	LayerNormEps          *float64          `json:"layer_norm_eps"`
+	HiddenAct             string            `json:"hidden_act"`
+	PositionEmbeddingType string            `json:"position_embedding_type"`
+	ID2Label              map[string]string `json:"id2label"`
+	NumLabels             int               `json:"num_labels"`
+	ProblemType           string            `json:"problem_type"`
+}
+
+// maxConfigJSON bounds config.json and tokenizer_config.json.
+const maxConfigJSON = 16 << 20
+
+// ParseHFConfig converts a Hugging Face config.json into a bert.Config.
+// pooling is the default embedding pooling to record ("" picks "cls" for
+// classifiers and "mean" for bare encoders, as sentence embedders use).
+func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
+	var hc hfConfig
+	if err := json.Unmarshal(data, &hc); err != nil {
+		return bert.Config{}, fmt.Errorf("%w: config.json: %v", ErrUnsupported, err)
+	}
+	if hc.ModelType != "" && hc.ModelType != "bert" {
+		return bert.Config{}, fmt.Errorf("%w: model_type %q (only bert is supported)", ErrUnsupported, hc.ModelType)
+	}
+	arch := ""
+	switch {
+	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification):
+		arch = hc.Architectures[0]
+	case len(hc.Architectures) == 0 && hc.ModelType == "bert":
+		arch = lepfile.ArchBertModel
+	default:
+		return bert.Config{}, fmt.Errorf("%w: architectures %q (supported: %s, %s)", ErrUnsupported, hc.Architectures, lepfile.ArchBertModel, lepfile.ArchBertClassification)
+	}
+	if hc.HiddenAct != "gelu" {
+		return bert.Config{}, fmt.Errorf("%w: hidden_act %q (only gelu, the erf form, is supported)", ErrUnsupported, hc.HiddenAct)
+	}
+	if hc.PositionEmbeddingType != "" && hc.PositionEmbeddingType != "absolute" {
+		return bert.Config{}, fmt.Errorf("%w: position_embedding_type %q (only absolute is supported)", ErrUnsupported, hc.PositionEmbeddingType)
+	}
+	cfg := bert.Config{
+		Architecture: arch, Layers: hc.NumHiddenLayers, Hidden: hc.HiddenSize, Heads: hc.NumAttentionHeads,
+		Intermediate: hc.IntermediateSize, Vocab: hc.VocabSize, MaxPositions: hc.MaxPositionEmbeddings,
+		TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu", Pooling: pooling,
+	}
+	if hc.TypeVocabSize != nil {
+		cfg.TypeVocab = *hc.TypeVocabSize
+	}
+	if hc.LayerNormEps != nil {
+		cfg.LayerNormEps = float32(*hc.LayerNormEps)
+	}
+	if cfg.Pooling == "" {
+		cfg.Pooling = "mean"
+		if arch == lepfile.ArchBertClassification {
+			cfg.Pooling = "cls"
+		}
+	}
+	if arch == lepfile.ArchBertClassification {
+		n := len(hc.ID2Label)
+		if n == 0 {
+			n = hc.NumLabels
+		}
+		if n < 1 || n > 65536 {
+			return bert.Config{}, fmt.Errorf("%w: %s needs id2label or num_labels (found %d labels)", ErrUnsupported, arch, n)
+		}
+		cfg.Labels = make([]string, n)
+		for i := range cfg.Labels {
+			l, ok := hc.ID2Label[strconv.Itoa(i)]
+			switch {
+			case ok:
+				cfg.Labels[i] = l
+			case len(hc.ID2Label) == 0:
+				cfg.Labels[i] = "LABEL_" + strconv.Itoa(i)
+			default:
+				keys := make([]string, 0, len(hc.ID2Label))
+				for k := range hc.ID2Label {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				return bert.Config{}, fmt.Errorf("%w: id2label keys %q are not 0..%d", ErrUnsupported, keys, n-1)
+			}
+		}
+	}
+	if err := lepfile.ValidateConfig(&cfg); err != nil {
+		return bert.Config{}, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	return cfg, nil
+}
+
+// hfName maps a checkpoint tensor name to FromFloat's convention: the
+// "bert." prefix of task models is dropped and the old TensorFlow-era
+// LayerNorm names gamma/beta become weight/bias. ok is false for tensors
+// the converter does not use (position_ids buffers, MLM heads...).
+func hfName(name string) (string, bool) {
+	n := strings.TrimPrefix(name, "bert.")
+	if strings.Contains(n, "LayerNorm.") {
+		n = strings.Replace(n, "LayerNorm.gamma", "LayerNorm.weight", 1)
+		n = strings.Replace(n, "LayerNorm.beta", "LayerNorm.bias", 1)
+	}
+	switch {
+	case strings.HasPrefix(n, "embeddings.") && strings.HasSuffix(n, "position_ids"):
+		return "", false
+	case strings.HasPrefix(n, "embeddings."), strings.HasPrefix(n, "encoder.layer."),
+		strings.HasPrefix(n, "pooler."), strings.HasPrefix(n, "classifier."):
+		return n, true
+	}
+	return "", false
+}
+
+// FromHF converts a Hugging Face BERT directory: config.json,
+// model.safetensors (F32, F16, BF16 or F64 tensors) and tokenizer.json (or
+// vocab.txt with tokenizer_config.json). It returns the quantised model, the
+// tokenizer blob (tokenize.(*Tokenizer).MarshalBinary, stored with
+// lepfile.TokenizerLepton) and provenance metadata for the .lep file.
+func FromHF(dir string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
+	return FromHFPooling(dir, "", opts)
+}
+
+// FromHFPooling is FromHF with an explicit default pooling ("cls" or
+// "mean"; "" chooses by architecture).
+func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
+	fail := func(err error) (*bert.Model, []byte, lepfile.Metadata, error) { return nil, nil, nil, err }
+	confData, err := readSmall(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return fail(describeDir(dir, err))
+	}
+	cfg, err := ParseHFConfig(confData, pooling)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err))
+	}
+	stPath := filepath.Join(dir, "model.safetensors")
+	stData, err := os.ReadFile(stPath)
+	if err != nil {
+		return fail(describeDir(dir, err))
+	}
+	st, err := safetensors.Parse(stData)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", stPath, err))
+	}
+	tensors := map[string][]float32{}
+	dtypes := map[string]bool{}
+	for i := range st.Tensors {
+		t := &st.Tensors[i]
+		name, ok := hfName(t.Name)
+		if !ok {
+			continue
+		}
+		if _, dup := tensors[name]; dup {
+			return fail(fmt.Errorf("%s: %w: %s appears twice (with and without the bert. prefix?)", stPath, ErrMissing, name))
+		}
+		if want := shapeOf(&cfg, name); isNeeded(cfg, name) && !slices.Equal(t.Shape, want) {
+			return fail(fmt.Errorf("%s: %w: %s has shape %v, config.json implies %v", stPath, ErrMissing, t.Name, t.Shape, want))
+		}
+		v, err := t.Float32()
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w: %w", stPath, ErrUnsupported, err))
+		}
+		tensors[name] = v
+		dtypes[t.DType] = true
+	}
+	if _, ok := tensors[NameWord]; !ok {
+		names := st.Names()
+		return fail(fmt.Errorf("%s: %w: no BERT embeddings (want %s); found %d tensors: %s",
+			stPath, ErrMissing, NameWord, len(names), abbreviate(names, 8)))
+	}
+	m, err := FromFloat(cfg, tensors, opts)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", stPath, err))
+	}
+
+	tok, tokSource, err := loadTokenizer(dir)
+	if err != nil {
+		return fail(err)
+	}
+	if tok.VocabSize() > cfg.Vocab {
+		return fail(fmt.Errorf("%s: %w: tokenizer has %d tokens but the model only %d word embeddings", tokSource, ErrUnsupported, tok.VocabSize(), cfg.Vocab))
+	}
+	blob, err := tok.MarshalBinary()
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", tokSource, err))
+	}
+
+	sum := sha256.Sum256(stData)
+	dts := make([]string, 0, len(dtypes))
+	for d := range dtypes {
+		dts = append(dts, d)
+	}
+	sort.Strings(dts)
+	meta := lepfile.Metadata{
+		"converter":              "lepton quantize",
+		"source":                 filepath.Base(filepath.Clean(dir)),
+		"source_sha256":          hex.EncodeToString(sum[:]),
+		"source_dtype":           strings.Join(dts, ","),
+		"tokenizer_source":       filepath.Base(tokSource),
+		"quantization":           "int8 symmetric: per-output-channel weights, per-row embeddings, per-token activations",
+		"keep_fp32":              strconv.FormatBool(opts.KeepF32),
+		"weight_layout":          "I8P16K4",
+		"fused_qkv":              "true",
+		"default_pooling":        cfg.Pooling,
+		"source_tensors_ignored": strconv.Itoa(countIgnored(st)),
+	}
+	for k, v := range st.Metadata {
+		meta["safetensors."+k] = v
+	}
+	var hc hfConfig
+	if json.Unmarshal(confData, &hc) == nil && hc.ProblemType != "" {
+		meta["problem_type"] = hc.ProblemType
+	}
+	return m, blob, meta, nil
+}
+
+// isNeeded reports whether FromFloat reads name for cfg (the pooler counts).
+func isNeeded(cfg bert.Config, name string) bool {
+	_, ok := slices.BinarySearch(TensorNames(cfg, true), name)
+	return ok
+}
+
+func countIgnored(st *safetensors.File) int {
+	n := 0
+	for _, t := range st.Tensors {
+		if _, ok := hfName(t.Name); !ok {
+			n++
+		}
+	}
+	return n
+}
+
+// loadTokenizer reads tokenizer.json, or vocab.txt with the normalisation
+// options of tokenizer_config.json, and returns the file it used.
+func loadTokenizer(dir string) (*tokenize.Tokenizer, string, error) {
+	jsonPath := filepath.Join(dir, "tokenizer.json")
+	if data, err := os.ReadFile(jsonPath); err == nil {
+		t, err := tokenize.FromJSON(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", jsonPath, err)
+		}
+		return t, jsonPath, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	vocabPath := filepath.Join(dir, "vocab.txt")
+	data, err := os.ReadFile(vocabPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", describeDir(dir, fmt.Errorf("%w: no tokenizer.json or vocab.txt", ErrMissing))
+		}
+		return nil, "", err
+	}
+	// Hugging Face's BertTokenizer defaults: lowercase, split CJK, accents
+	// stripped when lowercasing.
+	var tc struct {
+		DoLowerCase     *bool `json:"do_lower_case"`
+		TokenizeChinese *bool `json:"tokenize_chinese_chars"`
+		StripAccents    *bool `json:"strip_accents"`
+	}
+	if b, err := readSmall(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		if err := json.Unmarshal(b, &tc); err != nil {
+			return nil, "", fmt.Errorf("%s: %w: %v", filepath.Join(dir, "tokenizer_config.json"), ErrUnsupported, err)
+		}
+	}
+	vo := tokenize.VocabOptions{Lowercase: true, HandleCJK: true, StripAccents: tc.StripAccents}
+	if tc.DoLowerCase != nil {
+		vo.Lowercase = *tc.DoLowerCase
+	}
+	if tc.TokenizeChinese != nil {
+		vo.HandleCJK = *tc.TokenizeChinese
+	}
+	t, err := tokenize.FromVocab(data, vo)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", vocabPath, err)
+	}
+	return t, vocabPath, nil
+}
+
+// readSmall reads a JSON side file, refusing absurd sizes.
+func readSmall(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxConfigJSON {
+		return nil, fmt.Errorf("%s: %w: %d bytes is too large", path, ErrUnsupported, st.Size())
+	}
+	return os.ReadFile(path)
+}
+
+// describeDir adds the directory listing to a missing-file error so the user
+// sees what the directory holds (e.g. only pytorch_model.bin).
+func describeDir(dir string, err error) error {
+	ents, derr := os.ReadDir(dir)
+	if derr != nil {
+		return fmt.Errorf("%w: %w", ErrMissing, err)
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	hint := ""
+	if slices.Contains(names, "pytorch_model.bin") && !slices.Contains(names, "model.safetensors") {
+		hint = " (pytorch_model.bin is not supported: save the model with safe_serialization=True)"
+	}
+	if slices.Contains(names, "model.safetensors.index.json") && !slices.Contains(names, "model.safetensors") {
+		hint = " (sharded checkpoints are not supported)"
+	}
+	return fmt.Errorf("%w: %w; %s holds: %s%s", ErrMissing, err, dir, abbreviate(names, 10), hint)
+}
