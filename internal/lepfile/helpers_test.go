@@ -6,8 +6,8 @@ import (
 	"hash/crc32"
 	"runtime"
 	"strings"
-	"unsafe"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
