@@ -1,0 +1,441 @@
+package tokenize
+
+import (
+	"unicode"
+
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"github.com/stretchr/testify/assert"
+	"golang.org/x/text/unicode/norm"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// repoRoot walks up from the package directory to the directory holding
+// go.mod.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// sharedPath returns ../shared/<rel> relative to the repository root, or
+// skips the test when ../shared is absent (a clone without the data).
+func sharedPath(tb testing.TB, rel string) string {
+	tb.Helper()
+	p := filepath.Join(filepath.Dir(repoRoot(tb)), "shared", rel)
+	if _, err := os.Stat(p); err != nil {
+		tb.Skipf("skipping: %s not available (needs ../shared beside the repository): %v", rel, err)
+	}
+	return p
+}
+
+// bertUncased loads the bert-base-uncased tokenizer.json from ../shared.
+func bertUncased(tb testing.TB) *Tokenizer {
+	tb.Helper()
+	data, err := os.ReadFile(sharedPath(tb, "models/sst2-bert-tiny-scratch/tokenizer.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tk, err := FromJSON(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tk
+}
+
+type goldenAdversarial struct {
+	Reference string `json:"reference"`
+	Texts     []struct {
+		Text string  `json:"text"`
+		IDs  []int32 `json:"ids"`
+	} `json:"texts"`
+	Pairs []struct {
+		A       string  `json:"a"`
+		B       string  `json:"b"`
+		IDs     []int32 `json:"ids"`
+		TypeIDs []int32 `json:"type_ids"`
+	} `json:"pairs"`
+}
+
+func loadAdversarial(tb testing.TB) goldenAdversarial {
+	tb.Helper()
+	data, err := os.ReadFile("testdata/golden_adversarial.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var g goldenAdversarial
+	if err := json.Unmarshal(data, &g); err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+func equalIDs(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// knownDivergences lists adversarial inputs on which transformers.js (the
+// golden generator) and the Rust tokenizers crate disagree. We follow Rust,
+// which is what Hugging Face's Python tokenizers run; want gives the tokens
+// the Rust code produces, worked out by hand from its source.
+var knownDivergences = map[string]struct {
+	reason string
+	want   []string
+}{
+	"Ωμέγα ΣΊΣΥΦΟΣ": {
+		reason: "Rust lowercases char by char (char::to_lowercase), so a word-final Σ becomes σ; JavaScript's String.toLowerCase applies the Final_Sigma rule (ς)",
+		want:   []string{"[CLS]", "ω", "##μ", "##ε", "##γ", "##α", "σ", "##ι", "##σ", "##υ", "##φ", "##ο", "##σ", "[SEP]"},
+	},
+	"ΣΟΦΟΣ σοφός": {
+		reason: "final sigma, as above",
+		want:   []string{"[CLS]", "σ", "##ο", "##φ", "##ο", "##σ", "σ", "##ο", "##φ", "##ος", "[SEP]"},
+	},
+	"x\U00020000y supplementary ideograph": {
+		reason: "transformers.js tests CJK code points per UTF-16 unit, so ideographs outside the BMP (U+20000..) are never isolated; Rust tests whole chars and isolates U+20000",
+		want:   []string{"[CLS]", "x", "[UNK]", "y", "supplementary", "id", "##eo", "##graph", "[SEP]"},
+	},
+}
+
+// knownPairDivergences: transformers.js treats an empty second text as no
+// pair at all (it tests text_pair for truthiness), while Rust and Python
+// tokenizers encode a pair with an empty B: [CLS] A [SEP] [SEP].
+var knownPairDivergences = map[[2]string][]string{
+	{"only first", ""}: {"[CLS]", "only", "first", "[SEP]", "[SEP]"},
+	{"", ""}:           {"[CLS]", "[SEP]", "[SEP]"},
+}
+
+func tokensOf(tk *Tokenizer, ids []int32) []string {
+	var out []string
+	for _, id := range ids {
+		s, _ := tk.Token(id)
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestParityAdversarial(t *testing.T) {
+	tk := bertUncased(t)
+	g := loadAdversarial(t)
+	if len(g.Texts) < 90 || len(g.Pairs) < 5 {
+		t.Fatalf("golden file has only %d texts and %d pairs", len(g.Texts), len(g.Pairs))
+	}
+	seen := 0
+	for _, c := range g.Texts {
+		enc, err := tk.Encode(c.Text, EncodeOptions{})
+		if err != nil {
+			t.Fatalf("%q: %v", c.Text, err)
+		}
+		checkOffsets(t, tk, enc, c.Text, "")
+		if d, ok := knownDivergences[c.Text]; ok {
+			seen++
+			if equalIDs(enc.IDs, c.IDs) {
+				t.Errorf("%q: listed as a divergence (%s) but matches transformers.js; remove it from the list", c.Text, d.reason)
+			}
+			assert.Equal(t, d.want, enc.Tokens, "%q (Rust behaviour: %s)", c.Text, d.reason)
+			continue
+		}
+		if !equalIDs(enc.IDs, c.IDs) {
+			t.Errorf("%q:\n got %q\nwant %q", c.Text, enc.Tokens, tokensOf(tk, c.IDs))
+		}
+	}
+	if seen != len(knownDivergences) {
+		t.Errorf("only %d of %d known divergences are in the golden file", seen, len(knownDivergences))
+	}
+	for _, c := range g.Pairs {
+		enc, err := tk.EncodePair(c.A, c.B, EncodeOptions{})
+		if err != nil {
+			t.Fatalf("%q/%q: %v", c.A, c.B, err)
+		}
+		checkOffsets(t, tk, enc, c.A, c.B)
+		if want, ok := knownPairDivergences[[2]string{c.A, c.B}]; ok {
+			if equalIDs(enc.IDs, c.IDs) {
+				t.Errorf("%q / %q listed as a divergence but matches transformers.js", c.A, c.B)
+			}
+			assert.Equal(t, want, enc.Tokens)
+			assert.Equal(t, int32(1), enc.TypeIDs[len(enc.TypeIDs)-1], "final [SEP] belongs to B")
+			continue
+		}
+		if !equalIDs(enc.IDs, c.IDs) || !equalIDs(enc.TypeIDs, c.TypeIDs) {
+			t.Errorf("%q / %q:\n got %q %v\nwant %q %v", c.A, c.B, enc.Tokens, enc.TypeIDs, tokensOf(tk, c.IDs), c.TypeIDs)
+		}
+	}
+}
+
+type goldenShared struct {
+	Reference string `json:"reference"`
+	SST2      []struct {
+		Line int     `json:"line"`
+		SHA  string  `json:"sha"`
+		IDs  []int32 `json:"ids"`
+	} `json:"sst2"`
+	Symptom2Disease []struct {
+		Row int     `json:"row"`
+		SHA string  `json:"sha"`
+		IDs []int32 `json:"ids"`
+	} `json:"symptom2disease"`
+	STSB []struct {
+		Line    int     `json:"line"`
+		SHA     string  `json:"sha"`
+		IDs     []int32 `json:"ids"`
+		TypeIDs []int32 `json:"type_ids"`
+	} `json:"stsb"`
+}
+
+func loadShared(tb testing.TB) goldenShared {
+	tb.Helper()
+	f, err := os.Open("testdata/golden_shared.json.gz")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var g goldenShared
+	if err := json.NewDecoder(zr).Decode(&g); err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+func shortSHA(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+func readLines(tb testing.TB, rel string) []string {
+	tb.Helper()
+	data, err := os.ReadFile(sharedPath(tb, rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Split(string(data), "\n")
+}
+
+// sst2Texts returns the SST-2 validation sentences by line number.
+func sst2Texts(tb testing.TB) map[int]string {
+	out := map[int]string{}
+	for i, l := range readLines(tb, "data/sst2/validation.tsv") {
+		if i == 0 || l == "" {
+			continue
+		}
+		out[i] = strings.Split(l, "\t")[0]
+	}
+	return out
+}
+
+func TestParitySST2(t *testing.T) {
+	tk := bertUncased(t)
+	texts := sst2Texts(t)
+	g := loadShared(t)
+	if len(g.SST2) != 872 || len(texts) != 872 {
+		t.Fatalf("want 872 SST-2 sentences, golden has %d, file %d", len(g.SST2), len(texts))
+	}
+	for _, c := range g.SST2 {
+		text := texts[c.Line]
+		if shortSHA(text) != c.SHA {
+			t.Fatalf("line %d: input differs from the one the golden was made from", c.Line)
+		}
+		enc, err := tk.Encode(text, EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOffsets(t, tk, enc, text, "")
+		if !equalIDs(enc.IDs, c.IDs) {
+			t.Errorf("line %d %q:\n got %q\nwant %q", c.Line, text, enc.Tokens, tokensOf(tk, c.IDs))
+		}
+	}
+}
+
+func TestParitySymptom2Disease(t *testing.T) {
+	tk := bertUncased(t)
+	f, err := os.Open(sharedPath(t, "data/symptom2disease/Symptom2Disease.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := loadShared(t)
+	if len(g.Symptom2Disease) != 1200 || len(rows) != 1201 {
+		t.Fatalf("want 1200 texts, golden has %d, file %d rows", len(g.Symptom2Disease), len(rows)-1)
+	}
+	for _, c := range g.Symptom2Disease {
+		text := rows[c.Row][2]
+		if shortSHA(text) != c.SHA {
+			t.Fatalf("row %d: input differs from the one the golden was made from", c.Row)
+		}
+		enc, err := tk.Encode(text, EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOffsets(t, tk, enc, text, "")
+		if !equalIDs(enc.IDs, c.IDs) {
+			t.Errorf("row %d %q:\n got %q\nwant %q", c.Row, text, enc.Tokens, tokensOf(tk, c.IDs))
+		}
+	}
+}
+
+func TestParitySTSBPairs(t *testing.T) {
+	tk := bertUncased(t)
+	lines := readLines(t, "data/stsb/sts-test.tsv")
+	g := loadShared(t)
+	if len(g.STSB) != 1379 {
+		t.Fatalf("want 1379 STS-B test pairs, golden has %d", len(g.STSB))
+	}
+	for _, c := range g.STSB {
+		cols := strings.Split(lines[c.Line], "\t")
+		if len(cols) < 7 || shortSHA(cols[5]+"\t"+cols[6]) != c.SHA {
+			t.Fatalf("line %d: input differs from the one the golden was made from", c.Line)
+		}
+		enc, err := tk.EncodePair(cols[5], cols[6], EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOffsets(t, tk, enc, cols[5], cols[6])
+		if !equalIDs(enc.IDs, c.IDs) || !equalIDs(enc.TypeIDs, c.TypeIDs) {
+			t.Errorf("line %d:\n got %q %v\nwant %q %v", c.Line, enc.Tokens, enc.TypeIDs, tokensOf(tk, c.IDs), c.TypeIDs)
+		}
+	}
+}
+
+// refNormalize is an independent, string-at-a-time statement of what the
+// uncased BertNormalizer does to a piece of original text, with whitespace
+// removed: drop NUL, U+FFFD and Cc/Cf/Co (except tab/newline/CR), NFD, drop
+// Mn, lowercase rune by rune (İ -> i + U+0307).
+func refNormalize(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToValidUTF8(s, "\uFFFD")) {
+		switch {
+		case r == 0 || r == 0xFFFD:
+		case r != '\t' && r != '\n' && r != '\r' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co):
+		case unicode.IsSpace(r), unicode.Is(unicode.Mn, r):
+		case r == 0x130:
+			b.WriteString("i")
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// checkOffsets asserts the defining invariant of offsets on an encoding of
+// the uncased tokenizer: special tokens have (0,0); every other token's
+// original text, normalised, equals the token without "##" (tokens sharing
+// one original character are checked as a group); an [UNK] covers a whole
+// word; the text between tokens normalises to nothing; offsets are in range
+// and non-decreasing.
+func checkOffsets(t *testing.T, tk *Tokenizer, enc Encoding, a, b string) {
+	t.Helper()
+	_, _, _, unk, _ := tk.SpecialIDs()
+	type group struct {
+		start, end int
+		text       string
+		unk        bool
+	}
+	for _, side := range []struct {
+		typ  int32
+		text string
+	}{{0, a}, {1, b}} {
+		var groups []group
+		for i, id := range enc.IDs {
+			off := enc.Offsets[i]
+			if enc.SpecialTokensMask[i] == 1 {
+				if off != [2]int{} {
+					t.Errorf("special token %q has offsets %v", enc.Tokens[i], off)
+				}
+				continue
+			}
+			if enc.TypeIDs[i] != side.typ {
+				continue
+			}
+			if off[0] < 0 || off[0] >= off[1] || off[1] > len(side.text) {
+				t.Errorf("%q: token %d %q offsets %v out of range", side.text, i, enc.Tokens[i], off)
+				return
+			}
+			tok := strings.TrimPrefix(enc.Tokens[i], "##")
+			isUnk := id == unk && side.text[off[0]:off[1]] != "[UNK]"
+			if n := len(groups); n > 0 && off[0] < groups[n-1].end {
+				if off[0] < groups[n-1].start {
+					t.Errorf("%q: offsets decrease at token %d", side.text, i)
+					return
+				}
+				groups[n-1].end = max(groups[n-1].end, off[1])
+				groups[n-1].text += tok
+				groups[n-1].unk = groups[n-1].unk || isUnk
+				continue
+			}
+			groups = append(groups, group{off[0], off[1], tok, isUnk})
+		}
+		prev := 0
+		for _, g := range groups {
+			if gap := refNormalize(side.text[prev:g.start]); gap != "" && !isAdded(tk, side.text[prev:g.start]) {
+				t.Errorf("%q: text %q between tokens was lost", side.text, side.text[prev:g.start])
+			}
+			prev = g.end
+			orig := side.text[g.start:g.end]
+			if g.unk {
+				// An [UNK] spans a whole word: no whitespace inside, and a
+				// word boundary (or punctuation) on both sides.
+				if strings.ContainsFunc(orig, unicode.IsSpace) {
+					t.Errorf("%q: [UNK] span %q contains whitespace", side.text, orig)
+				}
+				continue
+			}
+			if got := refNormalize(orig); got != g.text && !isAdded(tk, orig) {
+				t.Errorf("%q: span %q normalises to %q, tokens say %q", side.text, orig, got, g.text)
+			}
+		}
+		if rest := refNormalize(side.text[prev:]); rest != "" {
+			t.Errorf("%q: trailing text %q was lost", side.text, side.text[prev:])
+		}
+	}
+}
+
+// isAdded reports whether s consists of added-token texts only (typed
+// special tokens such as "[MASK]" keep their literal spelling).
+func isAdded(tk *Tokenizer, s string) bool {
+	s = strings.TrimSpace(s)
+	for s != "" {
+		found := false
+		for _, a := range tk.added {
+			if strings.HasPrefix(s, a.content) {
+				s, found = strings.TrimSpace(s[len(a.content):]), true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
