@@ -131,7 +131,7 @@ type gaussianPlan struct {
 // is identical, which is what the ledger's RDP accountant uses.
 func planGaussian(sens float64, n int, maxAbs, eps, delta float64) (gaussianPlan, error) {
 	sq := math.Sqrt(float64(n))
-	g := pow2Ceil(sens * 0x1p-20 / sq)
+	g := pow2Ceil(sens * (1 - 0x1p-40) * 0x1p-20 / sq)
 	g = math.Max(g, pow2Ceil(maxAbs*0x1p-50))
 	sensEff := roundUp(sens+g*roundUp(sq, 1), 2)
 	sigma, err := AnalyticGaussianSigma(eps, delta, sensEff)
@@ -173,6 +173,9 @@ var rdpAlphas = func() []float64 {
 func RDPToDP(rho, delta float64) float64 {
 	if !(rho >= 0) || !(delta > 0 && delta < 1) {
 		return math.NaN()
+	}
+	if rho == 0 {
+		return 0 // nothing released
 	}
 	best := math.Inf(1)
 	ld := math.Log(delta)

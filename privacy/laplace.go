@@ -49,7 +49,8 @@ type laplacePlan struct {
 // P(z) ~ exp(-eps*|z|*g/(sens+n*g)) on the grid then gives exactly
 // eps-DP, because the rounded difference is a multiple of g.
 func planLaplace(sens float64, n int, maxAbs, eps float64) laplacePlan {
-	g := pow2Ceil(sens * 0x1p-20 / float64(n))
+	// (1-2^-40): sens may carry a tiny round-up; keep the grid it implies.
+	g := pow2Ceil(sens * (1 - 0x1p-40) * 0x1p-20 / float64(n))
 	// keep |x|/g < 2^50 so grid indices are exact in float64
 	g = math.Max(g, pow2Ceil(maxAbs*0x1p-50))
 	sensEff := sens + float64(n)*g
