@@ -168,13 +168,6 @@ func QuantizeRows(a *Acts, x []float32, m, k int) {
 	}
 }
 
-// GEMM computes dst[M][N] = dequant(a x w^T) + bias, where bias may be nil.
-// It is the narrow interface the forward pass calls; the kernel tier in use
-// decides how it runs, and every tier gives the same bits as gemmGeneric.
-func GEMM(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
-	gemmGeneric(dst, a, w, bias)
-}
-
 // gemmGeneric is the reference: for each m, n
 //
 //	acc := sum_k int32(a[m][k]) * int32(W[n][k])

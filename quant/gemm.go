@@ -1,0 +1,160 @@
+package quant
+
+import "fmt"
+
+// GEMM computes dst[M][N] = dequant(a x w^T) + bias, where bias may be nil.
+// It is the narrow interface the forward pass calls; the kernel tier in use
+// decides how it runs, and every tier gives the same bits as gemmGeneric.
+// It runs on the default pool (see SetThreads). Inconsistent shapes panic,
+// as they are programming errors, never data errors.
+func GEMM(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	defaultPool.gemm(dst, a, w, bias, 0)
+}
+
+// GEMMResidual is GEMM with the residual connection fused into the
+// epilogue: dst[m][n] += dequant(a x w^T)[m][n] + bias[n], i.e. per element
+//
+//	v := float32(float32(acc) * (aScale[m] * wScale[n])) + bias[n]
+//	dst[m][n] = dst[m][n] + v
+func GEMMResidual(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	defaultPool.gemm(dst, a, w, bias, flagResidual)
+}
+
+// GEMM is the package-level GEMM on this pool's threads.
+func (p *Pool) GEMM(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	p.gemm(dst, a, w, bias, 0)
+}
+
+// GEMMResidual is the package-level GEMMResidual on this pool's threads.
+func (p *Pool) GEMMResidual(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
+	p.gemm(dst, a, w, bias, flagResidual)
+}
+
+// Work decomposition: a chunk is a group of column panels times a block of
+// rows. panelsPerChunk*NR*K int8 of weights (48 KiB at K=768) stay in L1/L2
+// while the chunk's rows stream past them; rowsPerChunk keeps the
+// activations of a chunk (up to 96 KiB at K=768) in L2.
+const (
+	panelsPerChunk = 3
+	rowsPerChunk   = 96
+	// serialOps is the work (M*N*K) below which splitting is not worth a
+	// wake-up of the helpers.
+	serialOps = 1 << 20
+)
+
+// gemmCall is one GEMM in flight, shared by the goroutines working on it.
+type gemmCall struct {
+	t       *tier
+	dst     []float32
+	a       *Acts
+	w       *PackedWeights
+	bias    []float32
+	flags   uintptr
+	m, n    int
+	kp      int
+	rowsPer int // rows per chunk, a multiple of t.mr
+	mChunks int
+}
+
+func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, flags uintptr) {
+	m, n, k := a.M, w.N, w.K
+	kp := RoundUp(k, KR)
+	if a.K != k || m < 0 || n <= 0 || len(dst) < m*n || (bias != nil && len(bias) < n) ||
+		len(a.Data) < m*kp || len(a.Scales) < m ||
+		len(w.Data) < PackedLen(n, k) || len(w.Scales) < n || len(w.ColSums) < RoundUp(n, NR) {
+		panic(fmt.Sprintf("quant: GEMM shape mismatch: acts %dx%d (data %d, scales %d), weights %dx%d (data %d, scales %d, colsums %d), dst %d, bias %d",
+			a.M, a.K, len(a.Data), len(a.Scales), n, k, len(w.Data), len(w.Scales), len(w.ColSums), len(dst), len(bias)))
+	}
+	if m == 0 {
+		return
+	}
+	if bias != nil {
+		flags |= flagBias
+	}
+	t := activeTier.Load()
+	g := gemmCall{t: t, dst: dst, a: a, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
+	g.rowsPer = RoundUp(min(rowsPerChunk, m), t.mr)
+	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
+	chunks := g.mChunks * ((RoundUp(n, NR)/NR + panelsPerChunk - 1) / panelsPerChunk)
+	j := p.getJob()
+	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
+		for c := range chunks {
+			g.chunk(c, &j.s)
+		}
+	} else {
+		j.g = g
+		p.run(j, chunks)
+	}
+	p.putJob(j)
+}
+
+// chunk runs chunk c: panels [p0, p1) times rows [m0, m1). Full panels go
+// through the tier's kernel with the epilogue in the kernel; a last partial
+// panel (N not a multiple of 16) is computed raw and finished in Go, so the
+// kernels never need column masks and never touch columns >= N.
+func (g *gemmCall) chunk(c int, s *scratch) {
+	t := g.t
+	pg, mc := c/g.mChunks, c%g.mChunks
+	panels := RoundUp(g.n, NR) / NR
+	full := g.n / NR
+	p0 := pg * panelsPerChunk
+	p1 := min(p0+panelsPerChunk, panels)
+	m0 := mc * g.rowsPer
+	m1 := min(m0+g.rowsPer, g.m)
+	kp := g.kp
+	raw := &s.raw
+	k := &s.k
+	*k = kargs{
+		lda:    uintptr(kp),
+		ldw:    uintptr(kp * NR),
+		ksteps: uintptr(kp / KR),
+		ldd:    uintptr(g.n * 4),
+		flags:  g.flags,
+		raw:    &raw[0],
+	}
+	for pn := p0; pn < p1; {
+		np := min(t.np, p1-pn)
+		tail := pn >= full
+		if tail {
+			np = 1
+		} else {
+			np = min(np, full-pn)
+		}
+		n0 := pn * NR
+		k.w = &g.w.Data[pn*kp*NR]
+		k.cs = &g.w.ColSums[n0]
+		if !tail {
+			k.ws = &g.w.Scales[n0]
+			if g.bias != nil {
+				k.bias = &g.bias[n0]
+			}
+		}
+		for r := m0; r < m1; r += t.mr {
+			rows := min(t.mr, m1-r)
+			k.a = &g.a.Data[r*kp]
+			k.as = &g.a.Scales[r]
+			k.dst = &g.dst[r*g.n+n0]
+			if !tail {
+				t.kern(k, rows, np)
+				continue
+			}
+			k.flags = g.flags | flagRaw
+			t.kern(k, rows, 1)
+			k.flags = g.flags
+			g.tailEpilogue(raw[:rows*NR], r, n0)
+		}
+		pn += np
+	}
+}
+
+// tailEpilogue finishes the columns [n0, N) of rows r.. from exact sums.
+func (g *gemmCall) tailEpilogue(raw []int32, r, n0 int) {
+	var bias []float32
+	if g.bias != nil {
+		bias = g.bias[n0:g.n]
+	}
+	for i := 0; i < len(raw)/NR; i++ {
+		row := g.dst[(r+i)*g.n+n0 : (r+i+1)*g.n]
+		epilogueRow(row, raw[i*NR:], g.a.Scales[r+i], g.w.Scales[n0:g.n], bias, g.flags)
+	}
+}

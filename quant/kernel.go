@@ -1,0 +1,120 @@
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// ErrKernel reports a kernel tier that is unknown or that this CPU (or this
+// build: the purego tag) cannot run.
+var ErrKernel = errors.New("quant: kernel tier unavailable")
+
+// Tier names, as accepted by SetKernel and the LEPTON_KERNEL variable.
+const (
+	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD)
+	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW with the VPSIGNB trick)
+	KernelSDOT    = "sdot"    // arm64 NEON dot product (SDOT)
+	KernelGeneric = "generic" // pure Go, the reference every tier must match
+)
+
+// kargs is the single argument of every GEMM micro-kernel. It is a struct
+// (not a long argument list) so the generated assembly reads its fields at
+// fixed offsets; every field is 8 bytes wide and the offsets are pinned by
+// TestKargsLayout. Strides are in bytes.
+type kargs struct {
+	a      *int8    // 0: first activation row of the tile
+	lda    uintptr  // 8: bytes between activation rows (= Kp)
+	w      *int8    // 16: first packed panel of the tile
+	ldw    uintptr  // 24: bytes between panels (= Kp*NR)
+	ksteps uintptr  // 32: Kp/KR
+	dst    *float32 // 40: dst[m0][n0]
+	ldd    uintptr  // 48: bytes between dst rows (= N*4)
+	as     *float32 // 56: activation scales from row m0
+	ws     *float32 // 64: weight scales from column n0
+	cs     *int32   // 72: column sums from column n0
+	bias   *float32 // 80: bias from column n0 (unused without flagBias)
+	flags  uintptr  // 88: flag bits below
+	raw    *int32   // 96: with flagRaw, exact int32 sums [rows][panels*NR]
+}
+
+// Micro-kernel flags.
+const (
+	flagBias     = 1 // add bias[n] after the scale product
+	flagResidual = 2 // add the value already in dst last (dst += ...)
+	flagRaw      = 4 // store exact int32 sums to raw; no epilogue
+)
+
+// tier is one implementation of the GEMM micro-kernel. kern computes a tile
+// of rows (1..mr) activation rows times panels (1..np) full 16-column
+// panels over the whole K, then either runs the epilogue into dst or, with
+// flagRaw, stores the exact integer sums.
+type tier struct {
+	name string
+	mr   int // maximum rows per call
+	np   int // maximum panels per call
+	kern func(p *kargs, rows, panels int)
+}
+
+var (
+	tiers      []*tier              // supported on this host, best first; generic last
+	activeTier atomic.Pointer[tier] // the tier GEMM uses
+	envErr     error                // problem with LEPTON_KERNEL, if any
+)
+
+func init() {
+	tiers = append(hostTiers(), &genericTier)
+	activeTier.Store(tiers[0])
+	envErr = kernelFromEnv(os.Getenv("LEPTON_KERNEL"))
+}
+
+// kernelFromEnv applies a LEPTON_KERNEL value ("" means automatic).
+func kernelFromEnv(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := SetKernel(name); err != nil {
+		return fmt.Errorf("LEPTON_KERNEL: %w", err)
+	}
+	return nil
+}
+
+// KernelName returns the tier GEMM uses now: "vnni", "avx2", "sdot" or
+// "generic".
+func KernelName() string { return activeTier.Load().name }
+
+// Kernels lists the tiers this CPU and build support, fastest first. The
+// last one is always "generic".
+func Kernels() []string {
+	names := make([]string, len(tiers))
+	for i, t := range tiers {
+		names[i] = t.name
+	}
+	return names
+}
+
+// SetKernel forces a tier by name. It fails with ErrKernel when the name is
+// unknown or the CPU lacks the instructions, leaving the tier unchanged. It
+// is meant for tests, benchmarks and the CLI: calls racing with running GEMMs
+// are safe, but a GEMM already running finishes on the tier it started with.
+func SetKernel(name string) error {
+	for _, t := range tiers {
+		if t.name == name {
+			activeTier.Store(t)
+			return nil
+		}
+	}
+	switch name {
+	case KernelVNNI, KernelAVX2, KernelSDOT, KernelGeneric:
+		return fmt.Errorf("%w: %q is not supported here (have %s)", ErrKernel, name, strings.Join(Kernels(), ", "))
+	}
+	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, sdot or generic)", ErrKernel, name)
+}
+
+// KernelError reports why the LEPTON_KERNEL environment variable could not
+// be honoured at start-up (nil when it is unset or valid). The variable is
+// read in init, where a library must not panic or print, so the CLI and
+// lepton.Open surface this error instead; meanwhile the best tier is used.
+func KernelError() error { return envErr }
