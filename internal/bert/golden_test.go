@@ -1,0 +1,376 @@
+package bert_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/bert"
+	"lepton/quant"
+)
+
+// repoRoot walks up from the package directory to the directory holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found")
+		dir = parent
+	}
+}
+
+type goldenCase struct {
+	Name    string      `json:"name"`
+	Text    *string     `json:"text"`
+	IDs     []int32     `json:"ids"`
+	TypeIDs []int32     `json:"type_ids"`
+	Hidden  [][]float32 `json:"last_hidden_state"`
+	Pooler  []float32   `json:"pooler_output"`
+	Logits  []float32   `json:"logits"`
+}
+
+func maxAbs(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var m float64
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
+}
+
+func flat(rows [][]float32) []float32 {
+	var out []float32
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func cos(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestGoldenRandomBERT runs the random-weight fixture against ONNX Runtime's
+// outputs (testdata/golden/random_bert.json, made by
+// scripts/golden/make_random_bert.py). The float path must match to 1e-4 on
+// hidden states, pooler output and logits; the int8 path's error is
+// reported and bounded.
+func TestGoldenRandomBERT(t *testing.T) {
+	root := repoRoot(t)
+	m := loadHF(t, filepath.Join(root, "testdata", "golden", "random-bert"))
+	var golden struct {
+		Cases []goldenCase `json:"cases"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, "testdata", "golden", "random_bert.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.NotEmpty(t, golden.Cases)
+
+	ctx := context.Background()
+	ws := &bert.Workspace{Threads: 2}
+	var worstF, worstQ, worstQLogit float64
+	for _, c := range golden.Cases {
+		seq := bert.Sequence{IDs: c.IDs, TypeIDs: c.TypeIDs}
+		want := flat(c.Hidden)
+		ref, err := m.Reference(ctx, seq)
+		require.NoError(t, err, c.Name)
+		dh, dp, dl := maxAbs(ref.Hidden, want), maxAbs(ref.Pooled, c.Pooler), maxAbs(ref.Logits, c.Logits)
+		require.LessOrEqual(t, dh, 1e-4, "%s: float hidden", c.Name)
+		require.LessOrEqual(t, dp, 1e-4, "%s: float pooler", c.Name)
+		require.LessOrEqual(t, dl, 1e-4, "%s: float logits", c.Name)
+		worstF = math.Max(worstF, math.Max(dh, math.Max(dp, dl)))
+
+		require.NoError(t, m.Forward(ctx, ws, []bert.Sequence{seq}))
+		logits, err := m.Logits(ws)
+		require.NoError(t, err)
+		qh, ql := maxAbs(ws.Hidden(0), want), maxAbs(logits, c.Logits)
+		h := m.Config.Hidden
+		minCos := 1.0
+		for r := range c.Hidden {
+			minCos = math.Min(minCos, cos(ws.Hidden(0)[r*h:(r+1)*h], c.Hidden[r]))
+		}
+		t.Logf("%-22s len %3d: float max err %.2e; int8 hidden max err %.4f (min row cosine %.5f), logits max err %.4f",
+			c.Name, len(c.IDs), math.Max(dh, dl), qh, minCos, ql)
+		// LayerNorm'ed hidden states are O(1); int8 weights and activations
+		// keep each within a few hundredths and every row's direction intact.
+		require.Less(t, qh, 0.25, "%s: int8 hidden", c.Name)
+		require.Greater(t, minCos, 0.999, "%s: int8 hidden row cosine", c.Name)
+		require.Less(t, ql, 0.15, "%s: int8 logits", c.Name)
+		worstQ = math.Max(worstQ, qh)
+		worstQLogit = math.Max(worstQLogit, ql)
+	}
+	t.Logf("random BERT, %d cases vs ONNX Runtime: float path max abs err %.2e; int8 hidden %.4f, logits %.4f",
+		len(golden.Cases), worstF, worstQ, worstQLogit)
+}
+
+// TestGoldenSST2 is the accuracy acceptance test on the trained classifier
+// in ../shared: the float path against ONNX Runtime's logits
+// (testdata/golden/sst2_logits.json, scripts/golden/sst2_reference.py) and
+// the int8 path against the float path and the labels.
+func TestGoldenSST2(t *testing.T) {
+	root := repoRoot(t)
+	shared := filepath.Join(root, "..", "shared")
+	modelDir := filepath.Join(shared, "models", "sst2-bert-tiny-scratch")
+	dataPath := filepath.Join(shared, "data", "sst2", "validation.tsv")
+	if _, err := os.Stat(modelDir); err != nil {
+		t.Skipf("../shared/models/sst2-bert-tiny-scratch not found (%v): SST-2 accuracy test needs the shared models beside the repo", err)
+	}
+	texts, labels := readSST2(t, dataPath)
+	m := loadHF(t, modelDir)
+	var golden struct {
+		Accuracy float64 `json:"accuracy"`
+		Cases    []struct {
+			Line   int       `json:"line"`
+			SHA256 string    `json:"sha256"`
+			IDs    []int32   `json:"ids"`
+			Logits []float32 `json:"logits"`
+		} `json:"cases"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, "testdata", "golden", "sst2_logits.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.Len(t, golden.Cases, len(texts))
+
+	ctx := context.Background()
+	ws := &bert.Workspace{Threads: 2}
+	h := m.Config.Hidden
+	emb := make([]float32, h)
+	var worstF float64
+	agree, correctQ, correctF := 0, 0, 0
+	minCos := 1.0
+	seqs := make([]bert.Sequence, 0, 32)
+	flush := func(first int) {
+		require.NoError(t, m.Forward(ctx, ws, seqs))
+		logits, err := m.Logits(ws)
+		require.NoError(t, err)
+		for i := range seqs {
+			c := golden.Cases[first+i]
+			ref, err := m.Reference(ctx, seqs[i])
+			require.NoError(t, err)
+			d := maxAbs(ref.Logits, c.Logits)
+			require.LessOrEqual(t, d, 1e-4, "line %d: float logits %v vs ONNX Runtime %v", c.Line, ref.Logits, c.Logits)
+			worstF = math.Max(worstF, d)
+			q := logits[i*2 : i*2+2]
+			if argmax(q) == argmax(ref.Logits) {
+				agree++
+			}
+			if argmax(q) == labels[first+i] {
+				correctQ++
+			}
+			if argmax(ref.Logits) == labels[first+i] {
+				correctF++
+			}
+			ws.Pool(emb, i, bert.PoolMean, false)
+			cs := cos(emb, bert.RefPool(ref.Hidden, h, bert.PoolMean, false))
+			require.GreaterOrEqual(t, cs, 0.99, "line %d: int8 mean-pooled embedding cosine vs fp32", c.Line)
+			minCos = math.Min(minCos, cs)
+		}
+		seqs = seqs[:0]
+	}
+	first := 0
+	for i, c := range golden.Cases {
+		sum := sha256.Sum256([]byte(texts[i]))
+		require.Equal(t, c.SHA256, hex.EncodeToString(sum[:8]), "line %d of validation.tsv changed since the golden was made", c.Line)
+		if len(seqs) == 0 {
+			first = i
+		}
+		seqs = append(seqs, bert.Sequence{IDs: c.IDs})
+		if len(seqs) == cap(seqs) || i == len(golden.Cases)-1 {
+			flush(first)
+		}
+	}
+	n := float64(len(texts))
+	accQ, accF, agr := float64(correctQ)/n, float64(correctF)/n, float64(agree)/n
+	t.Logf("SST-2 validation (%d sentences): float path max |logit err| vs ONNX Runtime %.2e, fp32 accuracy %.4f; "+
+		"int8 accuracy %.4f, argmax agreement with fp32 %.4f, min mean-pooled cosine %.5f",
+		len(texts), worstF, accF, accQ, agr, minCos)
+	require.InDelta(t, 0.8016, accF, 0.0005, "fp32 accuracy")
+	require.GreaterOrEqual(t, agr, 0.995, "int8 argmax agreement with fp32")
+	require.InDelta(t, 0.8016, accQ, 0.005, "int8 accuracy within 0.5 points of fp32")
+}
+
+// readSST2 reads sentence<TAB>label lines after the header.
+func readSST2(t testing.TB, path string) ([]string, []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("SST-2 validation data not found: %v", err)
+	}
+	defer f.Close()
+	var texts []string
+	var labels []int
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for i := 0; sc.Scan(); i++ {
+		if i == 0 {
+			continue
+		}
+		text, lab, ok := strings.Cut(sc.Text(), "\t")
+		require.True(t, ok, "line %d", i)
+		l, err := strconv.Atoi(lab)
+		require.NoError(t, err)
+		texts = append(texts, text)
+		labels = append(labels, l)
+	}
+	require.NoError(t, sc.Err())
+	return texts, labels
+}
+
+// readSafetensorsF32 is a minimal reader for trusted fp32 fixtures; the
+// product's defensive parser lives in internal/safetensors.
+func readSafetensorsF32(t testing.TB, path string) map[string][]float32 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	n := binary.LittleEndian.Uint64(data)
+	var header map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data[8:8+n], &header))
+	out := map[string][]float32{}
+	for name, raw := range header {
+		if name == "__metadata__" {
+			continue
+		}
+		var info struct {
+			DType   string `json:"dtype"`
+			Offsets [2]int `json:"data_offsets"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &info))
+		require.Equal(t, "F32", info.DType, name)
+		b := data[8+int(n)+info.Offsets[0] : 8+int(n)+info.Offsets[1]]
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// loadHF builds a bert.Model from a Hugging Face directory (config.json +
+// fp32 model.safetensors), quantising like the converter: linears per output
+// channel with quant.QuantizePack (Q, K, V fused), embeddings per row, float
+// copies kept for the reference path.
+func loadHF(t testing.TB, dir string) *bert.Model {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	var hf struct {
+		Architectures []string          `json:"architectures"`
+		Vocab         int               `json:"vocab_size"`
+		Hidden        int               `json:"hidden_size"`
+		Layers        int               `json:"num_hidden_layers"`
+		Heads         int               `json:"num_attention_heads"`
+		Inter         int               `json:"intermediate_size"`
+		MaxPos        int               `json:"max_position_embeddings"`
+		TypeVocab     int               `json:"type_vocab_size"`
+		Eps           float32           `json:"layer_norm_eps"`
+		Act           string            `json:"hidden_act"`
+		ID2Label      map[string]string `json:"id2label"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &hf))
+	labels := make([]string, len(hf.ID2Label))
+	for k, v := range hf.ID2Label {
+		i, err := strconv.Atoi(k)
+		require.NoError(t, err)
+		labels[i] = v
+	}
+	ts := readSafetensorsF32(t, filepath.Join(dir, "model.safetensors"))
+	get := func(name string, n int) []float32 {
+		v, ok := ts[name]
+		require.True(t, ok, "missing %s", name)
+		require.Len(t, v, n, name)
+		return v
+	}
+	emb := func(name string, rows, dim int) bert.Embedding {
+		f := get(name, rows*dim)
+		e := bert.Embedding{Rows: rows, Dim: dim, Data: make([]int8, rows*dim), Scales: make([]float32, rows), F32: f}
+		for r := 0; r < rows; r++ {
+			var amax float32
+			for _, v := range f[r*dim : (r+1)*dim] {
+				amax = max(amax, float32(math.Abs(float64(v))))
+			}
+			if amax == 0 {
+				continue
+			}
+			e.Scales[r] = amax / 127
+			inv := 127 / amax
+			for d := 0; d < dim; d++ {
+				e.Data[r*dim+d] = int8(math.RoundToEven(float64(f[r*dim+d] * inv)))
+			}
+		}
+		return e
+	}
+	lin := func(prefixes []string, n, k int) bert.Linear {
+		var w, b []float32
+		for _, p := range prefixes {
+			w = append(w, get(p+".weight", n*k)...)
+			b = append(b, get(p+".bias", n)...)
+		}
+		p, err := quant.QuantizePack(w, n*len(prefixes), k)
+		require.NoError(t, err)
+		return bert.Linear{W: p, Bias: b, F32: w}
+	}
+	ln := func(p string, h int) bert.LayerNorm {
+		return bert.LayerNorm{Gamma: get(p+".weight", h), Beta: get(p+".bias", h)}
+	}
+	h := hf.Hidden
+	m := &bert.Model{
+		Config: bert.Config{Architecture: hf.Architectures[0], Layers: hf.Layers, Hidden: h, Heads: hf.Heads,
+			Intermediate: hf.Inter, Vocab: hf.Vocab, MaxPositions: hf.MaxPos, TypeVocab: hf.TypeVocab,
+			LayerNormEps: hf.Eps, Activation: hf.Act, Pooling: "cls", Labels: labels},
+		Word:      emb("bert.embeddings.word_embeddings.weight", hf.Vocab, h),
+		Position:  emb("bert.embeddings.position_embeddings.weight", hf.MaxPos, h),
+		TokenType: emb("bert.embeddings.token_type_embeddings.weight", hf.TypeVocab, h),
+		EmbLN:     ln("bert.embeddings.LayerNorm", h),
+	}
+	for i := 0; i < hf.Layers; i++ {
+		p := "bert.encoder.layer." + strconv.Itoa(i) + "."
+		m.Layers = append(m.Layers, bert.Layer{
+			QKV:     lin([]string{p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, h, h),
+			AttnOut: lin([]string{p + "attention.output.dense"}, h, h),
+			AttnLN:  ln(p+"attention.output.LayerNorm", h),
+			Inter:   lin([]string{p + "intermediate.dense"}, hf.Inter, h),
+			Output:  lin([]string{p + "output.dense"}, h, hf.Inter),
+			OutLN:   ln(p+"output.LayerNorm", h),
+		})
+	}
+	pool := lin([]string{"bert.pooler.dense"}, h, h)
+	cls := lin([]string{"classifier"}, len(labels), h)
+	m.Pooler, m.Classifier = &pool, &cls
+	require.NoError(t, m.Validate())
+	return m
+}
