@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"lepton/internal/convert"
+	"lepton/internal/lepfile"
+)
+
+func init() {
+	register("quantize", "convert a Hugging Face BERT directory to an int8 .lep file", runQuantize)
+}
+
+// metaFlags collects repeated --meta key=value flags.
+type metaFlags map[string]string
+
+func (m metaFlags) String() string { return fmt.Sprint(map[string]string(m)) }
+
+func (m metaFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	m[k] = v
+	return nil
+}
+
+func runQuantize(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "output .lep file (required)")
+	keep := fs.Bool("keep-fp32", false, "also store float weights so the file can run the float reference path (about 5x larger)")
+	pooling := fs.String("pooling", "", "default embedding pooling recorded in the file: cls or mean (default: cls for classifiers, mean for encoders)")
+	meta := metaFlags{}
+	fs.Var(meta, "meta", "extra metadata key=value stored in the file (repeatable)")
+	noProgress := fs.Bool("no-progress", false, "never show the progress bar")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling cls|mean] [--meta key=value]...")
+		fmt.Fprintln(stderr, "DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	if len(pos) != 1 {
+		return errUsage{fmt.Sprintf("want exactly one model directory, got %d arguments (see lepton quantize -h)", len(pos))}
+	}
+	if *out == "" {
+		return errUsage{"-o MODEL.lep is required"}
+	}
+	if *pooling != "" && *pooling != "cls" && *pooling != "mean" {
+		return errUsage{fmt.Sprintf("--pooling %q: want cls or mean", *pooling)}
+	}
+	dir := pos[0]
+
+	opts := convert.Options{KeepF32: *keep}
+	if !*noProgress && isTerminal(stderr) {
+		var bar *progressbar.ProgressBar
+		opts.Progress = func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetDescription("quantizing"), progressbar.OptionShowCount(),
+					progressbar.OptionClearOnFinish())
+			}
+			_ = bar.Set(done)
+		}
+	}
+	m, tok, md, err := convert.FromHFPooling(dir, *pooling, opts)
+	if err != nil {
+		return err
+	}
+	for k, v := range meta {
+		md[k] = v
+	}
+	if err := writeAtomic(*out, func(w io.Writer) error { return lepfile.Write(w, m, tok, md) }); err != nil {
+		return err
+	}
+	// Read the result back through the validating reader and check every
+	// CRC, so a file this command reports as written is known to load.
+	f, err := lepfile.Open(*out)
+	if err != nil {
+		return fmt.Errorf("re-reading %s: %w", *out, err)
+	}
+	defer f.Close()
+	if err := f.Verify(); err != nil {
+		return fmt.Errorf("verifying %s: %w", *out, err)
+	}
+	c := f.Model.Config
+	fmt.Fprintf(stdout, "wrote %s: %s, %s, %d layers, hidden %d, vocab %d, %d labels, %d tensors, verified\n",
+		*out, humanBytes(f.Size), c.Architecture, c.Layers, c.Hidden, c.Vocab, len(c.Labels), len(f.Tensors))
+	return nil
+}
+
+// writeAtomic writes a file through a temporary file in the same directory
+// and renames it into place, so an error or interruption never leaves a
+// half-written model at path.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// isTerminal reports whether w is a terminal (progress bars only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments ("quantize DIR -o x" and "quantize -o x DIR"), which the flag
+// package alone does not allow. Arguments after "--" are all positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// fs.Parse stopped at a non-flag or after "--".
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// humanBytes formats a size for people.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
