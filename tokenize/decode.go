@@ -6,7 +6,10 @@ import "strings"
 // does: tokens are joined with spaces except continuation pieces, whose
 // prefix ("##") is removed so they glue to the previous piece; with the
 // decoder's cleanup enabled (the BERT default) spaces before punctuation and
-// English contractions are removed. Ids outside the vocabulary are skipped;
+// inside English contractions are removed from the joined text, as
+// transformers' clean_up_tokenization does ("isn ' t" -> "isn't"); the Rust
+// decoder alone applies the same replacements token by token, which misses
+// patterns spanning tokens. Ids outside the vocabulary are skipped;
 // skipSpecial also drops special tokens ([CLS], [SEP], [PAD], ...).
 func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
 	var sb strings.Builder
@@ -27,10 +30,10 @@ func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
 			}
 		}
 		first = false
-		if t.flags&flagDecodeCleanup != 0 {
-			tok = cleanup(tok)
-		}
 		sb.WriteString(tok)
+	}
+	if t.flags&flagDecodeCleanup != 0 {
+		return cleanup(sb.String())
 	}
 	return sb.String()
 }
@@ -44,11 +47,11 @@ func (t *Tokenizer) isSpecial(id int32) bool {
 	return false
 }
 
-// cleanupReplacer reproduces the decoder's clean-up of tokenization spaces,
-// applied to each token as the Rust WordPiece decoder does.
+// cleanupReplacer lists transformers' clean_up_tokenization replacements,
+// applied in this order.
 var cleanupReplacer = []string{
 	" .", ".", " ?", "?", " !", "!", " ,", ",", " ' ", "'", " n't", "n't",
-	" 'm", "'m", " do not", " don't", " 's", "'s", " 've", "'ve", " 're", "'re",
+	" 'm", "'m", " 's", "'s", " 've", "'ve", " 're", "'re",
 }
 
 func cleanup(s string) string {

@@ -172,7 +172,7 @@ type Encoder struct {
 	word  []byte
 	chars []charInfo
 	hs    []uint32
-	nfd   []byte
+	nfd   norm.Iter
 	out   Encoding
 	winA  [][2]int
 	winB  [][2]int
@@ -615,14 +615,20 @@ func (e *Encoder) normalize(text string, from, to int) {
 			e.flush()
 		}
 		if strip && r != utf8.RuneError {
-			e.nfd = norm.NFD.AppendString(e.nfd[:0], text[os:oe])
-			for j := 0; j < len(e.nfd); {
-				d, dsz := utf8.DecodeRune(e.nfd[j:])
-				j += dsz
-				if unicode.Is(unicode.Mn, d) {
-					continue
+			// Decompose one character at a time (a reused norm.Iter does
+			// not allocate). Canonical reordering across characters
+			// only matters among marks, which are then removed.
+			e.nfd.InitString(norm.NFD, text[os:oe])
+			for !e.nfd.Done() {
+				seg := e.nfd.Next()
+				for j := 0; j < len(seg); {
+					d, dsz := utf8.DecodeRune(seg[j:])
+					j += dsz
+					if unicode.Is(unicode.Mn, d) {
+						continue
+					}
+					e.lowerEmit(d, lower, os, oe)
 				}
-				e.lowerEmit(d, lower, os, oe)
 			}
 		} else {
 			e.lowerEmit(r, lower, os, oe)

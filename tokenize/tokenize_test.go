@@ -1,0 +1,463 @@
+package tokenize
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tinyVocab is a hand-made vocabulary for self-contained tests; ids are line
+// numbers.
+var tinyVocab = strings.Join([]string{
+	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", // 0-4
+	"un", "##aff", "##able", "hello", "world", // 5-9
+	",", "!", "cafe", "中", "文", // 10-14
+	"a", "b", "c", "d", "e", // 15-19
+	"f", "g", "h", "i", "j", // 20-24
+	"##a", "##b", ".", "'", "s", // 25-29
+	"##s", "the", "x", "##x", "naive", // 30-34
+}, "\n") + "\n"
+
+func tinyTokenizer(tb testing.TB) *Tokenizer {
+	tb.Helper()
+	tk, err := FromVocab([]byte(tinyVocab), VocabOptions{Lowercase: true, HandleCJK: true})
+	require.NoError(tb, err)
+	return tk
+}
+
+func TestEncodeHandWorked(t *testing.T) {
+	tk := tinyTokenizer(t)
+	cases := []struct {
+		name, text string
+		tokens     []string
+		offsets    [][2]int
+	}{
+		{"empty", "", []string{"[CLS]", "[SEP]"}, [][2]int{{}, {}}},
+		{"whitespace only", " \t\n\u3000", []string{"[CLS]", "[SEP]"}, [][2]int{{}, {}}},
+		{"wordpiece", "unaffable", []string{"[CLS]", "un", "##aff", "##able", "[SEP]"},
+			[][2]int{{}, {0, 2}, {2, 5}, {5, 9}, {}}},
+		{"punctuation and case", "Hello, WORLD!", []string{"[CLS]", "hello", ",", "world", "!", "[SEP]"},
+			[][2]int{{}, {0, 5}, {5, 6}, {7, 12}, {12, 13}, {}}},
+		// é is two bytes; the accent is stripped but the span keeps both.
+		{"accent", "Café", []string{"[CLS]", "cafe", "[SEP]"}, [][2]int{{}, {0, 5}, {}}},
+		// Decomposed input: the removed U+0301 (bytes 4-6) leaves the token
+		// ending with the e it followed, as Rust's filter keeps alignments.
+		{"combining mark", "cafe\u0301", []string{"[CLS]", "cafe", "[SEP]"}, [][2]int{{}, {0, 4}, {}}},
+		{"cjk isolated", "a中文b", []string{"[CLS]", "a", "中", "文", "b", "[SEP]"},
+			[][2]int{{}, {0, 1}, {1, 4}, {4, 7}, {7, 8}, {}}},
+		{"unknown word spans whole word", "the zzz x", []string{"[CLS]", "the", "[UNK]", "x", "[SEP]"},
+			[][2]int{{}, {0, 3}, {4, 7}, {8, 9}, {}}},
+		{"partial match is unknown", "abz", []string{"[CLS]", "[UNK]", "[SEP]"}, [][2]int{{}, {0, 3}, {}}},
+		// NUL, SOH and the zero-width space (Cf) vanish without splitting:
+		// "abc" is one word and "##c" is not in the vocabulary.
+		{"control chars dropped", "a\x00\x01b\u200bc", []string{"[CLS]", "[UNK]", "[SEP]"},
+			[][2]int{{}, {0, 8}, {}}},
+		{"control chars dropped 2", "a\x00\x01b\u200b c", []string{"[CLS]", "a", "##b", "c", "[SEP]"},
+			[][2]int{{}, {0, 1}, {3, 4}, {8, 9}, {}}},
+		{"typed special token", "a [MASK] b", []string{"[CLS]", "a", "[MASK]", "b", "[SEP]"},
+			[][2]int{{}, {0, 1}, {2, 8}, {9, 10}, {}}},
+		{"special glued to words", "a[MASK]b", []string{"[CLS]", "a", "[MASK]", "b", "[SEP]"},
+			[][2]int{{}, {0, 1}, {1, 7}, {7, 8}, {}}},
+		{"lowercase special is text", "[mask]", []string{"[CLS]", "[UNK]", "[UNK]", "]", "[SEP]"}, nil},
+		{"invalid utf8 vanishes", "a\xffb", []string{"[CLS]", "a", "##b", "[SEP]"}, [][2]int{{}, {0, 1}, {2, 3}, {}}},
+		{"contraction", "it's", []string{"[CLS]", "i", "'", "s", "[SEP]"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			enc, err := tk.Encode(c.text, EncodeOptions{})
+			require.NoError(t, err)
+			if c.name == "lowercase special is text" {
+				// "[" and "]" are not in the tiny vocabulary either.
+				assert.Equal(t, []string{"[CLS]", "[UNK]", "[UNK]", "[UNK]", "[SEP]"}, enc.Tokens)
+				return
+			}
+			if c.name == "contraction" {
+				assert.Equal(t, []string{"[CLS]", "[UNK]", "'", "s", "[SEP]"}, enc.Tokens) // "it" not in vocab
+				return
+			}
+			assert.Equal(t, c.tokens, enc.Tokens)
+			assert.Equal(t, c.offsets, enc.Offsets)
+			assert.Len(t, enc.IDs, len(enc.Tokens))
+			for i, id := range enc.IDs {
+				tok, ok := tk.Token(id)
+				assert.True(t, ok)
+				assert.Equal(t, enc.Tokens[i], tok)
+			}
+		})
+	}
+}
+
+func TestMaxInputCharsPerWord(t *testing.T) {
+	tk := tinyTokenizer(t)
+	for _, n := range []int{1, 99, 100, 101, 200} {
+		word := "a" + strings.Repeat("a", n-1)
+		enc, err := tk.Encode(word, EncodeOptions{})
+		require.NoError(t, err)
+		if n > 100 {
+			assert.Equal(t, []string{"[CLS]", "[UNK]", "[SEP]"}, enc.Tokens, "n=%d", n)
+			assert.Equal(t, [2]int{0, n}, enc.Offsets[1])
+		} else {
+			assert.Len(t, enc.IDs, n+2, "n=%d", n) // a ##a ##a ...
+		}
+	}
+}
+
+// TestHuggingFaceDocExamples works through examples from the Hugging Face
+// documentation with the real bert-base-uncased tokenizer, offsets computed
+// by hand (byte offsets; é, ò, ô and ü are two bytes each).
+func TestHuggingFaceDocExamples(t *testing.T) {
+	tk := bertUncased(t)
+	enc, err := tk.Encode("Héllò hôw are ü?", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[CLS]", "hello", "how", "are", "u", "?", "[SEP]"}, enc.Tokens)
+	assert.Equal(t, [][2]int{{}, {0, 7}, {8, 12}, {13, 16}, {17, 19}, {19, 20}, {}}, enc.Offsets)
+
+	// Each ideograph is its own word (你 and 好 are not in this vocabulary).
+	enc, err = tk.Encode("中国人你好", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, [][2]int{{}, {0, 3}, {3, 6}, {6, 9}, {9, 12}, {12, 15}, {}}, enc.Offsets)
+	assert.Equal(t, []string{"[CLS]", "中", "国", "人", "[UNK]", "[UNK]", "[SEP]"}, enc.Tokens)
+
+	enc, err = tk.EncodePair("How old are you?", "I'm 6 years old", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[CLS]", "how", "old", "are", "you", "?", "[SEP]", "i", "'", "m", "6", "years", "old", "[SEP]"}, enc.Tokens)
+	assert.Equal(t, []int32{0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1}, enc.TypeIDs)
+	assert.Equal(t, [][2]int{{}, {0, 3}, {4, 7}, {8, 11}, {12, 15}, {15, 16}, {}, {0, 1}, {1, 2}, {2, 3}, {4, 5}, {6, 11}, {12, 15}, {}}, enc.Offsets)
+	assert.Equal(t, []uint8{1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}, enc.SpecialTokensMask)
+
+	ids := []int32{101, 7592, 1010, 2088, 999, 102}
+	assert.Equal(t, "[CLS] hello, world! [SEP]", tk.Decode(ids, false))
+	assert.Equal(t, "hello, world!", tk.Decode(ids, true))
+	enc, err = tk.Encode("unaffable isn't it", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "unaffable isn't it", tk.Decode(enc.IDs, true))
+	cls, sep, pad, unk, mask := tk.SpecialIDs()
+	assert.Equal(t, []int32{101, 102, 0, 100, 103}, []int32{cls, sep, pad, unk, mask})
+	assert.Equal(t, 30522, tk.VocabSize())
+}
+
+// seqOf returns a text of n single-token words of the tiny vocabulary.
+func seqOf(n int) string {
+	w := make([]string, n)
+	for i := range w {
+		w[i] = string(rune('a' + i%10))
+	}
+	return strings.Join(w, " ")
+}
+
+// TestTruncateLongestFirst uses the length table of the Rust crate's
+// truncate_encodings_longest_first test: max_length 7 for the sequences
+// themselves, i.e. MaxLength 10 with the three special tokens of a pair.
+func TestTruncateLongestFirst(t *testing.T) {
+	tk := tinyTokenizer(t)
+	sizes := []int{0, 2, 4, 8}
+	want := [4][4][2]int{
+		{{0, 0}, {0, 2}, {0, 4}, {0, 7}},
+		{{2, 0}, {2, 2}, {2, 4}, {2, 5}},
+		{{4, 0}, {4, 2}, {3, 4}, {3, 4}},
+		{{7, 0}, {5, 2}, {4, 3}, {3, 4}},
+	}
+	for i, na := range sizes {
+		for j, nb := range sizes {
+			enc, err := tk.EncodePair(seqOf(na), seqOf(nb), EncodeOptions{MaxLength: 10})
+			require.NoError(t, err)
+			var ga, gb int
+			for k, typ := range enc.TypeIDs {
+				if enc.SpecialTokensMask[k] == 0 {
+					if typ == 0 {
+						ga++
+					} else {
+						gb++
+					}
+				}
+			}
+			assert.Equal(t, want[i][j], [2]int{ga, gb}, "na=%d nb=%d", na, nb)
+		}
+	}
+}
+
+func TestTruncationStrategies(t *testing.T) {
+	tk := tinyTokenizer(t)
+	a, b := seqOf(6), seqOf(4) // 6 + 4 + 3 specials = 13
+	cases := []struct {
+		name string
+		opt  EncodeOptions
+		n    int
+		err  error
+		pair bool
+		lenA int
+	}{
+		{"no limit", EncodeOptions{}, 13, nil, true, 6},
+		{"fits exactly", EncodeOptions{MaxLength: 13}, 13, nil, true, 6},
+		{"only first", EncodeOptions{MaxLength: 10, Truncation: OnlyFirst}, 10, nil, true, 3},
+		{"only second", EncodeOptions{MaxLength: 10, Truncation: OnlySecond}, 10, nil, true, 6},
+		{"only second too short", EncodeOptions{MaxLength: 5, Truncation: OnlySecond}, 0, ErrTooLong, true, 0},
+		{"do not truncate", EncodeOptions{MaxLength: 5, Truncation: DoNotTruncate}, 13, nil, true, 6},
+		{"error on truncate", EncodeOptions{MaxLength: 12, ErrorOnTruncate: true}, 0, ErrTooLong, true, 0},
+		{"max below specials", EncodeOptions{MaxLength: 2}, 0, ErrInvalid, true, 0},
+		{"max equals specials", EncodeOptions{MaxLength: 3}, 3, nil, true, 0},
+		{"single", EncodeOptions{MaxLength: 4}, 4, nil, false, 2},
+		{"single only second", EncodeOptions{MaxLength: 4, Truncation: OnlySecond}, 0, ErrInvalid, false, 0},
+		{"stride too large", EncodeOptions{MaxLength: 4, Stride: 2}, 0, ErrInvalid, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var enc Encoding
+			var err error
+			if c.pair {
+				enc, err = tk.EncodePair(a, b, c.opt)
+			} else {
+				enc, err = tk.Encode(a, c.opt)
+			}
+			if c.err != nil {
+				require.ErrorIs(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, enc.IDs, c.n)
+			na := 0
+			for k := range enc.IDs {
+				if enc.SpecialTokensMask[k] == 0 && enc.TypeIDs[k] == 0 {
+					na++
+				}
+			}
+			assert.Equal(t, c.lenA, na)
+		})
+	}
+}
+
+func TestOverflowingWindows(t *testing.T) {
+	tk := tinyTokenizer(t)
+	text := seqOf(10) // a b c ... j
+	enc, err := tk.Encode(text, EncodeOptions{MaxLength: 6, Stride: 2, ReturnOverflowing: true})
+	require.NoError(t, err)
+	// 4 tokens per window, advancing by 4-2: [0,4) [2,6) [4,8) [6,10).
+	want := [][]string{
+		{"[CLS]", "a", "b", "c", "d", "[SEP]"},
+		{"[CLS]", "c", "d", "e", "f", "[SEP]"},
+		{"[CLS]", "e", "f", "g", "h", "[SEP]"},
+		{"[CLS]", "g", "h", "i", "j", "[SEP]"},
+	}
+	require.Len(t, enc.Overflowing, 3)
+	assert.Equal(t, want[0], enc.Tokens)
+	for i, o := range enc.Overflowing {
+		assert.Equal(t, want[i+1], o.Tokens)
+		assert.Empty(t, o.Overflowing)
+	}
+	assert.Equal(t, [2]int{4, 5}, enc.Overflowing[0].Offsets[1], "offsets index the original text")
+
+	// Pair: A windows x B windows in Hugging Face's merge order:
+	// (A1,B0) (A1,B1) (A0,B1).
+	enc, err = tk.EncodePair(seqOf(4), seqOf(4), EncodeOptions{MaxLength: 7, ReturnOverflowing: true, Padding: PadFixed, PadTo: 8})
+	require.NoError(t, err)
+	require.Len(t, enc.Overflowing, 3)
+	assert.Equal(t, []string{"[CLS]", "a", "b", "[SEP]", "a", "b", "[SEP]", "[PAD]"}, enc.Tokens)
+	assert.Equal(t, []string{"[CLS]", "c", "d", "[SEP]", "a", "b", "[SEP]", "[PAD]"}, enc.Overflowing[0].Tokens)
+	assert.Equal(t, []string{"[CLS]", "c", "d", "[SEP]", "c", "d", "[SEP]", "[PAD]"}, enc.Overflowing[1].Tokens)
+	assert.Equal(t, []string{"[CLS]", "a", "b", "[SEP]", "c", "d", "[SEP]", "[PAD]"}, enc.Overflowing[2].Tokens)
+	assert.Equal(t, []int32{0, 0, 0, 0, 1, 1, 1, 0}, enc.Overflowing[2].TypeIDs)
+}
+
+func TestPadding(t *testing.T) {
+	tk := tinyTokenizer(t)
+	enc, err := tk.Encode("a b", EncodeOptions{Padding: PadFixed, PadTo: 6})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[CLS]", "a", "b", "[SEP]", "[PAD]", "[PAD]"}, enc.Tokens)
+	assert.Equal(t, []uint8{1, 1, 1, 1, 0, 0}, enc.AttentionMask)
+	assert.Equal(t, []uint8{1, 0, 0, 1, 1, 1}, enc.SpecialTokensMask)
+	assert.Equal(t, [2]int{}, enc.Offsets[5])
+
+	enc, err = tk.Encode("a b c d e", EncodeOptions{MaxLength: 4, Padding: PadFixed})
+	require.NoError(t, err)
+	assert.Len(t, enc.IDs, 4, "PadTo 0 pads to MaxLength, truncation first")
+
+	batch, err := tk.EncodeBatch(context.Background(), []string{"a", "a b c d", "", "b c"}, EncodeOptions{Padding: PadLongest}, 3)
+	require.NoError(t, err)
+	for i, e := range batch {
+		assert.Len(t, e.IDs, 6, "text %d", i)
+		assert.Len(t, e.Tokens, 6, "text %d", i)
+	}
+}
+
+func TestEncodeBatchMatchesEncode(t *testing.T) {
+	tk := tinyTokenizer(t)
+	texts := []string{"hello world", "", "unaffable, cafe!", "a b c", "中文", "zzz"}
+	for _, workers := range []int{0, 1, 2, 7} {
+		got, err := tk.EncodeBatch(context.Background(), texts, EncodeOptions{}, workers)
+		require.NoError(t, err)
+		for i, text := range texts {
+			want, err := tk.Encode(text, EncodeOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, want, got[i], "workers=%d text %d", workers, i)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := tk.EncodeBatch(ctx, texts, EncodeOptions{}, 2)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 1}, 2)
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestEncoderZeroAlloc(t *testing.T) {
+	tk := tinyTokenizer(t)
+	e := tk.NewEncoder()
+	text := "Hello, world! Unaffable café 中文 [MASK] the zzz naïve"
+	opt := EncodeOptions{MaxLength: 16, Padding: PadFixed}
+	_, err := e.Encode(text, opt)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := e.Encode(text, opt); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+	got, err := e.Encode(text, opt)
+	require.NoError(t, err)
+	want, err := tk.Encode(text, opt)
+	require.NoError(t, err)
+	assert.Equal(t, want.IDs, got.IDs)
+	assert.Equal(t, want.Offsets, got.Offsets)
+	assert.Empty(t, got.Tokens)
+}
+
+func TestBinaryRoundTrip(t *testing.T) {
+	tk := tinyTokenizer(t)
+	blob, err := tk.MarshalBinary()
+	require.NoError(t, err)
+	tk2, err := FromBinary(blob)
+	require.NoError(t, err)
+	for _, text := range []string{"hello, world", "unaffable", "a [MASK] 中", "zzz"} {
+		a, err := tk.Encode(text, EncodeOptions{})
+		require.NoError(t, err)
+		b, err := tk2.Encode(text, EncodeOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, a, b)
+	}
+	for id := int32(-1); id < 40; id++ {
+		s1, ok1 := tk.Token(id)
+		s2, ok2 := tk2.Token(id)
+		assert.Equal(t, ok1, ok2)
+		assert.Equal(t, s1, s2)
+		if ok1 {
+			got, ok := tk2.TokenID(s1)
+			assert.True(t, ok)
+			assert.Equal(t, id, got)
+		}
+	}
+	// Every truncation and a sweep of single-byte corruptions must fail
+	// cleanly or load a tokenizer that still encodes without panicking.
+	for n := range len(blob) {
+		_, err := FromBinary(blob[:n])
+		require.ErrorIs(t, err, ErrInvalid, "truncated to %d bytes", n)
+	}
+	for i := range len(blob) {
+		bad := bytes.Clone(blob)
+		bad[i] ^= 0xA5
+		if tk3, err := FromBinary(bad); err == nil {
+			_, _ = tk3.EncodePair("hello [MASK] unaffable", "world 中", EncodeOptions{MaxLength: 9, ReturnOverflowing: true})
+			_ = tk3.Decode([]int32{0, 5, 6, 7, 100}, true)
+		}
+	}
+}
+
+func TestBinaryRealVocab(t *testing.T) {
+	tk := bertUncased(t)
+	blob, err := tk.MarshalBinary()
+	require.NoError(t, err)
+	tk2, err := FromBinary(blob)
+	require.NoError(t, err)
+	for text := range strings.SplitSeq("Hello, World! The capital of France is [MASK]. naïve 中文 😀", " ") {
+		a, _ := tk.Encode(text, EncodeOptions{})
+		b, _ := tk2.Encode(text, EncodeOptions{})
+		assert.Equal(t, a, b)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := FromBinary(blob); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 20.0, "FromBinary must not allocate per token")
+	t.Logf("binary form: %d bytes, FromBinary allocs %.0f", len(blob), allocs)
+}
+
+func TestFromJSONRefusals(t *testing.T) {
+	base := `{"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},
+	"model":{"type":"WordPiece","unk_token":"[UNK]","vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2,"a":3}},
+	"post_processor":{"type":"BertProcessing","sep":["[SEP]",2],"cls":["[CLS]",1]}}`
+	_, err := FromJSON([]byte(base))
+	require.NoError(t, err)
+	cases := []struct {
+		name, from, to string
+		err            error
+		mention        string
+	}{
+		{"bpe", `"type":"WordPiece"`, `"type":"BPE"`, ErrUnsupported, "BPE"},
+		{"unigram", `"type":"WordPiece"`, `"type":"Unigram"`, ErrUnsupported, "Unigram"},
+		{"normalizer", `"type":"BertNormalizer"`, `"type":"NFKC"`, ErrUnsupported, "NFKC"},
+		{"pre-tokenizer", `"type":"BertPreTokenizer"`, `"type":"ByteLevel"`, ErrUnsupported, "ByteLevel"},
+		{"post-processor", `"type":"BertProcessing"`, `"type":"RobertaProcessing"`, ErrUnsupported, "RobertaProcessing"},
+		{"no unk", `"unk_token":"[UNK]"`, `"unk_token":"<unk>"`, ErrInvalid, "<unk>"},
+		{"negative id", `"a":3`, `"a":-3`, ErrInvalid, "out of range"},
+		{"huge id", `"a":3`, `"a":99999999`, ErrInvalid, "out of range"},
+		{"not json", `{`, `[`, ErrInvalid, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := FromJSON([]byte(strings.Replace(base, c.from, c.to, 1)))
+			require.ErrorIs(t, err, c.err)
+			assert.Contains(t, err.Error(), c.mention)
+		})
+	}
+}
+
+func TestFromVocabOptions(t *testing.T) {
+	no := false
+	cased, err := FromVocab([]byte(tinyVocab+"Cafe\nCafé\n"), VocabOptions{StripAccents: &no})
+	require.NoError(t, err)
+	enc, err := cased.Encode("Café Cafe", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[CLS]", "Café", "Cafe", "[SEP]"}, enc.Tokens)
+
+	// Without CJK handling the ideographs stay glued to the word.
+	tk, err := FromVocab([]byte(tinyVocab), VocabOptions{Lowercase: true})
+	require.NoError(t, err)
+	enc, err = tk.Encode("a中", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[CLS]", "[UNK]", "[SEP]"}, enc.Tokens)
+
+	_, err = FromVocab([]byte("a\nb\n"), VocabOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = FromVocab([]byte("[UNK]\n\xff\n"), VocabOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestDecodeTiny(t *testing.T) {
+	tk := tinyTokenizer(t)
+	cases := []struct {
+		ids  []int32
+		skip bool
+		want string
+	}{
+		{nil, false, ""},
+		{[]int32{2, 5, 6, 7, 10, 9, 11, 3}, false, "[CLS] unaffable, world! [SEP]"},
+		{[]int32{2, 5, 6, 7, 10, 9, 11, 3, 0, 0}, true, "unaffable, world!"},
+		{[]int32{6, 15}, false, "##aff a"}, // the first token keeps its prefix, as in Rust
+		{[]int32{-1, 15, 9999, 16}, false, "a b"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, tk.Decode(c.ids, c.skip), "%v", c.ids)
+	}
+}
+
+func TestErrorsAreSentinels(t *testing.T) {
+	for _, err := range []error{ErrUnsupported, ErrInvalid, ErrTooLong} {
+		assert.True(t, strings.HasPrefix(err.Error(), "tokenize: "))
+		assert.False(t, errors.Is(err, ErrInvalid) && err != ErrInvalid)
+	}
+}
