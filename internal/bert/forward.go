@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 
 	"lepton/quant"
 )
@@ -48,40 +47,31 @@ func (p Pooling) String() string {
 // Workspace holds every scratch buffer of one forward pass, so that a
 // steady stream of calls does no heap allocation once the buffers have grown
 // to the largest batch seen. A Workspace is used by one call at a time; pool
-// them with sync.Pool (see Pool) to serve concurrent callers.
+// them with sync.Pool to serve concurrent callers.
 //
 // The batch is packed token-wise: row r of every [T][...] buffer is one real
 // token of one sequence and there are no padding rows, so GEMMs do no wasted
 // work on short sequences and attention needs no mask.
 type Workspace struct {
-	// Threads is the number of goroutines a forward pass may use (values
-	// below 1 mean 1). Work is split by token rows for the GEMMs and by
-	// (sequence, head) pairs for attention.
-	Threads int
+	// Pool runs the GEMMs and the attention heads on its worker goroutines;
+	// nil means quant.DefaultPool(). quant.NewPool(1) keeps a call on the
+	// calling goroutine.
+	Pool *quant.Pool
 
 	start  []int     // [nseq+1] first row of each sequence
 	maxLen int       // longest sequence of the batch
 	x      []float32 // [T][H] hidden states (the output of Forward)
 	qkv    []float32 // [T][3H]
 	ctxb   []float32 // [T][H] attention context
-	tmp    []float32 // [T][H]
 	inter  []float32 // [T][I]
 	acts   quant.Acts
-	scores []float32 // [threads][maxLen]
+	scores []float32 // [nseq*heads][maxLen]: one scratch row per attention item
 	cls    []float32 // [nseq][H]
 	pooled []float32 // [nseq][H]
 	logits []float32 // [nseq][labels]
 
-	// The job being run by run(); fields instead of closures so that
-	// dispatch does not allocate.
-	wg     sync.WaitGroup
-	gDst   []float32
-	gActs  *quant.Acts
-	gW     *quant.PackedWeights
-	gBias  []float32
-	heads  int
-	headSz int
-	hidden int
+	heads, headSz, hidden int
+	attendFn              func(i int) // w.attendItem, built once so Pool.For does not allocate
 }
 
 // grow returns s resized to n, reusing its array when large enough.
@@ -142,13 +132,14 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 		w.maxLen = max(w.maxLen, len(s.IDs))
 	}
 	w.start[len(seqs)] = t
-	threads := max(w.Threads, 1)
 	w.x = grow(w.x, t*h)
 	w.qkv = grow(w.qkv, t*3*h)
 	w.ctxb = grow(w.ctxb, t*h)
-	w.tmp = grow(w.tmp, t*h)
 	w.inter = grow(w.inter, t*c.Intermediate)
-	w.scores = grow(w.scores, threads*w.maxLen)
+	w.scores = grow(w.scores, len(seqs)*c.Heads*w.maxLen)
+	if w.attendFn == nil {
+		w.attendFn = w.attendItem
+	}
 
 	m.embed(w, seqs)
 	for li := range m.Layers {
@@ -188,95 +179,45 @@ func (m *Model) layer(w *Workspace, l *Layer, t int) {
 	h := m.Config.Hidden
 	inter := m.Config.Intermediate
 	eps := m.Config.LayerNormEps
+	pool := w.pool()
 
 	// Fused Q, K, V projection.
 	quant.QuantizeRows(&w.acts, w.x, t, h)
-	w.gemm(w.qkv, &w.acts, &l.QKV.W, l.QKV.Bias, t)
+	pool.GEMM(w.qkv, &w.acts, &l.QKV.W, l.QKV.Bias)
 
 	// Per-sequence, per-head attention into w.ctxb.
-	w.run(jobAttention, (len(w.start)-1)*w.heads, 1)
+	pool.For((len(w.start)-1)*w.heads, w.attendFn)
 
-	// Output projection, residual, LayerNorm.
+	// Output projection with the residual fused (x += ctx Wo + bo), LayerNorm.
 	quant.QuantizeRows(&w.acts, w.ctxb, t, h)
-	w.gemm(w.tmp, &w.acts, &l.AttnOut.W, l.AttnOut.Bias, t)
+	pool.GEMMResidual(w.x, &w.acts, &l.AttnOut.W, l.AttnOut.Bias)
 	for r := 0; r < t; r++ {
-		xr, yr := w.x[r*h:(r+1)*h], w.tmp[r*h:(r+1)*h]
-		for d := range yr {
-			yr[d] += xr[d]
-		}
-		quant.LayerNorm(xr, yr, l.AttnLN.Gamma, l.AttnLN.Beta, eps)
+		xr := w.x[r*h : (r+1)*h]
+		quant.LayerNorm(xr, xr, l.AttnLN.Gamma, l.AttnLN.Beta, eps)
 	}
 
-	// Feed-forward: GELU(x W1 + b1) W2 + b2, residual, LayerNorm.
+	// Feed-forward: x += GELU(x W1 + b1) W2 + b2, LayerNorm.
 	quant.QuantizeRows(&w.acts, w.x, t, h)
-	w.gemm(w.inter, &w.acts, &l.Inter.W, l.Inter.Bias, t)
+	pool.GEMM(w.inter, &w.acts, &l.Inter.W, l.Inter.Bias)
 	quant.GELU(w.inter[:t*inter])
 	quant.QuantizeRows(&w.acts, w.inter, t, inter)
-	w.gemm(w.tmp, &w.acts, &l.Output.W, l.Output.Bias, t)
+	pool.GEMMResidual(w.x, &w.acts, &l.Output.W, l.Output.Bias)
 	for r := 0; r < t; r++ {
-		xr, yr := w.x[r*h:(r+1)*h], w.tmp[r*h:(r+1)*h]
-		for d := range yr {
-			yr[d] += xr[d]
-		}
-		quant.LayerNorm(xr, yr, l.OutLN.Gamma, l.OutLN.Beta, eps)
+		xr := w.x[r*h : (r+1)*h]
+		quant.LayerNorm(xr, xr, l.OutLN.Gamma, l.OutLN.Beta, eps)
 	}
 }
 
-// gemm computes dst[m][N] = a x W^T + bias, splitting the rows over the
-// workspace's threads when the product is large enough to pay for it.
-func (w *Workspace) gemm(dst []float32, a *quant.Acts, wt *quant.PackedWeights, bias []float32, rows int) {
-	w.gDst, w.gActs, w.gW, w.gBias = dst, a, wt, bias
-	// Below ~64k multiply-adds per goroutine the hand-off costs more than it saves.
-	minRows := max(1, (1<<16)/max(1, wt.N*wt.K))
-	w.run(jobGEMM, rows, minRows)
-	w.gDst, w.gActs, w.gW, w.gBias = nil, nil, nil, nil
+func (w *Workspace) pool() *quant.Pool {
+	if w.Pool != nil {
+		return w.Pool
+	}
+	return quant.DefaultPool()
 }
 
-type jobKind uint8
-
-const (
-	jobGEMM jobKind = iota
-	jobAttention
-)
-
-// run executes job over [0,n) in up to Threads chunks of at least minChunk
-// items; chunk 0 runs on the calling goroutine.
-func (w *Workspace) run(kind jobKind, n, minChunk int) {
-	chunks := min(max(w.Threads, 1), n/max(minChunk, 1))
-	if chunks <= 1 {
-		w.do(kind, 0, 0, n)
-		return
-	}
-	w.wg.Add(chunks - 1)
-	for c := 1; c < chunks; c++ {
-		go w.worker(kind, c, n*c/chunks, n*(c+1)/chunks)
-	}
-	w.do(kind, 0, 0, n/chunks)
-	w.wg.Wait()
-}
-
-func (w *Workspace) worker(kind jobKind, chunk, lo, hi int) {
-	defer w.wg.Done()
-	w.do(kind, chunk, lo, hi)
-}
-
-func (w *Workspace) do(kind jobKind, chunk, lo, hi int) {
-	if lo >= hi {
-		return
-	}
-	switch kind {
-	case jobGEMM:
-		a := w.gActs
-		kp := quant.RoundUp(a.K, quant.KR)
-		sub := quant.Acts{M: hi - lo, K: a.K, Data: a.Data[lo*kp : hi*kp], Scales: a.Scales[lo:hi]}
-		n := w.gW.N
-		quant.GEMM(w.gDst[lo*n:hi*n], &sub, w.gW, w.gBias)
-	case jobAttention:
-		scores := w.scores[chunk*w.maxLen : (chunk+1)*w.maxLen]
-		for p := lo; p < hi; p++ {
-			w.attend(p/w.heads, p%w.heads, scores)
-		}
-	}
+// attendItem runs attention item i = seq*heads + head with its own scores row.
+func (w *Workspace) attendItem(i int) {
+	w.attend(i/w.heads, i%w.heads, w.scores[i*w.maxLen:(i+1)*w.maxLen])
 }
 
 // attend computes softmax(q k^T / sqrt(d)) v for one head of one sequence.
@@ -306,9 +247,9 @@ func (w *Workspace) attend(seq, head int, scores []float32) {
 	}
 }
 
-// Pool writes the embedding of sequence i of the last batch into dst
+// Embed writes the embedding of sequence i of the last batch into dst
 // (len hidden), optionally scaled to unit L2 norm. A zero vector stays zero.
-func (w *Workspace) Pool(dst []float32, i int, mode Pooling, normalize bool) {
+func (w *Workspace) Embed(dst []float32, i int, mode Pooling, normalize bool) {
 	h := w.hidden
 	hs := w.Hidden(i)
 	switch mode {
@@ -364,7 +305,7 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	if m.Pooler != nil {
 		w.pooled = grow(w.pooled, b*h)
 		quant.QuantizeRows(&w.acts, w.cls, b, h)
-		quant.GEMM(w.pooled, &w.acts, &m.Pooler.W, m.Pooler.Bias)
+		w.pool().GEMM(w.pooled, &w.acts, &m.Pooler.W, m.Pooler.Bias)
 		for i, v := range w.pooled {
 			w.pooled[i] = float32(math.Tanh(float64(v)))
 		}
@@ -373,7 +314,7 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	n := m.Classifier.W.N
 	w.logits = grow(w.logits, b*n)
 	quant.QuantizeRows(&w.acts, in, b, h)
-	quant.GEMM(w.logits, &w.acts, &m.Classifier.W, m.Classifier.Bias)
+	w.pool().GEMM(w.logits, &w.acts, &m.Classifier.W, m.Classifier.Bias)
 	return w.logits, nil
 }
 

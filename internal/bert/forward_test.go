@@ -7,7 +7,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"lepton/quant"
 )
+
+// serial runs every GEMM and attention item on the calling goroutine.
+var serial = quant.NewPool(1)
 
 func maxAbsDiff(a, b []float32) float64 {
 	var m float64
@@ -35,7 +40,7 @@ func TestForwardMatchesReference(t *testing.T) {
 	m := randomModel(t, cfg, 3, 1)
 	lens := []int{1, 2, 5, 16, 17, 40}
 	seqs := randomSeqs(cfg, lens, 2)
-	ws := &Workspace{Threads: 1}
+	ws := &Workspace{Pool: serial}
 	require.NoError(t, m.Forward(context.Background(), ws, seqs))
 	logits, err := m.Logits(ws)
 	require.NoError(t, err)
@@ -89,14 +94,16 @@ func TestBatchAndThreadInvariance(t *testing.T) {
 	seqs := randomSeqs(cfg, lens, 4)
 	ctx := context.Background()
 
-	batch := &Workspace{Threads: 1}
+	batch := &Workspace{Pool: serial}
 	require.NoError(t, m.Forward(ctx, batch, seqs))
 	bl, err := m.Logits(batch)
 	require.NoError(t, err)
 	bl = append([]float32(nil), bl...)
 
 	for _, threads := range []int{2, 3, 8} {
-		ws := &Workspace{Threads: threads}
+		pool := quant.NewPool(threads)
+		defer pool.Close()
+		ws := &Workspace{Pool: pool}
 		require.NoError(t, m.Forward(ctx, ws, seqs))
 		for i := range seqs {
 			require.Equal(t, batch.Hidden(i), ws.Hidden(i), "threads %d seq %d", threads, i)
@@ -105,7 +112,7 @@ func TestBatchAndThreadInvariance(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, bl, l, "threads %d", threads)
 	}
-	solo := &Workspace{Threads: 2}
+	solo := &Workspace{}
 	for i, s := range seqs {
 		require.NoError(t, m.Forward(ctx, solo, []Sequence{s}))
 		require.Equal(t, batch.Hidden(i), solo.Hidden(0), "seq %d alone", i)
@@ -127,9 +134,9 @@ func TestPooling(t *testing.T) {
 	dst := make([]float32, h)
 	for i := range seqs {
 		hs := ws.Hidden(i)
-		ws.Pool(dst, i, PoolCLS, false)
+		ws.Embed(dst, i, PoolCLS, false)
 		require.Equal(t, hs[:h], dst)
-		ws.Pool(dst, i, PoolMean, false)
+		ws.Embed(dst, i, PoolMean, false)
 		for d := 0; d < h; d++ {
 			var s float64
 			for r := 0; r < ws.Len(i); r++ {
@@ -137,7 +144,7 @@ func TestPooling(t *testing.T) {
 			}
 			require.InDelta(t, s/float64(ws.Len(i)), dst[d], 1e-6)
 		}
-		require.Equal(t, RefPool(hs, h, PoolMean, true), func() []float32 { ws.Pool(dst, i, PoolMean, true); return dst }())
+		require.Equal(t, RefPool(hs, h, PoolMean, true), func() []float32 { ws.Embed(dst, i, PoolMean, true); return dst }())
 		var n float64
 		for _, v := range dst {
 			n += float64(v) * float64(v)
@@ -246,7 +253,7 @@ func TestForwardNoAllocs(t *testing.T) {
 	cfg := smallConfig()
 	m := randomModel(t, cfg, 3, 10)
 	seqs := randomSeqs(cfg, []int{9, 31, 4}, 11)
-	ws := &Workspace{Threads: 1}
+	ws := &Workspace{Pool: serial}
 	ctx := context.Background()
 	dst := make([]float32, cfg.Hidden)
 	step := func() {
@@ -256,7 +263,7 @@ func TestForwardNoAllocs(t *testing.T) {
 		if _, err := m.Logits(ws); err != nil {
 			t.Fatal(err)
 		}
-		ws.Pool(dst, 1, PoolMean, true)
+		ws.Embed(dst, 1, PoolMean, true)
 	}
 	step()
 	require.Zero(t, testing.AllocsPerRun(5, step))

@@ -101,7 +101,7 @@ func TestGoldenRandomBERT(t *testing.T) {
 	require.NotEmpty(t, golden.Cases)
 
 	ctx := context.Background()
-	ws := &bert.Workspace{Threads: 2}
+	ws := &bert.Workspace{}
 	var worstF, worstQ, worstQLogit float64
 	for _, c := range golden.Cases {
 		seq := bert.Sequence{IDs: c.IDs, TypeIDs: c.TypeIDs}
@@ -166,7 +166,7 @@ func TestGoldenSST2(t *testing.T) {
 	require.Len(t, golden.Cases, len(texts))
 
 	ctx := context.Background()
-	ws := &bert.Workspace{Threads: 2}
+	ws := &bert.Workspace{}
 	h := m.Config.Hidden
 	emb := make([]float32, h)
 	var worstF float64
@@ -194,7 +194,7 @@ func TestGoldenSST2(t *testing.T) {
 			if argmax(ref.Logits) == labels[first+i] {
 				correctF++
 			}
-			ws.Pool(emb, i, bert.PoolMean, false)
+			ws.Embed(emb, i, bert.PoolMean, false)
 			cs := cos(emb, bert.RefPool(ref.Hidden, h, bert.PoolMean, false))
 			require.GreaterOrEqual(t, cs, 0.99, "line %d: int8 mean-pooled embedding cosine vs fp32", c.Line)
 			minCos = math.Min(minCos, cs)

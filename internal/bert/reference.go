@@ -119,7 +119,7 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	return res, nil
 }
 
-// RefPool pools reference hidden states ([n][h]) like Workspace.Pool.
+// RefPool pools reference hidden states ([n][h]) like Workspace.Embed.
 func RefPool(hidden []float32, h int, mode Pooling, normalize bool) []float32 {
 	out := make([]float32, h)
 	n := len(hidden) / h
