@@ -18,7 +18,7 @@ import (
 	"sort"
 
 	"lepton/internal/bert"
-	"lepton/quant"
+	"lepton/internal/convert"
 )
 
 // ErrShape is returned for a Spec whose dimensions cannot describe a BERT
@@ -195,97 +195,20 @@ func (s Spec) Model() (*bert.Model, error) {
 }
 
 // FromTensors builds the int8 model from Hugging Face tensors (as returned
-// by Tensors). It is exported so tests can perturb the float weights first.
+// by Tensors) with the converter behind `lepton quantize`
+// (internal/convert.FromFloat), so a synthetic model holds exactly the bytes
+// a .lep converted from WriteCheckpoint's output would. It is exported so
+// tests can perturb the float weights first.
 func FromTensors(cfg bert.Config, ts []Tensor) (*bert.Model, error) {
-	byName := make(map[string]Tensor, len(ts))
+	byName := make(map[string][]float32, len(ts))
 	for _, t := range ts {
-		byName[t.Name] = t
+		byName[t.Name] = t.Data
 	}
-	get := func(name string, n int) ([]float32, error) {
-		t, ok := byName[name]
-		if !ok {
-			return nil, fmt.Errorf("%w: missing tensor %s", ErrShape, name)
-		}
-		if len(t.Data) != n {
-			return nil, fmt.Errorf("%w: tensor %s has %d values, want %d", ErrShape, name, len(t.Data), n)
-		}
-		return t.Data, nil
-	}
-	var firstErr error
-	must := func(name string, n int) []float32 {
-		d, err := get(name, n)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		return d
-	}
-	h, in := cfg.Hidden, cfg.Intermediate
-	m := &bert.Model{Config: cfg}
-	m.Word = embedding(must("embeddings.word_embeddings.weight", cfg.Vocab*h), cfg.Vocab, h)
-	m.Position = embedding(must("embeddings.position_embeddings.weight", cfg.MaxPositions*h), cfg.MaxPositions, h)
-	m.TokenType = embedding(must("embeddings.token_type_embeddings.weight", cfg.TypeVocab*h), cfg.TypeVocab, h)
-	m.EmbLN = bert.LayerNorm{Gamma: must("embeddings.LayerNorm.weight", h), Beta: must("embeddings.LayerNorm.bias", h)}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	linear := func(w, b []float32, n, k int) bert.Linear {
-		if firstErr != nil {
-			return bert.Linear{}
-		}
-		pw, err := quant.QuantizePack(w, n, k)
-		if err != nil {
-			firstErr = err
-		}
-		return bert.Linear{W: pw, Bias: b}
-	}
-	m.Layers = make([]bert.Layer, cfg.Layers)
-	for l := range m.Layers {
-		p := fmt.Sprintf("encoder.layer.%d.", l)
-		qkvW := make([]float32, 0, 3*h*h)
-		qkvB := make([]float32, 0, 3*h)
-		for _, x := range []string{"query", "key", "value"} {
-			qkvW = append(qkvW, must(p+"attention.self."+x+".weight", h*h)...)
-			qkvB = append(qkvB, must(p+"attention.self."+x+".bias", h)...)
-		}
-		if firstErr != nil {
-			return nil, firstErr
-		}
-		m.Layers[l] = bert.Layer{
-			QKV:     linear(qkvW, qkvB, 3*h, h),
-			AttnOut: linear(must(p+"attention.output.dense.weight", h*h), must(p+"attention.output.dense.bias", h), h, h),
-			AttnLN:  bert.LayerNorm{Gamma: must(p+"attention.output.LayerNorm.weight", h), Beta: must(p+"attention.output.LayerNorm.bias", h)},
-			Inter:   linear(must(p+"intermediate.dense.weight", in*h), must(p+"intermediate.dense.bias", in), in, h),
-			Output:  linear(must(p+"output.dense.weight", h*in), must(p+"output.dense.bias", h), h, in),
-			OutLN:   bert.LayerNorm{Gamma: must(p+"output.LayerNorm.weight", h), Beta: must(p+"output.LayerNorm.bias", h)},
-		}
-		if firstErr != nil {
-			return nil, firstErr
-		}
-	}
-	if len(cfg.Labels) > 0 {
-		nl := len(cfg.Labels)
-		pooler := linear(must("pooler.dense.weight", h*h), must("pooler.dense.bias", h), h, h)
-		cls := linear(must("classifier.weight", nl*h), must("classifier.bias", nl), nl, h)
-		if firstErr != nil {
-			return nil, firstErr
-		}
-		m.Pooler, m.Classifier = &pooler, &cls
+	m, err := convert.FromFloat(cfg, byName, convert.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrShape, err)
 	}
 	return m, nil
-}
-
-// embedding quantises a [rows][dim] table per row, symmetric int8 with
-// scale max|row|/127 and ties to even, the rule of quant.QuantizeRows.
-func embedding(w []float32, rows, dim int) bert.Embedding {
-	e := bert.Embedding{Rows: rows, Dim: dim, Data: make([]int8, rows*dim), Scales: make([]float32, rows)}
-	var a quant.Acts
-	for r := 0; r < rows; r++ {
-		row := w[r*dim : (r+1)*dim]
-		quant.QuantizeRows(&a, row, 1, dim)
-		copy(e.Data[r*dim:(r+1)*dim], a.Data[:dim])
-		e.Scales[r] = a.Scales[0]
-	}
-	return e
 }
 
 // Inputs returns deterministic token ids for a batch of sequences with the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"lepton/internal/convert"
 	"lepton/quant"
 )
 
@@ -225,5 +226,24 @@ func TestClassifierVariant(t *testing.T) {
 		m, err := p.Model()
 		require.NoError(t, err)
 		require.NoError(t, m.Validate(), p.Name)
+	}
+}
+
+// The synthetic model is byte-for-byte what `lepton quantize` makes of the
+// checkpoint WriteCheckpoint writes, so benchmarks with --synthetic and with
+// the converted file (and the ONNX export of the same checkpoint) all run the
+// same weights.
+func TestModelEqualsConvertedCheckpoint(t *testing.T) {
+	for _, labels := range []int{0, 2} {
+		s := Tiny
+		s.Labels = labels
+		dir := t.TempDir()
+		require.NoError(t, WriteCheckpoint(s, dir))
+		conv, _, _, err := convert.FromHF(dir, convert.Options{})
+		require.NoError(t, err)
+		m, err := s.Model()
+		require.NoError(t, err)
+		conv.Config.Pooling = m.Config.Pooling // the converter picks its own default
+		require.Equal(t, m, conv)
 	}
 }
