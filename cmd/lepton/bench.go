@@ -236,34 +236,25 @@ func compactLengths(l []int) string {
 // released and the peak-RSS mark reset before the file is opened, so
 // peak_rss_mb measures the open model and inference, not construction.
 func openSynthetic(spec synth.Spec) (*bert.Model, string, float64, func(), error) {
-	m, err := spec.Model()
-	if err != nil {
-		return nil, "", 0, nil, err
-	}
 	f, err := os.CreateTemp("", "lepton-bench-"+spec.Name+"-*.lep")
 	if err != nil {
 		return nil, "", 0, nil, err
 	}
 	path := f.Name()
-	meta := lepfile.Metadata{"source": fmt.Sprintf("lepton bench --synthetic %s (seed %d)", spec.Name, spec.Seed)}
-	err = lepfile.Write(f, m, nil, meta)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	f.Close()
+	if err := synth.WriteLep(spec, path); err != nil {
 		os.Remove(path)
 		return nil, "", 0, nil, fmt.Errorf("writing synthetic model: %w", err)
 	}
-	m = nil
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	lm, ms, closer, err := openModelFile(path)
+	m, ms, closer, err := openModelFile(path)
 	if err != nil {
 		os.Remove(path)
 		return nil, "", 0, nil, err
 	}
-	return lm, "synthetic:" + spec.Name, ms, func() { closer(); os.Remove(path) }, nil
+	return m, "synthetic:" + spec.Name, ms, func() { closer(); os.Remove(path) }, nil
 }
 
 // openModelFile maps a .lep file and times it, validation included.

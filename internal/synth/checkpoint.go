@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"lepton/internal/lepfile"
+	"lepton/tokenize"
 )
 
 // WriteCheckpoint writes s as a Hugging Face BertModel (with Labels > 0,
@@ -75,27 +79,75 @@ func WriteCheckpoint(s Spec, dir string) error {
 }
 
 func writeVocab(path string, n int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
+	return os.WriteFile(path, Vocab(n), 0o644)
+}
+
+// Vocab returns a vocab.txt of n tokens with BERT's special ids ([PAD]=0,
+// [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103), "[unusedK]" fillers below
+// 100 and "tok<id>" for every other id, so the text "tok1234 tok2000"
+// tokenises to exactly [CLS] 1234 2000 [SEP] (see Text).
+func Vocab(n int) []byte {
+	var b bytes.Buffer
 	special := map[int]string{0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
 	for i := 0; i < n; i++ {
 		switch tok, ok := special[i]; {
 		case ok:
-			fmt.Fprintln(w, tok)
+			b.WriteString(tok)
 		case i < 100:
-			fmt.Fprintf(w, "[unused%d]\n", i-1)
+			fmt.Fprintf(&b, "[unused%d]", i-1)
 		default:
-			fmt.Fprintf(w, "tok%d\n", i)
+			fmt.Fprintf(&b, "tok%d", i)
 		}
+		b.WriteByte('\n')
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
+	return b.Bytes()
+}
+
+// Text returns the text that a Vocab tokenizer turns into ids (which must
+// be ids >= 104 between [CLS] and [SEP], as Inputs makes): the "tok<id>"
+// words of ids[1:len-1] joined by spaces.
+func Text(ids []int32) string {
+	var b strings.Builder
+	for i := 1; i < len(ids)-1; i++ {
+		if i > 1 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("tok")
+		b.WriteString(strconv.Itoa(int(ids[i])))
+	}
+	return b.String()
+}
+
+// WriteLep writes s as a .lep model file at path, with a Vocab tokenizer
+// (lowercasing, like an uncased BERT), so it can be opened with lepton.Open
+// and fed Text inputs.
+func WriteLep(s Spec, path string) error {
+	m, err := s.Model()
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	tok, err := tokenize.FromVocab(Vocab(s.Vocab), tokenize.VocabOptions{Lowercase: true})
+	if err != nil {
+		return err
+	}
+	blob, err := tok.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	meta := lepfile.Metadata{"source": fmt.Sprintf("lepton synthetic %s, seed %d", s.Name, s.Seed)}
+	err = lepfile.Write(w, m, blob, meta)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // writeSafetensors writes tensors in the safetensors format: an 8-byte

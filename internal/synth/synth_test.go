@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lepton/internal/convert"
+	"lepton/internal/lepfile"
 	"lepton/quant"
+	"lepton/tokenize"
 )
 
 func TestTensorsDeterministicAndDistributed(t *testing.T) {
@@ -246,4 +248,28 @@ func TestModelEqualsConvertedCheckpoint(t *testing.T) {
 		conv.Config.Pooling = m.Config.Pooling // the converter picks its own default
 		require.Equal(t, m, conv)
 	}
+}
+
+func TestWriteLepAndText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.lep")
+	require.NoError(t, WriteLep(Tiny, path))
+	f, err := lepfile.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	want, err := Tiny.Model()
+	require.NoError(t, err)
+	require.Equal(t, want.Layers[1].Inter.W.Data, f.Model.Layers[1].Inter.W.Data)
+	require.Equal(t, want.Word.Scales, f.Model.Word.Scales)
+	require.NotEmpty(t, f.Tokenizer)
+	tok, err := tokenize.FromBinary(f.Tokenizer)
+	require.NoError(t, err)
+	ids, err := Inputs([]int{2, 3, 40}, Tiny.Vocab, 9)
+	require.NoError(t, err)
+	for _, seq := range ids {
+		enc, err := tok.Encode(Text(seq), tokenize.EncodeOptions{})
+		require.NoError(t, err)
+		require.Equal(t, seq, enc.IDs, Text(seq))
+	}
+	require.Equal(t, "", Text([]int32{101, 102}))
+	require.Equal(t, "tok104 tok999", Text([]int32{101, 104, 999, 102}))
 }
