@@ -2,5 +2,24 @@
 
 package quant
 
+import "golang.org/x/sys/cpu"
+
+//go:generate sh -c "cd asmgen && go run . -out .."
+
+// avx2Tier runs gemmAVX2R1..R4 (gemm_amd64.s): 4 rows x 16 columns per call,
+// epilogue included. x/sys/cpu reports AVX2 only when the OS saves the YMM
+// state.
+var avx2Tier = tier{name: KernelAVX2, mr: avx2MR, np: 1, kern: kernAVX2}
+
+const avx2MR = len(avx2Kernels)
+
+func kernAVX2(p *kargs, rows, _ int) { avx2Kernels[rows-1](p) }
+
 // hostTiers returns the SIMD tiers this CPU supports, fastest first.
-func hostTiers() []*tier { return nil }
+func hostTiers() []*tier {
+	var ts []*tier
+	if cpu.X86.HasAVX2 {
+		ts = append(ts, &avx2Tier)
+	}
+	return ts
+}

@@ -1,0 +1,3 @@
+module lepton/quant/asmgen
+
+go 1.26.0

@@ -1,0 +1,57 @@
+package quant
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// peakGOPS is the measured single-core int8 peak of each tier on the
+// reference machine (AMD EPYC Zen 4): a GEMM reports its GOPS as a share of
+// it. generic has no meaningful peak; sdot is unmeasured here.
+var peakGOPS = map[string]float64{KernelVNNI: 465, KernelAVX2: 233, KernelSDOT: 0, KernelGeneric: 0}
+
+// benchShapes are the weight matmuls of one encoder layer at 128 tokens:
+// N x K as (out, in) of MiniLM-L6 (hidden 384) and BERT-base (hidden 768).
+var benchShapes = []struct {
+	model string
+	n, k  int
+}{
+	{"minilm", 384, 384}, {"minilm", 1152, 384}, {"minilm", 1536, 384}, {"minilm", 384, 1536},
+	{"base", 768, 768}, {"base", 2304, 768}, {"base", 3072, 768}, {"base", 768, 3072},
+}
+
+// BenchmarkGEMM runs every host tier on every shape with 1 and 2 threads and
+// reports GOPS (2*M*N*K per call) and, for SIMD tiers, % of the tier's
+// single-core peak times the thread count.
+func BenchmarkGEMM(b *testing.B) {
+	old := KernelName()
+	defer SetKernel(old)
+	const m = 128
+	for _, tierName := range Kernels() {
+		for _, s := range benchShapes {
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("%s/%s/M%d_N%d_K%d/t%d", tierName, s.model, m, s.n, s.k, threads)
+				b.Run(name, func(b *testing.B) {
+					if err := SetKernel(tierName); err != nil {
+						b.Fatal(err)
+					}
+					rng := rand.New(rand.NewPCG(7, 8))
+					a, w, bias := randGEMMInputs(rng, m, s.n, s.k)
+					dst := make([]float32, m*s.n)
+					pool := NewPool(threads)
+					defer pool.Close()
+					b.ReportAllocs()
+					for b.Loop() {
+						pool.GEMM(dst, a, w, bias)
+					}
+					gops := 2 * float64(m*s.n*s.k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+					b.ReportMetric(gops, "GOPS")
+					if pk := peakGOPS[tierName]; pk > 0 {
+						b.ReportMetric(100*gops/(pk*float64(threads)), "%peak")
+					}
+				})
+			}
+		}
+	}
+}
