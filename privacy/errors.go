@@ -103,17 +103,24 @@ func (e *BudgetError) Error() string {
 // Unwrap returns ErrBudgetExceeded.
 func (e *BudgetError) Unwrap() error { return ErrBudgetExceeded }
 
-// LedgerError reports a ledger file problem: the path, what went wrong and
-// the sentinel it wraps (ErrLedgerCorrupt, ErrLedgerIO, ErrLedgerMismatch).
+// LedgerError reports a ledger file problem: the path, what went wrong, the
+// sentinel it wraps (ErrLedgerCorrupt, ErrLedgerIO, ErrLedgerMismatch) and
+// the underlying cause, if any (both match errors.Is).
 type LedgerError struct {
 	Path   string
 	Reason string
 	Err    error
+	Cause  error
 }
 
 func (e *LedgerError) Error() string {
 	return fmt.Sprintf("%v: %s: %s", e.Err, e.Path, e.Reason)
 }
 
-// Unwrap returns the sentinel.
-func (e *LedgerError) Unwrap() error { return e.Err }
+// Unwrap returns the sentinel and the cause.
+func (e *LedgerError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}

@@ -125,7 +125,7 @@ func OpenLedger(path string, b Budget) (*Ledger, error) {
 		}
 		return l, nil
 	case err != nil:
-		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO}
+		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
 	}
 	body, err := parseLedger(data)
 	if err != nil {
@@ -221,7 +221,7 @@ func (l *Ledger) persist(entries []Entry) (err error) {
 		return nil
 	}
 	fail := func(step string, e error) error {
-		return &LedgerError{Path: l.path, Reason: step + ": " + e.Error(), Err: ErrLedgerIO}
+		return &LedgerError{Path: l.path, Reason: step + ": " + e.Error(), Err: ErrLedgerIO, Cause: e}
 	}
 	if entries == nil {
 		entries = []Entry{}

@@ -23,7 +23,7 @@ const (
 // chi2Crit holds chi-square critical values at alpha = 1e-6 by degrees of
 // freedom. The rule df + 6 sqrt(2 df) has false-failure rates of
 // 1e-5 (df 24) to 5e-6 (df 32), so we use the exact quantiles.
-var chi2Crit = map[int]float64{4: 33.377, 20: 65.421, 22: 68.856, 24: 72.229, 32: 85.232}
+var chi2Crit = map[int]float64{4: 33.377, 20: 65.421, 22: 68.856, 23: 70.550, 24: 72.229, 32: 85.232}
 
 // meanVar returns the sample mean and unbiased variance.
 func meanVar(xs []float64) (float64, float64) {

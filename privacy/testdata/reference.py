@@ -104,5 +104,5 @@ def chi2_crit(df, alpha=1e-6):
     return hi
 
 
-for df in (4, 20, 22, 24, 32):
+for df in (4, 20, 22, 23, 24, 32):
     print("chi2 df=%d critical value at alpha=1e-6: %.3f" % (df, chi2_crit(df)))
