@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ type benchFlags struct {
 	runs      int
 	warmup    int
 	json      bool
+	cpuprof   string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error) {
@@ -71,6 +73,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	fs.IntVar(&f.runs, "runs", 20, "timed runs (the median is reported)")
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs first")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
+	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--runs R] [--json]")
 		fs.PrintDefaults()
@@ -178,6 +181,17 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		if err := infer(); err != nil {
 			return err
 		}
+	}
+	if f.cpuprof != "" {
+		pf, err := os.Create(f.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	times := make([]float64, f.runs)
 	for i := range times {
