@@ -112,6 +112,7 @@ func ReadCSV(r io.Reader) ([]Sample, error) {
 	cr.FieldsPerRecord = -1 // checked below with a better message
 	cr.ReuseRecord = true
 	header, err := cr.Read()
+	header = append([]string(nil), header...) // Read reuses its slice
 	if err == io.EOF {
 		return nil, fmt.Errorf("%w: line 1: missing header", ErrMalformedInput)
 	}
@@ -177,14 +178,15 @@ func ReadCSV(r io.Reader) ([]Sample, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return nil, fmt.Errorf("%w: line %d: %v", ErrMalformedInput, pe.Line, pe.Err)
 			}
-			return nil, fmt.Errorf("%w: line %d: %v", ErrMalformedInput, line, err)
+			return nil, fmt.Errorf("%w: %v", ErrMalformedInput, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			return nil, fmt.Errorf("%w: line %d: %d fields, header has %d", ErrMalformedInput, line, len(rec), len(header))
 		}

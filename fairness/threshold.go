@@ -144,8 +144,11 @@ type Thresholds struct {
 	Flip       bool            `json:"flip"`
 	Groups     map[string]Rule `json:"groups"`
 	// Global is the rule for unseen groups under UnknownFallback: the
-	// pooled data's rule at the chosen operating point (identity mixing
-	// for calibrated equalized odds). Nil when none exists.
+	// pooled data's rule at the chosen operating point (for equalized odds
+	// the pooled hull at the chosen FPR when the pooled curve cannot reach
+	// the chosen TPR; identity mixing for calibrated equalized odds). An
+	// unseen group's rates are not guaranteed to match anyone's: that is
+	// why UnknownError is the default.
 	Global *Rule `json:"global,omitempty"`
 	// Operating point chosen on the fit data.
 	FPR       float64 `json:"fpr,omitempty"`
@@ -464,6 +467,9 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 			t.Groups[h.name] = eoRule(curves[gi][best], len(h.scores))
 		}
 		g := eoRule(interpolate(poolHull, xKey, grid)[best], n)
+		// The pooled hull may lie below the chosen point; then no mix
+		// reaches it and the fallback is the pooled hull at the same FPR.
+		g.PIgnore = math.Max(0, math.Min(1, g.PIgnore))
 		t.Global = &g
 	case EqualOpportunity:
 		// For a common TPR each group takes the least FPR its hull
