@@ -90,6 +90,9 @@ func (w *Workspace) Rows() int {
 	return w.start[len(w.start)-1]
 }
 
+// Seqs returns the number of sequences of the last batch.
+func (w *Workspace) Seqs() int { return max(len(w.start)-1, 0) }
+
 // Len returns the number of tokens of sequence i of the last batch.
 func (w *Workspace) Len(i int) int { return w.start[i+1] - w.start[i] }
 

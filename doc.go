@@ -1,0 +1,47 @@
+// Package lepton runs BERT text classifiers and encoders in pure Go, from a
+// single int8-quantised .lep file: no cgo, no Python, no network.
+//
+// Convert a Hugging Face checkpoint once with the command-line tool
+//
+//	lepton quantize ./my-bert -o model.lep
+//
+// then open and run it:
+//
+//	m, err := lepton.Open("model.lep")
+//	if err != nil { ... }
+//	defer m.Close()
+//	res, err := m.Classify(ctx, []string{"great movie", "dull and far too long"})
+//	// res[i].Label, res[i].Index, res[i].Probs
+//	vecs, err := m.Embed(ctx, texts, lepton.WithPooling(lepton.PoolMean), lepton.WithNormalize(true))
+//
+// # How it runs
+//
+// Open maps the file read-only and uses the weights in place, so opening
+// costs about the same for any model size and processes share the pages.
+// Each call tokenises its texts with the tokenizer stored in the file, packs
+// all their tokens into one batch (no padding), and runs the encoder with
+// int8 weights times int8 activations (quantised per token at run time),
+// int32 accumulation and fp32 everywhere else. docs/ACCURACY.md reports how
+// closely this tracks the fp32 model.
+//
+// # Concurrency and cancellation
+//
+// A *Model is safe for concurrent use. Each call uses up to WithThreads
+// goroutines (default GOMAXPROCS); concurrent calls share them. Calls check
+// their context between encoder layers. Close waits for running calls.
+//
+// # Options
+//
+// Open takes Options (WithThreads, and any CallOption to set a default);
+// Classify, ClassifyPairs and Embed take CallOptions (WithMaxLength,
+// WithTruncation, WithPooling, WithNormalize) that override the defaults for
+// one call.
+//
+// # Inputs
+//
+// Any Go string is accepted. An empty text becomes [CLS] [SEP]. Invalid
+// UTF-8 bytes decode to U+FFFD, which BERT's normaliser drops, as it drops
+// NUL and other control characters. Texts longer than the max length
+// (default: the model's position table, typically 512 tokens) are truncated
+// unless WithTruncation(false) asks for ErrTooLong instead.
+package lepton

@@ -1,0 +1,447 @@
+package lepton
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"strconv"
+	"sync"
+
+	"lepton/internal/bert"
+	"lepton/internal/lepfile"
+	"lepton/quant"
+	"lepton/tokenize"
+)
+
+// Batching limits of one forward pass. A call with more inputs runs several
+// passes; the limits bound the workspace memory (about 4 KiB per token for a
+// BERT-base model at these sizes) while keeping the matrices large enough
+// for the kernels to run at full speed.
+const (
+	maxBatchSeqs   = 64
+	maxBatchTokens = 4096
+)
+
+// Model is an open .lep model: weights (memory-mapped and shared between
+// processes when the platform allows), tokenizer and configuration. It is
+// safe for concurrent use by multiple goroutines; calls run in parallel and
+// share the Model's worker threads. Close it to release the mapping.
+type Model struct {
+	mu     sync.RWMutex // held shared by every call, exclusively by Close
+	closed bool
+
+	file   *lepfile.File
+	net    *bert.Model
+	tok    *tokenize.Tokenizer
+	pool   *quant.Pool
+	cfg    modelConfig
+	labels []string
+	states sync.Pool // *callState
+}
+
+// callState is the scratch of one call, recycled through Model.states so
+// steady-state calls allocate only their results.
+type callState struct {
+	ws   bert.Workspace
+	enc  *tokenize.Encoder
+	ids  []int32 // token ids of every input, back to back
+	tids []int32 // token type ids, same layout
+	ends []int   // ends[i]: end of input i in ids
+	seqs []bert.Sequence
+	cc   callConfig
+}
+
+// Open maps the .lep model file at path read-only, validates it (header,
+// section table, tensor directory and their CRC32C checksums; payload
+// checksums are left to `lepton verify`) and returns a Model whose weights
+// alias the mapping: opening takes about the same time whatever the model's
+// size. Where mapping is not possible the file is read into memory.
+//
+// A missing file returns an error wrapping fs.ErrNotExist; anything that is
+// not a valid .lep file returns an error wrapping ErrInvalidModel.
+func Open(path string, opts ...Option) (*Model, error) {
+	cfg, err := newModelConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	f, err := lepfile.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("lepton: open model: %w", err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
+	}
+	m, err := newModel(f, cfg)
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// OpenBytes is Open for a model held in memory, such as one embedded with
+// go:embed. data is used in place when it is 64-byte aligned and copied once
+// otherwise; it must not be modified while the Model is open.
+func OpenBytes(data []byte, opts ...Option) (*Model, error) {
+	cfg, err := newModelConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	f, err := lepfile.OpenBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
+	}
+	m, err := newModel(f, cfg)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func newModelConfig(opts []Option) (modelConfig, error) {
+	cfg := modelConfig{defaults: callConfig{truncate: true}}
+	if err := WithThreads(0).applyModel(&cfg); err != nil {
+		return cfg, err
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyModel(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
+	net := f.Model
+	if err := net.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
+	}
+	if cfg.defaults.maxLength > net.Config.MaxPositions {
+		return nil, fmt.Errorf("%w: max length %d exceeds the model's %d positions", ErrInvalidOption, cfg.defaults.maxLength, net.Config.MaxPositions)
+	}
+	tok, err := loadTokenizer(f)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{file: f, net: net, tok: tok, cfg: cfg, pool: quant.NewPool(cfg.threads)}
+	if net.Classifier != nil {
+		m.labels = make([]string, net.Classifier.W.N)
+		for i := range m.labels {
+			if i < len(net.Config.Labels) && net.Config.Labels[i] != "" {
+				m.labels[i] = net.Config.Labels[i]
+			} else {
+				m.labels[i] = "LABEL_" + strconv.Itoa(i)
+			}
+		}
+	}
+	return m, nil
+}
+
+// loadTokenizer decodes the tokenizer embedded in the file.
+func loadTokenizer(f *lepfile.File) (*tokenize.Tokenizer, error) {
+	if len(f.Tokenizer) == 0 {
+		return nil, fmt.Errorf("%w: the file has no tokenizer section", ErrInvalidModel)
+	}
+	var (
+		tok *tokenize.Tokenizer
+		err error
+	)
+	switch f.TokenizerFormat {
+	case lepfile.TokenizerLepton, "":
+		tok, err = tokenize.FromBinary(f.Tokenizer)
+	case lepfile.TokenizerHFJSON:
+		tok, err = tokenize.FromJSON(f.Tokenizer)
+	case lepfile.TokenizerVocab:
+		// A bare vocab.txt carries no options: use bert-base-uncased's.
+		tok, err = tokenize.FromVocab(f.Tokenizer, tokenize.VocabOptions{Lowercase: true, HandleCJK: true})
+	default:
+		return nil, fmt.Errorf("%w: unknown tokenizer format %q", ErrInvalidModel, f.TokenizerFormat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: tokenizer: %w", ErrInvalidModel, err)
+	}
+	return tok, nil
+}
+
+// Close releases the model's memory mapping and worker threads. It waits
+// for calls in progress to finish; later calls return ErrClosed. Calling
+// Close more than once is harmless.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.pool.Close()
+	return m.file.Close()
+}
+
+// Classification is the result of classifying one input.
+type Classification struct {
+	Label  string    // the most probable label
+	Index  int       // its index in Info().Labels
+	Probs  []float32 // softmax probability of every label
+	Logits []float32 // the classifier's raw scores
+}
+
+// Classify runs the classifier on each text and returns one result per
+// text, in input order.
+//
+// Texts are tokenised with the model's own tokenizer. An empty text is the
+// sequence [CLS] [SEP]. Invalid UTF-8 bytes decode to U+FFFD, which the BERT
+// normaliser removes along with NUL and other control characters. Texts
+// longer than the max length are truncated unless WithTruncation(false) was
+// given. ctx is checked between encoder layers: a cancelled call returns
+// ctx.Err() promptly and no results.
+func (m *Model) Classify(ctx context.Context, texts []string, opts ...CallOption) ([]Classification, error) {
+	return m.classify(ctx, texts, nil, opts)
+}
+
+// ClassifyPairs classifies text pairs (premise and hypothesis, question and
+// passage, ...), encoded as [CLS] a [SEP] b [SEP] with token types 0 and 1.
+// Over-long pairs lose tokens from the longer text first.
+func (m *Model) ClassifyPairs(ctx context.Context, pairs [][2]string, opts ...CallOption) ([]Classification, error) {
+	return m.classify(ctx, nil, pairs, opts)
+}
+
+func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string, opts []CallOption) ([]Classification, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if m.net.Classifier == nil {
+		return nil, fmt.Errorf("%w (architecture %s): use Embed", ErrNoClassifier, m.net.Config.Architecture)
+	}
+	n := max(len(texts), len(pairs))
+	st := m.getState()
+	defer m.states.Put(st)
+	cc, err := m.callConfig(st, opts)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return []Classification{}, nil
+	}
+	if err := m.encode(st, texts, pairs, cc); err != nil {
+		return nil, err
+	}
+	nl := len(m.labels)
+	out := make([]Classification, n)
+	buf := make([]float32, 2*n*nl) // one allocation for every Probs and Logits
+	err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		logits, err := m.net.Logits(ws)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(logits)/nl; i++ {
+			k := first + i
+			lg := buf[2*k*nl : (2*k+1)*nl : (2*k+1)*nl]
+			pr := buf[(2*k+1)*nl : (2*k+2)*nl : (2*k+2)*nl]
+			copy(lg, logits[i*nl:(i+1)*nl])
+			bert.Softmax(pr, lg)
+			best := 0
+			for j, v := range lg {
+				if v > lg[best] {
+					best = j
+				}
+			}
+			out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Embed returns one vector (of Info().Hidden values) per text, in input
+// order, pooled as WithPooling says (default: the model's pooling) and
+// optionally normalised to unit length (WithNormalize). Tokenisation,
+// truncation and cancellation behave as in Classify.
+func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) ([][]float32, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	st := m.getState()
+	defer m.states.Put(st)
+	cc, err := m.callConfig(st, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(texts) == 0 {
+		return [][]float32{}, nil
+	}
+	pool := bert.PoolCLS
+	switch cc.pooling {
+	case PoolMean:
+		pool = bert.PoolMean
+	case PoolDefault:
+		if p, err := bert.ParsePooling(m.net.Config.Pooling); err == nil {
+			pool = p
+		}
+	}
+	if err := m.encode(st, texts, nil, cc); err != nil {
+		return nil, err
+	}
+	h := m.net.Config.Hidden
+	out := make([][]float32, len(texts))
+	buf := make([]float32, len(texts)*h)
+	err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		for i := 0; i < ws.Seqs(); i++ {
+			k := first + i
+			v := buf[k*h : (k+1)*h : (k+1)*h]
+			ws.Embed(v, i, pool, cc.normalize)
+			out[k] = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// callConfig resolves the settings of one call: the Model's defaults
+// overridden by opts. It works on st.cc so that options, which take a
+// pointer through an interface, do not make every call allocate.
+func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error) {
+	st.cc = m.cfg.defaults
+	cc := &st.cc
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyCall(cc); err != nil {
+			return *cc, err
+		}
+	}
+	if cc.maxLength == 0 {
+		cc.maxLength = m.net.Config.MaxPositions
+	}
+	if cc.maxLength > m.net.Config.MaxPositions {
+		return *cc, fmt.Errorf("%w: max length %d exceeds the model's %d positions", ErrInvalidOption, cc.maxLength, m.net.Config.MaxPositions)
+	}
+	return *cc, nil
+}
+
+func (m *Model) getState() *callState {
+	if st, ok := m.states.Get().(*callState); ok {
+		return st
+	}
+	return &callState{ws: bert.Workspace{Pool: m.pool}, enc: m.tok.NewEncoder()}
+}
+
+// encode tokenises every input into st.ids / st.tids / st.ends.
+func (m *Model) encode(st *callState, texts []string, pairs [][2]string, cc callConfig) error {
+	opt := tokenize.EncodeOptions{MaxLength: cc.maxLength, Truncation: tokenize.LongestFirst, ErrorOnTruncate: !cc.truncate}
+	st.ids, st.tids, st.ends = st.ids[:0], st.tids[:0], st.ends[:0]
+	n := max(len(texts), len(pairs))
+	for i := 0; i < n; i++ {
+		var (
+			enc *tokenize.Encoding
+			err error
+		)
+		if pairs != nil {
+			enc, err = st.enc.EncodePair(pairs[i][0], pairs[i][1], opt)
+		} else {
+			enc, err = st.enc.Encode(texts[i], opt)
+		}
+		if err != nil {
+			if errors.Is(err, tokenize.ErrTooLong) {
+				return fmt.Errorf("%w: input %d: %w", ErrTooLong, i, err)
+			}
+			return fmt.Errorf("%w: input %d: %w", ErrInvalidInput, i, err)
+		}
+		st.ids = append(st.ids, enc.IDs...)
+		st.tids = append(st.tids, enc.TypeIDs...)
+		st.ends = append(st.ends, len(st.ids))
+	}
+	return nil
+}
+
+// run pushes the encoded inputs through the encoder in batches and calls
+// emit with the index of each batch's first input.
+func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws *bert.Workspace) error) error {
+	n := len(st.ends)
+	for first := 0; first < n; {
+		st.seqs = st.seqs[:0]
+		tokens := 0
+		for k := first; k < n && len(st.seqs) < maxBatchSeqs; k++ {
+			start := 0
+			if k > 0 {
+				start = st.ends[k-1]
+			}
+			l := st.ends[k] - start
+			if len(st.seqs) > 0 && tokens+l > maxBatchTokens {
+				break
+			}
+			tokens += l
+			st.seqs = append(st.seqs, bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]})
+		}
+		if err := m.net.Forward(ctx, &st.ws, st.seqs); err != nil {
+			if errors.Is(err, bert.ErrInput) {
+				return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+			}
+			return err
+		}
+		if err := emit(first, &st.ws); err != nil {
+			return err
+		}
+		first += len(st.seqs)
+	}
+	return nil
+}
+
+// Info describes an open model.
+type Info struct {
+	Architecture string // "BertModel" or "BertForSequenceClassification"
+	Layers       int
+	Hidden       int // embedding size
+	Heads        int
+	Intermediate int
+	Vocab        int
+	MaxPositions int
+	TypeVocab    int
+	Pooling      string   // the model's default pooling: "cls" or "mean"
+	Labels       []string // classifier labels by index; empty for encoders
+	Kernel       string   // the int8 kernel tier in use (quant.KernelName)
+	Threads      int      // goroutines per call
+	MaxLength    int      // default max tokens per input
+	Mapped       bool     // weights are memory-mapped (not copied)
+	Format       string   // .lep format version, "major.minor"
+	Metadata     map[string]string
+}
+
+// Info returns the model's configuration and runtime settings. It works on
+// a closed model too (the configuration is kept).
+func (m *Model) Info() Info {
+	c := &m.net.Config
+	maxLen := m.cfg.defaults.maxLength
+	if maxLen == 0 {
+		maxLen = c.MaxPositions
+	}
+	pooling := c.Pooling
+	if pooling == "" {
+		pooling = "cls"
+	}
+	return Info{
+		Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
+		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
+		Pooling: pooling, Labels: append([]string(nil), m.labels...), Kernel: quant.KernelName(),
+		Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped,
+		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
+		Metadata: maps.Clone(map[string]string(m.file.Meta)),
+	}
+}

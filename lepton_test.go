@@ -1,0 +1,519 @@
+package lepton
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/bert"
+	"lepton/internal/convert"
+	"lepton/internal/lepfile"
+	"lepton/tokenize"
+)
+
+// repoRoot walks up from the package directory to the directory with go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found")
+		dir = parent
+	}
+}
+
+// convertToLep converts a Hugging Face directory into a .lep file in a
+// temporary directory, like `lepton quantize`.
+func convertToLep(t testing.TB, hfDir string, opts convert.Options) string {
+	t.Helper()
+	net, tok, meta, err := convert.FromHF(hfDir, opts)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "model.lep")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, lepfile.Write(f, net, tok, meta))
+	require.NoError(t, f.Close())
+	return path
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureData []byte
+)
+
+// fixtureModel opens the random-weight golden fixture, converted once per
+// test binary and kept in memory.
+func fixtureModel(t testing.TB, opts ...Option) *Model {
+	t.Helper()
+	fixtureOnce.Do(func() {
+		path := convertToLep(t, filepath.Join(repoRoot(t), "testdata", "golden", "random-bert"), convert.Options{})
+		var err error
+		fixtureData, err = os.ReadFile(path)
+		require.NoError(t, err)
+	})
+	m, err := OpenBytes(fixtureData, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+type goldenCase struct {
+	Name    string    `json:"name"`
+	Text    *string   `json:"text"`
+	Pair    *string   `json:"pair"`
+	IDs     []int32   `json:"ids"`
+	TypeIDs []int32   `json:"type_ids"`
+	Logits  []float32 `json:"logits"`
+}
+
+func loadGolden(t testing.TB) []goldenCase {
+	var g struct {
+		Cases []goldenCase `json:"cases"`
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "golden", "random_bert.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &g))
+	return g.Cases
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestGoldenTexts runs the golden text cases end to end (tokenizer, int8
+// forward pass, softmax) and compares with Hugging Face's tokenizer and
+// ONNX Runtime's fp32 logits.
+func TestGoldenTexts(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	n := 0
+	for _, c := range loadGolden(t) {
+		if c.Text == nil {
+			continue
+		}
+		n++
+		var (
+			res []Classification
+			err error
+		)
+		if c.Pair != nil {
+			enc, err := m.tok.EncodePair(*c.Text, *c.Pair, tokenizeOpts(512, true))
+			require.NoError(t, err)
+			require.Equal(t, c.IDs, enc.IDs, "%s: ids vs transformers.js", c.Name)
+			require.Equal(t, c.TypeIDs, enc.TypeIDs, "%s: type ids", c.Name)
+			res, err = m.ClassifyPairs(ctx, [][2]string{{*c.Text, *c.Pair}})
+			require.NoError(t, err)
+		} else {
+			enc, err := m.tok.Encode(*c.Text, tokenizeOpts(512, true))
+			require.NoError(t, err)
+			require.Equal(t, c.IDs, enc.IDs, "%s: ids vs transformers.js", c.Name)
+			res, err = m.Classify(ctx, []string{*c.Text})
+		}
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		r := res[0]
+		var d float64
+		for i := range r.Logits {
+			d = math.Max(d, math.Abs(float64(r.Logits[i]-c.Logits[i])))
+		}
+		t.Logf("%-22s int8 logits %v, ONNX Runtime %v (max diff %.4f)", c.Name, r.Logits, c.Logits, d)
+		require.Less(t, d, 0.15, c.Name)
+		require.Equal(t, argmax(c.Logits), r.Index, c.Name)
+		require.Equal(t, m.labels[r.Index], r.Label)
+		var sum float64
+		for _, p := range r.Probs {
+			require.True(t, p >= 0 && p <= 1)
+			sum += float64(p)
+		}
+		require.InDelta(t, 1, sum, 1e-5)
+	}
+	require.Equal(t, 4, n, "golden text cases")
+}
+
+func tokenizeOpts(max int, truncate bool) (o tokenize.EncodeOptions) {
+	o.MaxLength, o.ErrorOnTruncate = max, !truncate
+	return o
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(filepath.Join(dir, "missing.lep"))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	text := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(text, []byte("this is not a model\n"), 0o644))
+	_, err = Open(text)
+	require.ErrorIs(t, err, ErrInvalidModel)
+
+	empty := filepath.Join(dir, "empty.lep")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	_, err = Open(empty)
+	require.ErrorIs(t, err, ErrInvalidModel)
+
+	fixtureModel(t) // makes fixtureData
+	for _, cut := range []int{8, 64, len(fixtureData) / 2, len(fixtureData) - 1} {
+		p := filepath.Join(dir, "cut"+strconv.Itoa(cut)+".lep")
+		require.NoError(t, os.WriteFile(p, fixtureData[:cut], 0o644))
+		_, err = Open(p)
+		require.ErrorIs(t, err, ErrInvalidModel, "truncated at %d", cut)
+	}
+	flipped := append([]byte(nil), fixtureData...)
+	flipped[70] ^= 0x10 // inside the section table: caught by its CRC at open
+	_, err = OpenBytes(flipped)
+	require.ErrorIs(t, err, ErrInvalidModel)
+
+	_, err = OpenBytes(fixtureData, WithThreads(-1))
+	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = OpenBytes(fixtureData, WithMaxLength(2))
+	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = OpenBytes(fixtureData, WithMaxLength(129)) // the fixture has 128 positions
+	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = OpenBytes(fixtureData, WithPooling(Pooling(7)))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	m, err := OpenBytes(fixtureData, WithMaxLength(128), WithThreads(1), nil)
+	require.NoError(t, err)
+	require.Equal(t, 128, m.Info().MaxLength)
+	require.Equal(t, 1, m.Info().Threads)
+	require.NoError(t, m.Close())
+}
+
+// TestAwkwardInputs: empty texts, invalid UTF-8, NUL bytes and texts far
+// beyond the position table never panic and behave as documented.
+func TestAwkwardInputs(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	long := strings.Repeat("fever and cough ", 400) // ~1200 tokens, the model has 128 positions
+	texts := []string{"", "   ", "\xff\xfe bad \xc3 utf8", "nul\x00byte\x00", long, "ok"}
+	res, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+	require.Len(t, res, len(texts))
+
+	// Empty and whitespace-only texts are [CLS] [SEP]; invalid bytes and NUL
+	// are dropped by the normaliser, so they classify like the clean text.
+	clean, err := m.Classify(ctx, []string{"bad utf8", "nulbyte"})
+	require.NoError(t, err)
+	require.Equal(t, res[0].Logits, res[1].Logits)
+	require.Equal(t, clean[0].Logits, res[2].Logits)
+	require.Equal(t, clean[1].Logits, res[3].Logits)
+
+	_, err = m.Classify(ctx, []string{"ok", long}, WithTruncation(false))
+	require.ErrorIs(t, err, ErrTooLong)
+	require.Contains(t, err.Error(), "input 1")
+	_, err = m.Embed(ctx, []string{long}, WithTruncation(false))
+	require.ErrorIs(t, err, ErrTooLong)
+	_, err = m.Classify(ctx, []string{"fever and cough fever"}, WithMaxLength(4), WithTruncation(false))
+	require.ErrorIs(t, err, ErrTooLong)
+	_, err = m.Classify(ctx, []string{"x"}, WithMaxLength(1000))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	// Truncation to a shorter max length equals classifying the truncated ids.
+	short, err := m.Classify(ctx, []string{long}, WithMaxLength(10))
+	require.NoError(t, err)
+	enc, err := m.tok.Encode(long, tokenizeOpts(10, true))
+	require.NoError(t, err)
+	require.Len(t, enc.IDs, 10)
+
+	pairs, err := m.ClassifyPairs(ctx, [][2]string{{"", ""}, {long, "cough"}, {"a", long}})
+	require.NoError(t, err)
+	require.Len(t, pairs, 3)
+	require.NotEqual(t, short[0].Logits, res[4].Logits)
+
+	empty, err := m.Classify(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, empty)
+	vecs, err := m.Embed(ctx, []string{})
+	require.NoError(t, err)
+	require.Empty(t, vecs)
+}
+
+// TestBatching: results do not depend on batch-mates or on how a large call
+// is split into forward passes (bit for bit), nor on the thread count.
+func TestBatching(t *testing.T) {
+	ctx := context.Background()
+	words := strings.Fields("the patient has a high fever and a dry cough since monday with chills rash and fatigue")
+	var texts []string
+	for i := 0; i < 150; i++ { // more than maxBatchSeqs
+		n := 1 + (i*7)%len(words)
+		texts = append(texts, strings.Join(words[(i*3)%5:min(len(words), (i*3)%5+n)], " "))
+	}
+	texts = append(texts, strings.Repeat("fever ", 200)) // truncated to 128 tokens
+
+	serial := fixtureModel(t, WithThreads(1))
+	par := fixtureModel(t, WithThreads(3))
+	all, err := serial.Classify(ctx, texts)
+	require.NoError(t, err)
+	allPar, err := par.Classify(ctx, texts)
+	require.NoError(t, err)
+	require.Equal(t, all, allPar)
+	emb, err := par.Embed(ctx, texts, WithPooling(PoolMean))
+	require.NoError(t, err)
+	for _, i := range []int{0, 1, 63, 64, 65, 149, 150} {
+		one, err := serial.Classify(ctx, texts[i:i+1])
+		require.NoError(t, err)
+		require.Equal(t, all[i], one[0], "text %d", i)
+		e, err := serial.Embed(ctx, texts[i:i+1], WithPooling(PoolMean))
+		require.NoError(t, err)
+		require.Equal(t, emb[i], e[0], "text %d", i)
+	}
+}
+
+func TestEmbedPooling(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	texts := []string{"sore throat", "high blood pressure and dizzy"}
+	cls, err := m.Embed(ctx, texts, WithPooling(PoolCLS))
+	require.NoError(t, err)
+	def, err := m.Embed(ctx, texts)
+	require.NoError(t, err)
+	require.Equal(t, "cls", m.Info().Pooling)
+	require.Equal(t, cls, def, "the fixture's default pooling is cls")
+	mean, err := m.Embed(ctx, texts, WithPooling(PoolMean))
+	require.NoError(t, err)
+	norm, err := m.Embed(ctx, texts, WithPooling(PoolMean), WithNormalize(true))
+	require.NoError(t, err)
+
+	// Check against the hidden states of the int8 forward pass.
+	st := m.getState()
+	cc, err := m.callConfig(st, nil)
+	require.NoError(t, err)
+	require.NoError(t, m.encode(st, texts, nil, cc))
+	h := m.Info().Hidden
+	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		for i := 0; i < ws.Seqs(); i++ {
+			hs := ws.Hidden(i)
+			require.Equal(t, hs[:h], cls[first+i])
+			var n2 float64
+			for d := 0; d < h; d++ {
+				var s float64
+				for r := 0; r < ws.Len(i); r++ {
+					s += float64(hs[r*h+d])
+				}
+				require.InDelta(t, s/float64(ws.Len(i)), mean[first+i][d], 1e-5)
+				n2 += float64(norm[first+i][d]) * float64(norm[first+i][d])
+			}
+			require.InDelta(t, 1, n2, 1e-5)
+		}
+		return nil
+	}))
+	m.states.Put(st)
+
+	mm := fixtureModel(t, WithPooling(PoolMean), WithNormalize(true))
+	def2, err := mm.Embed(ctx, texts)
+	require.NoError(t, err)
+	require.Equal(t, norm, def2, "Open options set call defaults")
+
+	p, err := ParsePooling("mean")
+	require.NoError(t, err)
+	require.Equal(t, PoolMean, p)
+	require.Equal(t, "mean", p.String())
+	_, err = ParsePooling("max")
+	require.ErrorIs(t, err, ErrInvalidOption)
+}
+
+func TestCloseAndCancel(t *testing.T) {
+	m := fixtureModel(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := m.Classify(ctx, []string{"a"})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = m.Embed(ctx, []string{"a"})
+	require.ErrorIs(t, err, context.Canceled)
+
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
+	_, err = m.Classify(context.Background(), []string{"a"})
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = m.ClassifyPairs(context.Background(), [][2]string{{"a", "b"}})
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = m.Embed(context.Background(), []string{"a"})
+	require.ErrorIs(t, err, ErrClosed)
+	require.Equal(t, 2, m.Info().Layers, "Info works after Close")
+}
+
+// TestConcurrent: many goroutines share one Model (run with -race).
+func TestConcurrent(t *testing.T) {
+	m := fixtureModel(t, WithThreads(2))
+	ctx := context.Background()
+	texts := []string{"fever", "a dry cough and chills", "", "the movie was great fun"}
+	want, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				got, err := m.Classify(ctx, texts)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for k := range got {
+					if got[k].Index != want[k].Index || got[k].Logits[0] != want[k].Logits[0] {
+						errs <- errors.New("concurrent result differs")
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestNoClassifier(t *testing.T) {
+	cfg := bert.Config{Architecture: "BertModel", Layers: 1, Hidden: 32, Heads: 2, Intermediate: 64, Vocab: 220,
+		MaxPositions: 16, TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu", Pooling: "mean"}
+	net, err := convert.FromFloat(cfg, convert.Random(cfg, 1), convert.Options{})
+	require.NoError(t, err)
+	tokData, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "golden", "random-bert", "tokenizer.json"))
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "enc.lep")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, lepfile.Write(f, net, tokData, nil, lepfile.WithTokenizerFormat(lepfile.TokenizerHFJSON)))
+	require.NoError(t, f.Close())
+
+	m, err := Open(path)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.Classify(context.Background(), []string{"fever"})
+	require.ErrorIs(t, err, ErrNoClassifier)
+	info := m.Info()
+	require.Empty(t, info.Labels)
+	require.Equal(t, "mean", info.Pooling)
+	vecs, err := m.Embed(context.Background(), []string{"fever", strings.Repeat("cough ", 50)})
+	require.NoError(t, err)
+	require.Len(t, vecs, 2)
+	require.Len(t, vecs[0], 32)
+}
+
+// TestSST2Accuracy is the product-level accuracy test: ../shared's trained
+// classifier converted by the real converter, opened from a .lep file and
+// run on the 872 SST-2 validation sentences through the public API with
+// Lepton's own tokenizer.
+func TestSST2Accuracy(t *testing.T) {
+	root := repoRoot(t)
+	modelDir := filepath.Join(root, "..", "shared", "models", "sst2-bert-tiny-scratch")
+	if _, err := os.Stat(modelDir); err != nil {
+		t.Skipf("../shared/models/sst2-bert-tiny-scratch not found (%v): SST-2 accuracy test needs the shared models beside the repo", err)
+	}
+	texts, labels := readSST2(t, filepath.Join(root, "..", "shared", "data", "sst2", "validation.tsv"))
+	var golden struct {
+		Cases []struct {
+			IDs    []int32   `json:"ids"`
+			Logits []float32 `json:"logits"`
+		} `json:"cases"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, "testdata", "golden", "sst2_logits.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.Len(t, golden.Cases, len(texts))
+
+	m, err := Open(convertToLep(t, modelDir, convert.Options{}))
+	require.NoError(t, err)
+	defer m.Close()
+	res, err := m.Classify(context.Background(), texts)
+	require.NoError(t, err)
+	correct, agree, idsSame := 0, 0, 0
+	for i, r := range res {
+		if r.Index == labels[i] {
+			correct++
+		}
+		if r.Index == argmax(golden.Cases[i].Logits) {
+			agree++
+		}
+		enc, err := m.tok.Encode(texts[i], tokenizeOpts(512, true))
+		require.NoError(t, err)
+		if slicesEqual(enc.IDs, golden.Cases[i].IDs) {
+			idsSame++
+		}
+	}
+	n := float64(len(texts))
+	acc, agr := float64(correct)/n, float64(agree)/n
+	t.Logf("SST-2 via lepton.Open/Classify: int8 accuracy %.4f (fp32 reference 0.8016), argmax agreement with ONNX Runtime fp32 %.4f, token ids identical to HF for %d/%d",
+		acc, agr, idsSame, len(texts))
+	require.Equal(t, len(texts), idsSame, "tokenizer parity with Hugging Face")
+	require.GreaterOrEqual(t, agr, 0.995)
+	require.InDelta(t, 0.8016, acc, 0.005)
+}
+
+func slicesEqual(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func readSST2(t testing.TB, path string) ([]string, []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("SST-2 validation data not found: %v", err)
+	}
+	defer f.Close()
+	var texts []string
+	var labels []int
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for i := 0; sc.Scan(); i++ {
+		if i == 0 {
+			continue
+		}
+		text, lab, ok := strings.Cut(sc.Text(), "\t")
+		require.True(t, ok, "line %d", i)
+		l, err := strconv.Atoi(lab)
+		require.NoError(t, err)
+		texts = append(texts, text)
+		labels = append(labels, l)
+	}
+	require.NoError(t, sc.Err())
+	return texts, labels
+}
+
+// BenchmarkClassifyFixture measures the whole call (tokenizer, forward
+// pass, heads) on the small golden fixture; bench_test.go has the
+// model-size ladder.
+func BenchmarkClassifyFixture(b *testing.B) {
+	m := fixtureModel(b)
+	ctx := context.Background()
+	texts := []string{"the patient has a high fever and a dry cough", "great movie", ""}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Classify(ctx, texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(texts))/b.Elapsed().Seconds(), "texts/s")
+}

@@ -1,0 +1,149 @@
+package lepton
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Pooling selects how Embed turns a text's token vectors into one vector.
+type Pooling int
+
+// Pooling modes.
+const (
+	// PoolDefault uses the pooling recorded in the model file (mean for
+	// sentence-embedding models, CLS otherwise).
+	PoolDefault Pooling = iota
+	// PoolCLS takes the final hidden state of the [CLS] token.
+	PoolCLS
+	// PoolMean averages the final hidden states of all the text's tokens
+	// (special tokens included, as the attention mask does).
+	PoolMean
+)
+
+// String returns "default", "cls" or "mean".
+func (p Pooling) String() string {
+	switch p {
+	case PoolCLS:
+		return "cls"
+	case PoolMean:
+		return "mean"
+	}
+	return "default"
+}
+
+// ParsePooling maps "cls", "mean" and "" (default) to a Pooling, for
+// command lines and config files.
+func ParsePooling(s string) (Pooling, error) {
+	switch s {
+	case "", "default":
+		return PoolDefault, nil
+	case "cls", "CLS":
+		return PoolCLS, nil
+	case "mean", "MEAN":
+		return PoolMean, nil
+	}
+	return 0, fmt.Errorf("%w: pooling %q (want cls or mean)", ErrInvalidOption, s)
+}
+
+// callConfig holds the settings of one call. Open's options set a Model's
+// defaults; CallOptions passed to a method override them for that call.
+// Features added later (privacy, fairness hooks) add fields here and
+// CallOption constructors beside it.
+type callConfig struct {
+	maxLength int  // 0: the model's max positions
+	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
+	pooling   Pooling
+	normalize bool
+}
+
+// modelConfig holds the settings fixed at Open.
+type modelConfig struct {
+	threads  int
+	defaults callConfig
+}
+
+// Option configures Open.
+type Option interface {
+	applyModel(*modelConfig) error
+}
+
+// CallOption configures one call of Classify, ClassifyPairs or Embed. Every
+// CallOption can also be passed to Open, where it sets the Model's default.
+type CallOption interface {
+	Option
+	applyCall(*callConfig) error
+}
+
+// modelOption is an Option that only makes sense at Open.
+type modelOption func(*modelConfig) error
+
+func (f modelOption) applyModel(c *modelConfig) error { return f(c) }
+
+// callOption is a CallOption; at Open it changes the Model's defaults.
+type callOption func(*callConfig) error
+
+func (f callOption) applyCall(c *callConfig) error   { return f(c) }
+func (f callOption) applyModel(c *modelConfig) error { return f(&c.defaults) }
+
+// WithThreads sets how many goroutines one call may use for the matrix
+// products and attention heads (default runtime.GOMAXPROCS(0); 0 means the
+// default). Concurrent calls share these workers. A negative value is an
+// error.
+func WithThreads(n int) Option {
+	return modelOption(func(c *modelConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: threads %d", ErrInvalidOption, n)
+		}
+		if n == 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		c.threads = n
+		return nil
+	})
+}
+
+// WithMaxLength sets the maximum number of tokens per input, [CLS] and
+// [SEP] included (default and upper bound: the model's max positions,
+// typically 512). Longer inputs are truncated, or rejected with ErrTooLong
+// under WithTruncation(false). Values below 3 are an error, as are values
+// above the model's position table (checked when the model is known).
+func WithMaxLength(n int) CallOption {
+	return callOption(func(c *callConfig) error {
+		if n < 3 {
+			return fmt.Errorf("%w: max length %d (need room for [CLS], a token and [SEP])", ErrInvalidOption, n)
+		}
+		c.maxLength = n
+		return nil
+	})
+}
+
+// WithTruncation chooses what happens to an input longer than the max
+// length: true (the default) truncates it (the longer text of a pair
+// first), false fails the call with ErrTooLong.
+func WithTruncation(truncate bool) CallOption {
+	return callOption(func(c *callConfig) error {
+		c.truncate = truncate
+		return nil
+	})
+}
+
+// WithPooling sets how Embed pools token vectors (default PoolDefault: the
+// pooling recorded in the model file).
+func WithPooling(p Pooling) CallOption {
+	return callOption(func(c *callConfig) error {
+		if p < PoolDefault || p > PoolMean {
+			return fmt.Errorf("%w: pooling %d", ErrInvalidOption, p)
+		}
+		c.pooling = p
+		return nil
+	})
+}
+
+// WithNormalize makes Embed scale every vector to unit L2 norm (default
+// false), so that dot products are cosine similarities.
+func WithNormalize(normalize bool) CallOption {
+	return callOption(func(c *callConfig) error {
+		c.normalize = normalize
+		return nil
+	})
+}
