@@ -1,0 +1,92 @@
+package quant
+
+import "math"
+
+// exp and erf for the fp32 kernels, written so that every architecture and
+// every SIMD tier computes the same bits: only float32 additions,
+// multiplications, one division and exact scalings by powers of two, each
+// product converted explicitly so that no compiler fuses it into an FMA
+// (Go fuses x*y+z on arm64; math.Exp and math.Erf would then differ from
+// amd64 in the last bit). Accuracy against math.Exp and math.Erf is checked
+// in mathfn_test.go.
+
+const invSqrt2 = float32(1 / math.Sqrt2)
+
+// Cody-Waite split of ln 2: ln2Hi has 9 significant bits, so k*ln2Hi is
+// exact for |k| < 2^15; ln2Lo = ln 2 - ln2Hi.
+const (
+	log2e = float32(math.Log2E)
+	ln2Hi = float32(0.693359375)
+	ln2Lo = float32(math.Ln2 - 0.693359375)
+)
+
+// exp32 returns e**x with a relative error of a few float32 ulps for
+// x in [-87.3, 88]; below it returns 0 (no subnormals), above +Inf.
+//
+//	k = roundEven(x*log2e), r = x - k*ln2 (|r| <= 0.347)
+//	e**x = 2**k * (1 + r + r^2/2! + ... + r^7/7!)
+//
+// The Taylor tail after r^7/7! is below 6e-9 relative.
+func exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > 88:
+		return float32(math.Inf(1))
+	case x < -87.3:
+		return 0
+	}
+	kf := float32(math.RoundToEven(float64(float32(x * log2e))))
+	r := x - float32(kf*ln2Hi)
+	r -= float32(kf * ln2Lo)
+	p := float32(1.0 / 5040)
+	p = float32(p*r) + 1.0/720
+	p = float32(p*r) + 1.0/120
+	p = float32(p*r) + 1.0/24
+	p = float32(p*r) + 1.0/6
+	p = float32(p*r) + 0.5
+	p = float32(p*r) + 1
+	p = float32(p*r) + 1
+	return p * math.Float32frombits(uint32(int32(kf)+127)<<23)
+}
+
+// Coefficients of Abramowitz & Stegun 7.1.28:
+// erfc(z) ~ 1/(1 + a1 z + ... + a6 z^6)^16 for z >= 0, |error| <= 3e-7.
+const (
+	erfA1 = float32(0.0705230784)
+	erfA2 = float32(0.0422820123)
+	erfA3 = float32(0.0092705272)
+	erfA4 = float32(0.0001520143)
+	erfA5 = float32(0.0002765672)
+	erfA6 = float32(0.0000430638)
+)
+
+// onePlusErf returns 1 + erf(z) with an absolute error below 2e-6 (the
+// formula's 3e-7 plus float32 rounding of the 16th power). For z < 0 it is
+// erfc(|z|) directly, so there is no cancellation in the negative tail
+// where GELU needs it.
+func onePlusErf(z float32) float32 {
+	if z != z {
+		return z
+	}
+	a := z
+	if a < 0 {
+		a = -a
+	}
+	q := erfA6
+	q = float32(q*a) + erfA5
+	q = float32(q*a) + erfA4
+	q = float32(q*a) + erfA3
+	q = float32(q*a) + erfA2
+	q = float32(q*a) + erfA1
+	q = float32(q*a) + 1
+	q *= q
+	q *= q
+	q *= q
+	q *= q
+	c := 1 / q // erfc(|z|)
+	if z < 0 {
+		return c
+	}
+	return 2 - c
+}
