@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 
 	"lepton/internal/bert"
@@ -72,7 +73,7 @@ func Open(path string, opts ...Option) (*Model, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("lepton: open model: %w", err)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
+		return nil, invalidModel(err)
 	}
 	m, err := newModel(f, cfg)
 	if err != nil {
@@ -92,7 +93,7 @@ func OpenBytes(data []byte, opts ...Option) (*Model, error) {
 	}
 	f, err := lepfile.OpenBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
+		return nil, invalidModel(err)
 	}
 	m, err := newModel(f, cfg)
 	if err != nil {
@@ -101,6 +102,25 @@ func OpenBytes(data []byte, opts ...Option) (*Model, error) {
 	}
 	return m, nil
 }
+
+// invalidModel wraps a loader error in ErrInvalidModel, dropping the
+// loader's own sentinel text from the message (it says the same thing) but
+// keeping it in the chain for errors.Is.
+func invalidModel(err error) error {
+	msg := err.Error()
+	for _, s := range []error{lepfile.ErrFormat, lepfile.ErrTruncated, lepfile.ErrChecksum, lepfile.ErrVersion} {
+		msg = strings.Replace(msg, s.Error()+": ", "", 1)
+	}
+	return &modelError{msg: ErrInvalidModel.Error() + ": " + msg, err: err}
+}
+
+type modelError struct {
+	msg string
+	err error
+}
+
+func (e *modelError) Error() string   { return e.msg }
+func (e *modelError) Unwrap() []error { return []error{ErrInvalidModel, e.err} }
 
 func newModelConfig(opts []Option) (modelConfig, error) {
 	cfg := modelConfig{defaults: callConfig{truncate: true}}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+func init() {
+	register("classify", "classify texts with a .lep classifier (one result per text or stdin line)", runClassify)
+}
+
+// classifyJSON is one line of `lepton classify --json`.
+type classifyJSON struct {
+	Label string    `json:"label"`
+	Index int       `json:"index"`
+	Probs []float32 `json:"probs"`
+}
+
+func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
+	// Parse errors become one line on stderr (via main); the flag
+	// summary is printed for -h only.
+	fs.SetOutput(io.Discard)
+	var mf modelFlags
+	mf.register(fs)
+	pair := fs.Bool("pair", false, "classify text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
+	usage := func() {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: lepton classify [-m MODEL] [--json] [--pair] [TEXT...]")
+		fmt.Fprintln(stderr, "Without TEXT, classifies each line of standard input. Prints label, probability")
+		fmt.Fprintln(stderr, "and text (tab-separated), or with --json one {\"label\",\"index\",\"probs\"} per input.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return nil
+		}
+		return errUsage{err.Error()}
+	}
+	texts, err := readTexts(pos, stdin)
+	if err != nil {
+		return err
+	}
+	var pairs [][2]string
+	if *pair {
+		if pairs, err = splitPairs(texts, len(pos) > 0); err != nil {
+			return err
+		}
+	}
+	m, err := openModel(mf.model, mf.options()...)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ctx, cancel := interruptible()
+	defer cancel()
+
+	var res []classification
+	if *pair {
+		r, err := m.ClassifyPairs(ctx, pairs)
+		if err != nil {
+			return err
+		}
+		for i, c := range r {
+			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1]})
+		}
+	} else {
+		r, err := m.Classify(ctx, texts)
+		if err != nil {
+			return err
+		}
+		for i, c := range r {
+			res = append(res, classification{c.Label, c.Index, c.Probs, texts[i]})
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, r := range res {
+		if mf.json {
+			if err := enc.Encode(classifyJSON{Label: r.label, Index: r.index, Probs: r.probs}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(&buf, "%s\t%.4f\t%s\n", r.label, r.probs[r.index], r.text)
+	}
+	return flushAll(stdout, &buf)
+}
+
+type classification struct {
+	label string
+	index int
+	probs []float32
+	text  string
+}
+
+// splitPairs makes pairs from two arguments, or from "a<TAB>b" lines.
+func splitPairs(texts []string, fromArgs bool) ([][2]string, error) {
+	if fromArgs {
+		if len(texts) != 2 {
+			return nil, errUsage{fmt.Sprintf("--pair takes two TEXT arguments, got %d", len(texts))}
+		}
+		return [][2]string{{texts[0], texts[1]}}, nil
+	}
+	pairs := make([][2]string, len(texts))
+	for i, t := range texts {
+		a, b, ok := strings.Cut(t, "\t")
+		if !ok {
+			return nil, fmt.Errorf("line %d: --pair wants two tab-separated texts", i+1)
+		}
+		pairs[i] = [2]string{a, b}
+	}
+	return pairs, nil
+}

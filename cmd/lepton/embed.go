@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"lepton"
+)
+
+func init() {
+	register("embed", "embed texts as vectors with a .lep model (one vector per text or stdin line)", runEmbed)
+}
+
+// embedJSON is one line of `lepton embed --json`.
+type embedJSON struct {
+	Vector []float32 `json:"vector"`
+}
+
+func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	// Parse errors become one line on stderr (via main); the flag
+	// summary is printed for -h only.
+	fs.SetOutput(io.Discard)
+	var mf modelFlags
+	mf.register(fs)
+	pooling := fs.String("pooling", "", "cls or mean (default: the model's pooling)")
+	normalize := fs.Bool("normalize", false, "scale vectors to unit length")
+	usage := func() {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]")
+		fmt.Fprintln(stderr, "Without TEXT, embeds each line of standard input. Prints one vector per input,")
+		fmt.Fprintln(stderr, "space-separated, or with --json one {\"vector\":[...]} per input.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return nil
+		}
+		return errUsage{err.Error()}
+	}
+	pool, err := lepton.ParsePooling(*pooling)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	texts, err := readTexts(pos, stdin)
+	if err != nil {
+		return err
+	}
+	m, err := openModel(mf.model, mf.options()...)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ctx, cancel := interruptible()
+	defer cancel()
+	vecs, err := m.Embed(ctx, texts, lepton.WithPooling(pool), lepton.WithNormalize(*normalize))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, v := range vecs {
+		if mf.json {
+			if err := enc.Encode(embedJSON{Vector: v}); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, x := range v {
+			if i > 0 {
+				buf.WriteByte(' ')
+			}
+			buf.WriteString(strconv.FormatFloat(float64(x), 'g', 7, 32))
+		}
+		buf.WriteByte('\n')
+	}
+	return flushAll(stdout, &buf)
+}

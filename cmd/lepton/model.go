@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"lepton"
+)
+
+// errNoModel is returned when a command that runs a model gets no -m.
+var errNoModel = errors.New("no model given: pass -m MODEL.lep (make one with 'lepton quantize DIR -o MODEL.lep')")
+
+// openModel opens the model the CLI runs. It is the one place that decides
+// where a model comes from, so that a built-in default model can later be
+// used when path is empty; until then an empty path is an error.
+func openModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
+	if path == "" {
+		return nil, errUsage{errNoModel.Error()}
+	}
+	return lepton.Open(path, opts...)
+}
+
+// modelFlags are the flags shared by the commands that run a model.
+type modelFlags struct {
+	model      string
+	json       bool
+	threads    int
+	maxLength  int
+	noTruncate bool
+}
+
+func (f *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "m", "", "model file (.lep)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per input")
+	fs.IntVar(&f.threads, "threads", 0, "goroutines per call (0: all CPUs)")
+	fs.IntVar(&f.maxLength, "max-length", 0, "max tokens per input, [CLS] and [SEP] included (0: the model's limit)")
+	fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
+}
+
+// options turns the flags into lepton options.
+func (f *modelFlags) options() []lepton.Option {
+	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithTruncation(!f.noTruncate)}
+	if f.maxLength != 0 {
+		opts = append(opts, lepton.WithMaxLength(f.maxLength))
+	}
+	return opts
+}
+
+// maxLineBytes bounds one input line read from standard input.
+const maxLineBytes = 16 << 20
+
+// readTexts returns the positional texts, or one text per line of stdin
+// when there are none. Empty lines are inputs too (the empty text), so
+// output line i always belongs to input line i; a final line without a
+// newline counts, a trailing "\r" is dropped.
+func readTexts(pos []string, stdin io.Reader) ([]string, error) {
+	if len(pos) > 0 {
+		return pos, nil
+	}
+	if stdin == nil {
+		return nil, errUsage{"no text given and no standard input"}
+	}
+	var texts []string
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	for sc.Scan() {
+		texts = append(texts, strings.TrimSuffix(sc.Text(), "\r"))
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("reading standard input: line %d is longer than %d MiB", len(texts)+1, maxLineBytes>>20)
+		}
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	}
+	return texts, nil
+}
+
+// interruptible returns a context cancelled by Ctrl-C, so that a long run
+// stops between layers and exits with an error instead of half an output.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+// flushAll writes the complete output at once: nothing is printed unless
+// every input succeeded.
+func flushAll(w io.Writer, buf *bytes.Buffer) error {
+	_, err := w.Write(buf.Bytes())
+	return err
+}
