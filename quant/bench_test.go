@@ -42,13 +42,20 @@ func BenchmarkGEMM(b *testing.B) {
 					pool := NewPool(threads)
 					defer pool.Close()
 					b.ReportAllocs()
+					cpu0 := cpuSeconds()
 					for b.Loop() {
 						pool.GEMM(dst, a, w, bias)
 					}
-					gops := 2 * float64(m*s.n*s.k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+					ops := 2 * float64(m*s.n*s.k) * float64(b.N)
+					gops := ops / b.Elapsed().Seconds() / 1e9
 					b.ReportMetric(gops, "GOPS")
 					if pk := peakGOPS[tierName]; pk > 0 {
 						b.ReportMetric(100*gops/(pk*float64(threads)), "%peak")
+					}
+					// Per CPU-second of the process: robust to other load on
+					// a shared machine (and, with threads, the per-core rate).
+					if cpu := cpuSeconds() - cpu0; cpu > 0 {
+						b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")
 					}
 				})
 			}
