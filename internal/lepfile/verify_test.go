@@ -1,0 +1,64 @@
+package lepfile_test
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/lepfile"
+)
+
+// TestVerifyStructure damages payloads consistently (CRCs recomputed) and
+// checks Verify's structural checks catch what CRCs cannot.
+func TestVerifyStructure(t *testing.T) {
+	m := tinyModel(t, lepfile.ArchBertClassification, true, true)
+	data := encode(t, m, testTokenizer, nil)
+	l := parseLayout(t, data)
+	le := binary.LittleEndian
+	payload := func(d []byte, name string) []byte {
+		e := l.tensors[name]
+		off, n := le.Uint64(d[e+8:]), le.Uint64(d[e+16:])
+		return d[off : off+n]
+	}
+	for _, tc := range []struct {
+		name, tensor, want string
+		mutate             func(p []byte)
+	}{
+		{"code -128", "layer.0.attn_out.weight", "code -128", func(p []byte) { p[5] = 0x80 }},
+		{"embedding code -128", "embeddings.word.weight", "code -128", func(p []byte) { p[len(p)-1] = 0x80 }},
+		// Channel 18 of a 18-output matrix is padding (panel of 16: 16..31).
+		{"padding", "layer.0.attn_out.weight", "padding", func(p []byte) { p[len(p)-1] = 1 }},
+		{"column sum", "layer.1.output.colsums", "column sum", func(p []byte) { le.PutUint32(p, le.Uint32(p)+1) }},
+		{"NaN scale", "layer.1.qkv.scales", "non-finite", func(p []byte) { le.PutUint32(p[8:], math.Float32bits(float32(math.NaN()))) }},
+		{"negative scale", "embeddings.position.scales", "negative scale", func(p []byte) { le.PutUint32(p[4:], math.Float32bits(-1)) }},
+		{"Inf bias", "classifier.bias", "non-finite", func(p []byte) { le.PutUint32(p, math.Float32bits(float32(math.Inf(1)))) }},
+		{"NaN float weight", "layer.0.inter.weight_f32", "non-finite", func(p []byte) { le.PutUint32(p[4:], 0x7fc00001) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := slices.Clone(data)
+			tc.mutate(payload(d, tc.tensor))
+			fixAllCRCs(t, d)
+			f, err := lepfile.OpenBytes(d)
+			require.NoError(t, err, "payload damage is not visible at open")
+			err = f.Verify()
+			require.ErrorIs(t, err, lepfile.ErrFormat)
+			require.Contains(t, err.Error(), strings.TrimSuffix(tc.tensor, "colsums"))
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	// Many damaged tensors: Verify reports them all (bounded), joined.
+	d := slices.Clone(data)
+	for name := range l.tensors {
+		p := payload(d, name)
+		p[0] ^= 0xff
+	}
+	f, err := lepfile.OpenBytes(d)
+	require.NoError(t, err)
+	err = f.Verify()
+	require.ErrorIs(t, err, lepfile.ErrChecksum)
+	require.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), 20)
+}
