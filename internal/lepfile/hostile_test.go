@@ -93,7 +93,10 @@ func TestHostileSections(t *testing.T) {
 	}{
 		{"section past EOF", func(d []byte) []byte { le.PutUint64(d[entry(lepfile.KindMeta)+16:], uint64(len(d))); return d }, lepfile.ErrTruncated, "runs past the end"},
 		{"section offset wraps", func(d []byte) []byte { le.PutUint64(d[entry(lepfile.KindMeta)+8:], ^uint64(63)); return d }, lepfile.ErrTruncated, "runs past the end"},
-		{"section misaligned", func(d []byte) []byte { le.PutUint64(d[entry(lepfile.KindMeta)+8:], uint64(l.sections["META"][0]+4)); return d }, lepfile.ErrFormat, "multiple of 64"},
+		{"section misaligned", func(d []byte) []byte {
+			le.PutUint64(d[entry(lepfile.KindMeta)+8:], uint64(l.sections["META"][0]+4))
+			return d
+		}, lepfile.ErrFormat, "multiple of 64"},
 		{"section over header", func(d []byte) []byte { le.PutUint64(d[entry(lepfile.KindMeta)+8:], 0); return d }, lepfile.ErrFormat, "after the section table"},
 		{"sections overlap", func(d []byte) []byte {
 			le.PutUint64(d[entry(lepfile.KindMeta)+8:], uint64(l.sections["CONF"][0]))
