@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+
+	"lepton/fairness"
+)
+
+func init() {
+	register("calibrate", "fit per-group calibration on labelled model outputs (CSV/JSONL) into a JSON artefact", runCalibrate)
+}
+
+// newFlagSet returns a flag set whose parse errors become one line on
+// stderr (via main) and whose usage is printed for -h only.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFlags parses args, prints usage for -h and maps other errors to
+// errUsage. done is true when the command should stop (after -h).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (done bool, err error) {
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, usage)
+			fs.PrintDefaults()
+			return true, nil
+		}
+		return true, errUsage{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return true, errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return false, nil
+}
+
+func runCalibrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("calibrate")
+	in := fs.String("in", "", "labelled model outputs: CSV or JSONL (.jsonl) with group, label and score | prob_0.. | logit_0..")
+	method := fs.String("method", "temperature", "temperature (any number of classes), platt or isotonic (binary)")
+	out := fs.String("out", "", "artefact to write (JSON)")
+	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups with fewer rows use the global fit and are flagged")
+	done, err := parseFlags(fs, args, stderr, "usage: lepton calibrate --in FILE --method temperature|platt|isotonic --out cal.json [--min-group N]")
+	if done {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return errUsage{"--in and --out are required"}
+	}
+	if *minGroup < 0 {
+		return errUsage{"--min-group must be >= 0"}
+	}
+	m := fairness.Method(*method)
+	switch m {
+	case fairness.Temperature, fairness.Platt, fairness.Isotonic:
+	default:
+		return errUsage{fmt.Sprintf("--method %q: want temperature, platt or isotonic", *method)}
+	}
+	ss, err := fairness.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	a, err := fairness.NewCalibrationArtefact(ss, m, *minGroup)
+	if err != nil {
+		return err
+	}
+	if err := a.Save(*out); err != nil {
+		return err
+	}
+	c := a.Calibration
+	fmt.Fprintf(stdout, "%s calibration of %d rows, %d classes, %d groups -> %s\n", m, a.FitRows, a.Classes, len(a.Groups), *out)
+	fmt.Fprintf(stdout, "%-16s %6s  %-22s %20s %20s\n", "group", "n", "parameters", "log loss before/after", "ECE before/after")
+	rows := append([]string{"(global)"}, a.Groups...)
+	sort.Strings(rows[1:])
+	for _, g := range rows {
+		p := c.Global
+		mb, ma := a.MetricsBefore.Overall, a.MetricsAfter.Overall
+		if g != "(global)" {
+			p = c.Groups[g]
+			mb, _ = a.MetricsBefore.Group(g)
+			ma, _ = a.MetricsAfter.Group(g)
+		}
+		fmt.Fprintf(stdout, "%-16s %6d  %-22s %9.4f / %-9.4f %9.4f / %-9.4f\n", g, mb.Count, describeParams(m, p),
+			mb.LogLoss.Value, ma.LogLoss.Value, mb.ECE.Value, ma.ECE.Value)
+	}
+	return nil
+}
+
+func describeParams(m fairness.Method, p fairness.CalParams) string {
+	var s string
+	switch m {
+	case fairness.Temperature:
+		s = fmt.Sprintf("T=%.4f", p.Temperature)
+	case fairness.Platt:
+		s = fmt.Sprintf("a=%.4f b=%.4f", p.A, p.B)
+	case fairness.Isotonic:
+		s = fmt.Sprintf("%d knots", len(p.X))
+	}
+	if p.Fallback {
+		s += " (global)"
+	}
+	return s
+}

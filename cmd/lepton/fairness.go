@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"lepton/fairness"
+)
+
+func init() {
+	register("fairness", "fair decision thresholds (threshold) and fairness reports with plots (report)", runFairness)
+}
+
+const fairnessUsage = `usage: lepton fairness threshold --in FILE --constraint C --out thr.json [flags]
+       lepton fairness report --in FILE --out DIR [--calibration cal.json] [--thresholds thr.json]
+Constraints: equalized_odds, equal_opportunity, demographic_parity, calibrated_equalized_odds.
+Run 'lepton fairness threshold -h' or 'lepton fairness report -h' for flags.`
+
+func runFairness(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage{fairnessUsage}
+	}
+	switch args[0] {
+	case "threshold":
+		return runFairnessThreshold(args[1:], stdout, stderr)
+	case "report":
+		return runFairnessReport(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, fairnessUsage)
+		return nil
+	}
+	return errUsage{fmt.Sprintf("unknown fairness subcommand %q\n%s", args[0], fairnessUsage)}
+}
+
+// loadCalibrated reads samples and, when calPath is set, replaces their
+// probabilities with calibrated ones.
+func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]fairness.Sample, *fairness.Calibration, error) {
+	ss, err := fairness.ReadFile(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if calPath == "" {
+		return ss, nil, nil
+	}
+	a, err := fairness.LoadFile(calPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Kind != fairness.KindCalibration {
+		return nil, nil, fmt.Errorf("%s: %w: kind %q, want calibration", calPath, fairness.ErrBadArtefact, a.Kind)
+	}
+	out := make([]fairness.Sample, len(ss))
+	for i, s := range ss {
+		p, err := a.Calibration.ApplySample(s, policy)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", s.Line, err)
+		}
+		out[i] = fairness.Sample{Group: s.Group, Label: s.Label, Probs: p, Line: s.Line}
+	}
+	return out, a.Calibration, nil
+}
+
+func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fairness threshold")
+	in := fs.String("in", "", "labelled binary model outputs: CSV or JSONL with group, label and score")
+	constraint := fs.String("constraint", "", "equalized_odds, equal_opportunity, demographic_parity or calibrated_equalized_odds")
+	out := fs.String("out", "", "artefact to write (JSON)")
+	cost := fs.String("cost", "weighted", "cost equalised by calibrated_equalized_odds: weighted, fpr or fnr")
+	grid := fs.Int("grid", 1000, "grid steps of the operating point search")
+	noFlip := fs.Bool("no-flip", false, "forbid inverted threshold rules below the ROC diagonal")
+	calPath := fs.String("calibration", "", "calibration artefact applied to the scores before fitting")
+	unknown := fs.String("unknown-group", "error", "groups unknown to --calibration: error or fallback")
+	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups smaller than this are flagged in the metrics")
+	done, err := parseFlags(fs, args, stderr, "usage: lepton fairness threshold --in FILE --constraint C --out thr.json [--cost weighted|fpr|fnr] [--grid N] [--no-flip] [--calibration cal.json]")
+	if done {
+		return err
+	}
+	if *in == "" || *out == "" || *constraint == "" {
+		return errUsage{"--in, --constraint and --out are required"}
+	}
+	c := fairness.Constraint(*constraint)
+	switch c {
+	case fairness.EqualizedOdds, fairness.EqualOpportunity, fairness.DemographicParity, fairness.CalibratedEqualizedOdds:
+	default:
+		return errUsage{fmt.Sprintf("--constraint %q: want equalized_odds, equal_opportunity, demographic_parity or calibrated_equalized_odds", *constraint)}
+	}
+	policy, err := fairness.ParseUnknownGroupPolicy(*unknown)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	if *grid < 1 {
+		return errUsage{"--grid must be >= 1"}
+	}
+	ss, _, err := loadCalibrated(*in, *calPath, policy)
+	if err != nil {
+		return err
+	}
+	a, err := fairness.NewThresholdArtefact(ss, c, fairness.ThresholdOptions{Grid: *grid, NoFlip: *noFlip, Cost: fairness.Cost(*cost)}, *minGroup)
+	if err != nil {
+		return err
+	}
+	if err := a.Save(*out); err != nil {
+		return err
+	}
+	t := a.Thresholds
+	fmt.Fprintf(stdout, "%s on %d rows, %d groups -> %s\n", c, a.FitRows, len(a.Groups), *out)
+	switch c {
+	case fairness.EqualizedOdds:
+		fmt.Fprintf(stdout, "operating point: FPR %.6f, TPR %.6f\n", t.FPR, t.TPR)
+	case fairness.EqualOpportunity:
+		fmt.Fprintf(stdout, "operating point: TPR %.6f\n", t.TPR)
+	case fairness.DemographicParity:
+		fmt.Fprintf(stdout, "operating point: selection rate %.6f\n", t.Selection)
+	}
+	fmt.Fprintf(stdout, "%-16s %6s  %-44s %-17s %-17s %-17s\n", "group", "n", "rule", "selection b/a", "TPR b/a", "FPR b/a")
+	for _, g := range a.Groups {
+		r := t.Groups[g]
+		mb, _ := a.MetricsBefore.Group(g)
+		ma, _ := a.MetricsAfter.Group(g)
+		fmt.Fprintf(stdout, "%-16s %6d  %-44s %-17s %-17s %-17s\n", g, r.Count, describeRule(c, r),
+			pair(mb.SelectionRate, ma.SelectionRate), pair(mb.TPR, ma.TPR), pair(mb.FPR, ma.FPR))
+	}
+	mb, ma := a.MetricsBefore, a.MetricsAfter
+	fmt.Fprintf(stdout, "equalized odds difference %s -> %s; demographic parity difference %s -> %s; accuracy %s -> %s\n",
+		mb.EqualizedOddsDifference, ma.EqualizedOddsDifference, mb.DemographicParityDifference, ma.DemographicParityDifference,
+		mb.Overall.Accuracy, ma.Overall.Accuracy)
+	return nil
+}
+
+func pair(a, b fairness.Metric) string {
+	short := func(m fairness.Metric) string {
+		if !m.Defined {
+			return "undef"
+		}
+		return fmt.Sprintf("%.3f", m.Value)
+	}
+	return short(a) + "/" + short(b)
+}
+
+func describeRule(c fairness.Constraint, r fairness.Rule) string {
+	if c == fairness.CalibratedEqualizedOdds {
+		return fmt.Sprintf("mix %.6f towards base rate %.4f", r.MixRate, r.BaseRate)
+	}
+	op := func(o fairness.Op) string {
+		if o.Greater {
+			return fmt.Sprintf("[>%.4g]", o.Threshold)
+		}
+		return fmt.Sprintf("[<%.4g]", o.Threshold)
+	}
+	s := fmt.Sprintf("%.4f%s + %.4f%s", r.P0, op(r.Op0), r.P1, op(r.Op1))
+	if r.PIgnore > 0 {
+		s += fmt.Sprintf(", ignore %.4f", r.PIgnore)
+	}
+	return s
+}
+
+func runFairnessReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fairness report")
+	in := fs.String("in", "", "labelled model outputs: CSV or JSONL with group, label and score | prob_0.. | logit_0..")
+	out := fs.String("out", "", "directory to write metrics.json, report.md and the PNG/SVG plots into")
+	calPath := fs.String("calibration", "", "calibration artefact: report before and after it")
+	thrPath := fs.String("thresholds", "", "threshold artefact: report its decisions and mark its operating points")
+	unknown := fs.String("unknown-group", "error", "groups unknown to the artefacts: error or fallback")
+	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups smaller than this are flagged")
+	done, err := parseFlags(fs, args, stderr, "usage: lepton fairness report --in FILE --out DIR [--calibration cal.json] [--thresholds thr.json]")
+	if done {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return errUsage{"--in and --out are required"}
+	}
+	policy, err := fairness.ParseUnknownGroupPolicy(*unknown)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	ss, err := fairness.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	ri := fairness.ReportInput{Samples: ss, MinGroupSize: *minGroup, Policy: policy}
+	if *calPath != "" {
+		a, err := fairness.LoadFile(*calPath)
+		if err != nil {
+			return err
+		}
+		if a.Kind != fairness.KindCalibration {
+			return fmt.Errorf("%s: %w: kind %q, want calibration", *calPath, fairness.ErrBadArtefact, a.Kind)
+		}
+		ri.Calibration = a.Calibration
+	}
+	if *thrPath != "" {
+		a, err := fairness.LoadFile(*thrPath)
+		if err != nil {
+			return err
+		}
+		if a.Kind != fairness.KindThresholds {
+			return fmt.Errorf("%s: %w: kind %q, want thresholds", *thrPath, fairness.ErrBadArtefact, a.Kind)
+		}
+		ri.Thresholds = a.Thresholds
+	}
+	fr, err := fairness.WriteReport(*out, ri)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d files to %s: %s\n", len(fr.Files), *out, strings.Join(fr.Files, ", "))
+	for _, st := range fr.Stages {
+		r := st.Report
+		fmt.Fprintf(stdout, "%-40s accuracy %s  ECE %s  log loss %s  DP diff %s  EO diff %s\n", st.Name,
+			r.Overall.Accuracy, r.Overall.ECE, r.Overall.LogLoss, r.DemographicParityDifference, r.EqualizedOddsDifference)
+	}
+	return nil
+}
