@@ -42,6 +42,12 @@ const (
 	PadFixed
 )
 
+// MaxOverflowing bounds the number of overflowing windows one Encode may
+// return. Hugging Face returns the cross product of both sequences' windows
+// for pairs, which grows quadratically with the input; beyond this limit
+// encoding fails with ErrTooLong instead.
+const MaxOverflowing = 4096
+
 // EncodeOptions control truncation and padding. The zero value encodes with
 // special tokens, no length limit and no padding.
 type EncodeOptions struct {
@@ -331,6 +337,12 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	e.out.reset()
 	e.assemble(&e.out, e.winA[0], e.winB[0], pair)
 	if opt.ReturnOverflowing && (len(e.winA) > 1 || len(e.winB) > 1) {
+		// Pairs overflow as a cross product of both sequences' windows;
+		// bound it so that hostile input cannot demand millions of
+		// encodings.
+		if n := len(e.winA)*len(e.winB) - 1; n > MaxOverflowing {
+			return fmt.Errorf("%w: %d overflowing windows (limit %d); raise MaxLength or Stride", ErrTooLong, n, MaxOverflowing)
+		}
 		e.overflow(pair)
 	}
 	switch opt.Padding {

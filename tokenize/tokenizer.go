@@ -30,7 +30,7 @@ const (
 	maxAdded       = 1 << 16
 	maxPieces      = 64
 	maxPieceIDs    = 64
-	maxProbeLimit  = 1 << 12
+	maxProbeLimit  = 512
 	maxPrefixBytes = 64
 )
 
