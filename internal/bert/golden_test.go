@@ -2,9 +2,9 @@ package bert_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"math"
@@ -17,7 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lepton/internal/bert"
-	"lepton/quant"
+	"lepton/internal/convert"
+	"lepton/internal/lepfile"
 )
 
 // repoRoot walks up from the package directory to the directory holding go.mod.
@@ -250,127 +251,20 @@ func readSST2(t testing.TB, path string) ([]string, []int) {
 	return texts, labels
 }
 
-// readSafetensorsF32 is a minimal reader for trusted fp32 fixtures; the
-// product's defensive parser lives in internal/safetensors.
-func readSafetensorsF32(t testing.TB, path string) map[string][]float32 {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	n := binary.LittleEndian.Uint64(data)
-	var header map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(data[8:8+n], &header))
-	out := map[string][]float32{}
-	for name, raw := range header {
-		if name == "__metadata__" {
-			continue
-		}
-		var info struct {
-			DType   string `json:"dtype"`
-			Offsets [2]int `json:"data_offsets"`
-		}
-		require.NoError(t, json.Unmarshal(raw, &info))
-		require.Equal(t, "F32", info.DType, name)
-		b := data[8+int(n)+info.Offsets[0] : 8+int(n)+info.Offsets[1]]
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		out[name] = v
-	}
-	return out
-}
-
-// loadHF builds a bert.Model from a Hugging Face directory (config.json +
-// fp32 model.safetensors), quantising like the converter: linears per output
-// channel with quant.QuantizePack (Q, K, V fused), embeddings per row, float
-// copies kept for the reference path.
+// loadHF converts a Hugging Face directory with the product's converter,
+// keeping the float weights for the reference path (--keep-fp32), writes
+// it as a .lep file in memory and opens that, so the tests run the weights
+// exactly as a user's file would hold them.
 func loadHF(t testing.TB, dir string) *bert.Model {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	m, tok, meta, err := convert.FromHF(dir, convert.Options{KeepF32: true})
 	require.NoError(t, err)
-	var hf struct {
-		Architectures []string          `json:"architectures"`
-		Vocab         int               `json:"vocab_size"`
-		Hidden        int               `json:"hidden_size"`
-		Layers        int               `json:"num_hidden_layers"`
-		Heads         int               `json:"num_attention_heads"`
-		Inter         int               `json:"intermediate_size"`
-		MaxPos        int               `json:"max_position_embeddings"`
-		TypeVocab     int               `json:"type_vocab_size"`
-		Eps           float32           `json:"layer_norm_eps"`
-		Act           string            `json:"hidden_act"`
-		ID2Label      map[string]string `json:"id2label"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &hf))
-	labels := make([]string, len(hf.ID2Label))
-	for k, v := range hf.ID2Label {
-		i, err := strconv.Atoi(k)
-		require.NoError(t, err)
-		labels[i] = v
-	}
-	ts := readSafetensorsF32(t, filepath.Join(dir, "model.safetensors"))
-	get := func(name string, n int) []float32 {
-		v, ok := ts[name]
-		require.True(t, ok, "missing %s", name)
-		require.Len(t, v, n, name)
-		return v
-	}
-	emb := func(name string, rows, dim int) bert.Embedding {
-		f := get(name, rows*dim)
-		e := bert.Embedding{Rows: rows, Dim: dim, Data: make([]int8, rows*dim), Scales: make([]float32, rows), F32: f}
-		for r := 0; r < rows; r++ {
-			var amax float32
-			for _, v := range f[r*dim : (r+1)*dim] {
-				amax = max(amax, float32(math.Abs(float64(v))))
-			}
-			if amax == 0 {
-				continue
-			}
-			e.Scales[r] = amax / 127
-			inv := 127 / amax
-			for d := 0; d < dim; d++ {
-				e.Data[r*dim+d] = int8(math.RoundToEven(float64(f[r*dim+d] * inv)))
-			}
-		}
-		return e
-	}
-	lin := func(prefixes []string, n, k int) bert.Linear {
-		var w, b []float32
-		for _, p := range prefixes {
-			w = append(w, get(p+".weight", n*k)...)
-			b = append(b, get(p+".bias", n)...)
-		}
-		p, err := quant.QuantizePack(w, n*len(prefixes), k)
-		require.NoError(t, err)
-		return bert.Linear{W: p, Bias: b, F32: w}
-	}
-	ln := func(p string, h int) bert.LayerNorm {
-		return bert.LayerNorm{Gamma: get(p+".weight", h), Beta: get(p+".bias", h)}
-	}
-	h := hf.Hidden
-	m := &bert.Model{
-		Config: bert.Config{Architecture: hf.Architectures[0], Layers: hf.Layers, Hidden: h, Heads: hf.Heads,
-			Intermediate: hf.Inter, Vocab: hf.Vocab, MaxPositions: hf.MaxPos, TypeVocab: hf.TypeVocab,
-			LayerNormEps: hf.Eps, Activation: hf.Act, Pooling: "cls", Labels: labels},
-		Word:      emb("bert.embeddings.word_embeddings.weight", hf.Vocab, h),
-		Position:  emb("bert.embeddings.position_embeddings.weight", hf.MaxPos, h),
-		TokenType: emb("bert.embeddings.token_type_embeddings.weight", hf.TypeVocab, h),
-		EmbLN:     ln("bert.embeddings.LayerNorm", h),
-	}
-	for i := 0; i < hf.Layers; i++ {
-		p := "bert.encoder.layer." + strconv.Itoa(i) + "."
-		m.Layers = append(m.Layers, bert.Layer{
-			QKV:     lin([]string{p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, h, h),
-			AttnOut: lin([]string{p + "attention.output.dense"}, h, h),
-			AttnLN:  ln(p+"attention.output.LayerNorm", h),
-			Inter:   lin([]string{p + "intermediate.dense"}, hf.Inter, h),
-			Output:  lin([]string{p + "output.dense"}, h, hf.Inter),
-			OutLN:   ln(p+"output.LayerNorm", h),
-		})
-	}
-	pool := lin([]string{"bert.pooler.dense"}, h, h)
-	cls := lin([]string{"classifier"}, len(labels), h)
-	m.Pooler, m.Classifier = &pool, &cls
-	require.NoError(t, m.Validate())
-	return m
+	var buf bytes.Buffer
+	require.NoError(t, lepfile.Write(&buf, m, tok, meta))
+	f, err := lepfile.OpenBytes(buf.Bytes())
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	require.NotNil(t, f.Model.Layers[0].QKV.F32, "float weights kept")
+	require.NoError(t, f.Model.Validate())
+	return f.Model
 }
