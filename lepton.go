@@ -248,6 +248,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	if err != nil {
 		return nil, err
 	}
+	if err := cc.fair.check(n, len(m.labels)); err != nil {
+		return nil, err
+	}
 	if n == 0 {
 		return []Classification{}, nil
 	}
@@ -279,6 +282,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := m.applyFairness(&cc, out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -54,6 +54,7 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
+	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
 }
 
 // modelConfig holds the settings fixed at Open.
