@@ -28,6 +28,8 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	fs.SetOutput(io.Discard)
 	var mf modelFlags
 	mf.register(fs)
+	var ff fairFlags // classify_fairness.go
+	ff.register(fs)
 	pair := fs.Bool("pair", false, "classify text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
 	usage := func() {
 		fs.SetOutput(stderr)
@@ -43,6 +45,10 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			return nil
 		}
 		return errUsage{err.Error()}
+	}
+	fopts, err := ff.options()
+	if err != nil {
+		return err
 	}
 	texts, err := readTexts(pos, stdin)
 	if err != nil {
@@ -64,7 +70,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 
 	var res []classification
 	if *pair {
-		r, err := m.ClassifyPairs(ctx, pairs)
+		r, err := m.ClassifyPairs(ctx, pairs, fopts...)
 		if err != nil {
 			return err
 		}
@@ -72,7 +78,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1]})
 		}
 	} else {
-		r, err := m.Classify(ctx, texts)
+		r, err := m.Classify(ctx, texts, fopts...)
 		if err != nil {
 			return err
 		}
