@@ -170,7 +170,7 @@ func TestGoldenSST2(t *testing.T) {
 	ws := &bert.Workspace{}
 	h := m.Config.Hidden
 	emb := make([]float32, h)
-	var worstF float64
+	var worstF, worstQ, sumQ, sumCos float64
 	agree, correctQ, correctF := 0, 0, 0
 	minCos := 1.0
 	seqs := make([]bert.Sequence, 0, 32)
@@ -186,6 +186,9 @@ func TestGoldenSST2(t *testing.T) {
 			require.LessOrEqual(t, d, 1e-4, "line %d: float logits %v vs ONNX Runtime %v", c.Line, ref.Logits, c.Logits)
 			worstF = math.Max(worstF, d)
 			q := logits[i*2 : i*2+2]
+			dq := maxAbs(q, ref.Logits)
+			worstQ = math.Max(worstQ, dq)
+			sumQ += dq
 			if argmax(q) == argmax(ref.Logits) {
 				agree++
 			}
@@ -199,6 +202,7 @@ func TestGoldenSST2(t *testing.T) {
 			cs := cos(emb, bert.RefPool(ref.Hidden, h, bert.PoolMean, false))
 			require.GreaterOrEqual(t, cs, 0.99, "line %d: int8 mean-pooled embedding cosine vs fp32", c.Line)
 			minCos = math.Min(minCos, cs)
+			sumCos += cs
 		}
 		seqs = seqs[:0]
 	}
@@ -217,8 +221,9 @@ func TestGoldenSST2(t *testing.T) {
 	n := float64(len(texts))
 	accQ, accF, agr := float64(correctQ)/n, float64(correctF)/n, float64(agree)/n
 	t.Logf("SST-2 validation (%d sentences): float path max |logit err| vs ONNX Runtime %.2e, fp32 accuracy %.4f; "+
-		"int8 accuracy %.4f, argmax agreement with fp32 %.4f, min mean-pooled cosine %.5f",
-		len(texts), worstF, accF, accQ, agr, minCos)
+		"int8 accuracy %.4f, argmax agreement with fp32 %.4f, |int8-fp32 logit| max %.4f mean %.4f, "+
+		"mean-pooled cosine vs fp32 min %.5f mean %.5f",
+		len(texts), worstF, accF, accQ, agr, worstQ, sumQ/n, minCos, sumCos/n)
 	require.InDelta(t, 0.8016, accF, 0.0005, "fp32 accuracy")
 	require.GreaterOrEqual(t, agr, 0.995, "int8 argmax agreement with fp32")
 	require.InDelta(t, 0.8016, accQ, 0.005, "int8 accuracy within 0.5 points of fp32")
