@@ -25,12 +25,25 @@ func sumLanes(p *[Lanes]float32) float32 {
 	return s2a + s2b
 }
 
+// The exported kernels below run the AVX2 loops (f32_amd64.s) when the
+// active tier has them (tier.f32) and the pure-Go loops otherwise; both are
+// written against the same reference loop and give the same bits (tested
+// per tier by TestF32Tiers and the golden hash). SIMD loops cover whole
+// blocks of 16 (reductions) or 8 (element-wise) values; Go does the tail.
+
+func useF32SIMD() bool { return activeTier.Load().f32 }
+
 // Dot returns sum_i a[i]*b[i] over len(a) values (b at least as long), with
 // the reduction order of sumLanes.
 func Dot(a, b []float32) float32 {
 	var p [Lanes]float32
 	b = b[:len(a)]
-	for i := range a {
+	done := 0
+	if len(a) >= Lanes && useF32SIMD() {
+		done = len(a) &^ (Lanes - 1)
+		dotLanesAVX2(&a[0], &b[0], done/Lanes, &p)
+	}
+	for i := done; i < len(a); i++ {
 		p[i%Lanes] += float32(a[i] * b[i])
 	}
 	return sumLanes(&p)
@@ -39,10 +52,31 @@ func Dot(a, b []float32) float32 {
 // Sum returns the sum of x with the reduction order of sumLanes.
 func Sum(x []float32) float32 {
 	var p [Lanes]float32
-	for i, v := range x {
-		p[i%Lanes] += v
+	done := 0
+	if len(x) >= Lanes && useF32SIMD() {
+		done = len(x) &^ (Lanes - 1)
+		sumLanesAVX2(&x[0], done/Lanes, &p)
+	}
+	for i := done; i < len(x); i++ {
+		p[i%Lanes] += x[i]
 	}
 	return sumLanes(&p)
+}
+
+// Axpy adds alpha*x to dst element-wise: dst[i] += float32(alpha*x[i]) for
+// i < len(x) (dst at least as long). The product is rounded before the
+// addition on every tier, so results are identical everywhere (attention's
+// probabilities-times-V accumulation uses it).
+func Axpy(dst []float32, alpha float32, x []float32) {
+	dst = dst[:len(x)]
+	done := 0
+	if len(x) >= 8 && useF32SIMD() {
+		done = len(x) &^ 7
+		axpyAVX2(&dst[0], &x[0], done/8, alpha)
+	}
+	for i := done; i < len(x); i++ {
+		dst[i] += float32(alpha * x[i])
+	}
 }
 
 // LayerNorm writes (x-mean)/sqrt(var+eps)*gamma+beta into dst (one row).
@@ -52,28 +86,46 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 	if n == 0 {
 		return
 	}
+	dst, gamma, beta = dst[:n], gamma[:n], beta[:n]
 	mean := Sum(x) / float32(n)
+	simd := useF32SIMD()
 	var p [Lanes]float32
-	for i, v := range x {
-		d := v - mean
+	done := 0
+	if n >= Lanes && simd {
+		done = n &^ (Lanes - 1)
+		sqDiffLanesAVX2(&x[0], done/Lanes, mean, &p)
+	}
+	for i := done; i < n; i++ {
+		d := x[i] - mean
 		p[i%Lanes] += float32(d * d)
 	}
 	variance := sumLanes(&p) / float32(n)
 	inv := float32(1 / math.Sqrt(float64(variance+eps)))
-	for i, v := range x {
-		dst[i] = float32(float32((v-mean)*inv)*gamma[i]) + beta[i]
+	done = 0
+	if n >= 8 && simd {
+		done = n &^ 7
+		lnApplyAVX2(&dst[0], &x[0], &gamma[0], &beta[0], done/8, mean, inv)
+	}
+	for i := done; i < n; i++ {
+		dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i]
 	}
 }
 
 // GELU applies the erf GELU in place: x * 0.5 * (1 + erf(x/sqrt2)), with
 // 1+erf from onePlusErf (absolute error below 2e-6, see mathfn.go).
 func GELU(x []float32) {
-	for i, v := range x {
+	done := 0
+	if len(x) >= 8 && useF32SIMD() {
+		done = len(x) &^ 7
+		geluAVX2(&x[0], done/8)
+	}
+	for i := done; i < len(x); i++ {
+		v := x[i]
 		x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2))
 	}
 }
 
-// Softmax replaces x by exp(x-max)/sum in place.
+// Softmax replaces x by exp(x-max)/sum in place, with exp32 (mathfn.go).
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
@@ -84,14 +136,25 @@ func Softmax(x []float32) {
 			m = v
 		}
 	}
+	simd := useF32SIMD()
 	var p [Lanes]float32
-	for i, v := range x {
-		e := exp32(v - m)
+	done := 0
+	if len(x) >= Lanes && simd {
+		done = len(x) &^ (Lanes - 1)
+		expSumAVX2(&x[0], done/Lanes, m, &p)
+	}
+	for i := done; i < len(x); i++ {
+		e := exp32(x[i] - m)
 		x[i] = e
 		p[i%Lanes] += e
 	}
 	inv := 1 / sumLanes(&p)
-	for i := range x {
+	done = 0
+	if len(x) >= 8 && simd {
+		done = len(x) &^ 7
+		scaleAVX2(&x[0], done/8, inv)
+	}
+	for i := done; i < len(x); i++ {
 		x[i] *= inv
 	}
 }

@@ -56,6 +56,7 @@ type tier struct {
 	mr   int // maximum rows per call
 	np   int // maximum panels per call
 	kern func(p *kargs, rows, panels int)
+	f32  bool // the fp32 kernels and quantisation use the AVX2 loops
 }
 
 var (

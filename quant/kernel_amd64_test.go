@@ -3,6 +3,7 @@
 package quant
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -24,5 +25,22 @@ func BenchmarkKernelAVX2(b *testing.B) {
 	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOPS")
 	if cpu := cpuSeconds() - cpu0; cpu > 0 {
 		b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")
+	}
+}
+
+// TestAsmConstants: the constants baked into f32_amd64.s by quant/asmgen
+// equal the ones the Go kernels use.
+func TestAsmConstants(t *testing.T) {
+	f := math.Float32bits
+	want := map[string]uint32{
+		"invSqrt2": f(invSqrt2), "log2e": f(log2e), "ln2Hi": f(ln2Hi), "ln2Lo": f(ln2Lo),
+		"erfA1": f(erfA1), "erfA2": f(erfA2), "erfA3": f(erfA3), "erfA4": f(erfA4), "erfA5": f(erfA5), "erfA6": f(erfA6),
+		"e3": f(1.0 / 6), "e4": f(1.0 / 24), "e5": f(1.0 / 120), "e6": f(1.0 / 720), "e7": f(1.0 / 5040),
+		"hiExp": f(88), "loExp": f(-87.3), "c127": f(127), "cm127": f(-127),
+	}
+	for name, bits := range want {
+		if asmConstBits[name] != bits {
+			t.Errorf("%s: asm %08x, Go %08x", name, asmConstBits[name], bits)
+		}
 	}
 }

@@ -101,8 +101,15 @@ func Unpack(w *PackedWeights) []int8 {
 // The scale is max|x|/127; a zero (or empty) input gives scale 0 and zero codes.
 // NaN inputs are treated as 0 so that hostile weights cannot poison a row.
 func quantizeSymmetric(dst []int8, x []float32) float32 {
+	dst = dst[:len(x)]
+	simd := len(x) >= 8 && useF32SIMD()
 	var amax float32
-	for _, v := range x {
+	done := 0
+	if simd {
+		done = len(x) &^ 7
+		amax = absMaxAVX2(&x[0], done/8)
+	}
+	for _, v := range x[done:] {
 		if a := float32(math.Abs(float64(v))); a > amax {
 			amax = a
 		}
@@ -113,8 +120,11 @@ func quantizeSymmetric(dst []int8, x []float32) float32 {
 	}
 	scale := amax / 127
 	inv := 127 / amax
-	for i, v := range x {
-		dst[i] = int8(roundHalfEven(v * inv))
+	if simd {
+		quantizeAVX2(&dst[0], &x[0], done/8, inv)
+	}
+	for i := done; i < len(x); i++ {
+		dst[i] = int8(roundHalfEven(x[i] * inv))
 	}
 	return scale
 }

@@ -37,6 +37,8 @@ func main() {
 		"gemm_amd64.go": goDecls("amd64", "AVX2", "avx2", avx2MR),
 		"gemm_arm64.s":  genARM64(),
 		"gemm_arm64.go": goDecls("arm64", "SDOT", "sdot", sdotMR),
+		"f32_amd64.s":   genF32AMD64(),
+		"f32_amd64.go":  genF32Decls(),
 	}
 	for name, data := range files {
 		if filepath.Ext(name) == ".go" {

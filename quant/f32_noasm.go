@@ -1,0 +1,32 @@
+//go:build !amd64 || purego
+
+package quant
+
+// Without amd64 assembly no tier sets tier.f32, so these are never called;
+// they exist so f32.go compiles everywhere. Reaching one is a dispatch bug
+// (not a data error), hence the panic.
+
+func dotLanesAVX2(a, b *float32, blocks int, p *[Lanes]float32) {
+	panic("quant: dotLanesAVX2 without amd64 assembly")
+}
+func sumLanesAVX2(x *float32, blocks int, p *[Lanes]float32) {
+	panic("quant: sumLanesAVX2 without amd64 assembly")
+}
+func sqDiffLanesAVX2(x *float32, blocks int, mean float32, p *[Lanes]float32) {
+	panic("quant: sqDiffLanesAVX2 without amd64 assembly")
+}
+func lnApplyAVX2(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
+	panic("quant: lnApplyAVX2 without amd64 assembly")
+}
+func scaleAVX2(x *float32, blocks int, s float32) { panic("quant: scaleAVX2 without amd64 assembly") }
+func axpyAVX2(dst, x *float32, blocks int, alpha float32) {
+	panic("quant: axpyAVX2 without amd64 assembly")
+}
+func absMaxAVX2(x *float32, blocks int) float32 { panic("quant: absMaxAVX2 without amd64 assembly") }
+func quantizeAVX2(dst *int8, x *float32, blocks int, inv float32) {
+	panic("quant: quantizeAVX2 without amd64 assembly")
+}
+func geluAVX2(x *float32, blocks int) { panic("quant: geluAVX2 without amd64 assembly") }
+func expSumAVX2(x *float32, blocks int, m float32, p *[Lanes]float32) {
+	panic("quant: expSumAVX2 without amd64 assembly")
+}
