@@ -1,0 +1,96 @@
+package tokenize
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// sst2Corpus returns the SST-2 validation sentences (skips without ../shared).
+func sst2Corpus(b *testing.B) ([]string, int) {
+	texts := sst2Texts(b)
+	out := make([]string, 0, len(texts))
+	n := 0
+	for i := 1; i <= len(texts); i++ {
+		out = append(out, texts[i])
+		n += len(texts[i])
+	}
+	return out, n
+}
+
+// BenchmarkEncodeSST2 encodes the whole SST-2 validation text on one
+// goroutine and reports MB/s of input text and allocations per Encode.
+func BenchmarkEncodeSST2(b *testing.B) {
+	tk := bertUncased(b)
+	texts, nbytes := sst2Corpus(b)
+	b.Run("Encoder", func(b *testing.B) {
+		e := tk.NewEncoder()
+		b.SetBytes(int64(nbytes))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, s := range texts {
+				if _, err := e.Encode(s, EncodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
+		allocs := testing.AllocsPerRun(3, func() {
+			for _, s := range texts {
+				_, _ = e.Encode(s, EncodeOptions{})
+			}
+		})
+		b.ReportMetric(allocs/float64(len(texts)), "allocs/encode")
+	})
+	b.Run("Tokenizer.Encode", func(b *testing.B) {
+		b.SetBytes(int64(nbytes))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, s := range texts {
+				if _, err := tk.Encode(s, EncodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
+	})
+	b.Run("EncodeBatch/2workers", func(b *testing.B) {
+		b.SetBytes(int64(nbytes))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 128, Padding: PadLongest}, 2); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkLoad measures opening a bert-base-uncased tokenizer from its
+// binary form (what Lepton does when opening a model) and from JSON.
+func BenchmarkLoad(b *testing.B) {
+	data, err := os.ReadFile(sharedPath(b, "models/sst2-bert-tiny-scratch/tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tk, err := FromJSON(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blob, _ := tk.MarshalBinary()
+	b.Run("FromBinary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := FromBinary(blob); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("FromJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := FromJSON(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

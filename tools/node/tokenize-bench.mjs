@@ -1,0 +1,30 @@
+// Times transformers.js (Hugging Face tokenizers in JavaScript) encoding the
+// SST-2 validation sentences on one thread, for the side-by-side numbers in
+// tokenize/README.md. Run from the repository root with ../shared beside it:
+//   node tools/node/tokenize-bench.mjs [rounds]
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { env, AutoTokenizer } from "@huggingface/transformers";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const shared = path.resolve(root, "../shared");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lepton-tok-"));
+fs.mkdirSync(path.join(tmp, "bert"));
+for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+  fs.symlinkSync(path.join(shared, "models/sst2-bert-tiny-scratch", f), path.join(tmp, "bert", f));
+}
+env.allowRemoteModels = false;
+env.localModelPath = tmp;
+const tok = await AutoTokenizer.from_pretrained("bert");
+
+const texts = fs.readFileSync(path.join(shared, "data/sst2/validation.tsv"), "utf8")
+  .split("\n").slice(1).filter((l) => l !== "").map((l) => l.split("\t")[0]);
+const bytes = texts.reduce((n, s) => n + Buffer.byteLength(s, "utf8"), 0);
+const rounds = Number(process.argv[2] ?? 20);
+for (let i = 0; i < 3; i++) for (const s of texts) tok.encode(s); // warm-up (JIT)
+const t0 = process.hrtime.bigint();
+for (let r = 0; r < rounds; r++) for (const s of texts) tok.encode(s);
+const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+console.log(`transformers.js ${texts.length} texts x ${rounds}: ${(bytes * rounds / secs / 1e6).toFixed(2)} MB/s, ${(texts.length * rounds / secs).toFixed(0)} texts/s`);
+fs.rmSync(tmp, { recursive: true });
