@@ -83,8 +83,13 @@ const (
 // spent budget; a damaged file is reported as ErrLedgerCorrupt and never
 // reset.
 //
-// A Ledger is safe for concurrent use. One file must be used by one Ledger
-// (one process) at a time: the file is not locked.
+// A Ledger is safe for concurrent use, and several Ledgers (in one or
+// several processes) may share a file: every Charge takes an exclusive
+// lock on a sidecar file path+".lock", re-reads and verifies the ledger
+// file, and only then composes and writes, so no process can overwrite
+// another's charges. (On platforms without advisory locks, see
+// lock_other.go, one process per file.) Each Charge rewrites the whole
+// file, so a ledger is meant for thousands of releases, not millions.
 type Ledger struct {
 	mu      sync.Mutex
 	path    string // "" for an in-memory ledger
@@ -117,6 +122,13 @@ func OpenLedger(path string, b Budget) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{path: path, budget: b, now: time.Now}
+	// Hold the lock so that two processes creating the same ledger cannot
+	// overwrite each other's first charges.
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, &LedgerError{Path: path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	defer unlock()
 	data, err := readLimited(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -343,6 +355,16 @@ func (l *Ledger) Charge(c Cost) (Spent, error) {
 	if l.closed {
 		return Spent{}, ErrClosed
 	}
+	if l.path != "" {
+		unlock, err := lockFile(l.path + ".lock")
+		if err != nil {
+			return Spent{}, &LedgerError{Path: l.path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+		}
+		defer unlock()
+		if err := l.reload(); err != nil {
+			return Spent{}, err
+		}
+	}
 	next := make([]Entry, len(l.entries), len(l.entries)+1)
 	copy(next, l.entries)
 	next = append(next, Entry{Seq: uint64(len(l.entries) + 1), Time: l.now().UTC(), Cost: c})
@@ -355,6 +377,29 @@ func (l *Ledger) Charge(c Cost) (Spent, error) {
 	}
 	l.entries = next
 	return after, nil
+}
+
+// reload replaces the in-memory entries by the file's, so that charges made
+// through other Ledgers on the same file count. Called with the file lock
+// held.
+func (l *Ledger) reload() error {
+	data, err := readLimited(l.path)
+	if err != nil {
+		return &LedgerError{Path: l.path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	body, err := parseLedger(data)
+	if err != nil {
+		return &LedgerError{Path: l.path, Reason: err.Error(), Err: ErrLedgerCorrupt}
+	}
+	if body.Budget != l.budget {
+		return &LedgerError{Path: l.path, Reason: "budget changed on disk", Err: ErrLedgerMismatch}
+	}
+	if len(body.Entries) < len(l.entries) {
+		// The file lost releases this Ledger made: rolled back or replaced.
+		return &LedgerError{Path: l.path, Reason: fmt.Sprintf("file has %d releases, %d were recorded", len(body.Entries), len(l.entries)), Err: ErrLedgerCorrupt}
+	}
+	l.entries = body.Entries
+	return nil
 }
 
 // Close marks the ledger closed; later charges fail with ErrClosed. Every

@@ -255,3 +255,46 @@ func FuzzParseLedger(f *testing.F) {
 		}
 	})
 }
+
+// TestLedgerShared: two Ledgers on one file (as two CLI processes would
+// have) see each other's charges; neither overwrites the other, and the
+// budget holds across them. Concurrent goroutines exercise the file lock.
+func TestLedgerShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.json")
+	b := Budget{Epsilon: 10}
+	a, err := OpenLedger(path, b)
+	require.NoError(t, err)
+	c, err := OpenLedger(path, b)
+	require.NoError(t, err)
+	done := make(chan error, 2)
+	for _, l := range []*Ledger{a, c} {
+		go func() {
+			for i := 0; i < 10; i++ {
+				if _, err := l.Charge(pureCost(0.25)); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+	re, err := OpenLedger(path, b)
+	require.NoError(t, err)
+	require.Equal(t, 20, re.Spent().Releases)
+	require.InDelta(t, 5, re.Spent().Epsilon, 1e-12)
+	// a sees c's charges when it next charges: 5 + 5.5 > 10 is refused
+	_, err = a.Charge(pureCost(5.5))
+	require.ErrorIs(t, err, ErrBudgetExceeded)
+	require.Equal(t, 20, a.Spent().Releases)
+
+	// A file rolled back behind a Ledger's back is detected.
+	old, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = a.Charge(pureCost(1))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, old, 0o600))
+	_, err = a.Charge(pureCost(1))
+	require.ErrorIs(t, err, ErrLedgerCorrupt)
+}
