@@ -139,12 +139,13 @@ func TestArtefactValidation(t *testing.T) {
 func nanValue() float64 { z := 0.0; return z / z }
 
 func TestThresholdArtefactValidation(t *testing.T) {
-	a, err := NewThresholdArtefact(toySamples(), EqualizedOdds, ThresholdOptions{}, 1)
+	ss, _ := loadGolden(t)
+	a, err := NewThresholdArtefact(ss, EqualizedOdds, ThresholdOptions{}, 1)
 	require.NoError(t, err)
 	good, err := a.Marshal()
 	require.NoError(t, err)
 	th := func(m map[string]any) map[string]any { return m["thresholds"].(map[string]any) }
-	rule := func(m map[string]any) map[string]any { return th(m)["groups"].(map[string]any)["A"].(map[string]any) }
+	rule := func(m map[string]any) map[string]any { return th(m)["groups"].(map[string]any)["a"].(map[string]any) }
 	for name, f := range map[string]func(m map[string]any){
 		"p0":         func(m map[string]any) { rule(m)["p0"] = 1.5 },
 		"sum":        func(m map[string]any) { rule(m)["p1"] = 0.9 },

@@ -156,6 +156,11 @@ func (c *Calibration) Apply(group string, probs []float64, policy UnknownGroupPo
 	if len(probs) != c.Classes {
 		return nil, fmt.Errorf("%w: %d scores, calibration has %d classes", ErrShape, len(probs), c.Classes)
 	}
+	for i, v := range probs {
+		if !(v >= 0 && v <= 1) {
+			return nil, fmt.Errorf("%w: probability %d = %v", ErrInvalidScore, i, v)
+		}
+	}
 	p, err := c.params(group, policy)
 	if err != nil {
 		return nil, err
@@ -168,6 +173,11 @@ func (c *Calibration) Apply(group string, probs []float64, policy UnknownGroupPo
 func (c *Calibration) ApplyLogits(group string, logits []float64, policy UnknownGroupPolicy) ([]float64, error) {
 	if len(logits) != c.Classes {
 		return nil, fmt.Errorf("%w: %d logits, calibration has %d classes", ErrShape, len(logits), c.Classes)
+	}
+	for i, v := range logits {
+		if !finite(v) {
+			return nil, fmt.Errorf("%w: logit %d = %v", ErrInvalidScore, i, v)
+		}
 	}
 	p, err := c.params(group, policy)
 	if err != nil {

@@ -38,6 +38,10 @@ var (
 	// classes the artefact was fitted with.
 	ErrShape = errors.New("fairness: wrong number of classes")
 
+	// ErrInvalidScore is returned for a score, probability or logit that is
+	// NaN, infinite or out of range.
+	ErrInvalidScore = errors.New("fairness: invalid score")
+
 	// ErrUnsupported is returned for an option or method that does not
 	// apply, for example Platt scaling on a multi-class input.
 	ErrUnsupported = errors.New("fairness: unsupported")

@@ -172,6 +172,10 @@ func TestTemperatureIdentityAndArgmax(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Apply("g", probs[:3], UnknownError)
 	require.ErrorIs(t, err, ErrShape)
+	_, err = c.Apply("g", []float64{math.NaN(), 0, 0, 1}, UnknownError)
+	require.ErrorIs(t, err, ErrInvalidScore)
+	_, err = c.ApplyLogits("g", []float64{math.Inf(1), 0, 0, 1}, UnknownError)
+	require.ErrorIs(t, err, ErrInvalidScore)
 }
 
 func TestTemperatureMultiClassLowersLogLoss(t *testing.T) {

@@ -203,6 +203,11 @@ func (a *Accumulator) add(group string, label int, probs []float64, pPos, pCorre
 	if label < 0 || label >= a.classes {
 		return fmt.Errorf("%w: label %d of %d classes", ErrShape, label, a.classes)
 	}
+	for i, p := range probs {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("%w: probability %d = %v", ErrInvalidScore, i, p)
+		}
+	}
 	var c counts
 	c.N = 1
 	isPos := label == a.positive

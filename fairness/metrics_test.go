@@ -53,6 +53,8 @@ func TestEmptyAndAwkwardSizes(t *testing.T) {
 	require.False(t, r.DemographicParityDifference.Defined)
 	require.Error(t, acc.Add("g", 0, []float64{1}))
 	require.ErrorIs(t, acc.Add("g", 2, BinaryProbs(0.5)), ErrShape)
+	require.ErrorIs(t, acc.Add("g", 1, []float64{math.NaN(), 0.5}), ErrInvalidScore)
+	require.ErrorIs(t, acc.Add("g", 1, BinaryProbs(1.5)), ErrInvalidScore)
 	require.NoError(t, acc.Add("g", 0, BinaryProbs(0.5)))
 	require.ErrorIs(t, acc.Add("g", 0, []float64{0.2, 0.3, 0.5}), ErrShape)
 	require.ErrorIs(t, acc.AddDecision("g", 0, BinaryProbs(0.5), 1.5), ErrUnsupported)
