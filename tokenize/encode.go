@@ -108,25 +108,40 @@ func (e *Encoding) push(id, typ int32, off [2]int, attn, special uint8) {
 	e.Offsets = append(e.Offsets, off)
 }
 
-// clone returns a deep copy that shares nothing with e.
+// clone returns a deep copy that shares nothing with e. The per-token
+// arrays share two backing allocations (capacity-limited sub-slices, so an
+// append to one never runs into another).
 func (e *Encoding) clone() Encoding {
+	n := len(e.IDs)
+	i32 := make([]int32, 2*n)
+	u8 := make([]uint8, 2*n)
 	c := Encoding{
-		IDs:               append([]int32(nil), e.IDs...),
-		TypeIDs:           append([]int32(nil), e.TypeIDs...),
-		AttentionMask:     append([]uint8(nil), e.AttentionMask...),
-		SpecialTokensMask: append([]uint8(nil), e.SpecialTokensMask...),
+		IDs:               i32[:n:n],
+		TypeIDs:           i32[n : 2*n : 2*n],
+		AttentionMask:     u8[:n:n],
+		SpecialTokensMask: u8[n : 2*n : 2*n],
 		Offsets:           append([][2]int(nil), e.Offsets...),
 	}
+	copy(c.IDs, e.IDs)
+	copy(c.TypeIDs, e.TypeIDs)
+	copy(c.AttentionMask, e.AttentionMask)
+	copy(c.SpecialTokensMask, e.SpecialTokensMask)
 	if len(e.Tokens) > 0 {
 		c.Tokens = append([]string(nil), e.Tokens...)
 	}
-	for i := range e.Overflowing {
-		c.Overflowing = append(c.Overflowing, e.Overflowing[i].clone())
+	if len(e.Overflowing) > 0 {
+		c.Overflowing = make([]Encoding, len(e.Overflowing))
+		for i := range e.Overflowing {
+			c.Overflowing[i] = e.Overflowing[i].clone()
+		}
 	}
 	return c
 }
 
 func (t *Tokenizer) fillTokens(e *Encoding) {
+	if cap(e.Tokens) < len(e.IDs) {
+		e.Tokens = make([]string, 0, len(e.IDs))
+	}
 	e.Tokens = e.Tokens[:0]
 	for _, id := range e.IDs {
 		e.Tokens = append(e.Tokens, t.tokenString(id))

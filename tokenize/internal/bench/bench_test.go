@@ -98,6 +98,7 @@ func BenchmarkSST2(b *testing.B) {
 		e := loadLepton(b).NewEncoder()
 		b.SetBytes(int64(n))
 		b.ReportAllocs()
+		cpu0 := cpuSeconds()
 		for b.Loop() {
 			for _, s := range texts {
 				if _, err := e.Encode(s, tokenize.EncodeOptions{}); err != nil {
@@ -105,12 +106,16 @@ func BenchmarkSST2(b *testing.B) {
 				}
 			}
 		}
+		if cpu := cpuSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+			b.ReportMetric(float64(n*b.N)/1e6/cpu, "MB/cpu-s")
+		}
 		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
 	})
 	b.Run("lepton-Tokenizer.Encode", func(b *testing.B) {
 		tk := loadLepton(b)
 		b.SetBytes(int64(n))
 		b.ReportAllocs()
+		cpu0 := cpuSeconds()
 		for b.Loop() {
 			for _, s := range texts {
 				if _, err := tk.Encode(s, tokenize.EncodeOptions{}); err != nil {
@@ -118,18 +123,25 @@ func BenchmarkSST2(b *testing.B) {
 				}
 			}
 		}
+		if cpu := cpuSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+			b.ReportMetric(float64(n*b.N)/1e6/cpu, "MB/cpu-s")
+		}
 		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
 	})
 	b.Run("sugarme-v0.3.0", func(b *testing.B) {
 		tk := loadSugarme(b)
 		b.SetBytes(int64(n))
 		b.ReportAllocs()
+		cpu0 := cpuSeconds()
 		for b.Loop() {
 			for _, s := range texts {
 				if _, err := tk.EncodeSingle(s, true); err != nil {
 					b.Fatal(err)
 				}
 			}
+		}
+		if cpu := cpuSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+			b.ReportMetric(float64(n*b.N)/1e6/cpu, "MB/cpu-s")
 		}
 		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
 	})
