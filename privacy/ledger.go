@@ -151,6 +151,21 @@ func OpenLedger(path string, b Budget) (*Ledger, error) {
 	return l, nil
 }
 
+// LoadLedger opens an existing ledger file with the budget recorded in it
+// (for tools that charge to a ledger created earlier). A missing file is an
+// ErrLedgerIO error wrapping fs.ErrNotExist; nothing is created.
+func LoadLedger(path string) (*Ledger, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	body, err := parseLedger(data)
+	if err != nil {
+		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerCorrupt}
+	}
+	return OpenLedger(path, body.Budget)
+}
+
 func readLimited(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -339,6 +354,45 @@ func compose(entries []Entry, b Budget) Spent {
 
 func within(s Spent, b Budget) bool {
 	return s.Epsilon <= b.Epsilon*(1+budgetSlack) && s.Delta <= b.Delta*(1+budgetSlack)
+}
+
+// Check reports whether releases of the given costs, on top of what has
+// been spent, would fit the budget, without recording anything: a
+// *BudgetError (ErrBudgetExceeded) if not. Callers releasing a batch use it
+// to refuse up front rather than spend part of the budget on a batch that
+// cannot complete. Charge still enforces the budget for each release.
+func (l *Ledger) Check(costs ...Cost) error {
+	for _, c := range costs {
+		if err := c.valid(); err != nil {
+			return err
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.path != "" {
+		unlock, err := lockFile(l.path + ".lock")
+		if err != nil {
+			return &LedgerError{Path: l.path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+		}
+		defer unlock()
+		if err := l.reload(); err != nil {
+			return err
+		}
+	}
+	next := append(append([]Entry(nil), l.entries...), make([]Entry, len(costs))...)
+	var total Cost
+	for i, c := range costs {
+		next[len(l.entries)+i] = Entry{Seq: uint64(len(l.entries) + i + 1), Cost: c}
+		total.Epsilon += c.Epsilon
+		total.Delta += c.Delta
+	}
+	if !within(compose(next, l.budget), l.budget) {
+		return &BudgetError{Requested: total, Spent: compose(l.entries, l.budget), Budget: l.budget}
+	}
+	return nil
 }
 
 // Charge records a release of cost c if the composed spend stays within

@@ -298,3 +298,23 @@ func TestLedgerShared(t *testing.T) {
 	_, err = a.Charge(pureCost(1))
 	require.ErrorIs(t, err, ErrLedgerCorrupt)
 }
+
+func TestLedgerCheckAndLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.json")
+	_, err := LoadLedger(path)
+	require.ErrorIs(t, err, ErrLedgerIO)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	l, err := OpenLedger(path, Budget{Epsilon: 1, Delta: 1e-6})
+	require.NoError(t, err)
+	require.NoError(t, l.Check(pureCost(0.5), pureCost(0.5)))
+	require.ErrorIs(t, l.Check(pureCost(0.5), pureCost(0.6)), ErrBudgetExceeded)
+	require.Equal(t, 0, l.Spent().Releases, "Check records nothing")
+	_, err = l.Charge(pureCost(0.5))
+	require.NoError(t, err)
+	l2, err := LoadLedger(path)
+	require.NoError(t, err)
+	require.Equal(t, Budget{Epsilon: 1, Delta: 1e-6}, l2.Budget())
+	require.Equal(t, 1, l2.Spent().Releases)
+	require.ErrorIs(t, l2.Check(pureCost(0.6)), ErrBudgetExceeded)
+	require.ErrorIs(t, l2.Check(Cost{Mechanism: "x"}), ErrInvalidBound)
+}
