@@ -7,7 +7,8 @@ seq 16, a mixed batch of 8 with lengths 16,32,...,128) and thread count
 (ort_bench.js, int8 DynamicQuantizeMatMul model; fp32 too with --fp32) one
 after the other, each in a fresh process so peak RSS belongs to that
 configuration alone. The reported figure per engine is the median over rounds
-of each process's median latency. Prints a Markdown table with Lepton/ORT
+of each process's median latency; CPU ms is process CPU time per run (all
+threads), a steadier figure when other jobs share the cores. Prints a Markdown table with Lepton/ORT
 ratios and writes every raw result to --out (JSON lines).
 
 Prepare the models first (see README.md):
@@ -105,7 +106,8 @@ def main():
     kernel = next(r["kernel"] for k, v in res.items() if k[3] == "lepton" for r in v)
     print(f"\nLepton kernel: {kernel}; {a.rounds} rounds, median of per-process medians; "
           "ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all'\n")
-    hdr = "| shape | case | threads | Lepton ms | ORT int8 ms | Lepton/ORT | target |"
+    hdr = ("| shape | case | threads | Lepton ms | ORT int8 ms | Lepton/ORT | target "
+           "| Lepton CPU ms | ORT CPU ms | CPU ratio |")
     if a.fp32:
         hdr += " ORT fp32 ms |"
     print(hdr)
@@ -118,7 +120,9 @@ def main():
                     continue
                 l, o = med(lk, "median_ms"), med(ok, "median_ms")
                 tgt = f"<= {TARGET[case]}" if t == "1" else ""
-                line = f"| {shape} | {case} | {t} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} |"
+                lc, oc = med(lk, "cpu_ms"), med(ok, "cpu_ms")
+                line = (f"| {shape} | {case} | {t} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
+                        f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} |")
                 if a.fp32:
                     line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
                 print(line)

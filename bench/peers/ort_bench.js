@@ -7,7 +7,8 @@
 //
 // Prints one JSON object with the same keys as `lepton bench --json`:
 // {"engine","model","threads","median_ms","min_ms","max_ms","tokens_per_s",
-//  "open_ms","peak_rss_mb","runs","batch","seq","lengths"}. open_ms is
+//  "open_ms","cpu_ms","peak_rss_mb","runs","lengths"}; cpu_ms is the process's
+// CPU time per timed run (all threads), steadier than wall time on a busy host. open_ms is
 // InferenceSession.create (graph optimisation 'all'). Mixed lengths are padded
 // to the longest, with attention_mask 0 on the padding, as ONNX Runtime needs
 // rectangular inputs. Uses onnxruntime-node from tools/node (npm install there).
@@ -73,11 +74,13 @@ async function main() {
   const feeds = inputs(a.lengthsList);
   for (let i = 0; i < a.warmup; i++) await sess.run(feeds);
   const times = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < a.runs; i++) {
     const t = process.hrtime.bigint();
     await sess.run(feeds);
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0); // microseconds, user and system, all threads
   times.sort((x, y) => x - y);
   const mid = times.length >> 1;
   const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
@@ -91,6 +94,7 @@ async function main() {
     max_ms: times[times.length - 1],
     tokens_per_s: tokens / (median / 1000),
     open_ms: openMs,
+    cpu_ms: (cpu.user + cpu.system) / 1000 / a.runs,
     peak_rss_mb: vmHWM(),
     runs: a.runs,
     lengths: a.lengthsList,

@@ -39,6 +39,10 @@ type benchResult struct {
 	OpenMS     float64 `json:"open_ms"`
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
 
+	// CPUMS is the process's CPU time (user+system, every thread) per timed
+	// run: close to MedianMS for one thread on an idle machine, and a
+	// steadier figure than wall time when other processes compete for cores.
+	CPUMS     float64 `json:"cpu_ms"`
 	Engine    string  `json:"engine"`
 	Model     string  `json:"model"`
 	Lengths   []int   `json:"lengths"`
@@ -194,6 +198,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	times := make([]float64, f.runs)
+	cpu0 := cpuSeconds()
 	for i := range times {
 		t0 := time.Now()
 		if err := infer(); err != nil {
@@ -201,7 +206,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 		times[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
 	}
+	cpu1 := cpuSeconds()
 	r := summarise(times, lengths)
+	r.CPUMS = -1
+	if cpu0 >= 0 && cpu1 >= 0 {
+		r.CPUMS = (cpu1 - cpu0) * 1000 / float64(f.runs)
+	}
 	r.Kernel, r.Threads, r.OpenMS, r.PeakRSSMB = quant.KernelName(), f.threads, openMS, peakRSSMB()
 	r.Engine, r.Model, r.GoVersion = "lepton", name, runtime.Version()
 	if f.json {
@@ -210,7 +220,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model    %s (%s)\n", name, m.Config.String())
 	fmt.Fprintf(stdout, "kernel   %s, %d thread(s), batch %d, lengths %v\n", r.Kernel, r.Threads, len(lengths), compactLengths(lengths))
 	fmt.Fprintf(stdout, "latency  median %.3f ms, min %.3f, max %.3f over %d runs\n", r.MedianMS, r.MinMS, r.MaxMS, r.Runs)
-	fmt.Fprintf(stdout, "rate     %.0f tokens/s, %.1f texts/s\n", r.TokensPerS, r.TextsPerS)
+	fmt.Fprintf(stdout, "rate     %.0f tokens/s, %.1f texts/s; CPU %.3f ms per run\n", r.TokensPerS, r.TextsPerS, r.CPUMS)
 	fmt.Fprintf(stdout, "open     %.2f ms, peak RSS %.1f MB\n", r.OpenMS, r.PeakRSSMB)
 	return nil
 }
