@@ -87,15 +87,10 @@ func ParseUnknownGroupPolicy(s string) (UnknownGroupPolicy, error) {
 // global fit for groups with fewer than minGroup samples. Platt and
 // isotonic need two classes.
 func FitCalibration(ss []Sample, method Method, minGroup int) (*Calibration, error) {
-	if len(ss) == 0 {
-		return nil, fmt.Errorf("%w: nothing to calibrate", ErrEmpty)
+	if err := validateSamples(ss); err != nil {
+		return nil, err
 	}
 	k := len(ss[0].Probs)
-	for _, s := range ss {
-		if len(s.Probs) != k {
-			return nil, fmt.Errorf("%w: %d vs %d classes", ErrShape, len(s.Probs), k)
-		}
-	}
 	if method != Temperature && k != 2 {
 		return nil, fmt.Errorf("%w: %s scaling needs 2 classes, data has %d (use temperature)", ErrUnsupported, method, k)
 	}

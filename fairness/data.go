@@ -423,3 +423,41 @@ func Groups(ss []Sample) []string {
 	}
 	return out
 }
+
+// validateSamples checks samples built in code (the readers already
+// enforce this): a non-empty group, k >= 2 probabilities in [0,1], finite
+// logits of the same length when present, and a label in range. Fitting
+// relies on it to index by label.
+func validateSamples(ss []Sample) error {
+	if len(ss) == 0 {
+		return fmt.Errorf("%w: no samples", ErrEmpty)
+	}
+	k := len(ss[0].Probs)
+	for i, s := range ss {
+		if s.Group == "" {
+			return fmt.Errorf("%w: sample %d: empty group", ErrMalformedInput, i)
+		}
+		if len(s.Probs) != k || k < 2 || k > MaxClasses {
+			return fmt.Errorf("%w: sample %d: %d classes, first sample has %d", ErrShape, i, len(s.Probs), k)
+		}
+		if s.Label < 0 || s.Label >= k {
+			return fmt.Errorf("%w: sample %d: label %d of %d classes", ErrShape, i, s.Label, k)
+		}
+		for j, p := range s.Probs {
+			if !(p >= 0 && p <= 1) {
+				return fmt.Errorf("%w: sample %d: probability %d = %v", ErrInvalidScore, i, j, p)
+			}
+		}
+		if s.Logits != nil {
+			if len(s.Logits) != k {
+				return fmt.Errorf("%w: sample %d: %d logits for %d classes", ErrShape, i, len(s.Logits), k)
+			}
+			for j, z := range s.Logits {
+				if math.IsNaN(z) || math.IsInf(z, 0) {
+					return fmt.Errorf("%w: sample %d: logit %d = %v", ErrInvalidScore, i, j, z)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -315,6 +315,15 @@ func splitBinary(ss []Sample) ([]groupData, error) {
 		if len(s.Probs) != 2 {
 			return nil, fmt.Errorf("%w: decision rules need a binary score, got %d classes", ErrShape, len(s.Probs))
 		}
+		if s.Label != 0 && s.Label != 1 {
+			return nil, fmt.Errorf("%w: label %d is not 0 or 1", ErrShape, s.Label)
+		}
+		if math.IsNaN(s.Probs[1]) || math.IsInf(s.Probs[1], 0) {
+			return nil, fmt.Errorf("%w: score %v", ErrInvalidScore, s.Probs[1])
+		}
+		if s.Group == "" {
+			return nil, fmt.Errorf("%w: empty group", ErrMalformedInput)
+		}
 		g := m[s.Group]
 		if g == nil {
 			g = &groupData{name: s.Group}

@@ -127,6 +127,18 @@ func TestThresholdErrors(t *testing.T) {
 	three := []Sample{{Group: "a", Label: 1, Probs: []float64{0.2, 0.3, 0.5}}}
 	_, err = FitThresholds(three, DemographicParity, ThresholdOptions{})
 	require.ErrorIs(t, err, ErrShape)
+	for _, bad := range [][]Sample{
+		{{Group: "a", Label: 2, Probs: BinaryProbs(0.3)}},
+		{{Group: "a", Label: 1, Probs: []float64{0, math.NaN()}}},
+		{{Group: "", Label: 1, Probs: BinaryProbs(0.3)}},
+	} {
+		_, err = FitThresholds(bad, EqualizedOdds, ThresholdOptions{})
+		require.Error(t, err)
+		_, err = FitCalibration(bad, Temperature, 1)
+		require.Error(t, err)
+	}
+	_, err = FitCalibration([]Sample{{Group: "a", Label: 0, Probs: BinaryProbs(0.3), Logits: []float64{1}}}, Temperature, 1)
+	require.ErrorIs(t, err, ErrShape)
 	th, err := FitThresholds(toySamples(), DemographicParity, ThresholdOptions{})
 	require.NoError(t, err)
 	_, err = th.Decide("Z", 0.5, nil, "r", UnknownError)
