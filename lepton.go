@@ -210,6 +210,9 @@ type Classification struct {
 	Index  int       // its index in Info().Labels
 	Probs  []float32 // softmax probability of every label
 	Logits []float32 // the classifier's raw scores
+	// Privacy is set under WithPrivateLabel: Label and Index are then the
+	// privately released label, Probs and Logits nil, and this is its cost.
+	Privacy *PrivacyCost
 }
 
 // Classify runs the classifier on each text and returns one result per
@@ -287,6 +290,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	if err := m.applyFairness(&cc, out); err != nil {
 		return nil, err
 	}
+	if err := m.applyPrivacy(&cc, out); err != nil { // privacy_options.go
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -334,6 +340,9 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := m.applyEmbedPrivacy(&cc, out); err != nil { // privacy_options.go
 		return nil, err
 	}
 	return out, nil

@@ -55,6 +55,7 @@ type callConfig struct {
 	pooling   Pooling
 	normalize bool
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
+	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
 
 // modelConfig holds the settings fixed at Open.

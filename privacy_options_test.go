@@ -1,0 +1,134 @@
+package lepton
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/privacy"
+)
+
+func testReleaser(t *testing.T, seed uint64, b *privacy.Budget) (*privacy.Releaser, *privacy.Ledger) {
+	t.Helper()
+	opts := []privacy.Option{privacy.WithSource(privacy.NewTestingSource(seed))}
+	var led *privacy.Ledger
+	if b != nil {
+		var err error
+		led, err = privacy.NewMemoryLedger(*b)
+		require.NoError(t, err)
+		opts = append(opts, privacy.WithLedger(led))
+	}
+	r, err := privacy.New(opts...)
+	require.NoError(t, err)
+	return r, led
+}
+
+func TestClassifyPrivateLabel(t *testing.T) {
+	m := fixtureModel(t)
+	labels := m.Info().Labels
+	ctx := context.Background()
+	texts := []string{"a first text", "another one", "", "and a fourth"}
+	raw, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+
+	r, led := testReleaser(t, 1, &privacy.Budget{Epsilon: 200})
+	// eps = 40: the flip probability (k-1)e^-40 is ~1e-17, so the released
+	// label is the true one.
+	got, err := m.Classify(ctx, texts, WithPrivateLabel(40), WithPrivacy(r))
+	require.NoError(t, err)
+	require.Len(t, got, len(texts))
+	for i, c := range got {
+		require.Equal(t, raw[i].Index, c.Index)
+		require.Equal(t, labels[c.Index], c.Label)
+		require.Nil(t, c.Probs, "probabilities would undo the guarantee")
+		require.Nil(t, c.Logits)
+		require.NotNil(t, c.Privacy)
+		require.Equal(t, privacy.MechRandomizedResponse, c.Privacy.Mechanism)
+		require.Equal(t, 40.0, c.Privacy.Epsilon)
+	}
+	require.Equal(t, len(texts), led.Spent().Releases)
+	require.InDelta(t, 160, led.Spent().Epsilon, 1e-9)
+
+	// A ledger with room for 3 of the 4 releases refuses the whole call.
+	r2, led2 := testReleaser(t, 2, &privacy.Budget{Epsilon: 1.5})
+	_, err = m.Classify(ctx, texts, WithPrivateLabel(0.5), WithPrivacy(r2))
+	require.ErrorIs(t, err, privacy.ErrBudgetExceeded)
+	require.Equal(t, 0, led2.Spent().Releases, "refused up front: nothing spent")
+
+	// Small eps: labels are randomised but stay valid.
+	m2 := fixtureModel(t, WithPrivateLabel(0.01)) // Open-level default
+	got, err = m2.Classify(ctx, texts)
+	require.NoError(t, err)
+	for _, c := range got {
+		require.True(t, c.Index >= 0 && c.Index < len(labels))
+		require.Equal(t, labels[c.Index], c.Label)
+		require.Equal(t, 0.01, c.Privacy.Epsilon)
+	}
+	// and a per-call eps = 0 turns it off again
+	got, err = m2.Classify(ctx, texts, WithPrivateLabel(0))
+	require.NoError(t, err)
+	require.Nil(t, got[0].Privacy)
+	require.NotNil(t, got[0].Probs)
+
+	// invalid epsilons
+	for _, eps := range []float64{math.NaN(), math.Inf(1), -1, 1e-20} {
+		_, err := m.Classify(ctx, texts, WithPrivateLabel(eps))
+		require.ErrorIs(t, err, ErrInvalidOption)
+		require.ErrorIs(t, err, privacy.ErrInvalidEpsilon)
+	}
+}
+
+func TestEmbedPrivate(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	texts := []string{"one", "two words", ""}
+	raw, err := m.Embed(ctx, texts, WithNormalize(true))
+	require.NoError(t, err)
+
+	_, err = m.EmbedPrivate(ctx, texts)
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	r, led := testReleaser(t, 3, &privacy.Budget{Epsilon: 10, Delta: 1e-4})
+	got, err := m.EmbedPrivate(ctx, texts, WithNormalize(true), WithPrivateEmbedding(1, 1e-5, 1), WithPrivacy(r))
+	require.NoError(t, err)
+	require.Len(t, got, len(texts))
+	sigma, err := privacy.AnalyticGaussianSigma(1, 1e-5, 2)
+	require.NoError(t, err)
+	var diffs []float64
+	for i, e := range got {
+		require.Len(t, e.Vector, len(raw[i]))
+		require.Equal(t, privacy.MechGaussian, e.Cost.Mechanism)
+		require.Equal(t, 1e-5, e.Cost.Delta)
+		require.InEpsilon(t, sigma, e.Cost.Sigma, 1e-5)
+		for j, v := range e.Vector {
+			diffs = append(diffs, float64(v)-float64(raw[i][j]))
+		}
+	}
+	require.Equal(t, len(texts), led.Spent().Releases)
+	// The noise has sd sigma (~7.5): its mean and sd are each within 4.89
+	// standard errors (alpha 1e-6 each; SE of the sd is sigma/sqrt(2n)).
+	var mean, ss float64
+	for _, d := range diffs {
+		mean += d
+	}
+	mean /= float64(len(diffs))
+	for _, d := range diffs {
+		ss += (d - mean) * (d - mean)
+	}
+	sd := math.Sqrt(ss / float64(len(diffs)-1))
+	require.InDelta(t, 0, mean, 4.89*sigma/math.Sqrt(float64(len(diffs))))
+	require.InDelta(t, sigma, sd, 4.89*sigma/math.Sqrt(2*float64(len(diffs))))
+
+	// Plain Embed with the option also releases privately.
+	vecs, err := m.Embed(ctx, texts, WithPrivateEmbedding(1, 1e-5, 1), WithPrivacy(r))
+	require.NoError(t, err)
+	require.NotEqual(t, raw[0], vecs[0])
+
+	// invalid parameters
+	for _, c := range [][3]float64{{1, 0, 1}, {1, 1e-5, 0}, {math.NaN(), 1e-5, 1}, {1, 1e-5, math.Inf(1)}} {
+		_, err := m.Embed(ctx, texts, WithPrivateEmbedding(c[0], c[1], c[2]))
+		require.ErrorIs(t, err, ErrInvalidOption, "%v", c)
+	}
+}
