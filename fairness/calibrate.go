@@ -199,7 +199,8 @@ func (c *Calibration) applyParams(p CalParams, probs, logits []float64) []float6
 		return softmaxScaled(z, 1/p.Temperature)
 	case Platt:
 		f := binaryLogit(probs, logits)
-		return BinaryProbs(sigmoid(p.A*f + p.B))
+		// No FMA: the same score on amd64 and arm64.
+		return BinaryProbs(sigmoid(float64(p.A*f) + p.B))
 	case Isotonic:
 		return BinaryProbs(isotonicAt(p.X, p.Y, probs[1]))
 	}
@@ -433,5 +434,5 @@ func isotonicAt(xs, ys []float64, s float64) float64 {
 	}
 	x0, x1 := xs[j-1], xs[j]
 	t := (s - x0) / (x1 - x0)
-	return ys[j-1] + t*(ys[j]-ys[j-1])
+	return ys[j-1] + float64(t*(ys[j]-ys[j-1]))
 }

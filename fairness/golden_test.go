@@ -20,6 +20,7 @@ type skGolden struct {
 	PlattB                      struct{ A, B float64 }   `json:"platt_b"`
 	TemperatureB                float64                  `json:"temperature_b"`
 	IsotonicB                   struct{ X, Y []float64 } `json:"isotonic_b"`
+	Coins                       map[string]float64       `json:"coins"`
 }
 
 type skMetrics struct {
@@ -228,4 +229,14 @@ func TestSmallGroupFallsBack(t *testing.T) {
 	require.Equal(t, cal.Global.A, cal.Groups["c"].A)
 	require.False(t, cal.Groups["a"].Fallback)
 	require.Equal(t, 41, cal.Groups["c"].Count)
+}
+
+// TestCoinMatchesPython checks Coin against Python's hmac/hashlib, bit for
+// bit: an auditor can recompute any decision's coin outside Lepton.
+func TestCoinMatchesPython(t *testing.T) {
+	_, g := loadGolden(t)
+	require.Len(t, g.Coins, 5)
+	for id, want := range g.Coins {
+		require.Equal(t, want, Coin([]byte("audit-key"), id), "request %q", id)
+	}
 }

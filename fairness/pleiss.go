@@ -40,8 +40,8 @@ func pleissCosts(g groupData, cost Cost) (c, trivial, base float64, err error) {
 		if nPos == 0 || nNeg == 0 {
 			return 0, 0, 0, fmt.Errorf("%w: group %q has %d positives and %d negatives", ErrDegenerate, g.name, nPos, nNeg)
 		}
-		c = 0.5*fpCost()*(1-base) + 0.5*fnCost()*base
-		trivial = 0.5*base*(1-base) + 0.5*(1-base)*base
+		c = float64(0.5*fpCost()*(1-base)) + float64(0.5*fnCost()*base)
+		trivial = float64(0.5*base*(1-base)) + float64(0.5*(1-base)*base)
 		return c, trivial, base, nil
 	}
 	return 0, 0, 0, fmt.Errorf("%w: cost %q (want weighted, fpr or fnr)", ErrUnsupported, cost)

@@ -176,7 +176,10 @@ func (r Rule) PPositive(c Constraint, s float64) float64 {
 	if r.Op1.Eval(s) {
 		q += r.P1
 	}
-	return r.PIgnore*r.Constant + (1-r.PIgnore)*q
+	// The conversions forbid fused multiply-adds, which arm64 may use and
+	// amd64 does not, so an artefact gives the same probability, and with
+	// the same coin the same decision, on both.
+	return float64(r.PIgnore*r.Constant) + float64((1-r.PIgnore)*q)
 }
 
 // rocPoint is one vertex of a group's ROC curve and the rule reaching it.
@@ -258,6 +261,10 @@ type interp struct {
 	op1    Op
 }
 
+// Sums of products below are written float64(a*b) + float64(c*d) so that
+// no platform fuses them into FMAs: grid ties then break the same way on
+// amd64 and arm64.
+//
 // interpolate evaluates the hull along key (increasing along the hull) at
 // each grid value, as a mix of the two hull vertices around it. Leading
 // vertices with the same key as the first are skipped, so the mix at the
@@ -281,7 +288,7 @@ func interpolate(h []rocPoint, key func(rocPoint) float64, grid []float64) []int
 		}
 		p1 := 1 - p0
 		out[g] = interp{
-			x: p0*a.x + p1*b.x, y: p0*a.y + p1*b.y,
+			x: float64(p0*a.x) + float64(p1*b.x), y: float64(p0*a.y) + float64(p1*b.y),
 			p0: p0, op0: a.op, p1: p1, op1: b.op,
 		}
 	}
@@ -421,7 +428,7 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 		// Selection rate of a hull vertex: P(yhat=1) = neg/n*FPR + pos/n*TPR.
 		selKey := func(ng, np int) func(rocPoint) float64 {
 			fn, fp := float64(ng-np)/float64(ng), float64(np)/float64(ng)
-			return func(r rocPoint) float64 { return fn*r.x + fp*r.y }
+			return func(r rocPoint) float64 { return float64(fn*r.x) + float64(fp*r.y) }
 		}
 		curves := make([][]interp, len(hs))
 		errGiven := make([]float64, len(grid))
@@ -431,7 +438,7 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 			fn, fp := float64(ng-h.nPos)/float64(ng), float64(h.nPos)/float64(ng)
 			w := float64(ng) / float64(n)
 			for i, p := range curves[gi] {
-				errGiven[i] += w * (fn*p.x + fp*(1-p.y))
+				errGiven[i] += float64(w * (float64(fn*p.x) + float64(fp*(1-p.y))))
 			}
 		}
 		best := argminFirst(errGiven)
@@ -458,7 +465,7 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 		errGiven := make([]float64, len(grid))
 		fn, fp := float64(n-nPos)/float64(n), float64(nPos)/float64(n)
 		for i, x := range grid {
-			errGiven[i] = fn*x + fp*(1-yMin[i])
+			errGiven[i] = float64(fn*x) + float64(fp*(1-yMin[i]))
 		}
 		best := argminFirst(errGiven)
 		xBest, yBest := grid[best], yMin[best]
@@ -491,7 +498,7 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 			fn, fp := float64(ng-h.nPos)/float64(ng), float64(h.nPos)/float64(ng)
 			w := float64(ng) / float64(n)
 			for i, p := range curves[gi] {
-				errGiven[i] += w * (fn*p.x + fp*(1-p.y))
+				errGiven[i] += float64(w * (float64(fn*p.x) + float64(fp*(1-p.y))))
 			}
 		}
 		best := argminFirst(errGiven)
@@ -525,7 +532,7 @@ func atTPR(h []rocPoint, grid []float64) []interp {
 		a, b := h[j-1], h[j]
 		p0 := (b.y - t) / (b.y - a.y)
 		p1 := 1 - p0
-		out[g] = interp{x: p0*a.x + p1*b.x, y: p0*a.y + p1*b.y, p0: p0, op0: a.op, p1: p1, op1: b.op}
+		out[g] = interp{x: float64(p0*a.x) + float64(p1*b.x), y: float64(p0*a.y) + float64(p1*b.y), p0: p0, op0: a.op, p1: p1, op1: b.op}
 	}
 	return out
 }

@@ -7,6 +7,8 @@ Writes synthetic.csv (the input, generated here with a fixed seed) and
 sklearn.json (the expected metrics and fits). Lepton's tests read both; they
 never run this script.
 """
+import hashlib
+import hmac
 import json
 
 import numpy as np
@@ -104,6 +106,13 @@ out["temperature_b"] = float(res.x)
 iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(s_b, y_b)
 probe = np.linspace(0, 1, 41)
 out["isotonic_b"] = {"x": probe.tolist(), "y": iso.predict(probe).tolist()}
+
+# Per-request coins: HMAC-SHA256(key, id), first 8 bytes big-endian, top 53
+# bits scaled by 2^-53.
+out["coins"] = {
+    rid: (int.from_bytes(hmac.new(b"audit-key", rid.encode(), hashlib.sha256).digest()[:8], "big") >> 11) * 2.0**-53
+    for rid in ["", "req-0", "req-1", "patient 42 / visit 7", "\u00e9t\u00e9"]
+}
 
 with open("sklearn.json", "w") as f:
     json.dump(out, f, indent=1, sort_keys=True)
