@@ -18,7 +18,9 @@ func init() {
 type classifyJSON struct {
 	Label string    `json:"label"`
 	Index int       `json:"index"`
-	Probs []float32 `json:"probs"`
+	Probs []float32 `json:"probs,omitempty"` // absent under --dp-label-epsilon
+	// Privacy is the released label's cost under --dp-label-epsilon.
+	Privacy *dpCost `json:"privacy,omitempty"`
 }
 
 func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -30,6 +32,8 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	mf.register(fs)
 	var ff fairFlags // classify_fairness.go
 	ff.register(fs)
+	var df dpFlags // privacy_flags.go
+	df.registerClassify(fs)
 	pair := fs.Bool("pair", false, "classify text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
 	usage := func() {
 		fs.SetOutput(stderr)
@@ -50,6 +54,12 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	df.parsed(fs)
+	dopts, err := df.classifyOptions()
+	if err != nil {
+		return err
+	}
+	fopts = append(fopts, dopts...)
 	texts, err := readTexts(pos, stdin)
 	if err != nil {
 		return err
@@ -75,7 +85,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			return err
 		}
 		for i, c := range r {
-			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1]})
+			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1], c.Privacy})
 		}
 	} else {
 		r, err := m.Classify(ctx, texts, fopts...)
@@ -83,7 +93,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			return err
 		}
 		for i, c := range r {
-			res = append(res, classification{c.Label, c.Index, c.Probs, texts[i]})
+			res = append(res, classification{c.Label, c.Index, c.Probs, texts[i], c.Privacy})
 		}
 	}
 	var buf bytes.Buffer
@@ -91,9 +101,13 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	enc.SetEscapeHTML(false)
 	for _, r := range res {
 		if mf.json {
-			if err := enc.Encode(classifyJSON{Label: r.label, Index: r.index, Probs: r.probs}); err != nil {
+			if err := enc.Encode(classifyJSON{Label: r.label, Index: r.index, Probs: r.probs, Privacy: r.privacy}); err != nil {
 				return err
 			}
+			continue
+		}
+		if r.privacy != nil { // no probabilities under DP: print the epsilon spent
+			fmt.Fprintf(&buf, "%s\teps=%g\t%s\n", r.label, r.privacy.Epsilon, r.text)
 			continue
 		}
 		fmt.Fprintf(&buf, "%s\t%.4f\t%s\n", r.label, r.probs[r.index], r.text)
@@ -102,10 +116,11 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 type classification struct {
-	label string
-	index int
-	probs []float32
-	text  string
+	label   string
+	index   int
+	probs   []float32
+	text    string
+	privacy *dpCost // privacy_flags.go
 }
 
 // splitPairs makes pairs from two arguments, or from "a<TAB>b" lines.

@@ -19,6 +19,8 @@ func init() {
 // embedJSON is one line of `lepton embed --json`.
 type embedJSON struct {
 	Vector []float32 `json:"vector"`
+	// Privacy is the vector's cost under --dp-embed-epsilon.
+	Privacy *dpCost `json:"privacy,omitempty"`
 }
 
 func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -30,6 +32,8 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	pooling := fs.String("pooling", "", "cls or mean (default: the model's pooling)")
 	normalize := fs.Bool("normalize", false, "scale vectors to unit length")
+	var df dpFlags // privacy_flags.go
+	df.registerEmbed(fs)
 	usage := func() {
 		fs.SetOutput(stderr)
 		fmt.Fprintln(stderr, "usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]")
@@ -49,6 +53,11 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errUsage{err.Error()}
 	}
+	df.parsed(fs)
+	dopts, err := df.embedOptions()
+	if err != nil {
+		return err
+	}
 	texts, err := readTexts(pos, stdin)
 	if err != nil {
 		return err
@@ -60,15 +69,15 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer m.Close()
 	ctx, cancel := interruptible()
 	defer cancel()
-	vecs, err := m.Embed(ctx, texts, lepton.WithPooling(pool), lepton.WithNormalize(*normalize))
+	vecs, costs, err := df.embed(ctx, m, texts, dopts != nil, append(dopts, lepton.WithPooling(pool), lepton.WithNormalize(*normalize))...)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	for _, v := range vecs {
+	for i, v := range vecs {
 		if mf.json {
-			if err := enc.Encode(embedJSON{Vector: v}); err != nil {
+			if err := enc.Encode(embedJSON{Vector: v, Privacy: costAt(costs, i)}); err != nil {
 				return err
 			}
 			continue

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"lepton"
+	"lepton/privacy"
+)
+
+// dpCost is a release's privacy cost as printed in --json output.
+type dpCost = lepton.PrivacyCost
+
+// dpFlags are the local differential privacy flags of classify and embed:
+// the mechanism's parameters and the budget ledger every release is charged
+// to (package privacy).
+type dpFlags struct {
+	labelEps                        float64
+	embedEps, embedDelta, embedClip float64
+	ledger                          string
+	budget, budgetDelta             float64
+	set                             map[string]bool // flags given on the command line
+}
+
+func (f *dpFlags) registerLedger(fs *flag.FlagSet) {
+	fs.StringVar(&f.ledger, "dp-ledger", "", "privacy budget ledger file: every release is charged to it and refused past the budget")
+	fs.Float64Var(&f.budget, "dp-budget", 0, "total epsilon budget (required to create a --dp-ledger; without --dp-ledger it bounds this run)")
+	fs.Float64Var(&f.budgetDelta, "dp-budget-delta", 1e-5, "total delta budget when creating a ledger (Gaussian releases)")
+}
+
+func (f *dpFlags) registerClassify(fs *flag.FlagSet) {
+	fs.Float64Var(&f.labelEps, "dp-label-epsilon", 0, "release each label by randomized response at this local-DP epsilon (hides probabilities)")
+	f.registerLedger(fs)
+}
+
+func (f *dpFlags) registerEmbed(fs *flag.FlagSet) {
+	fs.Float64Var(&f.embedEps, "dp-embed-epsilon", 0, "release each vector by the Gaussian mechanism at this local-DP epsilon")
+	fs.Float64Var(&f.embedDelta, "dp-embed-delta", 0, "delta of --dp-embed-epsilon, in (0,1)")
+	fs.Float64Var(&f.embedClip, "dp-embed-clip", 0, "L2 norm each vector is clipped to before noise (sensitivity 2*clip)")
+	f.registerLedger(fs)
+}
+
+// parsed records which flags were given; call after parsing.
+func (f *dpFlags) parsed(fs *flag.FlagSet) {
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+}
+
+// releaser returns the releaser behind the DP options, with the ledger the
+// flags ask for (nil when no ledger or budget was given).
+func (f *dpFlags) releaser(active bool) (*privacy.Releaser, error) {
+	if !active {
+		for _, n := range []string{"dp-ledger", "dp-budget", "dp-budget-delta"} {
+			if f.set[n] {
+				return nil, errUsage{fmt.Sprintf("--%s needs a DP release flag (--dp-label-epsilon or --dp-embed-epsilon)", n)}
+			}
+		}
+		return nil, nil
+	}
+	var led *privacy.Ledger
+	var err error
+	switch {
+	case f.ledger != "":
+		led, err = f.openLedger()
+	case f.set["dp-budget"]:
+		led, err = privacy.NewMemoryLedger(privacy.Budget{Epsilon: f.budget, Delta: f.budgetDelta})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if led == nil {
+		return privacy.New()
+	}
+	return privacy.New(privacy.WithLedger(led))
+}
+
+// openLedger opens --dp-ledger: an existing file keeps its own budget (a
+// --dp-budget or --dp-budget-delta given must match it), a new one needs
+// --dp-budget.
+func (f *dpFlags) openLedger() (*privacy.Ledger, error) {
+	if _, err := os.Stat(f.ledger); errors.Is(err, fs.ErrNotExist) {
+		if !f.set["dp-budget"] {
+			return nil, errUsage{fmt.Sprintf("--dp-ledger %s does not exist: give --dp-budget to create it", f.ledger)}
+		}
+		return privacy.OpenLedger(f.ledger, privacy.Budget{Epsilon: f.budget, Delta: f.budgetDelta})
+	}
+	led, err := privacy.LoadLedger(f.ledger)
+	if err != nil {
+		return nil, err
+	}
+	b := led.Budget()
+	if (f.set["dp-budget"] && f.budget != b.Epsilon) || (f.set["dp-budget-delta"] && f.budgetDelta != b.Delta) {
+		return nil, fmt.Errorf("%w: %s has budget epsilon %g, delta %g", privacy.ErrLedgerMismatch, f.ledger, b.Epsilon, b.Delta)
+	}
+	return led, nil
+}
+
+// classifyOptions returns classify's DP call options.
+func (f *dpFlags) classifyOptions() ([]lepton.CallOption, error) {
+	active := f.set["dp-label-epsilon"]
+	r, err := f.releaser(active)
+	if err != nil || !active {
+		return nil, err
+	}
+	if f.labelEps == 0 {
+		return nil, errUsage{"--dp-label-epsilon must be positive"}
+	}
+	return []lepton.CallOption{lepton.WithPrivateLabel(f.labelEps), lepton.WithPrivacy(r)}, nil
+}
+
+// embedOptions returns embed's DP call options.
+func (f *dpFlags) embedOptions() ([]lepton.CallOption, error) {
+	active := f.set["dp-embed-epsilon"]
+	if !active && (f.set["dp-embed-delta"] || f.set["dp-embed-clip"]) {
+		return nil, errUsage{"--dp-embed-delta and --dp-embed-clip need --dp-embed-epsilon"}
+	}
+	r, err := f.releaser(active)
+	if err != nil || !active {
+		return nil, err
+	}
+	if f.embedEps == 0 || !f.set["dp-embed-delta"] || !f.set["dp-embed-clip"] {
+		return nil, errUsage{"--dp-embed-epsilon needs a positive epsilon, --dp-embed-delta and --dp-embed-clip"}
+	}
+	return []lepton.CallOption{lepton.WithPrivateEmbedding(f.embedEps, f.embedDelta, f.embedClip), lepton.WithPrivacy(r)}, nil
+}
+
+// embed runs Embed, or EmbedPrivate when a DP option is among opts
+// (private), returning the per-vector costs (nil without DP).
+func (f *dpFlags) embed(ctx context.Context, m *lepton.Model, texts []string, private bool, opts ...lepton.CallOption) ([][]float32, []dpCost, error) {
+	if !private {
+		v, err := m.Embed(ctx, texts, opts...)
+		return v, nil, err
+	}
+	res, err := m.EmbedPrivate(ctx, texts, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	vecs := make([][]float32, len(res))
+	costs := make([]dpCost, len(res))
+	for i, e := range res {
+		vecs[i], costs[i] = e.Vector, e.Cost
+	}
+	return vecs, costs, nil
+}
+
+// costAt returns &costs[i], or nil without DP.
+func costAt(costs []dpCost, i int) *dpCost {
+	if costs == nil {
+		return nil
+	}
+	return &costs[i]
+}
