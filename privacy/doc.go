@@ -66,14 +66,20 @@
 // discrete Laplace by Algorithm 2 and the discrete Gaussian by Algorithm 3,
 // all on exact rationals (math/big) and uniform integers. For Laplace the
 // scale in grid units is the exact rational (Delta + n g)/(eps g) of the
-// float64 inputs, so the guarantee is exactly eps. For the discrete
-// Gaussian on the grid, sigma is calibrated with the analytic (continuous)
-// formula; its privacy-loss function is the continuous one evaluated on
-// grid points, and its concentrated-DP guarantee rho = Delta^2/(2 sigma^2)
-// (CKS Theorem 14) is exactly the continuous one. CKS show its (eps,
-// delta) curve agrees with the continuous one to within numerical
-// precision at the grid-unit sigmas used here (sigma/g >= 2^19); that
-// agreement, not a proof, is what the single-release (eps, delta) rests on.
+// float64 inputs, so the guarantee is exactly eps.
+//
+// For the Gaussian, the noise is the exact discrete Gaussian on the grid
+// with sigma from the analytic (continuous) calibration. Its privacy loss
+// for a grid shift mu is (2<y,mu> - |mu|^2)/(2 sigma^2), the same function
+// as for the continuous Gaussian, and its Renyi / concentrated-DP guarantee
+// rho = Delta^2/(2 sigma^2) is exactly the continuous one (CKS Theorem 14),
+// which is what the ledger's RDP accountant uses: that part is rigorous.
+// The single-release (eps, delta) reuses the continuous delta(sigma); the
+// lattice sum behind the discrete delta differs from the continuous
+// integral by a relative O((g/sigma)^2), below 2^-38 at the sigma/g >= 2^19
+// used here, and sigma is calibrated for delta(1 - 2^-20) to absorb it.
+// That is a numerical argument, not a formal proof; CKS (Section 2.3 and
+// Figure 1) report the two curves indistinguishable at such sigmas.
 //
 // Randomized response and unary encoding use dyadic probabilities P/2^53,
 // one exact integer comparison per coin, rounded in the direction that

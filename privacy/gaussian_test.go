@@ -108,8 +108,9 @@ func TestEmbeddingNoise(t *testing.T) {
 	require.True(t, isPow2(c.GridStep))
 	require.Greater(t, c.Sensitivity, 2.0)
 	require.Less(t, c.Sensitivity, 2*(1+0x1p-18))
-	sig, _ := AnalyticGaussianSigma(2, 1e-6, c.Sensitivity)
+	sig, _ := AnalyticGaussianSigma(2, 1e-6*(1-0x1p-20), c.Sensitivity)
 	require.Equal(t, sig, c.Sigma)
+	require.LessOrEqual(t, GaussianDelta(2, c.Sigma, c.Sensitivity), 1e-6)
 	noise := make([]float64, d)
 	for i, v := range rel.Values {
 		require.Equal(t, math.Round(v/c.GridStep), v/c.GridStep, "off grid: %v", v)
