@@ -136,6 +136,26 @@ func TestArtefactValidation(t *testing.T) {
 	}
 }
 
+func TestIsotonicArtefactShapes(t *testing.T) {
+	ss, _ := loadGolden(t)
+	a, err := NewCalibrationArtefact(ss, Isotonic, 30)
+	require.NoError(t, err)
+	good, err := a.Marshal()
+	require.NoError(t, err)
+	grp := func(m map[string]any) map[string]any {
+		return m["calibration"].(map[string]any)["groups"].(map[string]any)["b"].(map[string]any)
+	}
+	for name, f := range map[string]func(m map[string]any){
+		"short y":    func(m map[string]any) { y := grp(m)["y"].([]any); grp(m)["y"] = y[:len(y)-1] },
+		"no knots":   func(m map[string]any) { delete(grp(m), "x"); delete(grp(m), "y") },
+		"decreasing": func(m map[string]any) { x := grp(m)["x"].([]any); x[0], x[len(x)-1] = x[len(x)-1], x[0] },
+		"y > 1":      func(m map[string]any) { grp(m)["y"].([]any)[0] = 1.5 },
+	} {
+		_, err := Load(bytes.NewReader(mutate(t, good, f)))
+		require.ErrorIs(t, err, ErrBadArtefact, name)
+	}
+}
+
 func nanValue() float64 { z := 0.0; return z / z }
 
 func TestThresholdArtefactValidation(t *testing.T) {

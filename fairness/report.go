@@ -46,6 +46,9 @@ type FullReport struct {
 	FitSHA256 string   `json:"data_sha256"`
 	Stages    []Stage  `json:"stages"`
 	Files     []string `json:"files"`
+	// The artefacts applied, so the report records what produced it.
+	Calibration *Calibration `json:"calibration,omitempty"`
+	Thresholds  *Thresholds  `json:"thresholds,omitempty"`
 }
 
 // BuildReport computes the metrics of in without writing anything.
@@ -57,7 +60,7 @@ func BuildReport(in ReportInput) (*FullReport, [][]Sample, error) {
 	if minGroup == 0 {
 		minGroup = DefaultMinGroupSize
 	}
-	fr := &FullReport{Rows: len(in.Samples), FitSHA256: FitHash(in.Samples)}
+	fr := &FullReport{Rows: len(in.Samples), FitSHA256: FitHash(in.Samples), Calibration: in.Calibration, Thresholds: in.Thresholds}
 	stages := [][]Sample{in.Samples}
 	before := NewAccumulator(1, minGroup)
 	for _, s := range in.Samples {

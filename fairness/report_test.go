@@ -52,6 +52,8 @@ func TestWriteReport(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, len(ss), back.Rows)
+	require.Equal(t, th.Groups, back.Thresholds.Groups)
+	require.Equal(t, cal.Groups["a"].A, back.Calibration.Groups["a"].A)
 	// Equalized odds decisions: every group at the chosen FPR/TPR.
 	for _, g := range back.Stages[2].Report.Groups {
 		require.InDelta(t, th.FPR, g.FPR.Value, 1e-9, g.Group)
