@@ -1,31 +1,100 @@
 // Package tokenize is Lepton's pure-Go BERT WordPiece tokenizer. It is the
-// first step of every Lepton call, and it produces token ids identical to
-// Hugging Face tokenizers for BERT models, so that a model sees exactly the
-// ids it was trained with.
+// first step of every Lepton call, and it produces exactly the token ids
+// Hugging Face tokenizers produce for BERT models, so that a model sees the
+// ids it was trained with. No cgo, no network, no Rust library.
 //
 // # Loading
 //
 // [FromJSON] reads a Hugging Face tokenizer.json (BertNormalizer,
 // BertPreTokenizer, WordPiece model, TemplateProcessing or BertProcessing
 // post-processor, added tokens); anything else (BPE, Unigram, other
-// normalizers) is refused with [ErrUnsupported]. [FromVocab] reads a plain
-// vocab.txt with explicit [VocabOptions]. [Tokenizer.MarshalBinary] and
-// [FromBinary] give the compact form embedded in .lep model files; it is read
-// in place, bounds-checked, without per-token allocation.
+// normalizers or pre-tokenizers) is refused with [ErrUnsupported] naming what
+// was found. [FromVocab] reads a plain vocab.txt with explicit
+// [VocabOptions]. [Tokenizer.MarshalBinary] and [FromBinary] give the
+// compact form embedded in .lep model files: it is read in place (a
+// read-only mmap is fine), with an FNV-1a open-addressing hash table stored
+// in the blob, no per-token allocation and every index bounds-checked.
+// All three parsers treat their input as untrusted and are fuzzed.
 //
 // # Encoding
 //
 // [Tokenizer.Encode], [Tokenizer.EncodePair] and [Tokenizer.EncodeBatch]
 // return ids, token type ids, attention and special-tokens masks, byte
 // offsets into the caller's strings and token strings, with Hugging Face's
-// truncation (longest_first, only_first, only_second, stride and overflowing
-// windows) and padding. [Encoder] is the reusable, allocation-free path.
+// truncation (longest_first, only_first, only_second, stride and
+// overflowing windows) and padding (longest in a batch, or fixed). [Encoder]
+// is the reusable path: after warm-up it allocates nothing.
+// [Tokenizer.Decode] joins tokens back, merging "##" continuations.
+//
+// The pipeline is Hugging Face's: added tokens typed in the text (such as
+// "[MASK]") are matched verbatim first, leftmost-longest, honouring
+// single_word/lstrip/rstrip; the rest is cleaned (NUL, U+FFFD and Cc/Cf/Co
+// control characters dropped, whitespace mapped to a space), CJK ideographs
+// are surrounded by spaces, accents are stripped (NFD via
+// golang.org/x/text/unicode/norm, then nonspacing marks dropped) when
+// lowercasing unless strip_accents says otherwise, text is lowercased, split
+// on whitespace and on every punctuation character (Unicode P* plus the ASCII
+// symbol ranges), and each word goes through greedy longest-match-first
+// WordPiece with the "##" prefix; a word longer than
+// max_input_chars_per_word (100) or with an unmatched rest becomes one
+// [UNK] spanning the whole word.
+//
+// # Parity
+//
+// Ids are checked against Hugging Face (transformers.js goldens, see
+// testdata/README.md) on every SST-2 validation sentence, every
+// Symptom2Disease text, the STS-B test pairs and an adversarial list. Where
+// transformers.js and the Rust tokenizers crate disagree, this package
+// follows Rust, which is what Hugging Face's Python tokenizers run:
+//
+//   - Lowercasing is per character, like Rust's char::to_lowercase: a
+//     word-final Σ becomes σ, not ς (JavaScript applies Final_Sigma). İ
+//     becomes i + U+0307 as in Rust.
+//   - CJK ideographs outside the Basic Multilingual Plane are isolated
+//     (transformers.js tests UTF-16 units and never isolates them), using
+//     the Rust crate's ranges, including its 0x2B920 start of the
+//     extension range where the original BERT code says 0x2B820.
+//   - A pair with an empty second text is still a pair ([CLS] a [SEP]
+//     [SEP]); transformers.js drops an empty second text.
+//
+// Remaining, documented differences:
+//
+//   - Character categories come from Go's unicode tables. The Rust crate
+//     uses an older Unicode version for Cc/Cf/Co/Mn/P*, so characters
+//     assigned or recategorised since then may be treated differently.
+//     None occurs in the test corpora.
+//   - NFD is applied one input character at a time; it differs from
+//     whole-string NFD only in the canonical reordering of combining marks
+//     across characters, which matters only for non-Mn marks with a
+//     non-zero combining class (a few musical symbols), as Mn marks are
+//     removed anyway.
+//   - Added tokens with normalized=true (matched after normalisation in
+//     Hugging Face) are refused with ErrUnsupported; BERT's special tokens
+//     are all normalized=false.
+//   - Truncation and padding are always on the right and come from
+//     [EncodeOptions]; the truncation/padding sections of tokenizer.json
+//     are not applied implicitly, and pad_to_multiple_of is not offered.
+//     Overflowing windows are capped at [MaxOverflowing].
+//   - Decode applies transformers' clean_up_tokenization to the joined
+//     text ("isn ' t" becomes "isn't"); the Rust decoder alone applies the
+//     same replacements token by token.
+//   - Tokens typed in the text that match special tokens get
+//     SpecialTokensMask 0; only the post-processor's tokens get 1, as in
+//     Rust.
 //
 // # Invalid UTF-8
 //
-// Text is decoded the way Go decodes strings: each byte that is not part of
+// Text is decoded the way Go decodes strings: each byte that does not start
 // a valid UTF-8 sequence becomes U+FFFD with a one-byte span. With
 // clean_text (the BERT default) U+FFFD is dropped, exactly as Hugging Face
-// drops it, so invalid bytes simply vanish; offsets still index the original
-// bytes. Without clean_text, each invalid byte is a U+FFFD character.
+// drops it, so invalid bytes vanish without splitting words; offsets still
+// index the original bytes. Without clean_text, each invalid byte is a
+// U+FFFD character of its own.
+//
+// # Backends
+//
+// [Backend] is the interface Lepton needs. Building with -tags hftokenizers
+// adds HFTokenizer, backed by the Rust library through
+// github.com/daulet/tokenizers (cgo plus a prebuilt static library), used to
+// cross-check this package when that library is available.
 package tokenize
