@@ -128,7 +128,7 @@ func TestEstimateRRUnbiased(t *testing.T) {
 // TestOUEVariance checks n*Var = 4e^eps/(e^eps-1)^2 for a label nobody
 // holds, analytically and empirically over 2,000 simulated surveys of 400
 // reports (sample variance within 4.89 standard errors, alpha 1e-6; the
-// counts are binomial with n*q >= 48, close enough to normal for the
+// counts are binomial with n*q ~ 108, close enough to normal for the
 // chi-square SE sqrt(2/(R-1))).
 func TestOUEVariance(t *testing.T) {
 	require.InDelta(t, 3.0, OUEVariance(math.Log(3)), 1e-12)
