@@ -113,3 +113,23 @@ func (m *Model) applyFairness(cc *callConfig, out []Classification) error {
 	}
 	return nil
 }
+
+// Decide applies a fair decision rule from a thresholds artefact (fitted
+// offline, e.g. by `lepton fairness threshold`) to a binary classification:
+// the score is Probs[1], calibrated if the call used WithCalibration, which
+// is what the rule should have been fitted on. The decision's coin comes
+// from HMAC-SHA256(key, requestID) (see fairness.Coin), so each request is
+// decided on its own and reproducibly; a nil key uses the artefact's fit
+// hash. A group the artefact does not know follows policy.
+func (c Classification) Decide(a *fairness.Artefact, group string, key []byte, requestID string, policy fairness.UnknownGroupPolicy) (fairness.Decision, error) {
+	if a == nil || a.Kind != fairness.KindThresholds || a.Thresholds == nil {
+		return fairness.Decision{}, fmt.Errorf("%w: Decide needs a thresholds artefact", ErrInvalidOption)
+	}
+	if len(c.Probs) != 2 {
+		return fairness.Decision{}, fmt.Errorf("%w: decision rules need 2 labels, the classification has %d", ErrInvalidInput, len(c.Probs))
+	}
+	if key == nil {
+		key = a.Key()
+	}
+	return a.Thresholds.Decide(group, float64(c.Probs[1]), key, requestID, policy)
+}

@@ -115,3 +115,36 @@ func TestClassifyWithCalibration(t *testing.T) {
 	require.Len(t, pairs, 1)
 	require.False(t, errors.Is(err, ErrInvalidInput))
 }
+
+func TestClassificationDecide(t *testing.T) {
+	// A binary classification and a demographic-parity artefact fitted on
+	// synthetic scores.
+	var ss []fairness.Sample
+	for i := range 200 {
+		g := []string{"a", "b"}[i%2]
+		s := float64(i%50)/50 + 0.01
+		label := 0
+		if (i*7)%10 < int(10*s) {
+			label = 1
+		}
+		ss = append(ss, fairness.Sample{Group: g, Label: label, Probs: fairness.BinaryProbs(s)})
+	}
+	art, err := fairness.NewThresholdArtefact(ss, fairness.DemographicParity, fairness.ThresholdOptions{}, 30)
+	require.NoError(t, err)
+	c := Classification{Label: "pos", Index: 1, Probs: []float32{0.3, 0.7}}
+	d, err := c.Decide(art, "a", []byte("k"), "req-1", fairness.UnknownError)
+	require.NoError(t, err)
+	want, err := art.Thresholds.Decide("a", float64(float32(0.7)), []byte("k"), "req-1", fairness.UnknownError)
+	require.NoError(t, err)
+	require.Equal(t, want, d)
+	d2, err := c.Decide(art, "a", nil, "req-1", fairness.UnknownError)
+	require.NoError(t, err)
+	require.Equal(t, fairness.Coin(art.Key(), "req-1"), d2.Coin)
+
+	_, err = c.Decide(art, "z", nil, "r", fairness.UnknownError)
+	require.ErrorIs(t, err, fairness.ErrUnknownGroup)
+	_, err = c.Decide(nil, "a", nil, "r", fairness.UnknownError)
+	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = Classification{Probs: []float32{0.2, 0.3, 0.5}}.Decide(art, "a", nil, "r", fairness.UnknownError)
+	require.ErrorIs(t, err, ErrInvalidInput)
+}
