@@ -60,7 +60,11 @@ type EncodeOptions struct {
 	// overflowing windows (Hugging Face's stride).
 	Stride int
 	// ReturnOverflowing keeps the truncated-away tokens as further windows
-	// in Encoding.Overflowing.
+	// in Encoding.Overflowing. As in Hugging Face, a pair yields every
+	// combination of the two sequences' windows, and tokens of a
+	// non-first window keep type id 0 even in the second sequence (the
+	// post-processor types only the first window); special tokens keep
+	// their template type ids.
 	ReturnOverflowing bool
 	// Padding chooses the padding strategy.
 	Padding PaddingStrategy
@@ -350,7 +354,7 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 		}
 	}
 	e.out.reset()
-	e.assemble(&e.out, e.winA[0], e.winB[0], pair)
+	e.assemble(&e.out, e.winA[0], e.winB[0], true, true, pair)
 	if opt.ReturnOverflowing && (len(e.winA) > 1 || len(e.winB) > 1) {
 		// Pairs overflow as a cross product of both sequences' windows;
 		// bound it so that hostile input cannot demand millions of
@@ -457,8 +461,11 @@ func windows(dst [][2]int, n, maxLen, stride int) ([][2]int, error) {
 }
 
 // assemble applies the post-processing template to window wa of sequence a
-// and wb of sequence b.
-func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, pair bool) {
+// and wb of sequence b. mainA/mainB tell whether the window is the first
+// (main) one: Hugging Face's TemplateProcessing sets the template's type id
+// only on the main encodings, so tokens of overflowing windows keep type id
+// 0 (its template_processing_overflowing test pins this down).
+func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, mainA, mainB, pair bool) {
 	tpl := e.t.single
 	if pair {
 		tpl = e.t.pair
@@ -470,12 +477,18 @@ func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, pair bool) {
 				dst.push(id, p.typeID, [2]int{}, 1, 1)
 			}
 		case pieceA, pieceB:
-			s, w := &e.a, wa
+			s, w, typ := &e.a, wa, p.typeID
+			if !mainA {
+				typ = 0
+			}
 			if p.kind == pieceB {
-				s, w = &e.b, wb
+				s, w, typ = &e.b, wb, p.typeID
+				if !mainB {
+					typ = 0
+				}
 			}
 			for i := w[0]; i < w[1]; i++ {
-				dst.push(s.ids[i], p.typeID, s.offs[i], 1, 0)
+				dst.push(s.ids[i], typ, s.offs[i], 1, 0)
 			}
 		}
 	}
@@ -522,7 +535,7 @@ func (e *Encoder) overflow(pair bool) {
 	}
 	for _, c := range list {
 		var o Encoding
-		e.assemble(&o, e.winA[c.a], e.winB[c.b], pair)
+		e.assemble(&o, e.winA[c.a], e.winB[c.b], c.a == 0, c.b == 0, pair)
 		e.out.Overflowing = append(e.out.Overflowing, o)
 	}
 }

@@ -260,7 +260,11 @@ func TestOverflowingWindows(t *testing.T) {
 	assert.Equal(t, []string{"[CLS]", "c", "d", "[SEP]", "a", "b", "[SEP]", "[PAD]"}, enc.Overflowing[0].Tokens)
 	assert.Equal(t, []string{"[CLS]", "c", "d", "[SEP]", "c", "d", "[SEP]", "[PAD]"}, enc.Overflowing[1].Tokens)
 	assert.Equal(t, []string{"[CLS]", "a", "b", "[SEP]", "c", "d", "[SEP]", "[PAD]"}, enc.Overflowing[2].Tokens)
-	assert.Equal(t, []int32{0, 0, 0, 0, 1, 1, 1, 0}, enc.Overflowing[2].TypeIDs)
+	// Hugging Face types only the first window of B: later windows keep 0,
+	// the final [SEP] keeps its template type id 1.
+	assert.Equal(t, []int32{0, 0, 0, 0, 1, 1, 1, 0}, enc.Overflowing[0].TypeIDs)
+	assert.Equal(t, []int32{0, 0, 0, 0, 0, 0, 1, 0}, enc.Overflowing[1].TypeIDs)
+	assert.Equal(t, []int32{0, 0, 0, 0, 0, 0, 1, 0}, enc.Overflowing[2].TypeIDs)
 }
 
 func TestPadding(t *testing.T) {
