@@ -36,12 +36,26 @@ func (s *Source) bernoulliExp1() bool {
 
 // bernoulliExp returns true with probability exp(-gamma), gamma >= 0.
 func (s *Source) bernoulliExp(gamma *big.Rat) bool {
+	return s.bernoulliExpFrac(gamma.Num(), gamma.Denom())
+}
+
+// bernoulliExpFrac returns true with probability exp(-num/den), num >= 0,
+// den > 0. The fraction need not be reduced, which keeps GCDs out of the
+// samplers' inner loops.
+func (s *Source) bernoulliExpFrac(num, den *big.Int) bool {
 	// exp(-gamma) = exp(-1)^floor(gamma) * exp(-frac(gamma)).
-	num, den := gamma.Num(), gamma.Denom()
 	whole, frac := new(big.Int).QuoRem(num, den, new(big.Int))
-	for i := new(big.Int); i.Cmp(whole) < 0; i.Add(i, bigOne) {
-		if !s.bernoulliExp1() {
-			return false
+	if whole.IsInt64() {
+		for i := whole.Int64(); i > 0; i-- {
+			if !s.bernoulliExp1() {
+				return false
+			}
+		}
+	} else {
+		for i := new(big.Int); i.Cmp(whole) < 0; i.Add(i, bigOne) {
+			if !s.bernoulliExp1() {
+				return false
+			}
 		}
 	}
 	if frac.Sign() == 0 {
@@ -66,7 +80,7 @@ func (s *Source) discreteLaplace(scale *big.Rat) *big.Int {
 	t, sd := scale.Num(), scale.Denom()
 	for {
 		u := s.uniformBig(t)
-		if !s.bernoulliExp(new(big.Rat).SetFrac(u, t)) {
+		if !s.bernoulliExpFrac(u, t) {
 			continue
 		}
 		v := int64(0)
@@ -90,20 +104,27 @@ func (s *Source) discreteLaplace(scale *big.Rat) *big.Int {
 // discreteGaussian returns an integer Y with P(Y = y) proportional to
 // exp(-y^2 / (2 sigma2)), sigma2 > 0 (CKS Algorithm 3).
 func (s *Source) discreteGaussian(sigma2 *big.Rat) *big.Int {
-	// t = floor(sigma) + 1, with floor(sqrt(x)) = isqrt(floor(x)).
-	fl := new(big.Int).Quo(sigma2.Num(), sigma2.Denom())
-	t := new(big.Int).Sqrt(fl)
+	// sigma^2 = a/b. t = floor(sigma) + 1, with floor(sqrt(x)) =
+	// isqrt(floor(x)).
+	a, b := sigma2.Num(), sigma2.Denom()
+	t := new(big.Int).Quo(a, b)
+	t.Sqrt(t)
 	t.Add(t, bigOne)
 	tr := new(big.Rat).SetInt(t)
-	s2t := new(big.Rat).Quo(sigma2, tr)       // sigma^2 / t
-	twoS2 := new(big.Rat).Add(sigma2, sigma2) // 2 sigma^2
+	// Accept Y ~ DLap(t) with probability exp(-gamma),
+	// gamma = (|Y| - sigma^2/t)^2 / (2 sigma^2) = (|Y| b t - a)^2 / (2 a b t^2).
+	bt := new(big.Int).Mul(b, t)
+	den := new(big.Int).Mul(bt, t)
+	den.Mul(den, a)
+	den.Lsh(den, 1)
+	num := new(big.Int)
 	for {
 		y := s.discreteLaplace(tr)
-		g := new(big.Rat).SetInt(new(big.Int).Abs(y))
-		g.Sub(g, s2t)
-		g.Mul(g, g)
-		g.Quo(g, twoS2)
-		if s.bernoulliExp(g) {
+		num.Abs(y)
+		num.Mul(num, bt)
+		num.Sub(num, a)
+		num.Mul(num, num)
+		if s.bernoulliExpFrac(num, den) {
 			return y
 		}
 	}
