@@ -110,17 +110,8 @@ func NewThresholdArtefact(ss []Sample, c Constraint, o ThresholdOptions, minGrou
 		if err := before.Add(s.Group, s.Label, s.Probs); err != nil {
 			return nil, err
 		}
-		r := t.Groups[s.Group]
-		if c == CalibratedEqualizedOdds {
-			score := r.MixedScore(s.Probs[1], Coin(key, fmt.Sprintf("fit-row-%d", i)))
-			pos := 0.0
-			if score > 0.5 {
-				pos = 1
-			}
-			err = after.AddDecision(s.Group, s.Label, BinaryProbs(score), pos)
-		} else {
-			err = after.AddDecision(s.Group, s.Label, s.Probs, r.PPositive(c, s.Probs[1]))
-		}
+		probs, pPos := t.outcome(t.Groups[s.Group], s.Probs, key, fmt.Sprintf("fit-row-%d", i))
+		err = after.AddDecision(s.Group, s.Label, probs, pPos)
 		if err != nil {
 			return nil, err
 		}
@@ -130,6 +121,23 @@ func NewThresholdArtefact(ss []Sample, c Constraint, o ThresholdOptions, minGrou
 		Version: Version, Kind: KindThresholds, Groups: sortedKeys(t.Groups), Classes: 2,
 		FitRows: len(ss), FitSHA256: hash, Thresholds: t, MetricsBefore: &rb, MetricsAfter: &ra,
 	}, nil
+}
+
+// outcome returns what a rule does to one sample for the after-metrics:
+// the scores and the probability of a positive decision. Threshold rules
+// keep the scores and give the exact expected decision; calibrated
+// equalized odds draws the row's coin, since its mixing changes the score
+// itself.
+func (t *Thresholds) outcome(r Rule, probs []float64, key []byte, id string) ([]float64, float64) {
+	if t.Constraint != CalibratedEqualizedOdds {
+		return probs, r.PPositive(t.Constraint, probs[1])
+	}
+	score := r.MixedScore(probs[1], Coin(key, id))
+	pos := 0.0
+	if score > 0.5 {
+		pos = 1
+	}
+	return BinaryProbs(score), pos
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -26,7 +26,9 @@ type ReportInput struct {
 	Calibration *Calibration
 	// Thresholds, when set, are applied to the (calibrated) binary scores;
 	// the report shows the decision metrics after them and marks each
-	// group's operating point on the ROC curves.
+	// group's operating point on the ROC curves. Threshold rules count
+	// each row's expected decision; calibrated equalized odds draws each
+	// row's coin from the data hash and the row number.
 	Thresholds *Thresholds
 	// MinGroupSize flags smaller groups; 0 means DefaultMinGroupSize.
 	MinGroupSize int
@@ -89,15 +91,17 @@ func BuildReport(in ReportInput) (*FullReport, [][]Sample, error) {
 	}
 	if in.Thresholds != nil {
 		dec := NewAccumulator(1, minGroup)
-		for _, s := range cur {
+		key := []byte(fr.FitSHA256)
+		for i, s := range cur {
 			if len(s.Probs) != 2 {
 				return nil, nil, fmt.Errorf("%w: decision rules need binary scores", ErrShape)
 			}
-			p, err := in.Thresholds.PPositive(s.Group, s.Probs[1], in.Policy)
+			r, _, err := in.Thresholds.rule(s.Group, in.Policy)
 			if err != nil {
 				return nil, nil, fmt.Errorf("line %d: %w", s.Line, err)
 			}
-			if err := dec.AddDecision(s.Group, s.Label, s.Probs, p); err != nil {
+			probs, p := in.Thresholds.outcome(r, s.Probs, key, fmt.Sprintf("row-%d", i))
+			if err := dec.AddDecision(s.Group, s.Label, probs, p); err != nil {
 				return nil, nil, err
 			}
 		}

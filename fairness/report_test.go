@@ -76,3 +76,23 @@ func TestFileSafe(t *testing.T) {
 	require.Equal(t, "__", fileSafe("é/"))
 	require.Len(t, fileSafe(strings.Repeat("a", 100)), 40)
 }
+
+func TestBuildReportPleiss(t *testing.T) {
+	ss := sharedFairness(t, "health.csv")
+	th, err := FitThresholds(ss, CalibratedEqualizedOdds, ThresholdOptions{Cost: CostWeighted})
+	require.NoError(t, err)
+	fr, _, err := BuildReport(ReportInput{Samples: ss, Thresholds: th})
+	require.NoError(t, err)
+	require.Len(t, fr.Stages, 2)
+	// The group that mixes gets some scores replaced by its base rate:
+	// its Brier score changes, the other group's does not.
+	for _, g := range fr.Stages[0].Report.Groups {
+		after, ok := fr.Stages[1].Report.Group(g.Group)
+		require.True(t, ok)
+		if th.Groups[g.Group].MixRate == 0 {
+			require.Equal(t, g.Brier.Value, after.Brier.Value, g.Group)
+		} else {
+			require.NotEqual(t, g.Brier.Value, after.Brier.Value, g.Group)
+		}
+	}
+}
