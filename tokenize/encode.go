@@ -260,11 +260,24 @@ func (t *Tokenizer) EncodePair(a, b string, opt EncodeOptions) (Encoding, error)
 // encoding is padded to the longest in the batch. ctx is checked between
 // texts; the first error stops the batch and is returned.
 func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeOptions, workers int) ([]Encoding, error) {
-	out := make([]Encoding, len(texts))
+	return t.batch(ctx, len(texts), opt, workers, func(e *Encoder, i int) error {
+		return e.encode(texts[i], "", false, opt)
+	})
+}
+
+// EncodePairBatch is EncodeBatch for text pairs.
+func (t *Tokenizer) EncodePairBatch(ctx context.Context, pairs [][2]string, opt EncodeOptions, workers int) ([]Encoding, error) {
+	return t.batch(ctx, len(pairs), opt, workers, func(e *Encoder, i int) error {
+		return e.encode(pairs[i][0], pairs[i][1], true, opt)
+	})
+}
+
+func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers int, enc func(e *Encoder, i int) error) ([]Encoding, error) {
+	out := make([]Encoding, n)
 	if workers <= 0 {
 		workers = 1
 	}
-	workers = min(workers, max(len(texts), 1))
+	workers = min(workers, max(n, 1))
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -281,7 +294,7 @@ func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeO
 	take := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		if firstEr != nil || next >= len(texts) {
+		if firstEr != nil || next >= n {
 			return -1
 		}
 		next++
@@ -298,8 +311,8 @@ func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeO
 					fail(err)
 					return
 				}
-				if err := e.encode(texts[i], "", false, opt); err != nil {
-					fail(fmt.Errorf("text %d: %w", i, err))
+				if err := enc(e, i); err != nil {
+					fail(fmt.Errorf("input %d: %w", i, err))
 					return
 				}
 				out[i] = e.out.clone()
@@ -312,12 +325,12 @@ func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeO
 		return nil, firstEr
 	}
 	if opt.Padding == PadLongest {
-		n := 0
+		longest := 0
 		for i := range out {
-			n = max(n, out[i].Len())
+			longest = max(longest, out[i].Len())
 		}
 		for i := range out {
-			t.padTo(&out[i], n)
+			t.padTo(&out[i], longest)
 			t.fillTokens(&out[i])
 		}
 	}

@@ -300,9 +300,17 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 			assert.Equal(t, want, got[i], "workers=%d text %d", workers, i)
 		}
 	}
+	pairs := [][2]string{{"hello", "world"}, {"", "a b"}, {"unaffable", ""}}
+	got, err := tk.EncodePairBatch(context.Background(), pairs, EncodeOptions{Padding: PadLongest}, 2)
+	require.NoError(t, err)
+	for i, p := range pairs {
+		want, err := tk.EncodePair(p[0], p[1], EncodeOptions{Padding: PadFixed, PadTo: 6}) // longest: [CLS] un ##aff ##able [SEP] [SEP]
+		require.NoError(t, err)
+		assert.Equal(t, want, got[i], "pair %d", i)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := tk.EncodeBatch(ctx, texts, EncodeOptions{}, 2)
+	_, err = tk.EncodeBatch(ctx, texts, EncodeOptions{}, 2)
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 1}, 2)
 	assert.ErrorIs(t, err, ErrInvalid)
