@@ -201,6 +201,9 @@ type Encoder struct {
 	out   Encoding
 	winA  [][2]int
 	winB  [][2]int
+	// longEnd is the original end of the last character of the current
+	// word, kept even when an over-long word stops storing characters.
+	longEnd int
 }
 
 // NewEncoder returns a reusable Encoder for t.
@@ -724,8 +727,15 @@ func (e *Encoder) emit(r rune, os, oe int) {
 }
 
 func (e *Encoder) appendChar(r rune, os, oe int) {
+	if len(e.chars) > e.t.maxChars {
+		// The word is already too long and will be one [UNK]: only its
+		// end matters, so a huge unbroken input costs no memory.
+		e.longEnd = oe
+		return
+	}
 	e.word = utf8.AppendRune(e.word, r)
 	e.chars = append(e.chars, charInfo{end: len(e.word), os: os, oe: oe})
+	e.longEnd = oe
 }
 
 // flush runs WordPiece on the current word: greedy longest-match-first,
@@ -740,7 +750,7 @@ func (e *Encoder) flush() {
 	t, dst, word, chars := e.t, e.cur, e.word, e.chars
 	defer func() { e.word, e.chars = e.word[:0], e.chars[:0] }()
 	if nch > t.maxChars {
-		dst.push(t.unk, chars[0].os, chars[nch-1].oe)
+		dst.push(t.unk, chars[0].os, e.longEnd)
 		return
 	}
 	if cap(e.hs) < nch {

@@ -94,6 +94,14 @@ func TestEncodeHandWorked(t *testing.T) {
 
 func TestMaxInputCharsPerWord(t *testing.T) {
 	tk := tinyTokenizer(t)
+	// A huge unbroken word is one [UNK] spanning it, without storing it.
+	e := tk.NewEncoder()
+	huge := strings.Repeat("é", 1<<20) + " a"
+	enc0, err := e.Encode(huge, EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{2, 1, 15, 3}, enc0.IDs)
+	assert.Equal(t, [][2]int{{}, {0, 2 << 20}, {2<<20 + 1, 2<<20 + 2}, {}}, enc0.Offsets)
+	assert.Less(t, cap(e.chars), 1024, "over-long words must not be buffered")
 	for _, n := range []int{1, 99, 100, 101, 200} {
 		word := "a" + strings.Repeat("a", n-1)
 		enc, err := tk.Encode(word, EncodeOptions{})
