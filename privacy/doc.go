@@ -12,7 +12,9 @@
 //
 //   - [Releaser.Label]: k-ary randomized response. Keep the true label with
 //     probability p = e^eps/(e^eps+k-1), else report one of the other k-1
-//     uniformly (q = (1-p)/(k-1) each). Exact epsilon: ln(p(k-1)/(1-p))
+//     uniformly (q = (1-p)/(k-1) each), sampled as "true label with
+//     probability lambda = (e^eps-1)/(e^eps+k-1), else uniform over all k",
+//     which has the same p and q. Exact epsilon: ln(p(k-1)/(1-p))
 //     ([RREpsilon]). A server with counts c_j over n reports estimates
 //     f_j = (c_j/n - q)/(p - q), unbiased, with variance
 //     (q(1-q) + f_j(p-q)(1-p-q)) / (n (p-q)^2) ([EstimateRR]).
@@ -81,9 +83,10 @@
 // That is a numerical argument, not a formal proof; CKS (Section 2.3 and
 // Figure 1) report the two curves indistinguishable at such sigmas.
 //
-// Randomized response and unary encoding use dyadic probabilities P/2^53,
-// one exact integer comparison per coin, rounded in the direction that
-// never raises the realised epsilon ([RRProbabilities], [OUEProbabilities]).
+// Randomized response and unary encoding use dyadic probabilities P/2^53
+// (lambda for randomized response, q for unary encoding), one exact integer
+// comparison per coin, rounded in the direction that never raises the
+// realised epsilon ([RRProbabilities], [OUEProbabilities]).
 //
 // Randomness comes from crypto/rand ([CryptoSource]). [NewTestingSource]
 // gives a seeded, INSECURE source for tests and simulations; [Source] is

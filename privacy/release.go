@@ -139,13 +139,14 @@ func (r *Releaser) Label(label, k int, eps float64) (LabelRelease, error) {
 	if label < 0 || label >= k {
 		return LabelRelease{}, &InputError{Index: 0, Value: float64(label), Err: ErrInvalidLabel}
 	}
-	P := rrKeep(eps, k)
-	out := r.src.randomizedResponse(label, k, P)
+	L := rrLambda(eps, k)
+	out := r.src.randomizedResponse(label, k, L)
 	c := Cost{Mechanism: MechRandomizedResponse, Epsilon: eps, Sensitivity: 1}
 	if err := r.charge(c); err != nil {
 		return LabelRelease{}, err
 	}
-	return LabelRelease{Label: out, K: k, P: math.Ldexp(float64(P), -rrBits), Cost: c}, nil
+	lam := math.Ldexp(float64(L), -rrBits)
+	return LabelRelease{Label: out, K: k, P: lam + (1-lam)/float64(k), Cost: c}, nil
 }
 
 // UnaryRelease is a label released by optimized unary encoding: one bit per

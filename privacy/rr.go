@@ -10,28 +10,30 @@ import (
 // exact integer comparison.
 const rrBits = 53
 
-// rrKeep returns the integer numerator P of the keep probability P/2^53
-// used by k-ary randomized response at eps. The ideal value is
-// e^eps/(e^eps+k-1); P is rounded DOWN (with a few ulps of margin for the
-// float evaluation), so the realised ratio P(k-1)/(2^53-P) is at most
-// e^eps: the release is never less private than requested.
-func rrKeep(eps float64, k int) uint64 {
-	// p = 1/(1 + (k-1) e^-eps) is stable for large eps.
-	p := 1 / (1 + float64(k-1)*math.Exp(-eps))
-	p *= 1 - 8*0x1p-53
-	P := uint64(math.Floor(math.Ldexp(p, rrBits)))
-	if min := uint64(1<<rrBits) / uint64(k); P < min {
-		// Never below uniform: 1/k is exactly 0-DP.
-		P = min
-	}
-	return P
+// rrLambda returns the integer numerator L of the mixing weight L/2^53
+// k-ary randomized response uses at eps. The mechanism reports the true
+// label with probability lambda and a uniformly random label (any of the
+// k, the true one included) otherwise, which is the same as keeping the
+// true label with p = lambda + (1-lambda)/k and reporting each other label
+// with q = (1-lambda)/k. The ideal lambda = (e^eps-1)/(e^eps+k-1) gives
+// p/q = e^eps; L is rounded DOWN (with a few ulps of margin for the float
+// evaluation), and p/q = 1 + k*lambda/(1-lambda) grows with lambda, so the
+// realised epsilon never exceeds the requested one. (Rounding p itself
+// could put it below 1/k for tiny eps, making q/p > e^eps.)
+func rrLambda(eps float64, k int) uint64 {
+	// lambda = 1/(1 + k/expm1(eps)): stable for tiny eps, and 1 when
+	// expm1 overflows.
+	lam := 1 / (1 + float64(k)/math.Expm1(eps))
+	lam *= 1 - 8*0x1p-53
+	return uint64(math.Floor(math.Ldexp(lam, rrBits)))
 }
 
 // RRProbabilities returns the probabilities k-ary randomized response uses
 // at eps: p to report the true label and q = (1-p)/(k-1) for each other
-// label. p is the dyadic rational the sampler really uses, within 2^-50 of
-// e^eps/(e^eps+k-1) and never above it; servers aggregating reports should
-// use these values.
+// label. They come from the dyadic mixing weight the sampler really uses
+// (see rrLambda), within 2^-50 of p = e^eps/(e^eps+k-1) and never
+// giving a larger p/q; servers aggregating reports should use these
+// values.
 func RRProbabilities(eps float64, k int) (p, q float64, err error) {
 	if err := checkEpsilon(eps); err != nil {
 		return 0, 0, err
@@ -39,8 +41,9 @@ func RRProbabilities(eps float64, k int) (p, q float64, err error) {
 	if err := checkK(k); err != nil {
 		return 0, 0, err
 	}
-	p = math.Ldexp(float64(rrKeep(eps, k)), -rrBits)
-	return p, (1 - p) / float64(k-1), nil
+	lam := math.Ldexp(float64(rrLambda(eps, k)), -rrBits)
+	q = (1 - lam) / float64(k)
+	return lam + q, q, nil
 }
 
 // RREpsilon returns the exact epsilon of k-ary randomized response that
@@ -54,16 +57,12 @@ func RREpsilon(k int, p float64) float64 {
 	return math.Log(p * float64(k-1) / (1 - p))
 }
 
-// randomizedResponse releases label with k-ary RR at keep numerator P.
-func (s *Source) randomizedResponse(label, k int, P uint64) int {
-	if s.uint64()>>(64-rrBits) < P {
+// randomizedResponse releases label with k-ary RR at mixing numerator L.
+func (s *Source) randomizedResponse(label, k int, L uint64) int {
+	if s.uint64()>>(64-rrBits) < L {
 		return label
 	}
-	o := int(s.uniform(uint64(k - 1)))
-	if o >= label {
-		o++
-	}
-	return o
+	return int(s.uniform(uint64(k)))
 }
 
 // oueQ returns the integer numerator Q of the probability Q/2^53 with which

@@ -30,8 +30,12 @@ func TestRRProbabilities(t *testing.T) {
 			require.InDelta(t, ideal, p, 0x1p-49, "k=%d eps=%v", k, eps)
 			require.LessOrEqual(t, p, ideal)
 			require.InDelta(t, 1, p+float64(k-1)*q, 1e-15)
-			if p < 1 && p > 1/float64(k) {
-				require.LessOrEqual(t, RREpsilon(k, p), eps*(1+1e-12), "k=%d eps=%v", k, eps)
+			require.GreaterOrEqual(t, p, q, "never inverted")
+			if p < 1 {
+				// exact realised epsilon from the dyadic mixing weight
+				lam := math.Ldexp(float64(rrLambda(eps, k)), -rrBits)
+				real := math.Log1p(float64(k) * lam / (1 - lam))
+				require.LessOrEqual(t, real, eps, "k=%d eps=%v", k, eps)
 			}
 		}
 	}
@@ -48,13 +52,13 @@ func TestRRRatio(t *testing.T) {
 	for i, eps := range []float64{0.5, math.Log(9), 4} {
 		r, err := New(WithSource(NewTestingSource(uint64(200 + i))))
 		require.NoError(t, err)
-		P := rrKeep(eps, k)
+		L := rrLambda(eps, k)
 		kept, flipped := 0, 0
 		for j := 0; j < N; j++ {
-			if r.src.randomizedResponse(0, k, P) == 0 {
+			if r.src.randomizedResponse(0, k, L) == 0 {
 				kept++
 			}
-			if r.src.randomizedResponse(1, k, P) == 0 {
+			if r.src.randomizedResponse(1, k, L) == 0 {
 				flipped++
 			}
 		}
@@ -91,11 +95,11 @@ func TestRRLabelDistribution(t *testing.T) {
 // label j) through mechanism release, aggregated as counts.
 func rrCounts(src *Source, truth []int, eps float64) []int {
 	k := len(truth)
-	P := rrKeep(eps, k)
+	L := rrLambda(eps, k)
 	counts := make([]int, k)
 	for label, n := range truth {
 		for i := 0; i < n; i++ {
-			counts[src.randomizedResponse(label, k, P)]++
+			counts[src.randomizedResponse(label, k, L)]++
 		}
 	}
 	return counts
