@@ -89,6 +89,11 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errUsage{err.Error()}
 	}
+	switch fairness.Cost(*cost) {
+	case fairness.CostWeighted, fairness.CostFPR, fairness.CostFNR:
+	default:
+		return errUsage{fmt.Sprintf("--cost %q: want weighted, fpr or fnr", *cost)}
+	}
 	if *grid < 1 {
 		return errUsage{"--grid must be >= 1"}
 	}

@@ -110,6 +110,7 @@ func TestFairnessCLIErrors(t *testing.T) {
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x"}, 2, "required"},
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "magic"}, 2, "want equalized_odds"},
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "equalized_odds", "--unknown-group", "maybe"}, 2, "unknown-group policy"},
+		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "equalized_odds", "--cost", "fdr"}, 2, "want weighted"},
 		{[]string{"fairness", "report", "--in", in}, 2, "required"},
 		{[]string{"fairness", "report", "--in", in, "--out", dir, "--calibration", bad}, 1, "invalid artefact"},
 	}
