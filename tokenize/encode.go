@@ -626,6 +626,32 @@ func (t *Tokenizer) findAdded(text string, from int) (start, end int, id int32, 
 	return 0, 0, 0, false
 }
 
+// ASCII character classes for the fast path of normalize.
+const (
+	aWord      = iota // letters, digits and the rest: part of a word
+	aSpace            // space, tab, newline, carriage return
+	aPunct            // BERT punctuation: a word of its own
+	aCtrl             // other C0 controls, NUL and DEL
+	aCtrlSpace        // vertical tab and form feed
+)
+
+var asciiClass = func() (cl [utf8.RuneSelf]uint8) {
+	for c := range cl {
+		r := rune(c)
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			cl[c] = aSpace
+		case r == '\v' || r == '\f':
+			cl[c] = aCtrlSpace
+		case r < 0x20 || r == 0x7f:
+			cl[c] = aCtrl
+		case isPunct(r):
+			cl[c] = aPunct
+		}
+	}
+	return cl
+}()
+
 // normalize runs BertNormalizer and BertPreTokenizer over text[from:to],
 // feeding words to WordPiece as they complete.
 func (e *Encoder) normalize(text string, from, to int) {
@@ -638,19 +664,40 @@ func (e *Encoder) normalize(text string, from, to int) {
 		c := text[i]
 		if c < utf8.RuneSelf {
 			// ASCII fast path: nothing decomposes, only A-Z lowercase.
-			switch {
-			case clean && (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f):
-			case c == ' ' || (c >= '\t' && c <= '\r'):
-				e.flush()
-			case isPunct(rune(c)):
-				e.flush()
-				e.appendChar(rune(c), i, i+1)
-				e.flush()
-			default:
-				if lower && c >= 'A' && c <= 'Z' {
-					c += 'a' - 'A'
+			switch asciiClass[c] {
+			case aWord:
+				j := i
+				for ; j < to; j++ {
+					c := text[j]
+					if c >= utf8.RuneSelf || asciiClass[c] != aWord {
+						break
+					}
+					if len(e.chars) > t.maxChars {
+						continue // over-long word, see appendChar
+					}
+					if lower && c-'A' < 26 {
+						c += 'a' - 'A'
+					}
+					e.word = append(e.word, c)
+					e.chars = append(e.chars, charInfo{end: len(e.word), os: j, oe: j + 1})
 				}
+				e.longEnd = j
+				i = j
+				continue
+			case aSpace:
+				e.flush()
+			case aPunct:
+				e.flush()
 				e.appendChar(rune(c), i, i+1)
+				e.flush()
+			case aCtrl: // dropped by clean_text, else an ordinary character
+				if !clean {
+					e.appendChar(rune(c), i, i+1)
+				}
+			case aCtrlSpace: // \v and \f: Cc, but also White_Space
+				if !clean {
+					e.flush()
+				}
 			}
 			i++
 			continue
