@@ -1,6 +1,9 @@
 package quant
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // The fp32 kernels of a BERT layer. Each reduction runs in a fixed order
 // (lanes partial sums over i%Lanes, then a fixed pairwise tree) so SIMD tiers
@@ -156,5 +159,59 @@ func Softmax(x []float32) {
 	}
 	for i := done; i < len(x); i++ {
 		x[i] *= inv
+	}
+}
+
+// DotRows computes attention scores: for j < len(dst),
+//
+//	dst[j] = Dot(q, k[j*stride : j*stride+len(q)]) * scale
+//
+// with exactly Dot's bits, but in one call (one assembly loop on SIMD
+// tiers instead of a call and a reduction per key). It panics if k is too
+// short, which is a programming error.
+func DotRows(dst, q, k []float32, stride int, scale float32) {
+	n, d := len(dst), len(q)
+	if n == 0 {
+		return
+	}
+	if stride < d || len(k) < (n-1)*stride+d {
+		panic(fmt.Sprintf("quant: DotRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(k)))
+	}
+	if d > 0 && d%Lanes == 0 && useF32SIMD() {
+		dotRowsAVX2(&dst[0], &q[0], &k[0], uintptr(stride*4), n, d/Lanes, scale)
+		return
+	}
+	for j := range dst {
+		dst[j] = Dot(q, k[j*stride:j*stride+d]) * scale
+	}
+}
+
+// AxpyRows accumulates probability-weighted rows: for j < len(p) in order,
+//
+//	Axpy(dst, p[j], v[j*stride : j*stride+len(dst)])
+//
+// i.e. dst[e] += float32(p[j]*v[j*stride+e]), with Axpy's bits. SIMD tiers
+// keep up to 64 values of dst in registers across all rows. It panics if v
+// is too short.
+func AxpyRows(dst, p, v []float32, stride int) {
+	n, d := len(p), len(dst)
+	if n == 0 || d == 0 {
+		return
+	}
+	if stride < d || len(v) < (n-1)*stride+d {
+		panic(fmt.Sprintf("quant: AxpyRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(v)))
+	}
+	if d%8 == 0 && useF32SIMD() {
+		for c := 0; c < d; c += 64 {
+			regs := min(8, (d-c)/8)
+			axpyRowsAVX2[regs-1](&dst[c], &p[0], &v[c], uintptr(stride*4), n)
+		}
+		return
+	}
+	for j, pj := range p {
+		vj := v[j*stride : j*stride+d]
+		for e := range dst {
+			dst[e] += float32(pj * vj[e])
+		}
 	}
 }

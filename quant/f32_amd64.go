@@ -4,6 +4,71 @@
 
 package quant
 
+// dotRowsAVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { kj := k[j*ldk/4:]
+//	    var p [16]float32; for i := range 16*blocks { p[i%16] += float32(q[i] * kj[i]) }
+//	    dst[j] = sumLanes(&p) * scale }
+//
+//go:noescape
+func dotRowsAVX2(dst, q, k *float32, ldk uintptr, n, blocks int, scale float32)
+
+// axpyRows1AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 8 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows1AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows2AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 16 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows2AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows3AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 24 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows3AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows4AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 32 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows4AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows5AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 40 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows5AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows6AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 48 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows6AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows7AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 56 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows7AVX2(dst, p, v *float32, ldv uintptr, n int)
+
+// axpyRows8AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { vj := v[j*ldv/4:]; for e := range 64 { dst[e] += float32(p[j] * vj[e]) } }
+//
+//go:noescape
+func axpyRows8AVX2(dst, p, v *float32, ldv uintptr, n int)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

@@ -87,6 +87,15 @@ func kernelOutputs(t *testing.T) string {
 		}
 		Softmax(sm)
 		put(sm)
+		if n > 0 {
+			rows := make([]float32, 9)
+			kv := uniform(rng, 8*(n+3)+n, 2)
+			DotRows(rows, a, kv, n+3, 0.125)
+			put(rows)
+			acc := append([]float32(nil), b...)
+			AxpyRows(acc, rows, kv, n+3)
+			put(acc)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

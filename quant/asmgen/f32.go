@@ -17,7 +17,58 @@ type f32Func struct {
 	body             string
 }
 
-var f32Funcs = []f32Func{
+var f32Funcs = append([]f32Func{
+	{
+		name: "dotRowsAVX2", sig: "dst, q, k *float32, ldk uintptr, n, blocks int, scale float32", frame: "$0-52",
+		doc: []string{
+			"for j := range n { kj := k[j*ldk/4:]",
+			"    var p [16]float32; for i := range 16*blocks { p[i%16] += float32(q[i] * kj[i]) }",
+			"    dst[j] = sumLanes(&p) * scale }",
+		},
+		body: `	MOVQ dst+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ ldk+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ blocks+40(FP), R9
+	TESTQ CX, CX
+	JZ done
+row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ SI, AX
+	MOVQ DX, BX
+	MOVQ R9, R10
+block:
+	VMOVUPS (AX), Y2
+	VMOVUPS 32(AX), Y3
+	VMULPS (BX), Y2, Y2
+	VMULPS 32(BX), Y3, Y3
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	ADDQ $64, AX
+	ADDQ $64, BX
+	DECQ R10
+	JNZ block
+	VADDPS Y1, Y0, Y0      // s8[i] = p[i] + p[i+8]
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0      // s4[i] = s8[i] + s8[i+4]
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0      // s4[0]+s4[2], s4[1]+s4[3]
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0      // s2a + s2b
+	VMULSS scale+48(FP), X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+`,
+	},
+}, append(axpyRowsFuncs(), []f32Func{
 	{
 		name: "dotLanesAVX2", sig: "a, b *float32, blocks int, p *[Lanes]float32", frame: "$0-32",
 		doc: []string{"for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }"},
@@ -301,6 +352,33 @@ done:
 	RET
 `,
 	},
+}...)...)
+
+// axpyRowsFuncs are axpyRows1AVX2..axpyRows8AVX2: c ymm registers (8c
+// values of dst) stay in registers while n scaled rows of v are added.
+func axpyRowsFuncs() []f32Func {
+	var fs []f32Func
+	for c := 1; c <= 8; c++ {
+		body := "\tMOVQ dst+0(FP), DI\n\tMOVQ p+8(FP), SI\n\tMOVQ v+16(FP), DX\n\tMOVQ ldv+24(FP), R8\n\tMOVQ n+32(FP), CX\n"
+		for i := 0; i < c; i++ {
+			body += fmt.Sprintf("\tVMOVUPS %d(DI), Y%d\n", 32*i, i)
+		}
+		body += "\tTESTQ CX, CX\n\tJZ done\nloop:\n\tVBROADCASTSS (SI), Y15\n"
+		for i := 0; i < c; i++ {
+			body += fmt.Sprintf("\tVMULPS %d(DX), Y15, Y14\n\tVADDPS Y14, Y%d, Y%d\n", 32*i, i, i)
+		}
+		body += "\tADDQ $4, SI\n\tADDQ R8, DX\n\tDECQ CX\n\tJNZ loop\n"
+		for i := 0; i < c; i++ {
+			body += fmt.Sprintf("\tVMOVUPS Y%d, %d(DI)\n", i, 32*i)
+		}
+		body += "done:\n\tVZEROUPPER\n\tRET\n"
+		fs = append(fs, f32Func{
+			name: fmt.Sprintf("axpyRows%dAVX2", c), sig: "dst, p, v *float32, ldv uintptr, n int", frame: "$0-40",
+			doc:  []string{fmt.Sprintf("for j := range n { vj := v[j*ldv/4:]; for e := range %d { dst[e] += float32(p[j] * vj[e]) } }", 8*c)},
+			body: body,
+		})
+	}
+	return fs
 }
 
 // horner emits q = float32(q*a) + c for each constant c (q in Y3, a in Y2).
