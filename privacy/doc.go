@@ -123,6 +123,25 @@
 // body; a file that fails it is reported as [ErrLedgerCorrupt] and never
 // reset.
 //
+// # In lepton and the CLI
+//
+// The root package exposes the mechanisms as options (privacy_options.go):
+// lepton.WithPrivateLabel(eps) on Classify (the result's Label/Index become
+// the released label, Probs/Logits are dropped, Privacy holds the [Cost]),
+// lepton.WithPrivateEmbedding(eps, delta, clip) on Embed (and EmbedPrivate,
+// which returns each vector's [Cost]), and lepton.WithPrivacy(releaser) for
+// the ledger and randomness. The CLI maps them to flags:
+//
+//	lepton classify -m M --json --dp-label-epsilon 1 --dp-ledger dp.json --dp-budget 8 TEXT
+//	  {"label":"...","index":2,"privacy":{"mechanism":"randomized_response","epsilon":1,...}}
+//	lepton embed -m M --json --dp-embed-epsilon 2 --dp-embed-delta 1e-6 --dp-embed-clip 1 TEXT
+//	  {"vector":[...],"privacy":{"mechanism":"gaussian","epsilon":2,"delta":1e-6,"sigma":...}}
+//
+// A new --dp-ledger needs --dp-budget (and --dp-budget-delta, default
+// 1e-5, for Gaussian releases); an existing one keeps its recorded budget.
+// A batch that does not fit the remaining budget is refused before any
+// release.
+//
 // # Example
 //
 //	led, err := privacy.OpenLedger("dp-ledger.json", privacy.Budget{Epsilon: 8, Delta: 1e-5})
