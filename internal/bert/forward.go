@@ -232,21 +232,16 @@ func (w *Workspace) attend(seq, head int, scores []float32) {
 	scores = scores[:n]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	qo, ko, vo := head*d, h+head*d, 2*h+head*d
+	st := 3 * h
+	// Keys and values of this head: row j at j*st, d values each.
+	keys := w.qkv[r0*st+ko : (r1-1)*st+ko+d]
+	vals := w.qkv[r0*st+vo : (r1-1)*st+vo+d]
 	for i := r0; i < r1; i++ {
-		q := w.qkv[i*3*h+qo : i*3*h+qo+d]
-		for j := 0; j < n; j++ {
-			k := w.qkv[(r0+j)*3*h+ko : (r0+j)*3*h+ko+d]
-			scores[j] = quant.Dot(q, k) * scale
-		}
+		quant.DotRows(scores, w.qkv[i*st+qo:i*st+qo+d], keys, st, scale)
 		quant.Softmax(scores)
 		out := w.ctxb[i*h+head*d : i*h+head*d+d]
 		clear(out)
-		for j, p := range scores {
-			v := w.qkv[(r0+j)*3*h+vo : (r0+j)*3*h+vo+d]
-			for e := range out {
-				out[e] += float32(p * v[e])
-			}
-		}
+		quant.AxpyRows(out, scores, vals, st)
 	}
 }
 
