@@ -179,3 +179,36 @@ func TestRowsKernels(t *testing.T) {
 		require.Panics(t, func() { AxpyRows(make([]float32, 4), make([]float32, 2), make([]float32, 7), 4) })
 	})
 }
+
+// TestFusedQuantizeRows: the row-fused forms equal the separate passes.
+func TestFusedQuantizeRows(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(41, 42))
+		for _, k := range []int{1, 5, 16, 33, 384} {
+			m := 7
+			x := f32Inputs(rng, m*k, false)
+			g, b := f32Inputs(rng, k, false), f32Inputs(rng, k, false)
+
+			want := append([]float32(nil), x...)
+			for i := 0; i < m; i++ {
+				LayerNorm(want[i*k:(i+1)*k], want[i*k:(i+1)*k], g, b, 1e-12)
+			}
+			var wa, ga Acts
+			QuantizeRows(&wa, want, m, k)
+			got := append([]float32(nil), x...)
+			LayerNormQuantizeRows(&ga, got, m, k, g, b, 1e-12)
+			sameBits(t, want, got, "layernorm")
+			require.Equal(t, wa.Data, ga.Data)
+			require.Equal(t, wa.Scales, ga.Scales)
+
+			want = append(want[:0], x...)
+			GELU(want)
+			QuantizeRows(&wa, want, m, k)
+			got = append(got[:0], x...)
+			GELUQuantizeRows(&ga, got, m, k)
+			sameBits(t, want, got, "gelu")
+			require.Equal(t, wa.Data, ga.Data)
+			require.Equal(t, wa.Scales, ga.Scales)
+		}
+	})
+}

@@ -209,3 +209,34 @@ func gemmGeneric(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
 		}
 	}
 }
+
+// LayerNormQuantizeRows applies LayerNorm to each of the m rows of x[m][k]
+// in place and quantises the result into a, row by row, so each row is
+// quantised while it is still in L1. The bits are those of LayerNorm on
+// every row followed by QuantizeRows.
+func LayerNormQuantizeRows(a *Acts, x []float32, m, k int, gamma, beta []float32, eps float32) {
+	a.Reset(m, k)
+	kp := RoundUp(k, KR)
+	for i := 0; i < m; i++ {
+		row := x[i*k : (i+1)*k]
+		LayerNorm(row, row, gamma, beta, eps)
+		q := a.Data[i*kp : (i+1)*kp]
+		a.Scales[i] = quantizeSymmetric(q[:k], row)
+		clear(q[k:])
+	}
+}
+
+// GELUQuantizeRows applies GELU to x[m][k] in place and quantises it into
+// a, row by row while each row is in L1. The bits are those of GELU on x
+// followed by QuantizeRows.
+func GELUQuantizeRows(a *Acts, x []float32, m, k int) {
+	a.Reset(m, k)
+	kp := RoundUp(k, KR)
+	for i := 0; i < m; i++ {
+		row := x[i*k : (i+1)*k]
+		GELU(row)
+		q := a.Data[i*kp : (i+1)*kp]
+		a.Scales[i] = quantizeSymmetric(q[:k], row)
+		clear(q[k:])
+	}
+}
