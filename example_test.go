@@ -67,6 +67,30 @@ func ExampleModel_Classify() {
 	// neutral (index 1) p=0.47 of 3 labels
 }
 
+func ExampleModel_ClassifyPairs() {
+	path, cleanup := exampleModel()
+	defer cleanup()
+
+	m, err := lepton.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	// Encoded as [CLS] a [SEP] b [SEP], token types 0 then 1.
+	res, err := m.ClassifyPairs(context.Background(), [][2]string{
+		{"i feel a sore throat and a cough", "no fever since monday"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s p=%.2f\n", res[0].Label, res[0].Probs[res[0].Index])
+	// ONNX Runtime on the fp32 checkpoint: negative, p=0.49.
+
+	// Output:
+	// negative p=0.49
+}
+
 func ExampleModel_Embed() {
 	path, cleanup := exampleModel()
 	defer cleanup()

@@ -17,12 +17,12 @@ import (
 )
 
 // Batching limits of one forward pass. A call with more inputs runs several
-// passes; the limits bound the workspace memory (about 4 KiB per token for a
-// BERT-base model at these sizes) while keeping the matrices large enough
-// for the kernels to run at full speed.
+// passes; the limits bound the workspace memory (about 30 KiB per token for
+// a BERT-base model, so about 64 MiB per concurrent call) while keeping the
+// matrices large enough for the kernels to run at full speed.
 const (
 	maxBatchSeqs   = 64
-	maxBatchTokens = 4096
+	maxBatchTokens = 2048
 )
 
 // Model is an open .lep model: weights (memory-mapped and shared between

@@ -277,6 +277,20 @@ func TestBatching(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, emb[i], e[0], "text %d", i)
 	}
+
+	// Long texts: the token budget, not the sequence count, splits the call.
+	var long []string
+	for i := 0; i < 40; i++ {
+		long = append(long, strings.Repeat(words[i%len(words)]+" "+words[(i*5)%len(words)]+" ", 70))
+	}
+	require.Greater(t, 40*128, maxBatchTokens)
+	lr, err := par.Classify(ctx, long)
+	require.NoError(t, err)
+	for _, i := range []int{0, 15, 16, 17, 39} {
+		one, err := serial.Classify(ctx, long[i:i+1])
+		require.NoError(t, err)
+		require.Equal(t, lr[i], one[0], "long text %d", i)
+	}
 }
 
 func TestEmbedPooling(t *testing.T) {
