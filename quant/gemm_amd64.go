@@ -55,3 +55,279 @@ var avx2Kernels = [4]func(*kargs){
 	gemmAVX2R3,
 	gemmAVX2R4,
 }
+
+// gemmVNNIR1P1 is the AVX-512 VNNI micro-kernel for 1 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 1, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR1P1(p *kargs)
+
+// gemmVNNIR1P2 is the AVX-512 VNNI micro-kernel for 1 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 1, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR1P2(p *kargs)
+
+// gemmVNNIR1P3 is the AVX-512 VNNI micro-kernel for 1 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 1, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR1P3(p *kargs)
+
+// gemmVNNIR2P1 is the AVX-512 VNNI micro-kernel for 2 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 2, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR2P1(p *kargs)
+
+// gemmVNNIR2P2 is the AVX-512 VNNI micro-kernel for 2 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 2, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR2P2(p *kargs)
+
+// gemmVNNIR2P3 is the AVX-512 VNNI micro-kernel for 2 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 2, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR2P3(p *kargs)
+
+// gemmVNNIR3P1 is the AVX-512 VNNI micro-kernel for 3 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 3, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR3P1(p *kargs)
+
+// gemmVNNIR3P2 is the AVX-512 VNNI micro-kernel for 3 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 3, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR3P2(p *kargs)
+
+// gemmVNNIR3P3 is the AVX-512 VNNI micro-kernel for 3 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 3, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR3P3(p *kargs)
+
+// gemmVNNIR4P1 is the AVX-512 VNNI micro-kernel for 4 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 4, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR4P1(p *kargs)
+
+// gemmVNNIR4P2 is the AVX-512 VNNI micro-kernel for 4 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 4, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR4P2(p *kargs)
+
+// gemmVNNIR4P3 is the AVX-512 VNNI micro-kernel for 4 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 4, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR4P3(p *kargs)
+
+// gemmVNNIR5P1 is the AVX-512 VNNI micro-kernel for 5 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 5, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR5P1(p *kargs)
+
+// gemmVNNIR5P2 is the AVX-512 VNNI micro-kernel for 5 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 5, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR5P2(p *kargs)
+
+// gemmVNNIR5P3 is the AVX-512 VNNI micro-kernel for 5 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 5, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR5P3(p *kargs)
+
+// gemmVNNIR6P1 is the AVX-512 VNNI micro-kernel for 6 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 6, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR6P1(p *kargs)
+
+// gemmVNNIR6P2 is the AVX-512 VNNI micro-kernel for 6 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 6, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR6P2(p *kargs)
+
+// gemmVNNIR6P3 is the AVX-512 VNNI micro-kernel for 6 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 6, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR6P3(p *kargs)
+
+// gemmVNNIR7P1 is the AVX-512 VNNI micro-kernel for 7 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 7, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR7P1(p *kargs)
+
+// gemmVNNIR7P2 is the AVX-512 VNNI micro-kernel for 7 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 7, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR7P2(p *kargs)
+
+// gemmVNNIR7P3 is the AVX-512 VNNI micro-kernel for 7 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 7, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR7P3(p *kargs)
+
+// gemmVNNIR8P1 is the AVX-512 VNNI micro-kernel for 8 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 8, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR8P1(p *kargs)
+
+// gemmVNNIR8P2 is the AVX-512 VNNI micro-kernel for 8 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 8, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR8P2(p *kargs)
+
+// gemmVNNIR8P3 is the AVX-512 VNNI micro-kernel for 8 row(s) x 3 panel(s) (48 columns).
+// It implements, for r < 8, c < 48:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR8P3(p *kargs)
+
+// vnniKernels[r-1][p-1] handles r rows and p panels.
+var vnniKernels = [8][3]func(*kargs){
+	{gemmVNNIR1P1, gemmVNNIR1P2, gemmVNNIR1P3},
+	{gemmVNNIR2P1, gemmVNNIR2P2, gemmVNNIR2P3},
+	{gemmVNNIR3P1, gemmVNNIR3P2, gemmVNNIR3P3},
+	{gemmVNNIR4P1, gemmVNNIR4P2, gemmVNNIR4P3},
+	{gemmVNNIR5P1, gemmVNNIR5P2, gemmVNNIR5P3},
+	{gemmVNNIR6P1, gemmVNNIR6P2, gemmVNNIR6P3},
+	{gemmVNNIR7P1, gemmVNNIR7P2, gemmVNNIR7P3},
+	{gemmVNNIR8P1, gemmVNNIR8P2, gemmVNNIR8P3},
+}

@@ -57,6 +57,10 @@ type tier struct {
 	np   int // maximum panels per call
 	kern func(p *kargs, rows, panels int)
 	f32  bool // the fp32 kernels and quantisation use the AVX2 loops
+	// optIn tiers are never chosen automatically, only by SetKernel or
+	// LEPTON_KERNEL: they have not yet been validated on hardware that
+	// runs them (tests iterate over them wherever they are supported).
+	optIn bool
 }
 
 var (
@@ -67,7 +71,12 @@ var (
 
 func init() {
 	tiers = append(hostTiers(), &genericTier)
-	activeTier.Store(tiers[0])
+	for _, t := range tiers {
+		if !t.optIn {
+			activeTier.Store(t)
+			break
+		}
+	}
 	envErr = kernelFromEnv(os.Getenv("LEPTON_KERNEL"))
 }
 
@@ -87,7 +96,10 @@ func kernelFromEnv(name string) error {
 func KernelName() string { return activeTier.Load().name }
 
 // Kernels lists the tiers this CPU and build support, fastest first. The
-// last one is always "generic".
+// last one is always "generic". "vnni" is listed where the CPU has AVX-512
+// VNNI but is only used when forced (SetKernel, LEPTON_KERNEL=vnni) until
+// it has been validated on such hardware: the development machine's
+// hypervisor hides AVX-512.
 func Kernels() []string {
 	names := make([]string, len(tiers))
 	for i, t := range tiers {

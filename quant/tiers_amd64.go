@@ -15,9 +15,19 @@ const avx2MR = len(avx2Kernels)
 
 func kernAVX2(p *kargs, rows, _ int) { avx2Kernels[rows-1](p) }
 
+// vnniTier runs gemmVNNIR{1..8}P{1..3} (gemm_amd64.s): up to 8 rows x 48
+// columns per call, epilogue included; its fp32 kernels are the AVX2 ones.
+// It is opt-in (see Kernels).
+var vnniTier = tier{name: KernelVNNI, mr: 8, np: 3, kern: kernVNNI, f32: true, optIn: true}
+
+func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }
+
 // hostTiers returns the SIMD tiers this CPU supports, fastest first.
 func hostTiers() []*tier {
 	var ts []*tier
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2 {
+		ts = append(ts, &vnniTier)
+	}
 	if cpu.X86.HasAVX2 {
 		ts = append(ts, &avx2Tier)
 	}

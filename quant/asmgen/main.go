@@ -34,7 +34,7 @@ func main() {
 	flag.Parse()
 	files := map[string][]byte{
 		"gemm_amd64.s":  genAMD64(),
-		"gemm_amd64.go": goDecls("amd64", "AVX2", "avx2", avx2MR),
+		"gemm_amd64.go": append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsVNNI()...),
 		"gemm_arm64.s":  genARM64(),
 		"gemm_arm64.go": goDecls("arm64", "SDOT", "sdot", sdotMR),
 		"f32_amd64.s":   genF32AMD64(),
@@ -66,11 +66,13 @@ const (
 	offA      = 0
 	offLDA    = 8
 	offW      = 16
+	offLDW    = 24
 	offKsteps = 32
 	offDst    = 40
 	offLDD    = 48
 	offAS     = 56
 	offWS     = 64
+	offCS     = 72
 	offBias   = 80
 	offFlags  = 88
 	offRaw    = 96
@@ -235,6 +237,7 @@ func genAMD64() []byte {
 		b.i("VZEROUPPER")
 		b.i("RET\n")
 	}
+	genVNNI(&b)
 	return b.Bytes()
 }
 
