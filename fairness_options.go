@@ -117,7 +117,9 @@ func (m *Model) applyFairness(cc *callConfig, out []Classification) error {
 // Decide applies a fair decision rule from a thresholds artefact (fitted
 // offline, e.g. by `lepton fairness threshold`) to a binary classification:
 // the score is Probs[1], calibrated if the call used WithCalibration, which
-// is what the rule should have been fitted on. The decision's coin comes
+// is what the rule should have been fitted on (the artefact's
+// Thresholds.CalibrationSHA256 names the calibration artefact, by Digest,
+// that its fit scores went through; empty means raw scores). The decision's coin comes
 // from HMAC-SHA256(key, requestID) (see fairness.Coin), so each request is
 // decided on its own and reproducibly; a nil key uses the artefact's fit
 // hash. A group the artefact does not know follows policy.

@@ -2,6 +2,7 @@ package fairness
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,17 @@ func (a *Artefact) Marshal() ([]byte, error) {
 	return json.MarshalIndent(a, "", "  ")
 }
 
+// Digest returns the hex SHA-256 of a's canonical JSON (Marshal), which
+// identifies an artefact across save and load.
+func (a *Artefact) Digest() (string, error) {
+	b, err := a.Marshal()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
 // Save writes a to path.
 func (a *Artefact) Save(path string) error {
 	b, err := a.Marshal()
@@ -312,6 +324,11 @@ func (a *Artefact) Validate() error {
 		}
 		if err := sameGroups("thresholds.groups", sortedKeys(t.Groups)); err != nil {
 			return err
+		}
+		if t.CalibrationSHA256 != "" {
+			if h, err := hex.DecodeString(t.CalibrationSHA256); err != nil || len(h) != 32 {
+				return bad("thresholds.calibration_sha256", "not a hex SHA-256")
+			}
 		}
 		for _, v := range []float64{t.FPR, t.TPR, t.Selection} {
 			if !prob(v) {

@@ -25,6 +25,11 @@ func TestArtefactRoundTrip(t *testing.T) {
 		require.NoError(t, a.Save(path))
 		back, err := LoadFile(path)
 		require.NoError(t, err)
+		d1, err := a.Digest()
+		require.NoError(t, err)
+		d2, err := back.Digest()
+		require.NoError(t, err)
+		require.Equal(t, d1, d2, "digest survives save and load")
 		for _, s := range ss[:20] {
 			p1, err := a.Calibration.ApplySample(s, UnknownError)
 			require.NoError(t, err)

@@ -30,6 +30,10 @@ type ReportInput struct {
 	// each row's expected decision; calibrated equalized odds draws each
 	// row's coin from the data hash and the row number.
 	Thresholds *Thresholds
+	// CalibrationSHA256 is the Digest of the artefact holding Calibration.
+	// It must equal Thresholds.CalibrationSHA256: rules fitted on
+	// calibrated scores are wrong on raw ones and vice versa.
+	CalibrationSHA256 string
 	// MinGroupSize flags smaller groups; 0 means DefaultMinGroupSize.
 	MinGroupSize int
 	// Policy handles groups the artefacts do not know.
@@ -90,6 +94,9 @@ func BuildReport(in ReportInput) (*FullReport, [][]Sample, error) {
 		stages = append(stages, cal)
 	}
 	if in.Thresholds != nil {
+		if want := in.Thresholds.CalibrationSHA256; want != in.CalibrationSHA256 {
+			return nil, nil, fmt.Errorf("%w: the decision rules were fitted on scores calibrated by artefact %q, the report applies %q", ErrUnsupported, short(want), short(in.CalibrationSHA256))
+		}
 		dec := NewAccumulator(1, minGroup)
 		key := []byte(fr.FitSHA256)
 		for i, s := range cur {
@@ -229,6 +236,16 @@ func WriteMarkdown(w io.Writer, fr *FullReport) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func short(h string) string {
+	if h == "" {
+		return "none"
+	}
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 func withCI(m Metric) string {

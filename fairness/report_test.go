@@ -27,7 +27,12 @@ func TestWriteReport(t *testing.T) {
 	if d := os.Getenv("FAIRNESS_REPORT_DIR"); d != "" {
 		dir = d // keep the files to look at them
 	}
-	fr, err := WriteReport(dir, ReportInput{Samples: ss, Calibration: cal, Thresholds: th, MinGroupSize: 50})
+	th.CalibrationSHA256 = "ab" + strings.Repeat("0", 62)
+	in := ReportInput{Samples: ss, Calibration: cal, Thresholds: th, MinGroupSize: 50}
+	_, err = WriteReport(dir, in)
+	require.ErrorIs(t, err, ErrUnsupported, "rules fitted on other scores")
+	in.CalibrationSHA256 = th.CalibrationSHA256
+	fr, err := WriteReport(dir, in)
 	require.NoError(t, err)
 	require.Len(t, fr.Stages, 3)
 	for _, f := range []string{"metrics.json", "report.md", "roc.png", "roc.svg",

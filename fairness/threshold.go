@@ -150,6 +150,10 @@ type Thresholds struct {
 	// unseen group's rates are not guaranteed to match anyone's: that is
 	// why UnknownError is the default.
 	Global *Rule `json:"global,omitempty"`
+	// CalibrationSHA256 is the Digest of the calibration artefact the fit
+	// scores were calibrated with, empty for raw scores. The rules are only
+	// valid on scores calibrated the same way; reports check it.
+	CalibrationSHA256 string `json:"calibration_sha256,omitempty"`
 	// Operating point chosen on the fit data.
 	FPR       float64 `json:"fpr,omitempty"`
 	TPR       float64 `json:"tpr,omitempty"`

@@ -33,32 +33,45 @@ func runFairness(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	return errUsage{fmt.Sprintf("unknown fairness subcommand %q\n%s", args[0], fairnessUsage)}
 }
 
+// loadArtefact loads an artefact of the given kind.
+func loadArtefact(path string, kind fairness.Kind) (*fairness.Artefact, error) {
+	a, err := fairness.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if a.Kind != kind {
+		return nil, fmt.Errorf("%s: %w: kind %q, want %s", path, fairness.ErrBadArtefact, a.Kind, kind)
+	}
+	return a, nil
+}
+
 // loadCalibrated reads samples and, when calPath is set, replaces their
-// probabilities with calibrated ones.
-func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]fairness.Sample, *fairness.Calibration, error) {
+// probabilities with calibrated ones and returns the calibration's digest.
+func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]fairness.Sample, string, error) {
 	ss, err := fairness.ReadFile(in)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	if calPath == "" {
-		return ss, nil, nil
+		return ss, "", nil
 	}
-	a, err := fairness.LoadFile(calPath)
+	a, err := loadArtefact(calPath, fairness.KindCalibration)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
-	if a.Kind != fairness.KindCalibration {
-		return nil, nil, fmt.Errorf("%s: %w: kind %q, want calibration", calPath, fairness.ErrBadArtefact, a.Kind)
+	digest, err := a.Digest()
+	if err != nil {
+		return nil, "", err
 	}
 	out := make([]fairness.Sample, len(ss))
 	for i, s := range ss {
 		p, err := a.Calibration.ApplySample(s, policy)
 		if err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", s.Line, err)
+			return nil, "", fmt.Errorf("line %d: %w", s.Line, err)
 		}
 		out[i] = fairness.Sample{Group: s.Group, Label: s.Label, Probs: p, Line: s.Line}
 	}
-	return out, a.Calibration, nil
+	return out, digest, nil
 }
 
 func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
@@ -97,7 +110,7 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	if *grid < 1 {
 		return errUsage{"--grid must be >= 1"}
 	}
-	ss, _, err := loadCalibrated(*in, *calPath, policy)
+	ss, calDigest, err := loadCalibrated(*in, *calPath, policy)
 	if err != nil {
 		return err
 	}
@@ -105,6 +118,7 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	a.Thresholds.CalibrationSHA256 = calDigest
 	if err := a.Save(*out); err != nil {
 		return err
 	}
@@ -185,22 +199,19 @@ func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 	}
 	ri := fairness.ReportInput{Samples: ss, MinGroupSize: *minGroup, Policy: policy}
 	if *calPath != "" {
-		a, err := fairness.LoadFile(*calPath)
+		a, err := loadArtefact(*calPath, fairness.KindCalibration)
 		if err != nil {
 			return err
-		}
-		if a.Kind != fairness.KindCalibration {
-			return fmt.Errorf("%s: %w: kind %q, want calibration", *calPath, fairness.ErrBadArtefact, a.Kind)
 		}
 		ri.Calibration = a.Calibration
-	}
-	if *thrPath != "" {
-		a, err := fairness.LoadFile(*thrPath)
-		if err != nil {
+		if ri.CalibrationSHA256, err = a.Digest(); err != nil {
 			return err
 		}
-		if a.Kind != fairness.KindThresholds {
-			return fmt.Errorf("%s: %w: kind %q, want thresholds", *thrPath, fairness.ErrBadArtefact, a.Kind)
+	}
+	if *thrPath != "" {
+		a, err := loadArtefact(*thrPath, fairness.KindThresholds)
+		if err != nil {
+			return err
 		}
 		ri.Thresholds = a.Thresholds
 	}

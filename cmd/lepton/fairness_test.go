@@ -84,6 +84,11 @@ func TestCalibrateThresholdReportCLI(t *testing.T) {
 		"--thresholds", filepath.Join(dir, "equalized_odds.json"), "--out", rep)
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "decisions (equalized_odds)")
+	// Rules fitted on calibrated scores refuse raw ones.
+	code, _, errs = runFair("fairness", "report", "--in", in,
+		"--thresholds", filepath.Join(dir, "equalized_odds.json"), "--out", filepath.Join(dir, "r2"))
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "fitted on scores calibrated by artefact")
 	for _, f := range []string{"metrics.json", "report.md", "roc.png", "roc.svg", "reliability_00_old.png", "reliability_01_young.svg"} {
 		_, err := os.Stat(filepath.Join(rep, f))
 		require.NoError(t, err, f)
