@@ -21,7 +21,9 @@ const (
 	Platt Method = "platt"
 	// Isotonic fits a non-decreasing map of the binary score by pool
 	// adjacent violators, interpolated linearly between blocks as
-	// scikit-learn does.
+	// scikit-learn does. A block whose labels are all 0 or all 1 maps to
+	// a probability of exactly 0 or 1, which costs a lot of log loss on
+	// new data: prefer Platt or temperature scaling for small groups.
 	Isotonic Method = "isotonic"
 )
 
