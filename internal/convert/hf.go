@@ -193,10 +193,18 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		return fail(fmt.Errorf("%s: %w: no BERT embeddings (want %s); found %d tensors: %s",
 			stPath, ErrMissing, NameWord, len(names), abbreviate(names, 8)))
 	}
+	// Keep what the metadata needs, then drop the raw checkpoint so the
+	// garbage collector can reclaim it while the weights are quantised
+	// (about the checkpoint's size in peak memory for BERT-base).
+	sum := sha256.Sum256(stData)
+	ignored := countIgnored(st)
+	stMeta := st.Metadata
+	st, stData = nil, nil
 	m, err := FromFloat(cfg, tensors, opts)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", stPath, err))
 	}
+	clear(tensors)
 
 	tok, tokSource, err := loadTokenizer(dir)
 	if err != nil {
@@ -210,7 +218,6 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		return fail(fmt.Errorf("%s: %w", tokSource, err))
 	}
 
-	sum := sha256.Sum256(stData)
 	dts := make([]string, 0, len(dtypes))
 	for d := range dtypes {
 		dts = append(dts, d)
@@ -227,9 +234,9 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		"weight_layout":          "I8P16K4",
 		"fused_qkv":              "true",
 		"default_pooling":        cfg.Pooling,
-		"source_tensors_ignored": strconv.Itoa(countIgnored(st)),
+		"source_tensors_ignored": strconv.Itoa(ignored),
 	}
-	for k, v := range st.Metadata {
+	for k, v := range stMeta {
 		meta["safetensors."+k] = v
 	}
 	var hc hfConfig

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 
 	"lepton/quant"
@@ -201,13 +200,4 @@ func checkPacked(data []int8, colSums []int32, n, k int) error {
 		}
 	}
 	return nil
-}
-
-// describeShape formats a shape for tables.
-func describeShape(shape []int) string {
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		parts[i] = strconv.Itoa(d)
-	}
-	return "[" + strings.Join(parts, " x ") + "]"
 }

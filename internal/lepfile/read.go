@@ -18,8 +18,9 @@ import (
 
 // OpenBytes parses a .lep file held in memory with the same validation as
 // Open. The returned File aliases data when data starts on a 64-byte
-// boundary (as go:embed'ed and mmap'ed data does... usually); otherwise it
-// copies data once into an aligned arena so tensor views stay aligned.
+// boundary (a mapping or an arena from this package); otherwise (go:embed'ed
+// strings, most heap slices) it copies data once into an aligned arena, so
+// every tensor view is 64-byte aligned whatever the caller passes.
 // The caller must not modify data while the File is in use.
 func OpenBytes(data []byte) (*File, error) {
 	if len(data) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(data)))%Align != 0 {
@@ -102,8 +103,8 @@ func parse(data []byte) (*File, error) {
 		return nil, errf(ErrChecksum, "section table CRC32C %08x, computed %08x", got, want)
 	}
 
-	f := &File{Major: int(major), Minor: int(minor), Size: n, data: data}
-	secs := map[string]*SectionInfo{}
+	f := &File{Major: int(major), Minor: int(minor), Size: n, data: data, Sections: make([]SectionInfo, 0, count)}
+	secs := map[string]*SectionInfo{} // points into f.Sections, which never grows past count
 	for i := range int(count) {
 		e := table[i*sectionEntrySize : (i+1)*sectionEntrySize]
 		kind := e[0:4]
