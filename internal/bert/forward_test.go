@@ -268,3 +268,33 @@ func TestForwardNoAllocs(t *testing.T) {
 	step()
 	require.Zero(t, testing.AllocsPerRun(5, step))
 }
+
+// countdownCtx reports cancellation once Err has been called n times, to
+// cancel a forward pass in the middle.
+type countdownCtx struct {
+	context.Context
+	n int
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestForwardCancelMidway: cancellation is noticed between layers.
+func TestForwardCancelMidway(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Layers = 4
+	m := randomModel(t, cfg, 3, 12)
+	seqs := randomSeqs(cfg, []int{5, 9}, 13)
+	for checks := 0; checks <= cfg.Layers; checks++ {
+		ctx := &countdownCtx{Context: context.Background(), n: checks}
+		err := m.Forward(ctx, &Workspace{}, seqs)
+		require.ErrorIs(t, err, context.Canceled, "cancelled after %d checks", checks)
+		require.Less(t, ctx.n, 0)
+	}
+	// One check before the work and one per layer: enough budget succeeds.
+	require.NoError(t, m.Forward(&countdownCtx{Context: context.Background(), n: cfg.Layers + 1}, &Workspace{}, seqs))
+}

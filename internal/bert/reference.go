@@ -188,11 +188,20 @@ func refLinear(x []float64, n, k int, l *Linear) []float64 {
 		xr := x[i*k : (i+1)*k]
 		for o := 0; o < outN; o++ {
 			wr := w[o*k : (o+1)*k]
-			s := float64(l.Bias[o])
-			for j, v := range xr {
-				s += v * float64(wr[j])
+			// Four float64 partial sums: exact enough (float64 against
+			// fp32 references) and not one long dependency chain.
+			var s0, s1, s2, s3 float64
+			j := 0
+			for ; j+4 <= k; j += 4 {
+				s0 += xr[j] * float64(wr[j])
+				s1 += xr[j+1] * float64(wr[j+1])
+				s2 += xr[j+2] * float64(wr[j+2])
+				s3 += xr[j+3] * float64(wr[j+3])
 			}
-			y[i*outN+o] = s
+			for ; j < k; j++ {
+				s0 += xr[j] * float64(wr[j])
+			}
+			y[i*outN+o] = float64(l.Bias[o]) + ((s0 + s1) + (s2 + s3))
 		}
 	}
 	return y
