@@ -160,11 +160,29 @@ func TestGoldenSST2(t *testing.T) {
 			IDs    []int32   `json:"ids"`
 			Logits []float32 `json:"logits"`
 		} `json:"cases"`
+		Hidden []struct {
+			Line   int         `json:"line"`
+			Hidden [][]float32 `json:"last_hidden_state"`
+		} `json:"hidden"`
 	}
 	data, err := os.ReadFile(filepath.Join(root, "testdata", "golden", "sst2_logits.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &golden))
 	require.Len(t, golden.Cases, len(texts))
+
+	// Hidden states of the first sentences against PyTorch.
+	require.NotEmpty(t, golden.Hidden)
+	var worstH float64
+	for _, hc := range golden.Hidden {
+		c := golden.Cases[hc.Line-1]
+		require.Equal(t, hc.Line, c.Line)
+		ref, err := m.Reference(context.Background(), bert.Sequence{IDs: c.IDs})
+		require.NoError(t, err)
+		d := maxAbs(ref.Hidden, flat(hc.Hidden))
+		require.LessOrEqual(t, d, 1e-4, "line %d: float hidden states vs PyTorch", hc.Line)
+		worstH = math.Max(worstH, d)
+	}
+	t.Logf("SST-2 float path: max |hidden err| vs PyTorch on %d sentences %.2e", len(golden.Hidden), worstH)
 
 	ctx := context.Background()
 	ws := &bert.Workspace{}
