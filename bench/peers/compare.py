@@ -50,6 +50,24 @@ def run_json(cmd):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def same_model_check(lepton, mdir):
+    """Lepton and ORT must run the same model: on a synthetic vocabulary the text
+    "tok1234 tok2000 ..." is exactly the ids [CLS] 1234 2000 ... [SEP]."""
+    ids = [101] + [1000 + (i * 7919) % 29000 for i in range(30)] + [102]
+    text = " ".join(f"tok{i}" for i in ids[1:-1])
+    lep = run_json([lepton, "embed", "-m", os.path.join(mdir, "model.lep"), "--pooling", "mean", "--json", text])["vector"]
+    for name in ["model.onnx", "model_int8.onnx"]:
+        o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model", os.path.join(mdir, name),
+                      "--dump", ",".join(map(str, ids))])["vector"]
+        dot = sum(x * y for x, y in zip(lep, o))
+        cos = dot / (sum(x * x for x in lep) ** 0.5 * sum(y * y for y in o) ** 0.5)
+        err = max(abs(x - y) for x, y in zip(lep, o))
+        print(f"same-model check {os.path.basename(mdir)}: Lepton int8 vs ORT {name}: cosine {cos:.5f}, "
+              f"max abs diff {err:.4f} over {len(lep)} dims", file=sys.stderr)
+        if cos < 0.95:
+            raise SystemExit("the engines disagree: not the same model")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", default="minilm,base")
@@ -61,6 +79,9 @@ def main():
     ap.add_argument("--lepton-synthetic", action="store_true",
                     help="use `lepton bench --synthetic` instead of -m models/SHAPE/model.lep")
     ap.add_argument("--fp32", action="store_true", help="also run ORT on the fp32 model")
+    ap.add_argument("--check", action="store_true",
+                    help="first check that both engines compute the same function: mean-pooled outputs of "
+                         "lepton embed and ORT fp32/int8 on the same tokens, cosine similarity")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "raw.jsonl"))
     a = ap.parse_args()
 
@@ -68,6 +89,9 @@ def main():
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     raw = open(a.out, "a")
     shapes = a.shapes.split(",")
+    if a.check:
+        for shape in shapes:
+            same_model_check(a.lepton, os.path.join(HERE, "models", shape))
     cases = a.cases.split(",")
     threads = a.threads.split(",")
     res = {}  # (shape, case, threads, engine) -> list of result dicts
@@ -103,6 +127,8 @@ def main():
                           f"ort {o['median_ms']:.2f} ms", file=sys.stderr, flush=True)
 
     med = lambda key, f: statistics.median(r[f] for r in res[key])
+    if not res:
+        return
     kernel = next(r["kernel"] for k, v in res.items() if k[3] == "lepton" for r in v)
     print(f"\nLepton kernel: {kernel}; {a.rounds} rounds, median of per-process medians; "
           "ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all'\n")

@@ -60,8 +60,22 @@ function vmHWM() {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+// --dump "101,1234,...,102": print the mean-pooled last_hidden_state of one
+// sequence instead of timing, for the same-model check in compare.py.
+async function dump(a) {
+  const ids = String(a.dump).split(',').map((x) => BigInt(x));
+  const t = (v) => new ort.Tensor('int64', BigInt64Array.from(v), [1, v.length]);
+  const sess = await ort.InferenceSession.create(a.model, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const o = await sess.run({ input_ids: t(ids), attention_mask: t(ids.map(() => 1n)), token_type_ids: t(ids.map(() => 0n)) });
+  const hs = o.last_hidden_state, [, n, h] = hs.dims;
+  const mean = new Array(h).fill(0);
+  for (let r = 0; r < n; r++) for (let d = 0; d < h; d++) mean[d] += hs.data[r * h + d] / n;
+  process.stdout.write(JSON.stringify({ vector: mean }) + '\n');
+}
+
 async function main() {
   const a = args();
+  if (a.dump) return dump(a);
   const opts = {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: a.threads,
