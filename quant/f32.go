@@ -166,8 +166,9 @@ func Softmax(x []float32) {
 //
 //	dst[j] = Dot(q, k[j*stride : j*stride+len(q)]) * scale
 //
-// with exactly Dot's bits, but in one call (one assembly loop on SIMD
-// tiers instead of a call and a reduction per key). It panics if k is too
+// with exactly Dot's bits, but in one call (on SIMD tiers, for len(q) in
+// 16, 32, 48, 64, one assembly loop with q in registers instead of a call
+// and a reduction per key). It panics if k is too
 // short, which is a programming error.
 func DotRows(dst, q, k []float32, stride int, scale float32) {
 	n, d := len(dst), len(q)
@@ -177,8 +178,8 @@ func DotRows(dst, q, k []float32, stride int, scale float32) {
 	if stride < d || len(k) < (n-1)*stride+d {
 		panic(fmt.Sprintf("quant: DotRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(k)))
 	}
-	if d > 0 && d%Lanes == 0 && useF32SIMD() {
-		dotRowsAVX2(&dst[0], &q[0], &k[0], uintptr(stride*4), n, d/Lanes, scale)
+	if d > 0 && d%Lanes == 0 && d <= 4*Lanes && useF32SIMD() {
+		dotRowsAVX2[d/Lanes-1](&dst[0], &q[0], &k[0], uintptr(stride*4), n, scale)
 		return
 	}
 	for j := range dst {

@@ -4,14 +4,41 @@
 
 package quant
 
-// dotRowsAVX2 implements, with the reference's rounding and order:
+// dotRows1AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]
-//	    var p [16]float32; for i := range 16*blocks { p[i%16] += float32(q[i] * kj[i]) }
+//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
+//	    for i := range 16 { p[i%16] += float32(q[i] * kj[i]) }
 //	    dst[j] = sumLanes(&p) * scale }
 //
 //go:noescape
-func dotRowsAVX2(dst, q, k *float32, ldk uintptr, n, blocks int, scale float32)
+func dotRows1AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+
+// dotRows2AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
+//	    for i := range 32 { p[i%16] += float32(q[i] * kj[i]) }
+//	    dst[j] = sumLanes(&p) * scale }
+//
+//go:noescape
+func dotRows2AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+
+// dotRows3AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
+//	    for i := range 48 { p[i%16] += float32(q[i] * kj[i]) }
+//	    dst[j] = sumLanes(&p) * scale }
+//
+//go:noescape
+func dotRows3AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+
+// dotRows4AVX2 implements, with the reference's rounding and order:
+//
+//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
+//	    for i := range 64 { p[i%16] += float32(q[i] * kj[i]) }
+//	    dst[j] = sumLanes(&p) * scale }
+//
+//go:noescape
+func dotRows4AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
 
 // axpyRows1AVX2 implements, with the reference's rounding and order:
 //

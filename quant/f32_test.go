@@ -212,3 +212,36 @@ func TestFusedQuantizeRows(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkAttentionRows times one query row of attention at MiniLM's and
+// BERT-base's head sizes over 128 keys: DotRows, Softmax, AxpyRows.
+func BenchmarkAttentionRows(b *testing.B) {
+	old := KernelName()
+	defer SetKernel(old)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tier := range Kernels() {
+		for _, d := range []int{32, 64} {
+			const n, stride = 128, 1152
+			q := f32Inputs(rng, d, false)
+			kv := f32Inputs(rng, (n-1)*stride+d, false)
+			scores := make([]float32, n)
+			out := make([]float32, d)
+			b.Run(fmt.Sprintf("%s/d%d", tier, d), func(b *testing.B) {
+				if err := SetKernel(tier); err != nil {
+					b.Fatal(err)
+				}
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					DotRows(scores, q, kv, stride, 0.125)
+					Softmax(scores)
+					clear(out)
+					AxpyRows(out, scores, kv, stride)
+				}
+				flops := 4 * float64(n*d) * float64(b.N)
+				if cpu := cpuSeconds() - cpu0; cpu > 0 {
+					b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
+				}
+			})
+		}
+	}
+}

@@ -17,58 +17,7 @@ type f32Func struct {
 	body             string
 }
 
-var f32Funcs = append([]f32Func{
-	{
-		name: "dotRowsAVX2", sig: "dst, q, k *float32, ldk uintptr, n, blocks int, scale float32", frame: "$0-52",
-		doc: []string{
-			"for j := range n { kj := k[j*ldk/4:]",
-			"    var p [16]float32; for i := range 16*blocks { p[i%16] += float32(q[i] * kj[i]) }",
-			"    dst[j] = sumLanes(&p) * scale }",
-		},
-		body: `	MOVQ dst+0(FP), DI
-	MOVQ q+8(FP), SI
-	MOVQ k+16(FP), DX
-	MOVQ ldk+24(FP), R8
-	MOVQ n+32(FP), CX
-	MOVQ blocks+40(FP), R9
-	TESTQ CX, CX
-	JZ done
-row:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ SI, AX
-	MOVQ DX, BX
-	MOVQ R9, R10
-block:
-	VMOVUPS (AX), Y2
-	VMOVUPS 32(AX), Y3
-	VMULPS (BX), Y2, Y2
-	VMULPS 32(BX), Y3, Y3
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-	ADDQ $64, AX
-	ADDQ $64, BX
-	DECQ R10
-	JNZ block
-	VADDPS Y1, Y0, Y0      // s8[i] = p[i] + p[i+8]
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0      // s4[i] = s8[i] + s8[i+4]
-	VMOVHLPS X0, X0, X1
-	VADDPS X1, X0, X0      // s4[0]+s4[2], s4[1]+s4[3]
-	VMOVSHDUP X0, X1
-	VADDSS X1, X0, X0      // s2a + s2b
-	VMULSS scale+48(FP), X0, X0
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	ADDQ R8, DX
-	DECQ CX
-	JNZ row
-done:
-	VZEROUPPER
-	RET
-`,
-	},
-}, append(axpyRowsFuncs(), []f32Func{
+var f32Funcs = append([]f32Func{}, append(append(dotRowsFuncs(), axpyRowsFuncs()...), []f32Func{
 	{
 		name: "dotLanesAVX2", sig: "a, b *float32, blocks int, p *[Lanes]float32", frame: "$0-32",
 		doc: []string{"for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }"},
@@ -353,6 +302,84 @@ done:
 `,
 	},
 }...)...)
+
+// dotRowsFuncs are dotRows1AVX2..dotRows4AVX2 for head sizes 16*blocks:
+// q stays in Y8-Y15, two keys are reduced at a time (independent chains for
+// the out-of-order core), and each key's 16 lanes are folded with the tree
+// of sumLanes in registers: s8 = p[0:8]+p[8:16], s4 = s8[0:4]+s8[4:8],
+// (s4[0]+s4[2], s4[1]+s4[3]), then their sum, then * scale. Lanes start at
+// +0 and products are added to them, as in the reference (so a -0 product
+// gives +0).
+func dotRowsFuncs() []f32Func {
+	var fs []f32Func
+	for blocks := 1; blocks <= 4; blocks++ {
+		var body string
+		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
+		add("MOVQ dst+0(FP), DI")
+		add("MOVQ q+8(FP), SI")
+		add("MOVQ k+16(FP), DX")
+		add("MOVQ ldk+24(FP), R8")
+		add("MOVQ n+32(FP), CX")
+		for i := 0; i < 2*blocks; i++ {
+			add("VMOVUPS %d(SI), Y%d", 32*i, 8+i)
+		}
+		// keys: one (acc Y0,Y1; temp Y4) or two (second: acc Y2,Y3; temp Y5).
+		accum := func(keys int) {
+			srcs := []string{"(DX)", "(DX)(R8*1)"}
+			for key := 0; key < keys; key++ {
+				add("VXORPS Y%d, Y%d, Y%d", 2*key, 2*key, 2*key)
+				add("VXORPS Y%d, Y%d, Y%d", 2*key+1, 2*key+1, 2*key+1)
+			}
+			for i := 0; i < 2*blocks; i++ {
+				for key := 0; key < keys; key++ {
+					src := srcs[key]
+					if i > 0 {
+						src = fmt.Sprintf("%d%s", 32*i, srcs[key])
+					}
+					add("VMULPS %s, Y%d, Y%d", src, 8+i, 4+key)
+					add("VADDPS Y%d, Y%d, Y%d", 4+key, 2*key+i%2, 2*key+i%2)
+				}
+			}
+			for key := 0; key < keys; key++ {
+				a, b := 2*key, 2*key+1
+				add("VADDPS Y%d, Y%d, Y%d", b, a, a)
+				add("VEXTRACTF128 $1, Y%d, X%d", a, b)
+				add("VADDPS X%d, X%d, X%d", b, a, a)
+				add("VMOVHLPS X%d, X%d, X%d", a, a, b)
+				add("VADDPS X%d, X%d, X%d", b, a, a)
+				add("VMOVSHDUP X%d, X%d", a, b)
+				add("VADDSS X%d, X%d, X%d", b, a, a)
+				add("VMULSS scale+40(FP), X%d, X%d", a, a)
+				add("VMOVSS X%d, %d(DI)", a, 4*key)
+			}
+		}
+		add("SUBQ $2, CX")
+		add("JLT one")
+		body += "pair:\n"
+		accum(2)
+		add("ADDQ $8, DI")
+		add("LEAQ (DX)(R8*2), DX")
+		add("SUBQ $2, CX")
+		add("JGE pair")
+		body += "one:\n"
+		add("CMPQ CX, $-1")
+		add("JNE done")
+		accum(1)
+		body += "done:\n"
+		add("VZEROUPPER")
+		add("RET")
+		fs = append(fs, f32Func{
+			name: fmt.Sprintf("dotRows%dAVX2", blocks), sig: "dst, q, k *float32, ldk uintptr, n int, scale float32", frame: "$0-44",
+			doc: []string{
+				fmt.Sprintf("for j := range n { kj := k[j*ldk/4:]; var p [16]float32"),
+				fmt.Sprintf("    for i := range %d { p[i%%16] += float32(q[i] * kj[i]) }", 16*blocks),
+				"    dst[j] = sumLanes(&p) * scale }",
+			},
+			body: body,
+		})
+	}
+	return fs
+}
 
 // axpyRowsFuncs are axpyRows1AVX2..axpyRows8AVX2: c ymm registers (8c
 // values of dst) stay in registers while n scaled rows of v are added.
