@@ -154,13 +154,7 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 	}
 
 	m := &bert.Model{Config: cfg, Layers: make([]bert.Layer, cfg.Layers)}
-	total := 3 + 4*cfg.Layers
-	if withPooler {
-		total++
-	}
-	if m.Config.Architecture == lepfile.ArchBertClassification {
-		total++
-	}
+	total := quantSteps(&cfg, withPooler)
 	done := 0
 	step := func() {
 		done++
@@ -223,6 +217,19 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		return nil, fmt.Errorf("%w: %w", ErrMissing, err)
 	}
 	return m, nil
+}
+
+// quantSteps is the number of Progress calls FromFloat makes: one per
+// embedding table and per linear.
+func quantSteps(cfg *bert.Config, withPooler bool) int {
+	n := 3 + 4*cfg.Layers
+	if withPooler {
+		n++
+	}
+	if cfg.Architecture == lepfile.ArchBertClassification {
+		n++
+	}
+	return n
 }
 
 // quantizeEmbedding quantises each row of a [rows][dim] table symmetrically

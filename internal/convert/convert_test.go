@@ -375,3 +375,27 @@ func TestFromHFErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFromHFProgress checks progress covers decoding and quantisation and
+// ends at its total.
+func TestFromHFProgress(t *testing.T) {
+	cfg := tinyConfig()
+	dir := hfDir(t, cfg, convert.Random(cfg, 4), "bert.", "F32", false, nil)
+	var seen []int
+	total := -1
+	_, _, _, err := convert.FromHF(dir, convert.Options{Progress: func(done, n int) {
+		if total >= 0 {
+			require.Equal(t, total, n, "constant total")
+		}
+		total = n
+		seen = append(seen, done)
+	}})
+	require.NoError(t, err)
+	// 5 embedding/LN + 16 per layer x 2 + pooler 2 + classifier 2 + position_ids
+	// tensors decoded, then 3 embeddings + 4 linears x 2 + pooler + classifier.
+	require.Equal(t, (5+16*2+2+2+1)+(3+4*2+2), total)
+	require.Len(t, seen, total)
+	for i, d := range seen {
+		require.Equal(t, i+1, d)
+	}
+}

@@ -167,9 +167,24 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", stPath, err))
 	}
+	// Progress covers decoding (one step per checkpoint tensor) and then
+	// quantisation (FromFloat's steps).
+	_, hasPooler := st.Lookup("bert.pooler.dense.weight")
+	if _, ok := st.Lookup("pooler.dense.weight"); ok {
+		hasPooler = true
+	}
+	progress := opts.Progress
+	decodeSteps := len(st.Tensors)
+	total := decodeSteps + quantSteps(&cfg, hasPooler)
+	if progress != nil {
+		opts.Progress = func(done, _ int) { progress(decodeSteps+done, total) }
+	}
 	tensors := map[string][]float32{}
 	dtypes := map[string]bool{}
 	for i := range st.Tensors {
+		if progress != nil {
+			progress(i+1, total)
+		}
 		t := &st.Tensors[i]
 		name, ok := hfName(t.Name)
 		if !ok {
