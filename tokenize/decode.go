@@ -5,11 +5,11 @@ import "strings"
 // Decode turns ids back into text the way Hugging Face's WordPiece decoder
 // does: tokens are joined with spaces except continuation pieces, whose
 // prefix ("##") is removed so they glue to the previous piece; with the
-// decoder's cleanup enabled (the BERT default) spaces before punctuation and
-// inside English contractions are removed from the joined text, as
-// transformers' clean_up_tokenization does ("isn ' t" -> "isn't"); the Rust
-// decoder alone applies the same replacements token by token, which misses
-// patterns spanning tokens. Ids outside the vocabulary are skipped;
+// decoder's cleanup enabled (the BERT default) each piece goes through the
+// Rust decoder's clean-up (" ." -> "." and so on). Like the Rust decoder it
+// works token by token, so patterns spanning tokens stay: "isn't" decodes
+// to "isn ' t" (transformers' optional clean_up_tokenization_spaces, applied
+// to the joined string afterwards, is not applied here). Ids outside the vocabulary are skipped;
 // skipSpecial also drops special tokens ([CLS], [SEP], [PAD], ...).
 func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
 	var sb strings.Builder
@@ -30,10 +30,10 @@ func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
 			}
 		}
 		first = false
+		if t.flags&flagDecodeCleanup != 0 {
+			tok = cleanup(tok)
+		}
 		sb.WriteString(tok)
-	}
-	if t.flags&flagDecodeCleanup != 0 {
-		return cleanup(sb.String())
 	}
 	return sb.String()
 }
@@ -47,11 +47,11 @@ func (t *Tokenizer) isSpecial(id int32) bool {
 	return false
 }
 
-// cleanupReplacer lists transformers' clean_up_tokenization replacements,
+// cleanupReplacer lists the Rust WordPiece decoder's clean-up replacements,
 // applied in this order.
 var cleanupReplacer = []string{
 	" .", ".", " ?", "?", " !", "!", " ,", ",", " ' ", "'", " n't", "n't",
-	" 'm", "'m", " 's", "'s", " 've", "'ve", " 're", "'re",
+	" 'm", "'m", " do not", " don't", " 's", "'s", " 've", "'ve", " 're", "'re",
 }
 
 func cleanup(s string) string {

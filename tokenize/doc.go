@@ -41,11 +41,15 @@
 //
 // # Parity
 //
-// Ids are checked against Hugging Face (transformers.js goldens, see
-// testdata/README.md) on every SST-2 validation sentence, every
-// Symptom2Disease text, the STS-B test pairs and an adversarial list. Where
-// transformers.js and the Rust tokenizers crate disagree, this package
-// follows Rust, which is what Hugging Face's Python tokenizers run:
+// Encodings are checked against two independent references (goldens and
+// the scripts that made them in testdata): the Rust Hugging Face tokenizers
+// library itself (its node binding, 0.23.2), for ids, type ids,
+// special-tokens masks, offsets, decoding and 3,600 truncation/padding
+// cases, and transformers.js for ids; on every SST-2 validation sentence,
+// every Symptom2Disease text, the STS-B test pairs and an adversarial list.
+// Everything matches the Rust library. Where transformers.js departs from
+// Rust, this package follows Rust (what Python's tokenizers run), and the
+// Rust goldens confirm it:
 //
 //   - Lowercasing is per character, like Rust's char::to_lowercase: a
 //     word-final Σ becomes σ, not ς (JavaScript applies Final_Sigma). İ
@@ -75,9 +79,12 @@
 //     [EncodeOptions]; the truncation/padding sections of tokenizer.json
 //     are not applied implicitly, and pad_to_multiple_of is not offered.
 //     Overflowing windows are capped at [MaxOverflowing].
-//   - Decode applies transformers' clean_up_tokenization to the joined
-//     text ("isn ' t" becomes "isn't"); the Rust decoder alone applies the
-//     same replacements token by token.
+//   - Overflowing windows follow tokenizers up to 0.22 and its unit tests:
+//     every window, stride apart. tokenizers 0.23.1-0.23.2 return cut-short
+//     windows (huggingface/tokenizers#2091, a known regression).
+//   - Decode is the Rust WordPiece decoder's, clean-up token by token
+//     ("isn't" decodes to "isn ' t"); transformers' optional
+//     clean_up_tokenization_spaces pass over the joined text is not applied.
 //   - Tokens typed in the text that match special tokens get
 //     SpecialTokensMask 0; only the post-processor's tokens get 1, as in
 //     Rust.

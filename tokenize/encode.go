@@ -61,10 +61,7 @@ type EncodeOptions struct {
 	Stride int
 	// ReturnOverflowing keeps the truncated-away tokens as further windows
 	// in Encoding.Overflowing. As in Hugging Face, a pair yields every
-	// combination of the two sequences' windows, and tokens of a
-	// non-first window keep type id 0 even in the second sequence (the
-	// post-processor types only the first window); special tokens keep
-	// their template type ids.
+	// combination of the two sequences' windows (see MaxOverflowing).
 	ReturnOverflowing bool
 	// Padding chooses the padding strategy.
 	Padding PaddingStrategy
@@ -479,8 +476,8 @@ func windows(dst [][2]int, n, maxLen, stride int) ([][2]int, error) {
 // assemble applies the post-processing template to window wa of sequence a
 // and wb of sequence b. mainA/mainB tell whether the window is the first
 // (main) one: Hugging Face's TemplateProcessing sets the template's type id
-// only on the main encodings, so tokens of overflowing windows keep type id
-// 0 (its template_processing_overflowing test pins this down).
+// on the main encodings only, so tokens of overflowing windows keep the
+// type id the model step gave their sequence: 0 for a, 1 for b.
 func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, mainA, mainB, pair bool) {
 	tpl := e.t.single
 	if pair {
@@ -500,7 +497,7 @@ func (e *Encoder) assemble(dst *Encoding, wa, wb [2]int, mainA, mainB, pair bool
 			if p.kind == pieceB {
 				s, w, typ = &e.b, wb, p.typeID
 				if !mainB {
-					typ = 0
+					typ = 1
 				}
 			}
 			for i := w[0]; i < w[1]; i++ {
