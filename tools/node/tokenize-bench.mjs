@@ -32,3 +32,24 @@ const cpu = (c.user + c.system) / 1e6; // includes node's GC threads
 console.log(`transformers.js ${texts.length} texts x ${rounds}: ${(bytes * rounds / secs / 1e6).toFixed(2)} MB/s wall, ` +
   `${(bytes * rounds / cpu / 1e6).toFixed(2)} MB/cpu-s, ${(texts.length * rounds / secs).toFixed(0)} texts/s`);
 fs.rmSync(tmp, { recursive: true });
+
+// Optionally the Rust library through its node binding (npm "tokenizers"),
+// installed as for tokenize-goldens-rust.mjs; encodeBatch keeps the per-call
+// JS/native overhead out. CPU time covers its worker threads.
+if (process.env.HF_TOKENIZERS_PREFIX) {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(path.join(process.env.HF_TOKENIZERS_PREFIX, "node_modules", "x.js"));
+  const { Tokenizer } = require("tokenizers");
+  const rs = Tokenizer.fromFile(path.join(shared, "models/sst2-bert-tiny-scratch/tokenizer.json"));
+  rs.disablePadding();
+  rs.disableTruncation();
+  for (let i = 0; i < 3; i++) await rs.encodeBatch(texts);
+  const rc0 = process.cpuUsage();
+  const rt0 = process.hrtime.bigint();
+  for (let r = 0; r < rounds; r++) await rs.encodeBatch(texts);
+  const rsecs = Number(process.hrtime.bigint() - rt0) / 1e9;
+  const rc = process.cpuUsage(rc0);
+  const rcpu = (rc.user + rc.system) / 1e6;
+  console.log(`tokenizers (Rust) ${texts.length} texts x ${rounds}: ${(bytes * rounds / rsecs / 1e6).toFixed(2)} MB/s wall, ` +
+    `${(bytes * rounds / rcpu / 1e6).toFixed(2)} MB/cpu-s`);
+}
