@@ -72,6 +72,14 @@ type Workspace struct {
 
 	heads, headSz, hidden int
 	attendFn              func(i int) // w.attendItem, built once so Pool.For does not allocate
+	rowFn                 func(c int) // w.rowItem, likewise
+
+	// The row step in flight (see rows).
+	rOp          rowOp
+	rX           []float32
+	rK, rN, rPer int
+	rLN          *LayerNorm
+	rEps         float32
 }
 
 // grow returns s resized to n, reusing its array when large enough.
@@ -144,12 +152,17 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 		w.attendFn = w.attendItem
 	}
 
+	if w.rowFn == nil {
+		w.rowFn = w.rowItem
+	}
+
 	m.embed(w, seqs)
+	w.rows(rowQuant, w.x, h, t, nil, 0)
 	for li := range m.Layers {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		m.layer(w, &m.Layers[li], t)
+		m.layer(w, &m.Layers[li], t, li == len(m.Layers)-1)
 	}
 	return nil
 }
@@ -177,38 +190,86 @@ func (m *Model) embed(w *Workspace, seqs []Sequence) {
 	}
 }
 
-// layer runs one encoder layer over the t rows of w.x in place.
-func (m *Model) layer(w *Workspace, l *Layer, t int) {
+// layer runs one encoder layer over the t rows of w.x in place. On entry
+// w.acts holds w.x quantised; on exit too, unless last.
+func (m *Model) layer(w *Workspace, l *Layer, t int, last bool) {
 	h := m.Config.Hidden
 	inter := m.Config.Intermediate
 	eps := m.Config.LayerNormEps
 	pool := w.pool()
 
 	// Fused Q, K, V projection.
-	quant.QuantizeRows(&w.acts, w.x, t, h)
 	pool.GEMM(w.qkv, &w.acts, &l.QKV.W, l.QKV.Bias)
 
 	// Per-sequence, per-head attention into w.ctxb.
 	pool.For((len(w.start)-1)*w.heads, w.attendFn)
 
-	// Output projection with the residual fused (x += ctx Wo + bo), LayerNorm.
-	quant.QuantizeRows(&w.acts, w.ctxb, t, h)
+	// Output projection with the residual fused (x += ctx Wo + bo), then
+	// LayerNorm and quantisation of x for the FFN in one pass over the rows.
+	w.rows(rowQuant, w.ctxb, h, t, nil, 0)
 	pool.GEMMResidual(w.x, &w.acts, &l.AttnOut.W, l.AttnOut.Bias)
-	for r := 0; r < t; r++ {
-		xr := w.x[r*h : (r+1)*h]
-		quant.LayerNorm(xr, xr, l.AttnLN.Gamma, l.AttnLN.Beta, eps)
-	}
+	w.rows(rowLNQuant, w.x, h, t, &l.AttnLN, eps)
 
 	// Feed-forward: x += GELU(x W1 + b1) W2 + b2, LayerNorm.
-	quant.QuantizeRows(&w.acts, w.x, t, h)
 	pool.GEMM(w.inter, &w.acts, &l.Inter.W, l.Inter.Bias)
-	quant.GELU(w.inter[:t*inter])
-	quant.QuantizeRows(&w.acts, w.inter, t, inter)
+	w.rows(rowGELUQuant, w.inter, inter, t, nil, 0)
 	pool.GEMMResidual(w.x, &w.acts, &l.Output.W, l.Output.Bias)
-	for r := 0; r < t; r++ {
-		xr := w.x[r*h : (r+1)*h]
-		quant.LayerNorm(xr, xr, l.OutLN.Gamma, l.OutLN.Beta, eps)
+	if last {
+		w.rows(rowLN, w.x, h, t, &l.OutLN, eps)
+	} else {
+		w.rows(rowLNQuant, w.x, h, t, &l.OutLN, eps)
 	}
+}
+
+// Row-wise steps between the GEMMs. Each works on whole rows, so splitting
+// the rows over threads gives the same bits as one pass.
+type rowOp uint8
+
+const (
+	rowQuant     rowOp = iota // quantise rows into w.acts
+	rowLN                     // LayerNorm rows in place
+	rowLNQuant                // LayerNorm rows in place, then quantise them
+	rowGELUQuant              // GELU rows in place, then quantise them
+)
+
+// rowChunkValues is the work (rows x width) below which a row step is not
+// split: waking a helper costs more than the step.
+const rowChunkValues = 1 << 14
+
+// rows runs op over the t rows of width k of x on the workspace's pool.
+func (w *Workspace) rows(op rowOp, x []float32, k, t int, ln *LayerNorm, eps float32) {
+	if op != rowLN {
+		w.acts.Reset(t, k)
+	}
+	w.rOp, w.rX, w.rK, w.rLN, w.rEps, w.rN = op, x, k, ln, eps, t
+	pool := w.pool()
+	chunks := min(t, pool.Threads()*4, max(1, t*k/rowChunkValues))
+	w.rPer = (t + chunks - 1) / chunks
+	pool.For((t+w.rPer-1)/w.rPer, w.rowFn)
+	w.rX, w.rLN = nil, nil
+}
+
+// rowItem runs the current row step on chunk c.
+func (w *Workspace) rowItem(c int) {
+	lo := c * w.rPer
+	hi := min(lo+w.rPer, w.rN)
+	k := w.rK
+	x := w.rX[lo*k : hi*k]
+	switch w.rOp {
+	case rowLN, rowLNQuant:
+		for r := 0; r < hi-lo; r++ {
+			xr := x[r*k : (r+1)*k]
+			quant.LayerNorm(xr, xr, w.rLN.Gamma, w.rLN.Beta, w.rEps)
+		}
+	case rowGELUQuant:
+		quant.GELU(x)
+	}
+	if w.rOp == rowLN {
+		return
+	}
+	kp := quant.RoundUp(k, quant.KR)
+	sub := quant.Acts{Data: w.acts.Data[lo*kp : hi*kp], Scales: w.acts.Scales[lo:hi]}
+	quant.QuantizeRows(&sub, x, hi-lo, k)
 }
 
 func (w *Workspace) pool() *quant.Pool {
