@@ -300,8 +300,10 @@ func (r *reader) pieces(what string) []piece {
 
 // FromBinary loads the form written by [Tokenizer.MarshalBinary]. It is
 // built to be fast (no per-token allocation, no map): the returned Tokenizer
-// keeps data referenced in place and reads it on demand, so data must not be
-// modified while the Tokenizer is in use (a read-only mmap is fine). Every
+// keeps data referenced in place and reads it on demand, so data must stay
+// valid and unmodified while the Tokenizer is in use: a read-only mmap is
+// fine, but unmapping it ends the Tokenizer's life too. (Strings the
+// Tokenizer returns are copies and outlive data.) Every
 // read from data is bounds-checked: a corrupt or hostile blob yields
 // ErrInvalid or, at worst, wrong tokens, never a panic.
 func FromBinary(data []byte) (*Tokenizer, error) {
