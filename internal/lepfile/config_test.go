@@ -75,3 +75,10 @@ func TestWriteError(t *testing.T) {
 		require.ErrorIs(t, err, errDisk, "failing after %d bytes", after)
 	}
 }
+
+func TestWriteRefusesHugeMetadata(t *testing.T) {
+	m := tinyModel(t, lepfile.ArchBertModel, false, false)
+	err := lepfile.Write(&failWriter{after: 1 << 30}, m, nil, lepfile.Metadata{"blob": strings.Repeat("x", 65<<20)})
+	require.ErrorIs(t, err, lepfile.ErrModel)
+	require.Contains(t, err.Error(), "metadata")
+}

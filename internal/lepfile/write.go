@@ -99,6 +99,10 @@ func Write(w io.Writer, m *bert.Model, tokenizer []byte, meta Metadata, opts ...
 	if err != nil {
 		return fmt.Errorf("%w: metadata: %v", ErrModel, err)
 	}
+	// The reader bounds these sections; never write what it would refuse.
+	if len(metaJSON) > maxJSONSection || len(conf) > maxJSONSection {
+		return fmt.Errorf("%w: metadata (%d bytes) or config (%d bytes) exceeds %d bytes", ErrModel, len(metaJSON), len(conf), maxJSONSection)
+	}
 
 	secs := []*section{{kind: KindConfig, required: true, payload: conf}, {kind: KindMeta, payload: metaJSON}}
 	if len(tokenizer) > 0 {
