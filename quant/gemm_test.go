@@ -206,3 +206,34 @@ func TestPoolFor(t *testing.T) {
 		}
 	}
 }
+
+// TestGEMMConcurrent: GEMMs from several goroutines share one pool (as
+// concurrent inferences on one model do) and still give the reference bits.
+func TestGEMMConcurrent(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	rng := rand.New(rand.NewPCG(9, 10))
+	a, w, bias := randGEMMInputs(rng, 100, 200, 300)
+	want := make([]float32, 100*200)
+	gemmGeneric(want, a, w, bias)
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			dst := make([]float32, len(want))
+			for range 5 {
+				clear(dst)
+				pool.GEMM(dst, a, w, bias)
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(dst[i]) {
+						errs <- fmt.Errorf("element %d: want %v got %v", i, want[i], dst[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+}
