@@ -300,6 +300,12 @@ func TestFromHFErrors(t *testing.T) {
 		{"id2label gap", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"id2label": map[string]string{"0": "a", "2": "b"}})
 		}, convert.ErrUnsupported, []string{"id2label"}},
+		{"multi-label head", func(t *testing.T) string {
+			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"problem_type": "multi_label_classification"})
+		}, convert.ErrUnsupported, []string{"multi_label_classification", "softmax"}},
+		{"regression head", func(t *testing.T) string {
+			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"id2label": nil, "num_labels": 1})
+		}, convert.ErrUnsupported, []string{"regression"}},
 		{"missing tensor", func(t *testing.T) string {
 			t2 := convert.Random(cfg, 2)
 			delete(t2, "encoder.layer.1.attention.self.key.bias")

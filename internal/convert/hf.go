@@ -93,6 +93,15 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 		if n < 1 || n > 65536 {
 			return bert.Config{}, fmt.Errorf("%w: %s needs id2label or num_labels (found %d labels)", ErrUnsupported, arch, n)
 		}
+		// Lepton turns classifier logits into probabilities with a softmax,
+		// which is what Hugging Face does for single-label classification
+		// only; converting other heads would give confident nonsense.
+		switch {
+		case hc.ProblemType == "regression" || (hc.ProblemType == "" && n == 1):
+			return bert.Config{}, fmt.Errorf("%w: a regression head (%d output, problem_type %q): Lepton's classifier applies a softmax", ErrUnsupported, n, hc.ProblemType)
+		case hc.ProblemType != "" && hc.ProblemType != "single_label_classification":
+			return bert.Config{}, fmt.Errorf("%w: problem_type %q: Lepton's classifier applies a softmax (single_label_classification)", ErrUnsupported, hc.ProblemType)
+		}
 		cfg.Labels = make([]string, n)
 		for i := range cfg.Labels {
 			l, ok := hc.ID2Label[strconv.Itoa(i)]
