@@ -263,27 +263,33 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	nl := len(m.labels)
 	out := make([]Classification, n)
 	buf := make([]float32, 2*n*nl) // one allocation for every Probs and Logits
-	err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
-		logits, err := m.net.Logits(ws)
-		if err != nil {
-			return err
-		}
-		for i := 0; i < len(logits)/nl; i++ {
-			k := first + i
-			lg := buf[2*k*nl : (2*k+1)*nl : (2*k+1)*nl]
-			pr := buf[(2*k+1)*nl : (2*k+2)*nl : (2*k+2)*nl]
-			copy(lg, logits[i*nl:(i+1)*nl])
-			bert.Softmax(pr, lg)
-			best := 0
-			for j, v := range lg {
-				if v > lg[best] {
-					best = j
-				}
+	fill := func(k int, logits []float32) {
+		lg := buf[2*k*nl : (2*k+1)*nl : (2*k+1)*nl]
+		pr := buf[(2*k+1)*nl : (2*k+2)*nl : (2*k+2)*nl]
+		copy(lg, logits)
+		bert.Softmax(pr, lg)
+		best := 0
+		for j, v := range lg {
+			if v > lg[best] {
+				best = j
 			}
-			out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
 		}
-		return nil
-	})
+		out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
+	}
+	if cc.float32 {
+		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) { fill(k, ref.Logits) })
+	} else {
+		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+			logits, err := m.net.Logits(ws)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < len(logits)/nl; i++ {
+				fill(first+i, logits[i*nl:(i+1)*nl])
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -330,15 +336,22 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	h := m.net.Config.Hidden
 	out := make([][]float32, len(texts))
 	buf := make([]float32, len(texts)*h)
-	err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
-		for i := 0; i < ws.Seqs(); i++ {
-			k := first + i
-			v := buf[k*h : (k+1)*h : (k+1)*h]
-			ws.Embed(v, i, pool, cc.normalize)
-			out[k] = v
-		}
-		return nil
-	})
+	if cc.float32 {
+		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) {
+			out[k] = buf[k*h : (k+1)*h : (k+1)*h]
+			copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
+		})
+	} else {
+		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+			for i := 0; i < ws.Seqs(); i++ {
+				k := first + i
+				v := buf[k*h : (k+1)*h : (k+1)*h]
+				ws.Embed(v, i, pool, cc.normalize)
+				out[k] = v
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +377,9 @@ func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error)
 	}
 	if cc.maxLength == 0 {
 		cc.maxLength = m.net.Config.MaxPositions
+	}
+	if cc.float32 && !m.hasFloat32() {
+		return *cc, fmt.Errorf("%w: WithFloat32 needs the fp32 weights, and this file has none (convert with --keep-fp32)", ErrInvalidOption)
 	}
 	if cc.maxLength > m.net.Config.MaxPositions {
 		return *cc, fmt.Errorf("%w: max length %d exceeds the model's %d positions", ErrInvalidOption, cc.maxLength, m.net.Config.MaxPositions)
@@ -439,6 +455,33 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 	return nil
 }
 
+// runReference runs every encoded input through the float reference path,
+// one at a time (WithFloat32).
+func (m *Model) runReference(ctx context.Context, st *callState, emit func(k int, ref *bert.RefOutput)) error {
+	for k := range st.ends {
+		start := 0
+		if k > 0 {
+			start = st.ends[k-1]
+		}
+		ref, err := m.net.Reference(ctx, bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]})
+		if err != nil {
+			if errors.Is(err, bert.ErrInput) {
+				return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+			}
+			return err
+		}
+		emit(k, ref)
+	}
+	return nil
+}
+
+// hasFloat32 reports whether the file carries the float weights the
+// reference path needs (written with --keep-fp32); lepfile stores all of
+// them or none.
+func (m *Model) hasFloat32() bool {
+	return m.net.Word.F32 != nil && (len(m.net.Layers) == 0 || m.net.Layers[0].QKV.F32 != nil)
+}
+
 // Info describes an open model.
 type Info struct {
 	Architecture string // "BertModel" or "BertForSequenceClassification"
@@ -455,6 +498,7 @@ type Info struct {
 	Threads      int      // goroutines per call
 	MaxLength    int      // default max tokens per input
 	Mapped       bool     // weights are memory-mapped (not copied)
+	HasFloat32   bool     // the file keeps fp32 weights: WithFloat32 works
 	Format       string   // .lep format version, "major.minor"
 	Metadata     map[string]string
 }
@@ -475,7 +519,7 @@ func (m *Model) Info() Info {
 		Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
 		Pooling: pooling, Labels: append([]string(nil), m.labels...), Kernel: quant.KernelName(),
-		Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped,
+		Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
 		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
 		Metadata: maps.Clone(map[string]string(m.file.Meta)),
 	}

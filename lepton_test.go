@@ -531,3 +531,46 @@ func BenchmarkClassifyFixture(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(texts))/b.Elapsed().Seconds(), "texts/s")
 }
+
+// TestFloat32Path: a --keep-fp32 file runs the float reference path through
+// the public API and reproduces ONNX Runtime's logits to 1e-4, text to
+// logits; a file without float weights refuses it.
+func TestFloat32Path(t *testing.T) {
+	ctx := context.Background()
+	plain := fixtureModel(t)
+	require.False(t, plain.Info().HasFloat32)
+	_, err := plain.Classify(ctx, []string{"fever"}, WithFloat32(true))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	m, err := Open(convertToLep(t, filepath.Join(repoRoot(t), "testdata", "golden", "random-bert"), convert.Options{KeepF32: true}))
+	require.NoError(t, err)
+	defer m.Close()
+	require.True(t, m.Info().HasFloat32)
+	for _, c := range loadGolden(t) {
+		if c.Text == nil {
+			continue
+		}
+		var res []Classification
+		if c.Pair != nil {
+			res, err = m.ClassifyPairs(ctx, [][2]string{{*c.Text, *c.Pair}}, WithFloat32(true))
+		} else {
+			res, err = m.Classify(ctx, []string{*c.Text}, WithFloat32(true))
+		}
+		require.NoError(t, err)
+		for i := range c.Logits {
+			require.InDelta(t, c.Logits[i], res[0].Logits[i], 1e-4, "%s: fp32 logits vs ONNX Runtime", c.Name)
+		}
+	}
+	texts := []string{"sore throat", "", "a high fever with chills and a cough"}
+	f32, err := m.Embed(ctx, texts, WithFloat32(true), WithPooling(PoolMean), WithNormalize(true))
+	require.NoError(t, err)
+	q, err := m.Embed(ctx, texts, WithPooling(PoolMean), WithNormalize(true))
+	require.NoError(t, err)
+	for i := range texts {
+		var dot float64
+		for d := range q[i] {
+			dot += float64(q[i][d]) * float64(f32[i][d])
+		}
+		require.Greater(t, dot, 0.99, "text %d: int8 vs fp32 embedding cosine", i)
+	}
+}

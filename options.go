@@ -54,6 +54,7 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
+	float32   bool           // run the float reference path (WithFloat32)
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
 	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
@@ -146,6 +147,19 @@ func WithPooling(p Pooling) CallOption {
 func WithNormalize(normalize bool) CallOption {
 	return callOption(func(c *callConfig) error {
 		c.normalize = normalize
+		return nil
+	})
+}
+
+// WithFloat32 runs the float reference path instead of the int8 one (default
+// false): fp32 weights, straightforward loops and float64 accumulation, one
+// input at a time. It is many times slower and exists to check int8 results
+// against fp32 on your own data. It needs a file converted with
+// --keep-fp32 (Info().HasFloat32); otherwise calls fail with
+// ErrInvalidOption.
+func WithFloat32(on bool) CallOption {
+	return callOption(func(c *callConfig) error {
+		c.float32 = on
 		return nil
 	})
 }

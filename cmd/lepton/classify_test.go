@@ -161,6 +161,7 @@ func TestRunModelErrors(t *testing.T) {
 		{"max length beyond model", 1, "", []string{"classify", "-m", model, "--max-length", "4096", "x"}, "positions"},
 		{"bad threads", 1, "", []string{"classify", "-m", model, "--threads", "-2", "x"}, "threads"},
 		{"pair needs two", 2, "", []string{"classify", "-m", model, "--pair", "a"}, "two TEXT"},
+		{"fp32 without float weights", 1, "", []string{"classify", "-m", model, "--fp32", "x"}, "keep-fp32"},
 		{"pair line without tab", 1, "a b\n", []string{"classify", "-m", model, "--pair"}, "tab-separated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ type modelFlags struct {
 	threads    int
 	maxLength  int
 	noTruncate bool
+	fp32       bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -43,11 +44,12 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.threads, "threads", 0, "goroutines per call (0: all CPUs)")
 	fs.IntVar(&f.maxLength, "max-length", 0, "max tokens per input, [CLS] and [SEP] included (0: the model's limit)")
 	fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
+	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
 }
 
 // options turns the flags into lepton options.
 func (f *modelFlags) options() []lepton.Option {
-	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithTruncation(!f.noTruncate)}
+	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32)}
 	if f.maxLength != 0 {
 		opts = append(opts, lepton.WithMaxLength(f.maxLength))
 	}
