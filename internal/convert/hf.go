@@ -168,14 +168,14 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		return fail(fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err))
 	}
 	stPath := filepath.Join(dir, "model.safetensors")
-	stData, err := os.ReadFile(stPath)
-	if err != nil {
+	if _, err := os.Stat(stPath); err != nil {
 		return fail(describeDir(dir, err))
 	}
-	st, err := safetensors.Parse(stData)
+	st, err := safetensors.Open(stPath)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", stPath, err))
+		return fail(err)
 	}
+	defer st.Close()
 	// Progress covers decoding (one step per checkpoint tensor) and then
 	// quantisation (FromFloat's steps).
 	_, hasPooler := st.Lookup("bert.pooler.dense.weight")
@@ -217,13 +217,14 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		return fail(fmt.Errorf("%s: %w: no BERT embeddings (want %s); found %d tensors: %s",
 			stPath, ErrMissing, NameWord, len(names), abbreviate(names, 8)))
 	}
-	// Keep what the metadata needs, then drop the raw checkpoint so the
-	// garbage collector can reclaim it while the weights are quantised
-	// (about the checkpoint's size in peak memory for BERT-base).
-	sum := sha256.Sum256(stData)
+	// Keep what the metadata needs, then release the mapped checkpoint
+	// before quantising: only the decoded floats stay in memory.
+	sum := sha256.Sum256(st.Raw)
 	ignored := countIgnored(st)
 	stMeta := st.Metadata
-	st, stData = nil, nil
+	if err := st.Close(); err != nil {
+		return fail(err)
+	}
 	m, err := FromFloat(cfg, tensors, opts)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", stPath, err))

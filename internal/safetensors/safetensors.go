@@ -72,7 +72,38 @@ func (t *Tensor) Elements() int {
 type File struct {
 	Tensors  []Tensor          // sorted by byte offset, i.e. in file order
 	Metadata map[string]string // the optional __metadata__ object
-	byName   map[string]int
+	// Raw is the whole file; tensor Data slices alias it.
+	Raw     []byte
+	byName  map[string]int
+	release func() error
+}
+
+// Open maps the safetensors file at path read-only (reading it into memory
+// where mapping is unavailable) and parses it. Tensor data stays valid until
+// Close.
+func Open(path string) (*File, error) {
+	data, release, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(data)
+	if err != nil {
+		_ = release()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f.release = release
+	return f, nil
+}
+
+// Close releases the mapping made by Open; tensor data must not be used
+// afterwards. It is a no-op for files from Parse or ReadFile.
+func (f *File) Close() error {
+	if f.release == nil {
+		return nil
+	}
+	r := f.release
+	f.release, f.Tensors, f.Raw, f.byName = nil, nil, nil, nil
+	return r()
 }
 
 // Lookup returns the tensor called name.
@@ -141,7 +172,7 @@ func Parse(data []byte) (*File, error) {
 	if err := json.Unmarshal(header, &raw); err != nil {
 		return nil, bad("header JSON: %v", err)
 	}
-	f := &File{byName: make(map[string]int, len(raw))}
+	f := &File{Raw: data, byName: make(map[string]int, len(raw))}
 	if md, ok := raw["__metadata__"]; ok {
 		if err := json.Unmarshal(md, &f.Metadata); err != nil {
 			return nil, bad("__metadata__ must map strings to strings: %v", err)

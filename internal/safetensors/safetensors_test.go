@@ -178,3 +178,33 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", d), 0o644))
 	}
 }
+
+func TestOpenMapped(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	require.NoError(t, safetensors.Write(&buf, []safetensors.Tensor{{Name: "w", DType: "F32", Shape: []int{3}, Data: safetensors.F32Bytes([]float32{1, 2, 3})}}, nil))
+	path := filepath.Join(dir, "m.safetensors")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	f, err := safetensors.Open(path)
+	require.NoError(t, err)
+	require.Equal(t, buf.Bytes(), f.Raw)
+	w, ok := f.Lookup("w")
+	require.True(t, ok)
+	v, err := w.Float32()
+	require.NoError(t, err)
+	require.Equal(t, []float32{1, 2, 3}, v)
+	require.NoError(t, f.Close())
+	require.NoError(t, f.Close(), "Close twice")
+	_, ok = f.Lookup("w")
+	require.False(t, ok, "closed files expose no tensors")
+
+	_, err = safetensors.Open(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	for name, data := range map[string][]byte{"empty": nil, "garbage": []byte("0123456789abcdef")} {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		_, err = safetensors.Open(p)
+		require.ErrorIs(t, err, safetensors.ErrFormat, name)
+		require.Contains(t, err.Error(), p)
+	}
+}
