@@ -57,7 +57,7 @@ const (
 	NameTokenType = "embeddings.token_type_embeddings.weight"
 	NameEmbLN     = "embeddings.LayerNorm"
 	NamePooler    = "pooler.dense"
-	NameClassifer = "classifier"
+	NameClassifier = "classifier"
 )
 
 // layerNames are the per-layer tensors (suffix ".weight" and ".bias").
@@ -82,7 +82,7 @@ func TensorNames(cfg bert.Config, withPooler bool) []string {
 		names = append(names, NamePooler+".weight", NamePooler+".bias")
 	}
 	if cfg.Architecture == lepfile.ArchBertClassification {
-		names = append(names, NameClassifer+".weight", NameClassifer+".bias")
+		names = append(names, NameClassifier+".weight", NameClassifier+".bias")
 	}
 	sort.Strings(names)
 	return names
@@ -98,9 +98,9 @@ func shapeOf(cfg *bert.Config, name string) []int {
 		return []int{cfg.MaxPositions, h}
 	case NameTokenType:
 		return []int{cfg.TypeVocab, h}
-	case NameClassifer + ".weight":
+	case NameClassifier + ".weight":
 		return []int{len(cfg.Labels), h}
-	case NameClassifer + ".bias":
+	case NameClassifier + ".bias":
 		return []int{len(cfg.Labels)}
 	case NamePooler + ".weight":
 		return []int{h, h}
@@ -210,7 +210,7 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		m.Pooler = &p
 	}
 	if cfg.Architecture == lepfile.ArchBertClassification {
-		c := lin(t[NameClassifer+".weight"], t[NameClassifer+".bias"], len(cfg.Labels), h)
+		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.Classifier = &c
 	}
 	if err != nil {
