@@ -22,7 +22,14 @@
 // all their tokens into one batch (no padding), and runs the encoder with
 // int8 weights times int8 activations (quantised per token at run time),
 // int32 accumulation and fp32 everywhere else. docs/ACCURACY.md reports how
-// closely this tracks the fp32 model.
+// closely this tracks the fp32 model; on a file converted with --keep-fp32,
+// WithFloat32 runs the fp32 reference path so you can measure it on your own
+// data.
+//
+// Open checks the file's structure and checksums of its header and
+// directory, not every weight (that would cost time proportional to the
+// model; `lepton verify` does it). Weights damaged into NaN or infinity are
+// reported by the call that meets them, as ErrInvalidModel.
 //
 // # Concurrency and cancellation
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,7 +264,11 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	nl := len(m.labels)
 	out := make([]Classification, n)
 	buf := make([]float32, 2*n*nl) // one allocation for every Probs and Logits
+	var bad error
 	fill := func(k int, logits []float32) {
+		if bad == nil && !finite(logits) {
+			bad = nonFinite(k)
+		}
 		lg := buf[2*k*nl : (2*k+1)*nl : (2*k+1)*nl]
 		pr := buf[(2*k+1)*nl : (2*k+2)*nl : (2*k+2)*nl]
 		copy(lg, logits)
@@ -289,6 +294,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 			}
 			return nil
 		})
+	}
+	if err == nil {
+		err = bad
 	}
 	if err != nil {
 		return nil, err
@@ -351,6 +359,11 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 			}
 			return nil
 		})
+	}
+	for k := 0; err == nil && k < len(out); k++ {
+		if !finite(out[k]) {
+			err = nonFinite(k)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -473,6 +486,23 @@ func (m *Model) runReference(ctx context.Context, st *callState, emit func(k int
 		emit(k, ref)
 	}
 	return nil
+}
+
+// finite reports whether every value of x is finite.
+func finite(x []float32) bool {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// nonFinite is the error for NaN or infinite outputs. Open checks the
+// file's structure but not every payload (that is O(size)); damaged weights
+// surface here instead of as silent garbage.
+func nonFinite(input int) error {
+	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (run 'lepton verify')", ErrInvalidModel, input)
 }
 
 // hasFloat32 reports whether the file carries the float weights the

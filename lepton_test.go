@@ -574,3 +574,32 @@ func TestFloat32Path(t *testing.T) {
 		require.Greater(t, dot, 0.99, "text %d: int8 vs fp32 embedding cosine", i)
 	}
 }
+
+// TestDamagedWeights: Open validates structure, not every payload (that
+// would cost O(size); `lepton verify` does it). A bit-rotted bias that turns
+// into NaN is reported as ErrInvalidModel at the call, not returned as
+// garbage probabilities.
+func TestDamagedWeights(t *testing.T) {
+	fixtureModel(t)
+	data := append([]byte(nil), fixtureData...)
+	f, err := lepfile.OpenBytes(data)
+	require.NoError(t, err)
+	var off int64 = -1
+	for _, ti := range f.Tensors {
+		if ti.Name == "classifier.bias" {
+			off = ti.Offset
+		}
+	}
+	require.NoError(t, f.Close())
+	require.GreaterOrEqual(t, off, int64(0), "classifier.bias tensor")
+	copy(data[off:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+	m, err := OpenBytes(data)
+	require.NoError(t, err, "payload damage is not visible at open")
+	defer m.Close()
+	_, err = m.Classify(context.Background(), []string{"fever"})
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "lepton verify")
+	vecs, err := m.Embed(context.Background(), []string{"fever"})
+	require.NoError(t, err, "the encoder itself is intact")
+	require.Len(t, vecs, 1)
+}
