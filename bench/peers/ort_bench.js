@@ -3,7 +3,7 @@
 // peak RSS (VmHWM) belongs to that configuration alone.
 //
 //   node bench/peers/ort_bench.js --model M.onnx --threads 1 --runs 20 \
-//        [--seq 128 --batch 1 | --lengths 16,32,...,128]
+//        [--seq 128 --batch 1 | --lengths 16,32,...,128] [--spin 0]
 //
 // Prints one JSON object with the same keys as `lepton bench --json`:
 // {"engine","model","threads","median_ms","min_ms","max_ms","tokens_per_s",
@@ -82,6 +82,11 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };
+  if (a.spin === '0') {
+    // ORT's intra-op threads spin while waiting for work by default, which
+    // burns CPU on a shared host; --spin 0 turns that off.
+    opts.extra = { session: { intra_op: { allow_spinning: '0' } } };
+  }
   const t0 = process.hrtime.bigint();
   const sess = await ort.InferenceSession.create(a.model, opts);
   const openMs = Number(process.hrtime.bigint() - t0) / 1e6;
