@@ -110,10 +110,15 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			fmt.Fprintf(&buf, "%s\teps=%g\t%s\n", r.label, r.privacy.Epsilon, r.text)
 			continue
 		}
-		fmt.Fprintf(&buf, "%s\t%.4f\t%s\n", r.label, r.probs[r.index], r.text)
+		// The echoed text is flattened to one line so output lines stay
+		// aligned with inputs.
+		fmt.Fprintf(&buf, "%s\t%.4f\t%s\n", r.label, r.probs[r.index], oneLine.Replace(r.text))
 	}
 	return flushAll(stdout, &buf)
 }
+
+// oneLine turns line breaks into spaces in echoed texts.
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 type classification struct {
 	label   string
