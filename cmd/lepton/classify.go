@@ -107,7 +107,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			continue
 		}
 		if r.privacy != nil { // no probabilities under DP: print the epsilon spent
-			fmt.Fprintf(&buf, "%s\teps=%g\t%s\n", r.label, r.privacy.Epsilon, r.text)
+			fmt.Fprintf(&buf, "%s\teps=%g\t%s\n", r.label, r.privacy.Epsilon, oneLine.Replace(r.text))
 			continue
 		}
 		// The echoed text is flattened to one line so output lines stay
