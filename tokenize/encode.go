@@ -340,6 +340,15 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 // encode runs the whole pipeline into e.out.
 func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	t := e.t
+	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 {
+		return fmt.Errorf("%w: negative MaxLength, Stride or PadTo", ErrInvalid)
+	}
+	if opt.Truncation < LongestFirst || opt.Truncation > DoNotTruncate {
+		return fmt.Errorf("%w: truncation strategy %d", ErrInvalid, opt.Truncation)
+	}
+	if opt.Padding < NoPadding || opt.Padding > PadFixed {
+		return fmt.Errorf("%w: padding strategy %d", ErrInvalid, opt.Padding)
+	}
 	e.a.reset()
 	e.b.reset()
 	e.tokenize(a, &e.a)
@@ -353,9 +362,6 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	la, lb := len(e.a.ids), len(e.b.ids)
 	e.winA = append(e.winA[:0], [2]int{0, la})
 	e.winB = append(e.winB[:0], [2]int{0, lb})
-	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 {
-		return fmt.Errorf("%w: negative MaxLength, Stride or PadTo", ErrInvalid)
-	}
 	if opt.MaxLength > 0 && la+lb+nAdded > opt.MaxLength {
 		if opt.ErrorOnTruncate {
 			return fmt.Errorf("%w: %d tokens > MaxLength %d", ErrTooLong, la+lb+nAdded, opt.MaxLength)
@@ -384,9 +390,6 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 			n = opt.MaxLength
 		}
 		t.padTo(&e.out, n)
-	case NoPadding, PadLongest:
-	default:
-		return fmt.Errorf("%w: padding strategy %d", ErrInvalid, opt.Padding)
 	}
 	return nil
 }
@@ -399,8 +402,17 @@ func (e *Encoder) truncate(la, lb int, pair bool, maxLen int, opt EncodeOptions)
 	}
 	na, nb := la, lb
 	toRemove := la + lb - maxLen
-	switch opt.Truncation {
+	strategy := opt.Truncation
+	if maxLen == 0 {
+		// Hugging Face cuts every sequence to nothing here, whatever
+		// the strategy (all tokens go to the overflowing windows).
+		strategy, na, nb = LongestFirst, 0, 0
+	}
+	switch strategy {
 	case LongestFirst:
+		if maxLen == 0 {
+			break
+		}
 		if !pair {
 			na = la - toRemove
 			break

@@ -3,6 +3,7 @@ package tokenize
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -193,7 +194,7 @@ func TestParityRustSymptom2Disease(t *testing.T) {
 	}
 }
 
-// TestParityRustTruncation replays 3,600 truncation cases (max length,
+// TestParityRustTruncation replays 5,400 truncation cases (max length,
 // strategy, stride, single or pair, some padded) of the Rust library on
 // STS-B pairs: the main encoding must match exactly (ids, type ids, special
 // mask, offsets, padding), and where Rust fails (sequence too short) or
@@ -204,7 +205,7 @@ func TestParityRustTruncation(t *testing.T) {
 	lines := readLines(t, "data/stsb/sts-test.tsv")
 	strategies := map[string]TruncationStrategy{"LongestFirst": LongestFirst, "OnlyFirst": OnlyFirst, "OnlySecond": OnlySecond}
 	require.GreaterOrEqual(t, len(g.Truncation), 3000)
-	var nOver, nOverSame, nErr int
+	var nOver, nOverSame, nErr, nCfg int
 	for _, c := range g.Truncation {
 		cols := strings.Split(lines[c.Line], "\t")
 		require.Equal(t, c.SHA, shortSHA(cols[5]+"\t"+cols[6]))
@@ -222,7 +223,24 @@ func TestParityRustTruncation(t *testing.T) {
 			enc, err = tk.EncodePair(cols[5], b, opt)
 		}
 		name := fmt.Sprintf("line %d single=%v max=%d %s stride=%d pad=%d", c.Line, c.Single, c.MaxLength, c.Strategy, c.Stride, c.PadTo)
+		nSpecial := 3
+		if c.Single {
+			nSpecial = 2
+		}
 		switch {
+		case c.MaxLength < nSpecial:
+			// Rust returns more than max_length tokens here (it cannot
+			// honour it); Lepton refuses the options instead.
+			nCfg++
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: MaxLength below the special tokens: want ErrInvalid, got %v", name, err)
+			}
+			continue
+		case strings.HasPrefix(c.Error, "config"):
+			// Rust refuses the truncation settings themselves; Lepton
+			// takes options per call and has nothing to compare here.
+			nCfg++
+			continue
 		case strings.HasPrefix(c.Error, "panic"):
 			nErr++
 			if err == nil || !strings.Contains(err.Error(), "stride") {
@@ -256,6 +274,6 @@ func TestParityRustTruncation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases: main encodings identical, %d expected errors; %d of %d overflowing windows identical to tokenizers 0.23.2 (known to cut them short)",
-		len(g.Truncation), nErr, nOverSame, nOver)
+	t.Logf("%d cases (%d with settings Rust refuses or cannot honour): main encodings identical, %d expected errors; %d of %d overflowing windows identical to tokenizers 0.23.2 (known to cut them short)",
+		len(g.Truncation), nCfg, nErr, nOverSame, nOver)
 }

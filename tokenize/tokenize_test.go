@@ -209,6 +209,12 @@ func TestTruncationStrategies(t *testing.T) {
 		{"error on truncate", EncodeOptions{MaxLength: 12, ErrorOnTruncate: true}, 0, ErrTooLong, true, 0},
 		{"max below specials", EncodeOptions{MaxLength: 2}, 0, ErrInvalid, true, 0},
 		{"max equals specials", EncodeOptions{MaxLength: 3}, 3, nil, true, 0},
+		// Hugging Face empties every sequence when only the specials fit,
+		// whatever the strategy.
+		{"max equals specials only first", EncodeOptions{MaxLength: 3, Truncation: OnlyFirst}, 3, nil, true, 0},
+		{"single max equals specials only second", EncodeOptions{MaxLength: 2, Truncation: OnlySecond}, 2, nil, false, 0},
+		{"bad strategy", EncodeOptions{Truncation: 7}, 0, ErrInvalid, false, 0},
+		{"bad padding", EncodeOptions{Padding: -1}, 0, ErrInvalid, false, 0},
 		{"single", EncodeOptions{MaxLength: 4}, 4, nil, false, 2},
 		{"single only second", EncodeOptions{MaxLength: 4, Truncation: OnlySecond}, 0, ErrInvalid, false, 0},
 		{"stride too large", EncodeOptions{MaxLength: 4, Stride: 2}, 0, ErrInvalid, false, 0},

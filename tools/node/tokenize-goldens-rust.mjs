@@ -87,13 +87,20 @@ const strategies = ["LongestFirst", "OnlyFirst", "OnlySecond"];
 for (let i = 0; i < 60; i++) {
   const c = stsLines[i].split("\t");
   if (c.length < 7) continue;
-  for (const maxLength of [5, 9, 16, 24]) {
+  for (const maxLength of [2, 3, 5, 9, 16, 24]) {
     for (const strategy of strategies) {
       for (const stride of [0, 1, 3]) {
         for (const single of [false, true]) {
           if (single && strategy === "OnlySecond") continue;
           const padTo = (i + maxLength) % 3 === 0 ? maxLength + 2 : 0;
           const rec = { line: i, sha: sha(c[5] + "\t" + c[6]), single, maxLength, strategy, stride, padTo };
+          if (stride > maxLength - 2) {
+            // Rust refuses such settings up front (with_truncation: stride
+            // above max_length minus the single template's specials).
+            rec.error = "config: stride above the effective max length";
+            trunc.push(rec);
+            continue;
+          }
           const la = await rawLen(c[5]), lb = single ? 0 : await rawLen(c[6]);
           tk.setTruncation(maxLength, { strategy, stride });
           if (padTo) tk.setPadding({ maxLength: padTo, padId: 0, padToken: "[PAD]" });
