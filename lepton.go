@@ -151,6 +151,10 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tok.VocabSize() > net.Config.Vocab {
+		// Every text using the extra ids would fail at run time; say so now.
+		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's embedding table only %d", ErrInvalidModel, tok.VocabSize(), net.Config.Vocab)
+	}
 	m := &Model{file: f, net: net, tok: tok, cfg: cfg, pool: quant.NewPool(cfg.threads)}
 	if net.Classifier != nil {
 		m.labels = make([]string, net.Classifier.W.N)

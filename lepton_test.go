@@ -2,6 +2,7 @@ package lepton
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -402,7 +403,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestNoClassifier(t *testing.T) {
-	cfg := bert.Config{Architecture: "BertModel", Layers: 1, Hidden: 32, Heads: 2, Intermediate: 64, Vocab: 220,
+	cfg := bert.Config{Architecture: "BertModel", Layers: 1, Hidden: 32, Heads: 2, Intermediate: 64, Vocab: 225,
 		MaxPositions: 16, TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu", Pooling: "mean"}
 	net, err := convert.FromFloat(cfg, convert.Random(cfg, 1), convert.Options{})
 	require.NoError(t, err)
@@ -419,6 +420,17 @@ func TestNoClassifier(t *testing.T) {
 	defer m.Close()
 	_, err = m.Classify(context.Background(), []string{"fever"})
 	require.ErrorIs(t, err, ErrNoClassifier)
+
+	// A tokenizer larger than the embedding table is refused at Open.
+	small := cfg
+	small.Vocab = 100
+	net2, err := convert.FromFloat(small, convert.Random(small, 2), convert.Options{})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, lepfile.Write(&buf, net2, tokData, nil, lepfile.WithTokenizerFormat(lepfile.TokenizerHFJSON)))
+	_, err = OpenBytes(buf.Bytes())
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "tokenizer has 225 tokens")
 	info := m.Info()
 	require.Empty(t, info.Labels)
 	require.Equal(t, "mean", info.Pooling)
