@@ -1,0 +1,62 @@
+package quant_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/bert"
+	"lepton/internal/synth"
+	"lepton/quant"
+)
+
+// TestEncoderTiersBitIdentical runs a whole synthetic encoder (with a
+// classifier head) on a token-packed batch of mixed lengths once per kernel
+// tier this host supports, single- and multi-threaded, and requires the
+// final hidden states and logits to be identical bit for bit. Under qemu
+// (.ci/run) this covers arm64's sdot and generic tiers.
+func TestEncoderTiersBitIdentical(t *testing.T) {
+	spec := synth.Tiny
+	spec.Hidden, spec.Heads, spec.Intermediate = 96, 3, 200 // head size 32, odd tails
+	spec.Labels = 3
+	m, err := spec.Model()
+	require.NoError(t, err)
+	lengths := []int{2, 3, 17, 33, 64}
+	ids, err := synth.Inputs(lengths, spec.Vocab, 7)
+	require.NoError(t, err)
+	seqs := make([]bert.Sequence, len(ids))
+	for i, s := range ids {
+		seqs[i] = bert.Sequence{IDs: s, TypeIDs: make([]int32, len(s))}
+	}
+	run := func(pool *quant.Pool) []uint32 {
+		w := &bert.Workspace{Pool: pool}
+		require.NoError(t, m.Forward(context.Background(), w, seqs))
+		var bits []uint32
+		for i := range seqs {
+			for _, v := range w.Hidden(i) {
+				bits = append(bits, math.Float32bits(v))
+			}
+		}
+		logits, err := m.Logits(w)
+		require.NoError(t, err)
+		for _, v := range logits {
+			bits = append(bits, math.Float32bits(v))
+		}
+		return bits
+	}
+	old := quant.KernelName()
+	defer func() { require.NoError(t, quant.SetKernel(old)) }()
+	require.NoError(t, quant.SetKernel(quant.KernelGeneric))
+	serial := quant.NewPool(1)
+	defer serial.Close()
+	threaded := quant.NewPool(3)
+	defer threaded.Close()
+	want := run(serial)
+	for _, tier := range quant.Kernels() {
+		require.NoError(t, quant.SetKernel(tier))
+		require.Equal(t, want, run(serial), "tier %s, 1 thread", tier)
+		require.Equal(t, want, run(threaded), "tier %s, 3 threads", tier)
+	}
+}
