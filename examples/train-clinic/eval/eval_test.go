@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/defaultmodel"
+)
+
+// TestScore checks accuracy and macro-F1 against scikit-learn 1.2.1
+// (f1_score(average="macro", zero_division=0)) on small hand-made cases.
+func TestScore(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		truth, pred []int
+		acc, f1     float64
+	}{
+		{"perfect", []int{0, 1, 2}, []int{0, 1, 2}, 1, 1},
+		{"one_wrong", []int{0, 0, 1, 1}, []int{0, 1, 1, 1}, 0.75, 0.7333333333333334},
+		{"class_only_predicted", []int{0, 0}, []int{0, 2}, 0.5, 0.3333333333333333},
+		{"all_wrong", []int{0, 1}, []int{1, 0}, 0, 0},
+		{"single", []int{3}, []int{3}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := score(tc.truth, tc.pred, 5)
+			require.InDelta(t, tc.acc, s.Accuracy, 1e-12)
+			require.InDelta(t, tc.f1, s.MacroF1, 1e-12)
+		})
+	}
+	require.Equal(t, Scores{}, score(nil, nil, 3), "no rows: zero scores, not NaN")
+}
+
+// TestIDHash pins the hash to Python's
+// hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16].
+func TestIDHash(t *testing.T) {
+	require.Equal(t, "e3b0c44298fc1c14", idHash(nil))
+	require.Equal(t, "46584c88c62d575e", idHash([]int32{2, 3}))
+	require.Equal(t, "f9b3f668c289a371", idHash([]int32{2, 1000, 3}))
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"header": "a,b,c\n1,x,y\n",
+		"fields": "index,label,text\n1,x\n",
+		"quote":  "index,label,text\n1,x,\"unterminated\n",
+		"empty":  "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name+".csv")
+			require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+			_, err := readCSV(p)
+			require.ErrorIs(t, err, errData)
+		})
+	}
+	_, err := readCSV(filepath.Join(dir, "missing.csv"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestEvaluate runs the whole evaluation of the built-in model on the test
+// split (it needs ../shared) and checks that the int8 model behaves like
+// the fp32 model it came from, that Lepton tokenises every corpus text as
+// the training did, and that the accuracy the model file reports about
+// itself (shown by `lepton info`) is the accuracy measured here.
+func TestEvaluate(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	data := defaultData(root)
+	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("Symptom2Disease not found at %s (../shared is absent on a clone outside the workspace)", data)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, run([]string{"-json"}, &buf))
+	var rep Report
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rep))
+	t.Logf("%+v", rep)
+
+	require.Equal(t, rep.TokenRows, rep.TokenRowsEqual, "rows whose Lepton ids differ from the training ids: %v", rep.FirstTokenDiffs)
+	require.Equal(t, 1200, rep.TokenRows)
+	require.GreaterOrEqual(t, rep.Agreement, 0.97, "int8 must pick the fp32 label on at least 97%% of test rows")
+	require.GreaterOrEqual(t, rep.Int8.Accuracy, rep.FP32.Accuracy-0.02, "int8 may lose at most 2 points of accuracy")
+
+	// fp32 figures recomputed here from the reference logits must equal
+	// those train.py computed with scikit-learn.
+	var metrics struct {
+		Test Scores `json:"test_fp32"`
+	}
+	require.NoError(t, readJSON(filepath.Join(trainDir(root), "metrics.json"), &metrics))
+	require.InDelta(t, metrics.Test.Accuracy, rep.FP32.Accuracy, 1e-4)
+	require.InDelta(t, metrics.Test.MacroF1, rep.FP32.MacroF1, 1e-4)
+
+	// The metadata in the embedded file must state what is measured here.
+	m, err := defaultmodel.Open()
+	require.NoError(t, err)
+	defer m.Close()
+	meta := m.Info().Metadata
+	for key, want := range map[string]float64{
+		"test_accuracy_int8": rep.Int8.Accuracy, "test_macro_f1_int8": rep.Int8.MacroF1,
+		"test_accuracy_fp32": rep.FP32.Accuracy, "test_macro_f1_fp32": rep.FP32.MacroF1,
+	} {
+		got, err := strconv.ParseFloat(strings.TrimSpace(meta[key]), 64)
+		require.NoError(t, err, "metadata %s = %q", key, meta[key])
+		require.InDelta(t, want, got, 0.00005, "metadata %s", key)
+	}
+
+	var text bytes.Buffer
+	require.NoError(t, rep.print(&text))
+	require.Contains(t, text.String(), "int8 (Lepton)")
+}

@@ -1,0 +1,79 @@
+// Command eval measures the built-in clinic model (or any .lep made from
+// examples/train-clinic) on the held-out test split of Symptom2Disease, with
+// Lepton's own int8 inference, and sets the figures beside the references
+// that train.py and baseline.py wrote:
+//
+//   - int8 accuracy and macro-F1 (this program, Lepton),
+//   - fp32 accuracy and macro-F1 (PyTorch's logits in reference/test_logits.json),
+//   - int8-vs-fp32 argmax agreement and the largest logit difference,
+//   - the TF-IDF + logistic regression baseline (baseline.json),
+//   - tokenizer parity: Lepton's token ids against reference/token_hashes.json
+//     (ids from train.py's tokenizer, which tokenizers.js agrees with).
+//
+// Run from the repository root, with ../shared beside it:
+//
+//	go run ./examples/train-clinic/eval
+//	go run ./examples/train-clinic/eval -m /tmp/clinic.lep -json
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"lepton"
+	"lepton/internal/defaultmodel"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	path := fs.String("m", "", "model (.lep) to evaluate (default: the built-in clinic model)")
+	data := fs.String("data", "", "Symptom2Disease.csv (default: ../shared/data/symptom2disease/Symptom2Disease.csv from the repository root)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = defaultData(root)
+	}
+	var m *lepton.Model
+	if *path == "" {
+		m, err = defaultmodel.Open()
+	} else {
+		m, err = lepton.Open(*path)
+	}
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tok, err := modelTokenizer(*path)
+	if err != nil {
+		return err
+	}
+	rep, err := evaluate(m, tok, root, *data)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	return rep.print(w)
+}
