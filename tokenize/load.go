@@ -41,19 +41,31 @@ func (s *spec) build() ([]byte, error) {
 	}
 	table := make([]uint32, tableSize)
 	strBytes, maxTok, maxProbe := 0, 0, 0
+	tags := n < idMask // every id+1 fits below the tag
+	if tags {
+		s.flags |= flagHashTags
+	}
 	for id, tok := range s.tokens {
 		strBytes += len(tok)
 		if tok == "" {
 			continue
 		}
 		maxTok = max(maxTok, len(tok))
-		i := fnvString(fnvBasis, tok) & (tableSize - 1)
+		h := fnvString(fnvBasis, tok)
+		entry := uint32(id) + 1
+		if tags {
+			entry |= h >> tagShift << tagShift
+		}
+		i := h & (tableSize - 1)
 		for probe := 1; ; probe++ {
 			v := table[i]
+			if tags {
+				v &= idMask
+			}
 			if v == 0 || s.tokens[v-1] == tok {
 				// A later duplicate replaces the earlier id, as Hugging
 				// Face's vocabulary maps do.
-				table[i] = uint32(id) + 1
+				table[i] = entry
 				maxProbe = max(maxProbe, probe)
 				break
 			}

@@ -15,7 +15,14 @@ const (
 	flagLowercase     = 1 << 3
 	flagDecodeCleanup = 1 << 4
 	flagNormalizer    = 1 << 5 // a BertNormalizer is present at all
-	knownFlags        = 1<<6 - 1
+	// flagHashTags: each hash-table entry keeps the top 8 bits of its
+	// token's hash above a 24-bit id+1, so most non-matching probes are
+	// rejected without touching the string table.
+	flagHashTags = 1 << 6
+	knownFlags   = 1<<7 - 1
+
+	tagShift = 24
+	idMask   = 1<<tagShift - 1
 )
 
 const (
@@ -143,11 +150,20 @@ func (t *Tokenizer) lookup(h uint32, withPrefix bool, word []byte) (int32, bool)
 	if withPrefix {
 		want += len(t.prefix)
 	}
+	tags := t.flags&flagHashTags != 0
+	tag := h >> tagShift
 	i := h & t.tableMask
 	for range t.maxProbe {
 		v := le32(t.table, int(i))
 		if v == 0 {
 			return -1, false
+		}
+		if tags {
+			if v>>tagShift != tag {
+				i = (i + 1) & t.tableMask
+				continue
+			}
+			v &= idMask
 		}
 		id := int32(v - 1)
 		if tok, ok := t.tokenBytes(id); ok && len(tok) == want {
