@@ -27,6 +27,7 @@ type spec struct {
 	added    []addedToken
 	single   []piece
 	pair     []piece
+	noTags   bool // build the older untagged table (tests of compatibility)
 }
 
 // build serialises s into the binary form (see FromBinary for the reader).
@@ -41,7 +42,7 @@ func (s *spec) build() ([]byte, error) {
 	}
 	table := make([]uint32, tableSize)
 	strBytes, maxTok, maxProbe := 0, 0, 0
-	tags := n < idMask // every id+1 fits below the tag
+	tags := n < idMask && !s.noTags // every id+1 fits below the tag
 	if tags {
 		s.flags |= flagHashTags
 	}

@@ -390,6 +390,30 @@ func TestBinaryRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBinaryWithoutHashTags checks that blobs written before hash tags
+// existed (no flagHashTags) still load and encode identically.
+func TestBinaryWithoutHashTags(t *testing.T) {
+	tk := tinyTokenizer(t)
+	var tokens []string
+	for id := range int32(tk.n) {
+		s, _ := tk.Token(id)
+		tokens = append(tokens, s)
+	}
+	sp := &spec{tokens: tokens, flags: tk.flags &^ flagHashTags, maxChars: tk.maxChars, unk: tk.unk, cls: tk.cls,
+		sep: tk.sep, pad: tk.pad, mask: tk.mask, prefix: tk.prefix, added: tk.added, single: tk.single, pair: tk.pair, noTags: true}
+	old, err := sp.load()
+	require.NoError(t, err)
+	require.Zero(t, old.flags&flagHashTags)
+	require.NotZero(t, tk.flags&flagHashTags)
+	for _, text := range []string{"hello, world", "unaffable naive", "a [MASK] 中 zzz"} {
+		a, err := tk.Encode(text, EncodeOptions{})
+		require.NoError(t, err)
+		b, err := old.Encode(text, EncodeOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, a, b)
+	}
+}
+
 func TestBinaryRealVocab(t *testing.T) {
 	tk := bertUncased(t)
 	blob, err := tk.MarshalBinary()
