@@ -150,8 +150,6 @@ func TestRunModelErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no model", 2, "", []string{"classify", "x"}, "no model given"},
-		{"no model embed", 2, "", []string{"embed", "x"}, "no model given"},
 		{"missing file", 1, "", []string{"classify", "-m", "/nonexistent/model.lep", "x"}, "no such file"},
 		{"not a model", 1, "", []string{"embed", "-m", notModel, "x"}, "invalid model file"},
 		{"bad pooling", 2, "", []string{"embed", "-m", model, "--pooling", "max", "x"}, "pooling"},

@@ -13,17 +13,16 @@ import (
 	"strings"
 
 	"lepton"
+	"lepton/internal/defaultmodel"
 )
 
-// errNoModel is returned when a command that runs a model gets no -m.
-var errNoModel = errors.New("no model given: pass -m MODEL.lep (make one with 'lepton quantize DIR -o MODEL.lep')")
-
 // openModel opens the model the CLI runs. It is the one place that decides
-// where a model comes from, so that a built-in default model can later be
-// used when path is empty; until then an empty path is an error.
+// where a model comes from: the file at path, or, when path is empty, the
+// built-in clinic model (internal/defaultmodel), so that
+// `lepton classify "..."` works on a fresh clone with nothing to download.
 func openModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
 	if path == "" {
-		return nil, errUsage{errNoModel.Error()}
+		return defaultmodel.Open(opts...)
 	}
 	return lepton.Open(path, opts...)
 }
@@ -39,7 +38,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "m", "", "model file (.lep)")
+	fs.StringVar(&f.model, "m", "", "model file (.lep; default: the built-in clinic model)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per input")
 	fs.IntVar(&f.threads, "threads", 0, "goroutines per call (0: all CPUs)")
 	fs.IntVar(&f.maxLength, "max-length", 0, "max tokens per input, [CLS] and [SEP] included (0: the model's limit)")
