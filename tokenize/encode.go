@@ -349,6 +349,9 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	if opt.Padding < NoPadding || opt.Padding > PadFixed {
 		return fmt.Errorf("%w: padding strategy %d", ErrInvalid, opt.Padding)
 	}
+	if opt.Padding != NoPadding && t.pad < 0 {
+		return fmt.Errorf("%w: padding requested but the tokenizer has no padding token", ErrInvalid)
+	}
 	e.a.reset()
 	e.b.reset()
 	e.tokenize(a, &e.a)

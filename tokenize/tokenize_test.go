@@ -479,6 +479,16 @@ func TestFromVocabOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"[CLS]", "[UNK]", "[SEP]"}, enc.Tokens)
 
+	// No [PAD] in the vocabulary: encoding works, padding is refused.
+	nopad, err := FromVocab([]byte("[UNK]\n[CLS]\n[SEP]\na\n"), VocabOptions{})
+	require.NoError(t, err)
+	_, err = nopad.Encode("a", EncodeOptions{})
+	require.NoError(t, err)
+	_, err = nopad.Encode("a", EncodeOptions{Padding: PadFixed, PadTo: 8})
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = nopad.EncodeBatch(context.Background(), []string{"a"}, EncodeOptions{Padding: PadLongest}, 1)
+	assert.ErrorIs(t, err, ErrInvalid)
+
 	_, err = FromVocab([]byte("a\nb\n"), VocabOptions{})
 	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = FromVocab([]byte("[UNK]\n\xff\n"), VocabOptions{})
