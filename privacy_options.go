@@ -70,7 +70,7 @@ func WithPrivacy(r *privacy.Releaser) CallOption {
 func WithPrivateLabel(eps float64) CallOption {
 	return callOption(func(c *callConfig) error {
 		if eps != 0 {
-			if _, _, err := privacy.RRProbabilities(eps, 2); err != nil {
+			if err := privacy.ValidateEpsilon(eps); err != nil {
 				return fmt.Errorf("%w: private label: %w", ErrInvalidOption, err)
 			}
 		}
@@ -91,6 +91,11 @@ func WithPrivateLabel(eps float64) CallOption {
 func WithPrivateEmbedding(eps, delta, clip float64) CallOption {
 	return callOption(func(c *callConfig) error {
 		if eps != 0 {
+			// clip first under its own name: a bad clip must not be
+			// reported as the sensitivity 2*clip derived from it.
+			if err := privacy.ValidateEmbedding(clip, eps, delta); err != nil {
+				return fmt.Errorf("%w: private embedding: %w", ErrInvalidOption, err)
+			}
 			if _, err := privacy.AnalyticGaussianSigma(eps, delta, 2*clip); err != nil {
 				return fmt.Errorf("%w: private embedding: %w", ErrInvalidOption, err)
 			}

@@ -132,3 +132,28 @@ func TestEmbedPrivate(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidOption, "%v", c)
 	}
 }
+
+// TestPrivateEmbeddingClipNamed: a bad clip is reported as the clip the
+// caller gave, not as the sensitivity 2*clip derived from it ("sensitivity
+// = -2" for --dp-embed-clip -1 was the bug).
+func TestPrivateEmbeddingClipNamed(t *testing.T) {
+	for _, clip := range []float64{-1, 0, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		var cc callConfig
+		err := WithPrivateEmbedding(1, 1e-5, clip).applyCall(&cc)
+		require.ErrorIs(t, err, ErrInvalidOption, "clip %v", clip)
+		require.ErrorIs(t, err, privacy.ErrInvalidBound, "clip %v", clip)
+		var pe *privacy.ParamError
+		require.ErrorAs(t, err, &pe, "clip %v", clip)
+		require.Equal(t, "clip", pe.Param)
+		require.NotContains(t, err.Error(), "sensitivity =")
+		require.Zero(t, cc.priv.embedEps, "option not applied")
+	}
+	// epsilon and delta keep precedence over the clip, as in Embedding.
+	var cc callConfig
+	err := WithPrivateEmbedding(math.NaN(), 1e-5, -1).applyCall(&cc)
+	require.ErrorIs(t, err, privacy.ErrInvalidEpsilon)
+	err = WithPrivateEmbedding(1, 2, -1).applyCall(&cc)
+	require.ErrorIs(t, err, privacy.ErrInvalidDelta)
+	require.NoError(t, WithPrivateEmbedding(1, 1e-5, 0.5).applyCall(&cc))
+	require.Equal(t, 0.5, cc.priv.embedClip)
+}

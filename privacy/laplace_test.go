@@ -141,8 +141,48 @@ func TestIntegerChiSquare(t *testing.T) {
 	require.Equal(t, 32, df)
 	require.Less(t, stat, chi2Crit[32])
 
-	// saturation instead of overflow
-	rel, err := r.Integer(math.MaxInt64, math.MaxInt64-1, math.MaxInt64, MinEpsilon)
+}
+
+// TestIntegerSaturates: a release whose noisy value leaves int64 saturates
+// at the bound instead of wrapping around. At eps = 2^-50 and sensitivity
+// 1 the noise has scale 2^50, so near MaxInt64 (MinInt64) about half the
+// draws overflow. Each side takes 64 draws: P(no draw saturates) is about
+// 2^-64, and P(|noise| >= 2^60) per draw is about e^-1024, so the test's
+// false-failure rate is below 1e-18. A wrapped value would be on the far
+// side of zero, so the range check catches it.
+func TestIntegerSaturates(t *testing.T) {
+	r, err := New(WithSource(NewTestingSource(9)))
 	require.NoError(t, err)
-	_ = rel.Value
+	cases := []struct {
+		name      string
+		x, lo, hi int64
+		bound     int64 // saturation value
+		nearLo    int64 // every release lies in [nearLo, nearHi]
+		nearHi    int64
+	}{
+		{name: "max", x: math.MaxInt64, lo: math.MaxInt64 - 1, hi: math.MaxInt64, bound: math.MaxInt64,
+			nearLo: math.MaxInt64 - 1<<60, nearHi: math.MaxInt64},
+		{name: "min", x: math.MinInt64, lo: math.MinInt64, hi: math.MinInt64 + 1, bound: math.MinInt64,
+			nearLo: math.MinInt64, nearHi: math.MinInt64 + 1<<60},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sat, unsat := 0, 0
+			for range 64 {
+				rel, err := r.Integer(c.x, c.lo, c.hi, MinEpsilon)
+				require.NoError(t, err)
+				require.Equal(t, 1.0, rel.Cost.Sensitivity)
+				v := rel.Value
+				require.GreaterOrEqual(t, v, c.nearLo, "wrapped around")
+				require.LessOrEqual(t, v, c.nearHi, "wrapped around")
+				if v == c.bound {
+					sat++
+				} else {
+					unsat++
+				}
+			}
+			require.Positive(t, sat, "no release saturated")
+			require.Positive(t, unsat, "every release saturated")
+		})
+	}
 }

@@ -23,6 +23,11 @@ type Budget struct {
 	Delta   float64 `json:"delta"`
 }
 
+// Validate returns the error a ledger would return for this budget (a
+// *ParamError: epsilon not positive and finite, or delta outside [0, 1)),
+// or nil. Callers taking a budget from users use it to refuse it early.
+func (b Budget) Validate() error { return b.check() }
+
 func (b Budget) check() error {
 	if math.IsNaN(b.Epsilon) || math.IsInf(b.Epsilon, 0) || b.Epsilon <= 0 {
 		return &ParamError{Param: "budget.epsilon", Value: b.Epsilon, Err: ErrInvalidEpsilon}

@@ -130,14 +130,8 @@ type LabelRelease struct {
 // otherwise one of the other k-1 labels uniformly. Sensitivity is not a
 // parameter: any two labels are neighbours.
 func (r *Releaser) Label(label, k int, eps float64) (LabelRelease, error) {
-	if err := checkEpsilon(eps); err != nil {
+	if err := checkLabel(label, k, eps); err != nil {
 		return LabelRelease{}, err
-	}
-	if err := checkK(k); err != nil {
-		return LabelRelease{}, err
-	}
-	if label < 0 || label >= k {
-		return LabelRelease{}, &InputError{Index: 0, Value: float64(label), Err: ErrInvalidLabel}
 	}
 	L := rrLambda(eps, k)
 	out := r.src.randomizedResponse(label, k, L)
@@ -162,14 +156,8 @@ type UnaryRelease struct {
 // have variance 4e^eps/(n(e^eps-1)^2), independent of k, which beats
 // randomized response when k > 3e^eps + 2.
 func (r *Releaser) LabelUnary(label, k int, eps float64) (UnaryRelease, error) {
-	if err := checkEpsilon(eps); err != nil {
+	if err := checkLabel(label, k, eps); err != nil {
 		return UnaryRelease{}, err
-	}
-	if err := checkK(k); err != nil {
-		return UnaryRelease{}, err
-	}
-	if label < 0 || label >= k {
-		return UnaryRelease{}, &InputError{Index: 0, Value: float64(label), Err: ErrInvalidLabel}
 	}
 	Q := oueQ(eps)
 	bits := make([]bool, k)
@@ -311,13 +299,7 @@ func clipScale(x []float64, norm, clip float64) []float64 {
 // mechanism's (Balle & Wang 2018) for that sensitivity, and the noise is
 // the exact discrete Gaussian on the grid.
 func (r *Releaser) Embedding(x []float64, clip, eps, delta float64) (VectorRelease, error) {
-	if err := checkEpsilon(eps); err != nil {
-		return VectorRelease{}, err
-	}
-	if err := checkGaussDelta(delta); err != nil {
-		return VectorRelease{}, err
-	}
-	if err := checkBound("clip", clip); err != nil {
+	if err := ValidateEmbedding(clip, eps, delta); err != nil {
 		return VectorRelease{}, err
 	}
 	if err := checkLen(len(x)); err != nil {

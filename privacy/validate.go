@@ -16,6 +16,42 @@ const MaxCategories = 1 << 24
 // MaxVector bounds the length of a released vector, for the same reason.
 const MaxVector = 1 << 24
 
+// ValidateEpsilon returns the error a release would return for eps (a
+// *ParamError wrapping ErrInvalidEpsilon), or nil. Callers that take
+// epsilon from users (flags, configuration) use it to refuse a bad value
+// before any model work, with the same message a release would give.
+func ValidateEpsilon(eps float64) error { return checkEpsilon(eps) }
+
+// ValidateEmbedding returns the error Embedding would return for these
+// parameters, or nil: epsilon, then delta, then the clip bound, each
+// reported under its own name. The clip is checked before the sensitivity
+// 2*clip is derived from it, so a bad clip is never reported as a bad
+// sensitivity the caller did not give.
+func ValidateEmbedding(clip, eps, delta float64) error {
+	if err := checkEpsilon(eps); err != nil {
+		return err
+	}
+	if err := checkGaussDelta(delta); err != nil {
+		return err
+	}
+	return checkBound("clip", clip)
+}
+
+// checkLabel validates the arguments shared by the label mechanisms
+// (Label, LabelUnary): epsilon, the number of labels k and the label.
+func checkLabel(label, k int, eps float64) error {
+	if err := checkEpsilon(eps); err != nil {
+		return err
+	}
+	if err := checkK(k); err != nil {
+		return err
+	}
+	if label < 0 || label >= k {
+		return &InputError{Index: 0, Value: float64(label), Err: ErrInvalidLabel}
+	}
+	return nil
+}
+
 func checkEpsilon(eps float64) error {
 	if math.IsNaN(eps) || math.IsInf(eps, 0) || eps < MinEpsilon {
 		return &ParamError{Param: "epsilon", Value: eps, Err: ErrInvalidEpsilon}

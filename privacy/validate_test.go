@@ -138,3 +138,47 @@ func TestSources(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rel.Label >= 0 && rel.Label < 3)
 }
+
+// TestValidateExported: the exported validators give the same typed errors
+// as the releases, and ValidateEmbedding names the clip, not the
+// sensitivity derived from it.
+func TestValidateExported(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, eps := range []float64{0, -1, nan, inf, 1e-20} {
+		err := ValidateEpsilon(eps)
+		require.ErrorIs(t, err, ErrInvalidEpsilon, "%v", eps)
+		var pe *ParamError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, "epsilon", pe.Param)
+	}
+	require.NoError(t, ValidateEpsilon(MinEpsilon))
+	cases := []struct {
+		clip, eps, delta float64
+		want             error
+		param            string
+	}{
+		{1, 1, 1e-5, nil, ""},
+		{-1, 1, 1e-5, ErrInvalidBound, "clip"},
+		{0, 1, 1e-5, ErrInvalidBound, "clip"},
+		{nan, 1, 1e-5, ErrInvalidBound, "clip"},
+		{inf, 1, 1e-5, ErrInvalidBound, "clip"},
+		{-1, 1, 0, ErrInvalidDelta, "delta"},
+		{-1, 0, 0, ErrInvalidEpsilon, "epsilon"},
+	}
+	r, err := New(WithSource(NewTestingSource(1)))
+	require.NoError(t, err)
+	for _, c := range cases {
+		err := ValidateEmbedding(c.clip, c.eps, c.delta)
+		_, relErr := r.Embedding([]float64{1, 2}, c.clip, c.eps, c.delta)
+		if c.want == nil {
+			require.NoError(t, err)
+			require.NoError(t, relErr)
+			continue
+		}
+		require.ErrorIs(t, err, c.want, "%+v", c)
+		var pe *ParamError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, c.param, pe.Param)
+		require.Equal(t, err.Error(), relErr.Error(), "same error as the release")
+	}
+}

@@ -38,7 +38,8 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fs.SetOutput(stderr)
 		fmt.Fprintln(stderr, "usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]")
 		fmt.Fprintln(stderr, "Without TEXT, embeds each line of standard input. Prints one vector per input,")
-		fmt.Fprintln(stderr, "space-separated, or with --json one {\"vector\":[...]} per input.")
+		fmt.Fprintln(stderr, "space-separated, or with --json one {\"vector\":[...]} per input. Under")
+		fmt.Fprintln(stderr, "--dp-embed-epsilon each vector is followed by tab, eps=E, tab, delta=D (its cost).")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -82,11 +83,14 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			continue
 		}
-		for i, x := range v {
-			if i > 0 {
+		for j, x := range v {
+			if j > 0 {
 				buf.WriteByte(' ')
 			}
 			buf.WriteString(strconv.FormatFloat(float64(x), 'g', 7, 32))
+		}
+		if c := costAt(costs, i); c != nil { // a noisy vector carries its cost, as classify's eps=
+			fmt.Fprintf(&buf, "\teps=%g\tdelta=%g", c.Epsilon, c.Delta)
 		}
 		buf.WriteByte('\n')
 	}

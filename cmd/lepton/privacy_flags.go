@@ -99,31 +99,75 @@ func (f *dpFlags) openLedger() (*privacy.Ledger, error) {
 	return led, nil
 }
 
+// checkValues refuses, as usage errors (exit 2), every DP flag value given
+// on the command line that the privacy package would reject: one rule for
+// 0, negative, NaN, infinite and too-small values alike, checked before a
+// ledger is opened or a model loaded. The messages are privacy's own.
+func (f *dpFlags) checkValues() error {
+	bad := func(name string, v float64, err error) error {
+		return errUsage{fmt.Sprintf("--%s %v: %v", name, v, err)}
+	}
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"dp-label-epsilon", f.labelEps}, {"dp-embed-epsilon", f.embedEps}} {
+		if f.set[c.name] {
+			if err := privacy.ValidateEpsilon(c.v); err != nil {
+				return bad(c.name, c.v, err)
+			}
+		}
+	}
+	if f.set["dp-embed-delta"] {
+		if err := privacy.ValidateEmbedding(1, 1, f.embedDelta); err != nil {
+			return bad("dp-embed-delta", f.embedDelta, err)
+		}
+	}
+	if f.set["dp-embed-clip"] {
+		if err := privacy.ValidateEmbedding(f.embedClip, 1, 0.5); err != nil {
+			return bad("dp-embed-clip", f.embedClip, err)
+		}
+	}
+	if f.set["dp-budget"] {
+		if err := (privacy.Budget{Epsilon: f.budget}).Validate(); err != nil {
+			return bad("dp-budget", f.budget, err)
+		}
+	}
+	if f.set["dp-budget-delta"] {
+		if err := (privacy.Budget{Epsilon: 1, Delta: f.budgetDelta}).Validate(); err != nil {
+			return bad("dp-budget-delta", f.budgetDelta, err)
+		}
+	}
+	return nil
+}
+
 // classifyOptions returns classify's DP call options.
 func (f *dpFlags) classifyOptions() ([]lepton.CallOption, error) {
+	if err := f.checkValues(); err != nil {
+		return nil, err
+	}
 	active := f.set["dp-label-epsilon"]
 	r, err := f.releaser(active)
 	if err != nil || !active {
 		return nil, err
-	}
-	if f.labelEps == 0 {
-		return nil, errUsage{"--dp-label-epsilon must be positive"}
 	}
 	return []lepton.CallOption{lepton.WithPrivateLabel(f.labelEps), lepton.WithPrivacy(r)}, nil
 }
 
 // embedOptions returns embed's DP call options.
 func (f *dpFlags) embedOptions() ([]lepton.CallOption, error) {
+	if err := f.checkValues(); err != nil {
+		return nil, err
+	}
 	active := f.set["dp-embed-epsilon"]
 	if !active && (f.set["dp-embed-delta"] || f.set["dp-embed-clip"]) {
 		return nil, errUsage{"--dp-embed-delta and --dp-embed-clip need --dp-embed-epsilon"}
 	}
+	if active && (!f.set["dp-embed-delta"] || !f.set["dp-embed-clip"]) {
+		return nil, errUsage{"--dp-embed-epsilon needs --dp-embed-delta and --dp-embed-clip"}
+	}
 	r, err := f.releaser(active)
 	if err != nil || !active {
 		return nil, err
-	}
-	if f.embedEps == 0 || !f.set["dp-embed-delta"] || !f.set["dp-embed-clip"] {
-		return nil, errUsage{"--dp-embed-epsilon needs a positive epsilon, --dp-embed-delta and --dp-embed-clip"}
 	}
 	return []lepton.CallOption{lepton.WithPrivateEmbedding(f.embedEps, f.embedDelta, f.embedClip), lepton.WithPrivacy(r)}, nil
 }

@@ -62,9 +62,25 @@ func TestClassifyDPCLI(t *testing.T) {
 		code, _, errs := runCLI("", append([]string{"classify", "-m", model}, append(args, "x")...)...)
 		require.NotEqual(t, 0, code, "%v: %s", args, errs)
 	}
-	code, _, errs = runCLI("", "classify", "-m", model, "--dp-label-epsilon", "NaN", "x")
-	require.Equal(t, 1, code)
-	require.Contains(t, errs, "invalid epsilon")
+	// Every epsilon privacy rejects is a usage error (exit 2), not only 0,
+	// and nothing is charged to the ledger.
+	before, err = os.ReadFile(ledger)
+	require.NoError(t, err)
+	for _, eps := range []string{"0", "-1", "NaN", "Inf", "-Inf", "1e-20"} {
+		code, out, errs := runCLI("", "classify", "-m", model, "--dp-label-epsilon", eps, "--dp-ledger", ledger, "x")
+		require.Equal(t, 2, code, "%s: %s", eps, errs)
+		require.Empty(t, out)
+		require.Contains(t, errs, "--dp-label-epsilon")
+		require.Contains(t, errs, "invalid epsilon")
+	}
+	after, err = os.ReadFile(ledger)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	for _, args := range [][]string{{"--dp-budget", "-1"}, {"--dp-budget", "NaN"}, {"--dp-budget", "1", "--dp-budget-delta", "1"}} {
+		code, _, errs := runCLI("", append([]string{"classify", "-m", model, "--dp-label-epsilon", "1"}, append(args, "x")...)...)
+		require.Equal(t, 2, code, "%v: %s", args, errs)
+		require.Contains(t, errs, args[len(args)-2])
+	}
 }
 
 func TestEmbedDPCLI(t *testing.T) {
@@ -91,12 +107,41 @@ func TestEmbedDPCLI(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errs, "budget exceeded")
 
+	// Text output carries each noisy vector's cost as trailing fields.
+	code, out, errs = runCLI("", "embed", "-m", model, "--dp-embed-epsilon", "2", "--dp-embed-delta", "1e-6", "--dp-embed-clip", "1", "a", "b")
+	require.Equal(t, 0, code, errs)
+	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		fields := strings.Split(l, "\t")
+		require.Len(t, fields, 3, l)
+		require.NotEmpty(t, strings.Fields(fields[0]))
+		require.Equal(t, "eps=2", fields[1])
+		require.Equal(t, "delta=1e-06", fields[2])
+	}
+	// Without DP the text output is the vector alone.
+	code, out, errs = runCLI("", "embed", "-m", model, "a")
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, out, "\t")
+
 	for _, args := range [][]string{
 		{"--dp-embed-epsilon", "1"},                          // no delta/clip
 		{"--dp-embed-delta", "1e-5", "--dp-embed-clip", "1"}, // no epsilon
 		{"--dp-budget", "3"},                                 // budget without mechanism
+		{"--dp-embed-epsilon", "0", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "1"},
+		{"--dp-embed-epsilon", "NaN", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "1"},
+		{"--dp-embed-epsilon", "1e-20", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "1"},
+		{"--dp-embed-epsilon", "1", "--dp-embed-delta", "0", "--dp-embed-clip", "1"},
+		{"--dp-embed-epsilon", "1", "--dp-embed-delta", "1", "--dp-embed-clip", "1"},
+		{"--dp-embed-epsilon", "1", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "-1"},
+		{"--dp-embed-epsilon", "1", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "Inf"},
 	} {
 		code, _, errs := runCLI("", append([]string{"embed", "-m", model}, append(args, "x")...)...)
 		require.Equal(t, 2, code, "%v: %s", args, errs)
 	}
+	// A bad clip is reported as the clip, not as the sensitivity 2*clip.
+	code, _, errs = runCLI("", "embed", "-m", model, "--dp-embed-epsilon", "1", "--dp-embed-delta", "1e-5", "--dp-embed-clip", "-1", "x")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "clip = -1")
+	require.NotContains(t, errs, "sensitivity =")
 }
