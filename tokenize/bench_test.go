@@ -3,6 +3,7 @@ package tokenize
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -101,4 +102,33 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEncodeLength is a self-contained size ladder (no ../shared):
+// synthetic text of vocabulary words, subwords, punctuation, accents and
+// unknown words, encoded with the reusable Encoder.
+func BenchmarkEncodeLength(b *testing.B) {
+	tk := tinyTokenizer(b)
+	words := []string{"Hello", "world,", "unaffable", "café", "the", "zzz", "naïve!", "中文", "a", "b.c"}
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"16B", 16}, {"256B", 256}, {"4KB", 4 << 10}, {"16KB", 16 << 10}, {"64KB", 64 << 10}} {
+		var sb strings.Builder
+		for i := 0; sb.Len() < size.n; i++ {
+			sb.WriteString(words[i%len(words)])
+			sb.WriteByte(' ')
+		}
+		text := sb.String()[:size.n]
+		b.Run(size.name, func(b *testing.B) {
+			e := tk.NewEncoder()
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Encode(text, EncodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
