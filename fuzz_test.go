@@ -1,11 +1,22 @@
 package lepton
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"lepton/internal/bert"
+	"lepton/internal/convert"
+	"lepton/internal/lepfile"
 )
 
 // FuzzClassify feeds arbitrary strings (invalid UTF-8, NUL, control
@@ -64,4 +75,93 @@ func FuzzClassify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzOpenBytes feeds damaged model files to OpenBytes and runs whatever
+// opens: the loader, the tokenizer and Validate must turn every defect into
+// an error, and a model that opens must classify and embed without
+// panicking. Seeds: a tiny valid model and cuts of it, made here so the
+// corpus always matches the current format.
+func FuzzOpenBytes(f *testing.F) {
+	cfg := bert.Config{Architecture: "BertForSequenceClassification", Layers: 1, Hidden: 16, Heads: 2,
+		Intermediate: 32, Vocab: 225, MaxPositions: 12, TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu",
+		Pooling: "cls", Labels: []string{"no", "yes"}}
+	net, err := convert.FromFloat(cfg, convert.Random(cfg, 3), convert.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(repoRoot(f), "testdata", "golden", "random-bert", "tokenizer.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := lepfile.Write(&buf, net, tok, nil, lepfile.WithTokenizerFormat(lepfile.TokenizerHFJSON)); err != nil {
+		f.Fatal(err)
+	}
+	good := buf.Bytes()
+	f.Add(good)
+	for _, cut := range []int{0, 7, 64, 200, len(good) / 2, len(good) - 1} {
+		f.Add(good[:cut])
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := OpenBytes(data, WithThreads(1))
+		if err != nil {
+			if !errors.Is(err, ErrInvalidModel) && !errors.Is(err, ErrInvalidOption) {
+				t.Fatalf("error outside the documented sentinels: %v", err)
+			}
+			return
+		}
+		defer m.Close()
+		texts := []string{"fever", "", strings.Repeat("cough ", 40)}
+		if _, err := m.Classify(ctx, texts); err != nil && !errors.Is(err, ErrInvalidModel) &&
+			!errors.Is(err, ErrNoClassifier) && !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("Classify: %v", err)
+		}
+		if _, err := m.Embed(ctx, texts); err != nil && !errors.Is(err, ErrInvalidModel) && !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("Embed: %v", err)
+		}
+	})
+}
+
+// TestHostilePayloads damages each tensor's payload (which Open does not
+// scan: only `lepton verify` reads every byte) with extreme values: calls
+// must return results or a sentinel error, never panic or hang.
+func TestHostilePayloads(t *testing.T) {
+	fixtureModel(t)
+	f, err := lepfile.OpenBytes(fixtureData)
+	require.NoError(t, err)
+	tensors := f.Tensors
+	require.NoError(t, f.Close())
+	ctx := context.Background()
+	texts := []string{"fever", "", strings.Repeat("cough ", 200)}
+	for _, ti := range tensors {
+		var patterns [][]byte
+		switch ti.DType {
+		case lepfile.F32:
+			for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -3e38, 1e-45} {
+				patterns = append(patterns, binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
+			}
+		case lepfile.I8:
+			patterns = [][]byte{{0x80, 0x80, 0x80, 0x80}, {0x7f, 0x7f, 0x7f, 0x7f}}
+		case lepfile.I32:
+			patterns = [][]byte{{0xff, 0xff, 0xff, 0x7f}, {0, 0, 0, 0x80}}
+		}
+		for _, p := range patterns {
+			data := append([]byte(nil), fixtureData...)
+			copy(data[ti.Offset:ti.Offset+ti.Length], p)
+			m, err := OpenBytes(data, WithThreads(2))
+			if err != nil {
+				require.ErrorIs(t, err, ErrInvalidModel, "%s %x", ti.Name, p)
+				continue
+			}
+			if _, err := m.Classify(ctx, texts); err != nil {
+				require.ErrorIs(t, err, ErrInvalidModel, "%s %x", ti.Name, p)
+			}
+			if _, err := m.Embed(ctx, texts, WithPooling(PoolMean), WithNormalize(true)); err != nil {
+				require.ErrorIs(t, err, ErrInvalidModel, "%s %x", ti.Name, p)
+			}
+			require.NoError(t, m.Close())
+		}
+	}
 }
