@@ -63,7 +63,8 @@ type EncodeOptions struct {
 	// in Encoding.Overflowing. As in Hugging Face, a pair yields every
 	// combination of the two sequences' windows (see MaxOverflowing).
 	ReturnOverflowing bool
-	// Padding chooses the padding strategy.
+	// Padding chooses the padding strategy; padding needs a padding token
+	// ([PAD]) and fails with ErrInvalid without one.
 	Padding PaddingStrategy
 	// PadTo is the length for PadFixed (0: MaxLength).
 	PadTo int
