@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -187,8 +188,9 @@ func FromVocab(data []byte, opt VocabOptions) (*Tokenizer, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		// Hugging Face trims trailing whitespace (the line end) only.
-		tok := strings.TrimRight(sc.Text(), "\r\n")
+		// Hugging Face (WordPiece::read_file) trims all trailing
+		// whitespace, the line end included.
+		tok := strings.TrimRightFunc(sc.Text(), unicode.IsSpace)
 		s.tokens = append(s.tokens, tok)
 		if len(s.tokens) > maxVocab {
 			return nil, fmt.Errorf("%w: vocabulary larger than %d", ErrInvalid, maxVocab)

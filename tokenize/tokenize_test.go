@@ -479,6 +479,13 @@ func TestFromVocabOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"[CLS]", "[UNK]", "[SEP]"}, enc.Tokens)
 
+	// Trailing whitespace (CRLF, spaces) on a line is not part of the token.
+	crlf, err := FromVocab([]byte("[UNK]\r\n[CLS] \r\n[SEP]\t\nhello  \r\n"), VocabOptions{})
+	require.NoError(t, err)
+	enc, err = crlf.Encode("hello", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 3, 2}, enc.IDs)
+
 	// No [PAD] in the vocabulary: encoding works, padding is refused.
 	nopad, err := FromVocab([]byte("[UNK]\n[CLS]\n[SEP]\na\n"), VocabOptions{})
 	require.NoError(t, err)
