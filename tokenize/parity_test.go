@@ -446,3 +446,36 @@ func isAdded(tk *Tokenizer, s string) bool {
 	}
 	return true
 }
+
+// TestVocabMatchesJSON: bert-base-uncased loaded from vocab.txt with the
+// uncased BERT options must encode exactly like its tokenizer.json.
+func TestVocabMatchesJSON(t *testing.T) {
+	fromJSON := bertUncased(t)
+	data, err := os.ReadFile(sharedPath(t, "models/sst2-bert-tiny-scratch/vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromVocab, err := FromVocab(data, VocabOptions{Lowercase: true, HandleCJK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{}
+	for _, c := range loadAdversarial(t).Texts {
+		texts = append(texts, c.Text)
+	}
+	for _, s := range sst2Texts(t) {
+		texts = append(texts, s)
+	}
+	for _, text := range texts {
+		a, err := fromJSON.EncodePair(text, text, EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fromVocab.EncodePair(text, text, EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assert.Equal(t, a, b, "%q", text)
+	}
+	assert.Equal(t, fromJSON.VocabSize(), fromVocab.VocabSize())
+}
