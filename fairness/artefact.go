@@ -111,7 +111,7 @@ func NewThresholdArtefact(ss []Sample, c Constraint, o ThresholdOptions, minGrou
 		if err := before.Add(s.Group, s.Label, s.Probs); err != nil {
 			return nil, err
 		}
-		probs, pPos := t.outcome(t.Groups[s.Group], s.Probs, key, fmt.Sprintf("fit-row-%d", i))
+		probs, pPos := t.outcome(t.Groups[CanonicalGroup(s.Group)], s.Probs, key, fmt.Sprintf("fit-row-%d", i))
 		err = after.AddDecision(s.Group, s.Label, probs, pPos)
 		if err != nil {
 			return nil, err
@@ -160,7 +160,24 @@ func (a *Artefact) Marshal() ([]byte, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	return json.MarshalIndent(a, "", "  ")
+	return marshalJSON(a, "  ")
+}
+
+// marshalJSON is json.Marshal (json.MarshalIndent with indent) without
+// HTML escaping, so that decision operators (">") and group names stay
+// readable in the file instead of "\u003e". JSON readers decode both
+// forms alike.
+func marshalJSON(v any, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Digest returns the hex SHA-256 of a's canonical JSON (Marshal), which
@@ -251,6 +268,12 @@ func (a *Artefact) Validate() error {
 	for i, g := range a.Groups {
 		if g == "" {
 			return bad("groups", "empty group name")
+		}
+		// Lookups canonicalise; a non-canonical name could never be
+		// found, and two spellings of one group ("1", "1.0") would
+		// collide. Canonical names cannot collide, so this covers both.
+		if c := CanonicalGroup(g); c != g {
+			return bad("groups", "group %q is not canonical (want %q)", g, c)
 		}
 		if i > 0 && a.Groups[i-1] >= g {
 			return bad("groups", "not sorted and unique at %q", g)

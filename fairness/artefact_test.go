@@ -186,10 +186,55 @@ func TestThresholdArtefactValidation(t *testing.T) {
 	}
 }
 
+// smallArtefacts are minimal valid artefacts of every kind, seeds for
+// FuzzLoad (TestSmallArtefactsLoad keeps them valid).
+var smallArtefacts = []string{
+	`{"version":1,"kind":"calibration","groups":["1","a"],"classes":2,"fit_rows":4,"fit_sha256":"` + zeroHash + `",` +
+		`"calibration":{"method":"platt","classes":2,"global":{"a":1,"b":0,"count":4},"groups":{"1":{"a":2,"b":-1,"count":2},"a":{"a":1,"b":0,"count":2,"fallback":true}}},` +
+		`"metrics_before":{"classes":2,"overall":{"group":"overall","count":4,"tpr":{"value":0.5,"num":1,"den":2}}},"metrics_after":{}}`,
+	`{"version":1,"kind":"calibration","groups":["a"],"classes":3,"fit_rows":1,"fit_sha256":"` + zeroHash + `",` +
+		`"calibration":{"method":"temperature","classes":3,"global":{"temperature":1.5,"count":1},"groups":{"a":{"temperature":0.5,"count":1}}},"metrics_before":{},"metrics_after":{}}`,
+	`{"version":1,"kind":"calibration","groups":["a"],"classes":2,"fit_rows":2,"fit_sha256":"` + zeroHash + `",` +
+		`"calibration":{"method":"isotonic","classes":2,"global":{"x":[0,1],"y":[0.1,0.9],"count":2},"groups":{"a":{"x":[0.5],"y":[0.5],"count":2}}},"metrics_before":{},"metrics_after":{}}`,
+	`{"version":1,"kind":"thresholds","groups":["a","b"],"classes":2,"fit_rows":4,"fit_sha256":"` + zeroHash + `",` +
+		`"thresholds":{"constraint":"demographic_parity","grid":10,"flip":true,"selection_rate":0.5,` +
+		`"groups":{"a":{"p0":0.25,"op0":{"op":">","threshold":0.5},"p1":0.75,"op1":{"op":"<","threshold":"inf"},"p_ignore":0,"constant":0,"mix_rate":0,"base_rate":0,"count":2},` +
+		`"b":{"p0":1,"op0":{"op":">","threshold":"-inf"},"p1":0,"op1":{"op":">","threshold":0.5},"p_ignore":0,"constant":0,"mix_rate":0,"base_rate":0,"count":2}},` +
+		`"global":{"p0":1,"op0":{"op":">","threshold":0.5},"p1":0,"op1":{"op":">","threshold":0.5},"p_ignore":0.5,"constant":0.25,"mix_rate":0,"base_rate":0,"count":4}},"metrics_before":{},"metrics_after":{}}`,
+	`{"version":1,"kind":"thresholds","groups":["a"],"classes":2,"fit_rows":2,"fit_sha256":"` + zeroHash + `",` +
+		`"thresholds":{"constraint":"calibrated_equalized_odds","cost":"fnr","flip":false,"calibration_sha256":"` + zeroHash + `",` +
+		`"groups":{"a":{"p0":0,"op0":{"op":"<","threshold":0},"p1":0,"op1":{"op":"<","threshold":0},"p_ignore":0,"constant":0,"mix_rate":0.5,"base_rate":0.25,"count":2}}},"metrics_before":{},"metrics_after":{}}`,
+}
+
+const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// TestSmallArtefactsLoad keeps the small FuzzLoad seeds valid and small,
+// so they exercise the paths behind validation rather than its first
+// refusal.
+func TestSmallArtefactsLoad(t *testing.T) {
+	for i, s := range smallArtefacts {
+		require.Less(t, len(s), 1200, "seed %d", i)
+		a, err := Load(strings.NewReader(s))
+		require.NoError(t, err, "seed %d", i)
+		if a.Thresholds != nil {
+			for _, g := range a.Groups {
+				_, err := a.Thresholds.Decide(g, 0.5, a.Key(), "seed", UnknownError)
+				require.NoError(t, err)
+			}
+		}
+	}
+}
+
 // FuzzLoad feeds arbitrary bytes to the artefact loader: it must return
 // an artefact that validates, or an error, never panic.
 func FuzzLoad(f *testing.F) {
-	// Full calibration and threshold artefacts are in testdata/fuzz/FuzzLoad.
+	// Full calibration and threshold artefacts (27-48 KB, mostly metrics)
+	// are in testdata/fuzz/FuzzLoad. The small valid ones below reach the
+	// same validation paths in a few hundred bytes, so the fuzzer spends
+	// its time mutating structure instead of copying kilobytes.
+	for _, s := range smallArtefacts {
+		f.Add([]byte(s))
+	}
 	f.Add([]byte(`{"version":1,"kind":"calibration"}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

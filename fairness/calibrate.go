@@ -128,10 +128,13 @@ func FitCalibration(ss []Sample, method Method, minGroup int) (*Calibration, err
 	return c, nil
 }
 
+// byGroup splits ss by canonical group (CanonicalGroup), the key every
+// lookup uses.
 func byGroup(ss []Sample) map[string][]Sample {
 	m := map[string][]Sample{}
 	for _, s := range ss {
-		m[s.Group] = append(m[s.Group], s)
+		g := CanonicalGroup(s.Group)
+		m[g] = append(m[g], s)
 	}
 	return m
 }

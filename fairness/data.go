@@ -27,7 +27,9 @@ const maxLine = 1 << 20
 // Sample is one labelled model output: the group the input belongs to, its
 // true class and the model's class probabilities.
 type Sample struct {
-	// Group names the sensitive group (age band, sex, site, ...).
+	// Group names the sensitive group (age band, sex, site, ...). The
+	// package knows it by CanonicalGroup(Group): the readers store that
+	// form, and fitting and metrics apply it to samples built in code.
 	Group string
 	// Label is the true class, in [0, len(Probs)).
 	Label int
@@ -141,8 +143,13 @@ func ReadCSV(r io.Reader) ([]Sample, error) {
 	var kinds []scoreKind
 	var idx []int
 	si, hasScore := cols["score"]
-	if !hasScore {
-		si, hasScore = cols["prediction"]
+	if pi, hasPred := cols["prediction"]; hasPred {
+		// As in JSONL: two candidate score columns are ambiguous, and
+		// picking one silently could report on the wrong model output.
+		if hasScore {
+			return nil, fmt.Errorf("%w: line 1: both score and prediction columns (prediction is an alias of score; keep one)", ErrMalformedInput)
+		}
+		si, hasScore = pi, true
 	}
 	if hasScore {
 		kinds = append(kinds, kindScore)
@@ -195,6 +202,9 @@ func ReadCSV(r io.Reader) ([]Sample, error) {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
 			if err != nil {
 				return nil, fmt.Errorf("%w: line %d: column %q: %v", ErrMalformedInput, line, header[i], errors.Unwrap(err))
+			}
+			if !finite(v) {
+				return nil, fmt.Errorf("%w: line %d: column %q: value %v is not finite", ErrMalformedInput, line, header[i], v)
 			}
 			vals[j] = v
 		}
@@ -286,6 +296,9 @@ func ReadJSONL(r io.Reader) ([]Sample, error) {
 		out = append(out, s)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%w: line %d: longer than %d bytes (the JSONL line limit)", ErrMalformedInput, line+1, maxLine)
+		}
 		return nil, fmt.Errorf("%w: line %d: %v", ErrMalformedInput, line+1, err)
 	}
 	if err := checkClasses(out); err != nil {
@@ -314,7 +327,7 @@ func buildSample(group, label string, kind scoreKind, vals []float64) (Sample, e
 	if group == "" {
 		return Sample{}, errors.New("empty group")
 	}
-	if !strings.ContainsFunc(group, func(r rune) bool { return r != ' ' }) {
+	if CanonicalGroup(group) == "" {
 		return Sample{}, errors.New("blank group")
 	}
 	lf, err := strconv.ParseFloat(label, 64)
@@ -323,8 +336,8 @@ func buildSample(group, label string, kind scoreKind, vals []float64) (Sample, e
 	}
 	s := Sample{Group: CanonicalGroup(group), Label: int(lf)}
 	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return Sample{}, fmt.Errorf("value %d is not finite", i)
+		if !finite(v) { // ReadCSV names the column before this
+			return Sample{}, fmt.Errorf("%s = %v is not finite", valueName(kind, i), v)
 		}
 	}
 	switch kind {
@@ -359,14 +372,48 @@ func buildSample(group, label string, kind scoreKind, vals []float64) (Sample, e
 	return s, nil
 }
 
-// CanonicalGroup maps numeric spellings of the same group ("1", "1.0") to
-// one name, since exported tables often write integer codes as floats. The
-// artefact and the decision functions apply it to every group they look up.
-func CanonicalGroup(g string) string {
-	if f, err := strconv.ParseFloat(g, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.FormatInt(int64(f), 10)
+// valueName names the i-th model output of a row of kind in errors, by the
+// JSONL field it comes from.
+func valueName(kind scoreKind, i int) string {
+	switch kind {
+	case kindProbs:
+		return fmt.Sprintf("probs[%d]", i)
+	case kindLogits:
+		return fmt.Sprintf("logits[%d]", i)
 	}
-	return g
+	return "score"
+}
+
+// CanonicalGroup returns the name under which the package knows group g.
+// Group names are opaque strings with exactly two normalisations:
+//
+//   - surrounding white space is trimmed (" A " is "A");
+//   - an integer written as a float with a zero fraction, the way pandas
+//     writes an integer column that holds a missing value ("1.0", "-2.00"),
+//     loses the fraction ("1", "-2").
+//
+// Nothing else is interpreted: "01" and "1" are different groups (a zero
+// may be significant in a site or postcode), as are "1e0" and "1", "+1" and
+// "1", and "A" and "a". A JSONL group given as a number is taken by its
+// spelling in the file and normalised the same way.
+//
+// Every entry point applies it: the readers, the fit functions (so a group
+// fitted as "1.0" is stored as "1"), the metric accumulators and every
+// lookup (Apply, Decide, the lepton options). Artefact.Validate rejects
+// group names that are not canonical, so two spellings of one group can
+// never both appear in an artefact.
+func CanonicalGroup(g string) string {
+	g = strings.TrimSpace(g)
+	i := strings.IndexByte(g, '.')
+	if i < 0 || i == len(g)-1 {
+		return g
+	}
+	intPart, frac := g[:i], g[i+1:]
+	digits := strings.TrimPrefix(intPart, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || strings.Trim(frac, "0") != "" {
+		return g
+	}
+	return intPart
 }
 
 // checkClasses requires every sample to have the same number of classes.
@@ -384,7 +431,7 @@ func checkClasses(ss []Sample) error {
 }
 
 // FitHash returns the hex SHA-256 of the canonical encoding of samples: per
-// row the group's length and bytes, the label, and the IEEE-754 bits of each
+// row the canonical group's (CanonicalGroup) length and bytes, the label, and the IEEE-754 bits of each
 // probability (or logit, when given), all little-endian. The artefact
 // records it so that an audit can tell which data a fit came from.
 func FitHash(ss []Sample) string {
@@ -395,8 +442,9 @@ func FitHash(ss []Sample) string {
 		h.Write(b[:])
 	}
 	for _, s := range ss {
-		put(uint64(len(s.Group)))
-		h.Write([]byte(s.Group))
+		g := CanonicalGroup(s.Group) // the fit sees canonical groups only
+		put(uint64(len(g)))
+		h.Write([]byte(g))
 		put(uint64(s.Label))
 		vals, tag := s.Probs, uint64(0)
 		if s.Logits != nil {
@@ -411,14 +459,16 @@ func FitHash(ss []Sample) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Groups returns the distinct groups of ss in first-seen order.
+// Groups returns the distinct canonical groups (CanonicalGroup) of ss in
+// first-seen order.
 func Groups(ss []Sample) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range ss {
-		if !seen[s.Group] {
-			seen[s.Group] = true
-			out = append(out, s.Group)
+		g := CanonicalGroup(s.Group)
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
 		}
 	}
 	return out
@@ -434,7 +484,7 @@ func validateSamples(ss []Sample) error {
 	}
 	k := len(ss[0].Probs)
 	for i, s := range ss {
-		if s.Group == "" {
+		if CanonicalGroup(s.Group) == "" {
 			return fmt.Errorf("%w: sample %d: empty group", ErrMalformedInput, i)
 		}
 		if len(s.Probs) != k || k < 2 || k > MaxClasses {

@@ -1,6 +1,7 @@
 package fairness
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -38,7 +39,10 @@ func TestReadCSVErrors(t *testing.T) {
 		{"one prob", "group,label,prob_0\na,0,1\n", "class columns"},
 		{"dup column", "group,label,score,score\na,1,0.5,0.5\n", "duplicate"},
 		{"bad float", "group,label,score\na,1,0.5\nb,0,x\n", "line 3: column \"score\""},
-		{"nan", "group,label,score\na,1,NaN\n", "line 2: value 0 is not finite"},
+		{"nan", "group,label,score\na,1,NaN\n", `line 2: column "score": value NaN is not finite`},
+		{"inf prob", "group,label,prob_0,prob_1\na,1,0.5,0.5\nb,0,+Inf,0.5\n", `line 3: column "prob_0": value +Inf is not finite`},
+		{"nan logit", "group,label,logit_0,logit_1\na,1,0,-inf\n", `line 2: column "logit_1": value -Inf is not finite`},
+		{"score and prediction", "group,label,score,prediction\na,1,0.5,0.7\n", "line 1: both score and prediction"},
 		{"range", "group,label,score\na,1,1.5\n", "line 2: score 1.5 outside"},
 		{"label", "group,label,score\na,0.5,0.5\n", "line 2: label"},
 		{"label range", "group,label,prob_0,prob_1\na,2,0.5,0.5\n", "line 2: label 2 out of range"},
@@ -91,8 +95,35 @@ func TestReadJSONL(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformedInput, tc.in)
 		require.Contains(t, err.Error(), tc.want, tc.in)
 	}
-	_, err = ReadJSONL(strings.NewReader(`{"group":"a","label":1,"score":0.5,"pad":"` + strings.Repeat("x", maxLine) + `"}`))
+	// A line over the 1 MiB limit names its line and the limit, not
+	// bufio's "token too long".
+	long := `{"group":"a","label":1,"score":0.5}` + "\n\n" + `{"group":"a","label":1,"score":0.5,"pad":"` + strings.Repeat("x", maxLine) + `"}` + "\n"
+	_, err = ReadJSONL(strings.NewReader(long))
 	require.ErrorIs(t, err, ErrMalformedInput)
+	require.ErrorContains(t, err, "line 3: longer than 1048576 bytes")
+	require.NotContains(t, err.Error(), "token too long")
+	// Just under the limit is fine.
+	ok := `{"group":"a","label":1,"score":0.5,"pad":"` + strings.Repeat("x", maxLine-64) + `"}`
+	ss, err = ReadJSONL(strings.NewReader(ok))
+	require.NoError(t, err)
+	require.Len(t, ss, 1)
+}
+
+// TestBuildSampleNames: the reader-independent check names the value, not
+// its position as a bare number.
+func TestBuildSampleNames(t *testing.T) {
+	for _, tc := range []struct {
+		kind scoreKind
+		vals []float64
+		want string
+	}{
+		{kindScore, []float64{math.NaN()}, "score = NaN is not finite"},
+		{kindProbs, []float64{0.5, math.Inf(1)}, "probs[1] = +Inf is not finite"},
+		{kindLogits, []float64{math.Inf(-1), 0}, "logits[0] = -Inf is not finite"},
+	} {
+		_, err := buildSample("a", "1", tc.kind, tc.vals)
+		require.EqualError(t, err, tc.want)
+	}
 }
 
 func TestFitHash(t *testing.T) {

@@ -17,6 +17,16 @@
 // logits. Every malformed row is an error naming its line
 // ([ErrMalformedInput]).
 //
+// # Groups
+//
+// Group names are opaque strings. [CanonicalGroup] applies the only two
+// normalisations: surrounding white space is trimmed, and an integer
+// written as a float with a zero fraction ("1.0", as pandas writes an
+// integer column with missing values) loses the fraction. "01" and "1"
+// stay different groups. Every entry point (readers, fits, metrics,
+// lookups) uses the canonical name, so data fitted as "1.0" is found as
+// "1", and an artefact whose groups are not canonical is refused.
+//
 // # Metrics
 //
 // An [Accumulator] gathers per-group sufficient statistics in constant
@@ -26,7 +36,11 @@
 // [Report] adds the between-group spreads and gaps to the overall value
 // (as Fairlearn's MetricFrame) and the demographic parity, equalized odds
 // and equal opportunity differences. Groups below a minimum size are
-// flagged.
+// flagged. A between-group comparison needs at least two groups where the
+// metric is defined; with fewer it is undefined. This departs from
+// Fairlearn, whose pandas max-min silently drops NaN groups and reports a
+// difference of 0 (ratio 1) when only one group remains, e.g. an equal
+// opportunity difference of 0 when all but one group lack positives.
 //
 // # Calibration
 //

@@ -48,9 +48,16 @@ func ExampleAccumulator() {
 	for _, g := range r.Groups {
 		fmt.Printf("%s n=%d small=%v TPR=%s FPR=%s\n", g.Group, g.Count, g.Small, g.TPR, g.FPR)
 	}
+	// Only site-1 has positives, so no TPR gap between sites exists and the
+	// equalized odds difference (the larger of the TPR and FPR gaps) is
+	// undefined rather than the FPR gap alone.
+	fmt.Println("FPR difference:", r.Disparities[3].Difference)
+	fmt.Println("equal opportunity difference:", r.EqualOpportunityDifference)
 	fmt.Println("equalized odds difference:", r.EqualizedOddsDifference)
 	// Output:
 	// site-1 n=2 small=false TPR=1.0000 FPR=0.0000
 	// site-2 n=1 small=true TPR=undefined FPR=1.0000
-	// equalized odds difference: 1.0000
+	// FPR difference: 1.0000
+	// equal opportunity difference: undefined
+	// equalized odds difference: undefined
 }

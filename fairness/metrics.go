@@ -242,6 +242,7 @@ func (a *Accumulator) add(group string, label int, probs []float64, pPos, pCorre
 	c.BinConf[b] = conf
 	c.BinHit[b] = hit
 	a.overall.add(&c)
+	group = CanonicalGroup(group) // one group however it is spelled, as the fits
 	g := a.groups[group]
 	if g == nil {
 		g = &counts{}
@@ -346,7 +347,9 @@ type GroupMetrics struct {
 // Disparity compares one metric between groups, as Fairlearn's
 // MetricFrame: the spread between groups and the largest gap to the overall
 // value, as differences and as ratios (smaller over larger). Only groups
-// where the metric is defined take part; Groups says how many did.
+// where the metric is defined take part; Groups says how many did. With
+// fewer than two such groups all four comparisons are undefined (JSON
+// null), never 0; see the package doc for how this departs from Fairlearn.
 type Disparity struct {
 	Metric              string `json:"metric"`
 	Groups              int    `json:"groups"`
@@ -373,8 +376,10 @@ type Report struct {
 	EqualOpportunityDifference Metric `json:"equal_opportunity_difference"`
 }
 
-// Group returns the metrics of group g, or false.
+// Group returns the metrics of group g (any spelling CanonicalGroup maps
+// to the same name), or false.
 func (r *Report) Group(g string) (GroupMetrics, bool) {
+	g = CanonicalGroup(g)
 	for _, m := range r.Groups {
 		if m.Group == g {
 			return m, true
@@ -435,7 +440,10 @@ func (a *Accumulator) Report() Report {
 				}
 			}
 		}
-		if d.Groups > 0 {
+		// A comparison between groups needs two of them: with one, the
+		// spread would be a 0 that says nothing (Fairlearn reports it,
+		// dropping the NaN groups; we report undefined, as for rates).
+		if d.Groups >= 2 {
 			d.Difference = value(hi - lo)
 			if hi > 0 && lo >= 0 {
 				d.Ratio = value(lo / hi)

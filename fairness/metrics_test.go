@@ -35,13 +35,31 @@ func TestUndefinedRates(t *testing.T) {
 	var back Metric
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.False(t, back.Defined)
-	// The TPR disparity only has one defined group.
+	// The TPR and FPR disparities have one defined group each: no
+	// between-group comparison exists, so they are undefined (null), not
+	// 0 as Fairlearn's NaN-dropping max-min would report.
+	seen := 0
 	for _, d := range r.Disparities {
-		if d.Metric == "tpr" {
-			require.Equal(t, 1, d.Groups)
-			require.Equal(t, 0.0, d.Difference.Value)
+		switch d.Metric {
+		case "tpr", "fpr", "fnr", "tnr", "precision":
+			seen++
+			require.Equal(t, 1, d.Groups, d.Metric)
+			require.False(t, d.Difference.Defined, d.Metric)
+			require.False(t, d.Ratio.Defined, d.Metric)
+			require.False(t, d.DifferenceToOverall.Defined, d.Metric)
+			require.False(t, d.RatioToOverall.Defined, d.Metric)
+		case "accuracy", "selection_rate":
+			require.Equal(t, 2, d.Groups, d.Metric)
+			require.True(t, d.Difference.Defined, d.Metric)
 		}
 	}
+	require.Equal(t, 5, seen)
+	require.False(t, r.EqualOpportunityDifference.Defined)
+	require.False(t, r.EqualizedOddsDifference.Defined)
+	require.True(t, r.DemographicParityDifference.Defined)
+	b, err = json.Marshal(r.EqualOpportunityDifference)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"value":null`)
 	require.Equal(t, "undefined", neg.TPR.String())
 }
 

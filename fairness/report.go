@@ -1,7 +1,6 @@
 package fairness
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
@@ -164,7 +163,7 @@ func WriteReport(dir string, in ReportInput) (*FullReport, error) {
 		}
 	}
 	fr.Files = append(fr.Files, "metrics.json", "report.md")
-	b, err := json.MarshalIndent(fr, "", "  ")
+	b, err := marshalJSON(fr, "  ") // no "\u003e" for ">"
 	if err != nil {
 		return nil, err
 	}
@@ -322,15 +321,13 @@ func rocPlot(ss []Sample, groups []string, dec *Report) (*plot.Plot, error) {
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
 	p.Legend.Left = false
-	byG := map[string]*groupData{}
-	for _, s := range ss {
-		g := byG[s.Group]
-		if g == nil {
-			g = &groupData{name: s.Group}
-			byG[s.Group] = g
-		}
-		g.scores = append(g.scores, s.Probs[1])
-		g.labels = append(g.labels, s.Label)
+	split, err := splitBinary(ss) // the grouping the decision rules were fitted with
+	if err != nil {
+		return nil, err
+	}
+	byG := make(map[string]*groupData, len(split))
+	for i := range split {
+		byG[split[i].name] = &split[i]
 	}
 	for i, name := range groups {
 		g := byG[name]

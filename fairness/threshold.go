@@ -82,7 +82,7 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	default:
 		j.Threshold = json.RawMessage(strconv.FormatFloat(o.Threshold, 'g', -1, 64))
 	}
-	return json.Marshal(j)
+	return marshalJSON(j, "") // ">" unescaped (see Artefact.Marshal)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -319,7 +319,8 @@ type groupData struct {
 	nPos   int
 }
 
-// splitBinary groups binary samples in sorted group order.
+// splitBinary groups binary samples by canonical group (CanonicalGroup), in
+// sorted group order.
 func splitBinary(ss []Sample) ([]groupData, error) {
 	m := map[string]*groupData{}
 	for _, s := range ss {
@@ -332,13 +333,14 @@ func splitBinary(ss []Sample) ([]groupData, error) {
 		if math.IsNaN(s.Probs[1]) || math.IsInf(s.Probs[1], 0) {
 			return nil, fmt.Errorf("%w: score %v", ErrInvalidScore, s.Probs[1])
 		}
-		if s.Group == "" {
+		name := CanonicalGroup(s.Group)
+		if name == "" {
 			return nil, fmt.Errorf("%w: empty group", ErrMalformedInput)
 		}
-		g := m[s.Group]
+		g := m[name]
 		if g == nil {
-			g = &groupData{name: s.Group}
-			m[s.Group] = g
+			g = &groupData{name: name}
+			m[name] = g
 		}
 		g.scores = append(g.scores, s.Probs[1])
 		g.labels = append(g.labels, s.Label)
@@ -434,25 +436,15 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 			fn, fp := float64(ng-np)/float64(ng), float64(np)/float64(ng)
 			return func(r rocPoint) float64 { return float64(fn*r.x) + float64(fp*r.y) }
 		}
-		curves := make([][]interp, len(hs))
-		errGiven := make([]float64, len(grid))
-		for gi, h := range hs {
-			ng := len(h.scores)
-			curves[gi] = interpolate(h.hull, selKey(ng, h.nPos), grid)
-			fn, fp := float64(ng-h.nPos)/float64(ng), float64(h.nPos)/float64(ng)
-			w := float64(ng) / float64(n)
-			for i, p := range curves[gi] {
-				errGiven[i] += float64(w * (float64(fn*p.x) + float64(fp*(1-p.y))))
-			}
-		}
+		curves, errGiven := weightedError(hs, n, func(h hullGroup) []interp {
+			return interpolate(h.hull, selKey(len(h.scores), h.nPos), grid)
+		})
 		best := argminFirst(errGiven)
 		t.Selection = grid[best]
 		for gi, h := range hs {
-			p := curves[gi][best]
-			t.Groups[h.name] = Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, Count: len(h.scores)}
+			t.Groups[h.name] = mixRule(curves[gi][best], len(h.scores))
 		}
-		p := interpolate(poolHull, selKey(n, nPos), grid)[best]
-		t.Global = &Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, Count: n}
+		t.Global = new(mixRule(interpolate(poolHull, selKey(n, nPos), grid)[best], n))
 	case EqualizedOdds:
 		xKey := func(r rocPoint) float64 { return r.x }
 		curves := make([][]interp, len(hs))
@@ -481,7 +473,9 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 			if p.y != p.x {
 				pIgnore = (p.y - yBest) / (p.y - p.x)
 			}
-			return Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, PIgnore: pIgnore, Constant: xBest, Count: count}
+			r := mixRule(p, count)
+			r.PIgnore, r.Constant = pIgnore, xBest
+			return r
 		}
 		for gi, h := range hs {
 			t.Groups[h.name] = eoRule(curves[gi][best], len(h.scores))
@@ -494,27 +488,44 @@ func fitHardt(groups []groupData, c Constraint, o ThresholdOptions) (*Thresholds
 	case EqualOpportunity:
 		// For a common TPR each group takes the least FPR its hull
 		// reaches; the TPR with the least overall error wins.
-		curves := make([][]interp, len(hs))
-		errGiven := make([]float64, len(grid))
-		for gi, h := range hs {
-			ng := len(h.scores)
-			curves[gi] = atTPR(h.hull, grid)
-			fn, fp := float64(ng-h.nPos)/float64(ng), float64(h.nPos)/float64(ng)
-			w := float64(ng) / float64(n)
-			for i, p := range curves[gi] {
-				errGiven[i] += float64(w * (float64(fn*p.x) + float64(fp*(1-p.y))))
-			}
-		}
+		curves, errGiven := weightedError(hs, n, func(h hullGroup) []interp { return atTPR(h.hull, grid) })
 		best := argminFirst(errGiven)
 		t.TPR = grid[best]
 		for gi, h := range hs {
-			p := curves[gi][best]
-			t.Groups[h.name] = Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, Count: len(h.scores)}
+			t.Groups[h.name] = mixRule(curves[gi][best], len(h.scores))
 		}
-		p := atTPR(poolHull, grid)[best]
-		t.Global = &Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, Count: n}
+		t.Global = new(mixRule(atTPR(poolHull, grid)[best], n))
 	}
 	return t, nil
+}
+
+// weightedError evaluates curve for every group and returns the curves and
+// the overall expected error at each grid point: the sum over groups of
+// n_g/n * (P(neg|g) FPR + P(pos|g) (1-TPR)). The products are rounded as
+// written (explicit float64 conversions, no FMA), so amd64 and arm64 pick
+// the same grid point.
+func weightedError(hs []hullGroup, n int, curve func(hullGroup) []interp) ([][]interp, []float64) {
+	curves := make([][]interp, len(hs))
+	var errGiven []float64
+	for gi, h := range hs {
+		ng := len(h.scores)
+		curves[gi] = curve(h)
+		if errGiven == nil {
+			errGiven = make([]float64, len(curves[gi]))
+		}
+		fn, fp := float64(ng-h.nPos)/float64(ng), float64(h.nPos)/float64(ng)
+		w := float64(ng) / float64(n)
+		for i, p := range curves[gi] {
+			errGiven[i] += float64(w * (float64(fn*p.x) + float64(fp*(1-p.y))))
+		}
+	}
+	return curves, errGiven
+}
+
+// mixRule is the rule that randomises between the two thresholds of an
+// interpolated operating point.
+func mixRule(p interp, count int) Rule {
+	return Rule{P0: p.p0, Op0: p.op0, P1: p.p1, Op1: p.op1, Count: count}
 }
 
 // atTPR evaluates the hull at each TPR in grid with the least FPR: the mix

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"lepton/fairness"
 )
@@ -41,21 +42,52 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage string)
 	return false, nil
 }
 
+// dataFlags are the input and output flags calibrate and the fairness
+// subcommands share: the labelled data file, what to write, and the group
+// size below which groups are flagged (and, for calibration, fall back).
+type dataFlags struct {
+	in, out  string
+	minGroup int
+}
+
+// register adds --in, --out and --min-group with the command's own help.
+func (d *dataFlags) register(fs *flag.FlagSet, inHelp, outHelp, minGroupHelp string) {
+	fs.StringVar(&d.in, "in", "", inHelp)
+	fs.StringVar(&d.out, "out", "", outHelp)
+	fs.IntVar(&d.minGroup, "min-group", fairness.DefaultMinGroupSize, minGroupHelp)
+}
+
+// check requires --in, --out and every extra flag (name, value) given, and
+// a non-negative --min-group; failures are usage errors.
+func (d *dataFlags) check(extra ...[2]string) error {
+	names := []string{"--in"}
+	missing := d.in == ""
+	for _, e := range extra {
+		names = append(names, "--"+e[0])
+		missing = missing || e[1] == ""
+	}
+	names = append(names, "--out")
+	if missing || d.out == "" {
+		return errUsage{strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are required"}
+	}
+	if d.minGroup < 0 {
+		return errUsage{"--min-group must be >= 0"}
+	}
+	return nil
+}
+
 func runCalibrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("calibrate")
-	in := fs.String("in", "", "labelled model outputs: CSV or JSONL (.jsonl) with group, label and score | prob_0.. | logit_0..")
+	var df dataFlags
+	df.register(fs, "labelled model outputs: CSV or JSONL (.jsonl) with group, label and score | prob_0.. | logit_0..",
+		"artefact to write (JSON)", "groups with fewer rows use the global fit and are flagged")
 	method := fs.String("method", "temperature", "temperature (any number of classes), platt or isotonic (binary)")
-	out := fs.String("out", "", "artefact to write (JSON)")
-	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups with fewer rows use the global fit and are flagged")
 	done, err := parseFlags(fs, args, stderr, "usage: lepton calibrate --in FILE --method temperature|platt|isotonic --out cal.json [--min-group N]")
 	if done {
 		return err
 	}
-	if *in == "" || *out == "" {
-		return errUsage{"--in and --out are required"}
-	}
-	if *minGroup < 0 {
-		return errUsage{"--min-group must be >= 0"}
+	if err := df.check(); err != nil {
+		return err
 	}
 	m := fairness.Method(*method)
 	switch m {
@@ -63,19 +95,19 @@ func runCalibrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	default:
 		return errUsage{fmt.Sprintf("--method %q: want temperature, platt or isotonic", *method)}
 	}
-	ss, err := fairness.ReadFile(*in)
+	ss, err := fairness.ReadFile(df.in)
 	if err != nil {
 		return err
 	}
-	a, err := fairness.NewCalibrationArtefact(ss, m, *minGroup)
+	a, err := fairness.NewCalibrationArtefact(ss, m, df.minGroup)
 	if err != nil {
 		return err
 	}
-	if err := a.Save(*out); err != nil {
+	if err := a.Save(df.out); err != nil {
 		return err
 	}
 	c := a.Calibration
-	fmt.Fprintf(stdout, "%s calibration of %d rows, %d classes, %d groups -> %s\n", m, a.FitRows, a.Classes, len(a.Groups), *out)
+	fmt.Fprintf(stdout, "%s calibration of %d rows, %d classes, %d groups -> %s\n", m, a.FitRows, a.Classes, len(a.Groups), df.out)
 	fmt.Fprintf(stdout, "%-16s %6s  %-22s %20s %20s\n", "group", "n", "parameters", "log loss before/after", "ECE before/after")
 	rows := append([]string{"(global)"}, a.Groups...)
 	sort.Strings(rows[1:])

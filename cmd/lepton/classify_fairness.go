@@ -26,6 +26,16 @@ func (f *fairFlags) options() ([]lepton.CallOption, error) {
 	if err != nil {
 		return nil, errUsage{err.Error()}
 	}
+	// The group and its policy only select an artefact's parameters;
+	// without an artefact they would be silently ignored.
+	if f.calibration == "" {
+		if f.group != "" {
+			return nil, errUsage{"--group needs --calibration (it selects the group's calibration)"}
+		}
+		if policy != fairness.UnknownError {
+			return nil, errUsage{"--unknown-group needs --calibration"}
+		}
+	}
 	var opts []lepton.CallOption
 	if f.group != "" {
 		opts = append(opts, lepton.WithGroups(f.group))

@@ -69,6 +69,15 @@ func TestClassifyCalibrationCLI(t *testing.T) {
 	code, _, errs = runCLI("", "classify", "-m", model, "--unknown-group", "maybe", "x")
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "unknown-group policy")
+	// A group without an artefact to apply it to is a usage error, not
+	// silently ignored.
+	code, out, errs = runCLI("", "classify", "-m", model, "--group", "night", "x")
+	require.Equal(t, 2, code)
+	require.Empty(t, out)
+	require.Contains(t, errs, "--group needs --calibration")
+	code, _, errs = runCLI("", "classify", "-m", model, "--unknown-group", "fallback", "x")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "--unknown-group needs --calibration")
 	code, _, errs = runCLI("", "classify", "-m", model, "--calibration", filepath.Join(t.TempDir(), "none.json"), "x")
 	require.Equal(t, 1, code)
 	require.True(t, strings.Contains(errs, "no such file"), errs)

@@ -76,21 +76,21 @@ func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]f
 
 func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("fairness threshold")
-	in := fs.String("in", "", "labelled binary model outputs: CSV or JSONL with group, label and score")
+	var df dataFlags // calibrate.go
+	df.register(fs, "labelled binary model outputs: CSV or JSONL with group, label and score",
+		"artefact to write (JSON)", "groups smaller than this are flagged in the metrics")
 	constraint := fs.String("constraint", "", "equalized_odds, equal_opportunity, demographic_parity or calibrated_equalized_odds")
-	out := fs.String("out", "", "artefact to write (JSON)")
 	cost := fs.String("cost", "weighted", "cost equalised by calibrated_equalized_odds: weighted, fpr or fnr")
 	grid := fs.Int("grid", 1000, "grid steps of the operating point search")
 	noFlip := fs.Bool("no-flip", false, "forbid inverted threshold rules below the ROC diagonal")
 	calPath := fs.String("calibration", "", "calibration artefact applied to the scores before fitting")
 	unknown := fs.String("unknown-group", "error", "groups unknown to --calibration: error or fallback")
-	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups smaller than this are flagged in the metrics")
 	done, err := parseFlags(fs, args, stderr, "usage: lepton fairness threshold --in FILE --constraint C --out thr.json [--cost weighted|fpr|fnr] [--grid N] [--no-flip] [--calibration cal.json]")
 	if done {
 		return err
 	}
-	if *in == "" || *out == "" || *constraint == "" {
-		return errUsage{"--in, --constraint and --out are required"}
+	if err := df.check([2]string{"constraint", *constraint}); err != nil {
+		return err
 	}
 	c := fairness.Constraint(*constraint)
 	switch c {
@@ -110,20 +110,20 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	if *grid < 1 {
 		return errUsage{"--grid must be >= 1"}
 	}
-	ss, calDigest, err := loadCalibrated(*in, *calPath, policy)
+	ss, calDigest, err := loadCalibrated(df.in, *calPath, policy)
 	if err != nil {
 		return err
 	}
-	a, err := fairness.NewThresholdArtefact(ss, c, fairness.ThresholdOptions{Grid: *grid, NoFlip: *noFlip, Cost: fairness.Cost(*cost)}, *minGroup)
+	a, err := fairness.NewThresholdArtefact(ss, c, fairness.ThresholdOptions{Grid: *grid, NoFlip: *noFlip, Cost: fairness.Cost(*cost)}, df.minGroup)
 	if err != nil {
 		return err
 	}
 	a.Thresholds.CalibrationSHA256 = calDigest
-	if err := a.Save(*out); err != nil {
+	if err := a.Save(df.out); err != nil {
 		return err
 	}
 	t := a.Thresholds
-	fmt.Fprintf(stdout, "%s on %d rows, %d groups -> %s\n", c, a.FitRows, len(a.Groups), *out)
+	fmt.Fprintf(stdout, "%s on %d rows, %d groups -> %s\n", c, a.FitRows, len(a.Groups), df.out)
 	switch c {
 	case fairness.EqualizedOdds:
 		fmt.Fprintf(stdout, "operating point: FPR %.6f, TPR %.6f\n", t.FPR, t.TPR)
@@ -176,28 +176,28 @@ func describeRule(c fairness.Constraint, r fairness.Rule) string {
 
 func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("fairness report")
-	in := fs.String("in", "", "labelled model outputs: CSV or JSONL with group, label and score | prob_0.. | logit_0..")
-	out := fs.String("out", "", "directory to write metrics.json, report.md and the PNG/SVG plots into")
+	var df dataFlags // calibrate.go
+	df.register(fs, "labelled model outputs: CSV or JSONL with group, label and score | prob_0.. | logit_0..",
+		"directory to write metrics.json, report.md and the PNG/SVG plots into", "groups smaller than this are flagged")
 	calPath := fs.String("calibration", "", "calibration artefact: report before and after it")
 	thrPath := fs.String("thresholds", "", "threshold artefact: report its decisions and mark its operating points")
 	unknown := fs.String("unknown-group", "error", "groups unknown to the artefacts: error or fallback")
-	minGroup := fs.Int("min-group", fairness.DefaultMinGroupSize, "groups smaller than this are flagged")
 	done, err := parseFlags(fs, args, stderr, "usage: lepton fairness report --in FILE --out DIR [--calibration cal.json] [--thresholds thr.json]")
 	if done {
 		return err
 	}
-	if *in == "" || *out == "" {
-		return errUsage{"--in and --out are required"}
+	if err := df.check(); err != nil {
+		return err
 	}
 	policy, err := fairness.ParseUnknownGroupPolicy(*unknown)
 	if err != nil {
 		return errUsage{err.Error()}
 	}
-	ss, err := fairness.ReadFile(*in)
+	ss, err := fairness.ReadFile(df.in)
 	if err != nil {
 		return err
 	}
-	ri := fairness.ReportInput{Samples: ss, MinGroupSize: *minGroup, Policy: policy}
+	ri := fairness.ReportInput{Samples: ss, MinGroupSize: df.minGroup, Policy: policy}
 	if *calPath != "" {
 		a, err := loadArtefact(*calPath, fairness.KindCalibration)
 		if err != nil {
@@ -215,11 +215,11 @@ func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 		}
 		ri.Thresholds = a.Thresholds
 	}
-	fr, err := fairness.WriteReport(*out, ri)
+	fr, err := fairness.WriteReport(df.out, ri)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d files to %s: %s\n", len(fr.Files), *out, strings.Join(fr.Files, ", "))
+	fmt.Fprintf(stdout, "wrote %d files to %s: %s\n", len(fr.Files), df.out, strings.Join(fr.Files, ", "))
 	for _, st := range fr.Stages {
 		r := st.Report
 		fmt.Fprintf(stdout, "%-40s accuracy %s  ECE %s  log loss %s  DP diff %s  EO diff %s\n", st.Name,

@@ -112,11 +112,14 @@ func TestFairnessCLIErrors(t *testing.T) {
 		{[]string{"calibrate", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"fairness"}, 2, "usage: lepton fairness"},
 		{[]string{"fairness", "magic"}, 2, "unknown fairness subcommand"},
-		{[]string{"fairness", "threshold", "--in", in, "--out", "x"}, 2, "required"},
+		{[]string{"fairness", "threshold", "--in", in, "--out", "x"}, 2, "--in, --constraint and --out are required"},
+		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "equalized_odds", "--min-group", "-1"}, 2, "--min-group must be >= 0"},
+		{[]string{"fairness", "report", "--in", in, "--out", dir, "--min-group", "-1"}, 2, "--min-group must be >= 0"},
+		{[]string{"calibrate", "--in", in, "--out", "x", "--min-group", "-1"}, 2, "--min-group must be >= 0"},
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "magic"}, 2, "want equalized_odds"},
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "equalized_odds", "--unknown-group", "maybe"}, 2, "unknown-group policy"},
 		{[]string{"fairness", "threshold", "--in", in, "--out", "x", "--constraint", "equalized_odds", "--cost", "fdr"}, 2, "want weighted"},
-		{[]string{"fairness", "report", "--in", in}, 2, "required"},
+		{[]string{"fairness", "report", "--in", in}, 2, "--in and --out are required"},
 		{[]string{"fairness", "report", "--in", in, "--out", dir, "--calibration", bad}, 1, "invalid artefact"},
 	}
 	for _, tc := range cases {
