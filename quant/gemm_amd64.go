@@ -10,7 +10,7 @@ package quant
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmAVX2R1(p *kargs)
@@ -21,7 +21,7 @@ func gemmAVX2R1(p *kargs)
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmAVX2R2(p *kargs)
@@ -32,7 +32,7 @@ func gemmAVX2R2(p *kargs)
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmAVX2R3(p *kargs)
@@ -43,7 +43,7 @@ func gemmAVX2R3(p *kargs)
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmAVX2R4(p *kargs)

@@ -8,9 +8,9 @@ package quant
 // It implements, for r < 1, c < 16, with ks = p.ksteps:
 //
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
-//	raw[r][c] = acc[r][c]  // the epilogue runs in Go (kernSDOT)
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmSDOTR1(p *kargs)
@@ -19,9 +19,9 @@ func gemmSDOTR1(p *kargs)
 // It implements, for r < 2, c < 16, with ks = p.ksteps:
 //
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
-//	raw[r][c] = acc[r][c]  // the epilogue runs in Go (kernSDOT)
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmSDOTR2(p *kargs)
@@ -30,9 +30,9 @@ func gemmSDOTR2(p *kargs)
 // It implements, for r < 3, c < 16, with ks = p.ksteps:
 //
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
-//	raw[r][c] = acc[r][c]  // the epilogue runs in Go (kernSDOT)
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmSDOTR3(p *kargs)
@@ -41,9 +41,9 @@ func gemmSDOTR3(p *kargs)
 // It implements, for r < 4, c < 16, with ks = p.ksteps:
 //
 //	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
-//	raw[r][c] = acc[r][c]  // the epilogue runs in Go (kernSDOT)
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
 //
 //go:noescape
 func gemmSDOTR4(p *kargs)

@@ -92,13 +92,9 @@ func goDecls(arch, tierName, short string, mr int) []byte {
 		b.f("// It implements, for r < %d, c < 16, with ks = p.ksteps:", r)
 		b.f("//")
 		b.f("//\tacc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%%4])")
-		if arch == "amd64" {
-			b.f("//\tif p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }")
-		} else {
-			b.f("//\traw[r][c] = acc[r][c]  // the epilogue runs in Go (kernSDOT)")
-		}
+		b.f("//\tif p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }")
 		b.f("//")
-		b.f("// with a[r] = p.a + r*p.lda and w = p.w, exact in int32 for |values| <= 127.")
+		b.f("// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.")
 		b.f("//\n//go:noescape\nfunc %s(p *kargs)\n", name)
 	}
 	b.f("// %sKernels[r-1] handles r rows.", short)
@@ -281,6 +277,46 @@ func genARM64() []byte {
 		}
 		b.i("SUBS $1, R4, R4")
 		b.i("BNE loop%d", mr)
+		b.i("MOVD %d(R0), R9", offFlags)
+		b.i("TBNZ $2, R9, raw%d", mr)
+		// Epilogue: V16-V19 = ws, V24-V27 = bias, V20 = as[r], V21 = as*ws.
+		b.i("MOVD %d(R0), R10", offDst)
+		b.i("MOVD %d(R0), R11", offLDD)
+		b.i("MOVD %d(R0), R12", offAS)
+		b.i("MOVD %d(R0), R13", offWS)
+		b.i("VLD1 (R13), [V16.S4, V17.S4, V18.S4, V19.S4]")
+		b.i("TBZ $0, R9, nobias%d", mr)
+		b.i("MOVD %d(R0), R14", offBias)
+		b.i("VLD1 (R14), [V24.S4, V25.S4, V26.S4, V27.S4]")
+		b.f("nobias%d:", mr)
+		for r := 0; r < mr; r++ {
+			b.i("VLD1R.P 4(R12), [V20.S4]")
+			for j := 0; j < 4; j++ {
+				a := 4*r + j
+				b.i("WORD $0x%08x // FMUL V21.4S, V20.4S, V%d.4S", fmul4s(21, 20, 16+j), 16+j)
+				b.i("WORD $0x%08x // SCVTF V%d.4S, V%d.4S", scvtf4s(a, a), a, a)
+				b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V21.4S", fmul4s(a, a, 21), a, a)
+			}
+			b.i("TBZ $0, R9, nb%d_%d", mr, r)
+			for j := 0; j < 4; j++ {
+				a := 4*r + j
+				b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 24+j), a, a, 24+j)
+			}
+			b.f("nb%d_%d:", mr, r)
+			b.i("TBZ $1, R9, nr%d_%d", mr, r)
+			b.i("VLD1 (R10), [V28.S4, V29.S4, V30.S4, V31.S4]")
+			for j := 0; j < 4; j++ {
+				a := 4*r + j
+				b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 28+j), a, a, 28+j)
+			}
+			b.f("nr%d_%d:", mr, r)
+			b.i("VST1 [V%d.S4, V%d.S4, V%d.S4, V%d.S4], (R10)", 4*r, 4*r+1, 4*r+2, 4*r+3)
+			if r < mr-1 {
+				b.i("ADD R11, R10, R10")
+			}
+		}
+		b.i("RET")
+		b.f("raw%d:", mr)
 		for r := 0; r < mr; r++ {
 			b.i("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(R5)", 4*r, 4*r+1, 4*r+2, 4*r+3)
 		}
@@ -288,3 +324,10 @@ func genARM64() []byte {
 	}
 	return b.Bytes()
 }
+
+// Vector float encodings Go's arm64 assembler lacks (4 x float32, Q=1):
+// FMUL Vd.4S, Vn.4S, Vm.4S; FADD Vd.4S, Vn.4S, Vm.4S (separately rounded,
+// never fused); SCVTF Vd.4S, Vn.4S (int32 to float32, round to nearest).
+func fmul4s(d, n, m int) uint32 { return 0x6e20dc00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
+func fadd4s(d, n, m int) uint32 { return 0x4e20d400 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
+func scvtf4s(d, n int) uint32   { return 0x4e21d800 | uint32(n)<<5 | uint32(d) }
