@@ -36,7 +36,8 @@
 //   - "vnni": amd64 AVX-512 VNNI (VPDPBUSD on a+128, minus 128*ColSums),
 //     8x48 tiles. Opt-in until validated on hardware (see Kernels).
 //   - "sdot": arm64 with the dot-product extension (SDOT, WORD-encoded),
-//     4x16 tiles storing exact sums; the epilogue and fp32 kernels run in Go.
+//     4x16 tiles with the epilogue in assembly (FMUL/FADD/SCVTF, also
+//     WORD-encoded); attention's DotRows/AxpyRows use NEON where written.
 //   - "generic": pure Go, always available, the reference.
 //
 // The build tag purego removes all assembly. LEPTON_KERNEL=vnni|avx2|sdot|

@@ -46,6 +46,12 @@ func Dot(a, b []float32) float32 {
 		done = len(a) &^ (Lanes - 1)
 		dotLanesAVX2(&a[0], &b[0], done/Lanes, &p)
 	}
+	for ; done+Lanes <= len(a); done += Lanes {
+		x, y := (*[Lanes]float32)(a[done:]), (*[Lanes]float32)(b[done:])
+		for l := range Lanes {
+			p[l] += float32(x[l] * y[l])
+		}
+	}
 	for i := done; i < len(a); i++ {
 		p[i%Lanes] += float32(a[i] * b[i])
 	}
