@@ -28,7 +28,9 @@
 //
 // The pipeline is Hugging Face's: added tokens typed in the text (such as
 // "[MASK]") are matched verbatim first, leftmost-longest, honouring
-// single_word/lstrip/rstrip; the rest is cleaned (NUL, U+FFFD and Cc/Cf/Co
+// single_word/lstrip/rstrip (added tokens with normalized=true, as
+// tokenizer.add_tokens creates, are matched in the normalised text
+// instead, even inside words); the rest is cleaned (NUL, U+FFFD and Cc/Cf/Co
 // control characters dropped, whitespace mapped to a space), CJK ideographs
 // are surrounded by spaces, accents are stripped (NFD via
 // golang.org/x/text/unicode/norm, then nonspacing marks dropped) when
@@ -72,9 +74,6 @@
 //     across characters, which matters only for non-Mn marks with a
 //     non-zero combining class (a few musical symbols), as Mn marks are
 //     removed anyway.
-//   - Added tokens with normalized=true (matched after normalisation in
-//     Hugging Face) are refused with ErrUnsupported; BERT's special tokens
-//     are all normalized=false.
 //   - Truncation and padding are always on the right and come from
 //     [EncodeOptions]; the truncation/padding sections of tokenizer.json
 //     are not applied implicitly, and pad_to_multiple_of is not offered.

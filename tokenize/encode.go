@@ -202,6 +202,20 @@ type Encoder struct {
 	// longEnd is the original end of the last character of the current
 	// word, kept even when an over-long word stops storing characters.
 	longEnd int
+
+	// Normalised-text buffer, used only by tokenizers with added tokens
+	// matched after normalisation (normalized=true).
+	buffering bool
+	nbuf      []nchar
+	nstr      []byte
+	nstart    []int    // byte offset in nstr of each nbuf character
+	nmatch    [][3]int // matches: start, end (characters), added index
+}
+
+// nchar is one normalised character and the original span it came from.
+type nchar struct {
+	r      rune
+	os, oe int
 }
 
 // NewEncoder returns a reusable Encoder for t.
@@ -576,11 +590,18 @@ func (e *Encoder) tokenize(text string, dst *seq) {
 	pos := 0
 	for {
 		ms, me, id, ok := e.t.findAdded(text, pos)
+		end := ms
 		if !ok {
-			e.normalize(text, pos, len(text))
+			end = len(text)
+		}
+		if e.t.hasNormAdded {
+			e.normalizeWithAdded(text, pos, end)
+		} else {
+			e.normalize(text, pos, end)
+		}
+		if !ok {
 			return
 		}
-		e.normalize(text, pos, ms)
 		dst.push(id, ms, me)
 		pos = me
 	}
@@ -774,6 +795,10 @@ func (e *Encoder) lowerEmit(r rune, lower bool, os, oe int) {
 // emit is the BertPreTokenizer: whitespace ends a word, punctuation is a
 // word of its own.
 func (e *Encoder) emit(r rune, os, oe int) {
+	if e.buffering {
+		e.nbuf = append(e.nbuf, nchar{r: r, os: os, oe: oe})
+		return
+	}
 	switch {
 	case isWhitespace(r):
 		e.flush()
@@ -852,4 +877,144 @@ func (e *Encoder) flush() {
 		startByte = chars[found].end
 		start = found + 1
 	}
+}
+
+// normalizeChars runs the BertNormalizer alone over text[from:to] into
+// e.nbuf: characters as the normaliser outputs them (spaces around CJK
+// ideographs included), before pre-tokenisation. It is the general path
+// that normalize specialises with an ASCII fast path and fused
+// pre-tokenisation; TestNormalizePathsAgree keeps the two in step.
+func (e *Encoder) normalizeChars(text string, from, to int) {
+	t := e.t
+	clean := t.flags&flagCleanText != 0
+	cjk := t.flags&flagHandleCJK != 0
+	strip := t.flags&flagStripAccents != 0
+	lower := t.flags&flagLowercase != 0
+	e.buffering = true
+	defer func() { e.buffering = false }()
+	for i := from; i < to; {
+		r, size := utf8.DecodeRuneInString(text[i:to])
+		os, oe := i, i+size
+		i += size
+		if clean {
+			if r == 0 || r == utf8.RuneError || isControl(r) {
+				continue
+			}
+			if isWhitespace(r) {
+				r = ' '
+			}
+		}
+		isCJK := cjk && isChinese(r)
+		if isCJK {
+			e.emit(' ', os, oe)
+		}
+		if strip && !(r == utf8.RuneError && size == 1) && r >= utf8.RuneSelf {
+			e.nfd.InitString(norm.NFD, text[os:oe])
+			for !e.nfd.Done() {
+				seg := e.nfd.Next()
+				for j := 0; j < len(seg); {
+					d, dsz := utf8.DecodeRune(seg[j:])
+					j += dsz
+					if unicode.Is(unicode.Mn, d) {
+						continue
+					}
+					e.lowerEmit(d, lower, os, oe)
+				}
+			}
+		} else {
+			e.lowerEmit(r, lower, os, oe)
+		}
+		if isCJK {
+			e.emit(' ', os, oe)
+		}
+	}
+}
+
+// normalizeWithAdded handles a segment for tokenizers that have added
+// tokens matched after normalisation: normalise into a buffer, find those
+// tokens (leftmost-longest, with single_word/lstrip/rstrip applied to the
+// normalised text, as Hugging Face does), and pre-tokenise the rest.
+func (e *Encoder) normalizeWithAdded(text string, from, to int) {
+	e.nbuf = e.nbuf[:0]
+	e.normalizeChars(text, from, to)
+	e.nstr, e.nstart = e.nstr[:0], e.nstart[:0]
+	for _, c := range e.nbuf {
+		e.nstart = append(e.nstart, len(e.nstr))
+		e.nstr = utf8.AppendRune(e.nstr, c.r)
+	}
+	e.nstart = append(e.nstart, len(e.nstr))
+	feed := func(lo, hi int) {
+		for _, c := range e.nbuf[lo:hi] {
+			e.emit(c.r, c.os, c.oe)
+		}
+		e.flush()
+	}
+	// Find the matches first (leftmost-longest, non-overlapping; a
+	// single_word match that is glued to a word is dropped), then widen
+	// them over whitespace for lstrip/rstrip. As in Hugging Face, a
+	// widened match may overlap the next one (CJK spaces inserted by the
+	// normaliser carry the ideograph's span).
+	e.nmatch = e.nmatch[:0]
+	for i := 0; i < len(e.nbuf); {
+		k, n := e.t.matchNormAdded(e.nstr[e.nstart[i]:])
+		if k < 0 {
+			i++
+			continue
+		}
+		j := i + 1 // end character (exclusive) of the match
+		for j < len(e.nbuf) && e.nstart[j] < e.nstart[i]+n {
+			j++
+		}
+		a := &e.t.added[k]
+		if a.flags&addedSingleWord == 0 ||
+			!((i > 0 && isWordChar(e.nbuf[i-1].r)) || (j < len(e.nbuf) && isWordChar(e.nbuf[j].r))) {
+			e.nmatch = append(e.nmatch, [3]int{i, j, k})
+		}
+		i = j
+	}
+	done, prevEnd := 0, 0
+	for _, m := range e.nmatch {
+		s, en, a := m[0], m[1], &e.t.added[m[2]]
+		if a.flags&addedLstrip != 0 {
+			for s > prevEnd && unicode.IsSpace(e.nbuf[s-1].r) {
+				s--
+			}
+		}
+		if a.flags&addedRstrip != 0 {
+			for en < len(e.nbuf) && unicode.IsSpace(e.nbuf[en].r) {
+				en++
+			}
+		}
+		if s > done {
+			feed(done, s)
+		}
+		e.cur.push(a.id, e.nbuf[s].os, e.nbuf[en-1].oe)
+		done, prevEnd = max(done, en), m[1]
+	}
+	feed(done, len(e.nbuf))
+}
+
+// matchNormAdded returns the index in t.added of the longest normalized
+// added token that prefixes s, and its length, or -1.
+func (t *Tokenizer) matchNormAdded(s []byte) (int, int) {
+	best, bestLen := -1, 0
+	for k := range t.added {
+		a := &t.added[k]
+		if a.flags&addedNormalized != 0 && len(a.norm) > bestLen && len(a.norm) <= len(s) && string(s[:len(a.norm)]) == a.norm {
+			best, bestLen = k, len(a.norm)
+		}
+	}
+	return best, bestLen
+}
+
+// normalizeString returns s as the tokenizer's normaliser outputs it; used
+// to normalise the content of normalized=true added tokens.
+func (t *Tokenizer) normalizeString(s string) string {
+	e := t.NewEncoder()
+	e.normalizeChars(s, 0, len(s))
+	var b []byte
+	for _, c := range e.nbuf {
+		b = utf8.AppendRune(b, c.r)
+	}
+	return string(b)
 }

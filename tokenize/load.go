@@ -475,14 +475,14 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 		if a.Content == "" || a.ID < 0 || a.ID >= maxVocab {
 			return nil, fmt.Errorf("%w: added token %q with id %d", ErrInvalid, a.Content, a.ID)
 		}
-		if a.Normalized && s.flags&flagNormalizer != 0 {
-			return nil, fmt.Errorf("%w: added token %q with normalized=true", ErrUnsupported, a.Content)
-		}
 		at := addedToken{id: a.ID, content: a.Content}
+		// Without a normalizer, normalized=true tokens match the raw
+		// text, exactly like the others.
+		normalized := a.Normalized && s.flags&flagNormalizer != 0
 		for _, fl := range []struct {
 			on  bool
 			bit uint32
-		}{{a.Special, addedSpecial}, {a.Lstrip, addedLstrip}, {a.Rstrip, addedRstrip}, {a.SingleWord, addedSingleWord}} {
+		}{{a.Special, addedSpecial}, {a.Lstrip, addedLstrip}, {a.Rstrip, addedRstrip}, {a.SingleWord, addedSingleWord}, {normalized, addedNormalized}} {
 			if fl.on {
 				at.flags |= fl.bit
 			}

@@ -25,7 +25,12 @@ type rustEnc struct {
 
 type goldenRust struct {
 	Reference string `json:"reference"`
-	Texts     []struct {
+	Added     []struct {
+		Text string `json:"text"`
+		rustEnc
+		Decoded string `json:"decoded"`
+	} `json:"added"`
+	Texts []struct {
 		Text string `json:"text"`
 		rustEnc
 		Decoded    string `json:"decoded"`
@@ -276,4 +281,53 @@ func TestParityRustTruncation(t *testing.T) {
 	}
 	t.Logf("%d cases (%d with settings Rust refuses or cannot honour): main encodings identical, %d expected errors; %d of %d overflowing windows identical to tokenizers 0.23.2 (known to cut them short)",
 		len(g.Truncation), nCfg, nErr, nOverSame, nOver)
+}
+
+// TestParityRustAddedTokens: bert-base-uncased plus the added tokens of
+// testdata/added_tokens.json, both kinds (matched in the raw text, and
+// normalized=true ones matched after normalisation, even inside words and
+// across spaces), with single_word/lstrip/rstrip; compared with the Rust
+// library on the texts listed there.
+func TestParityRustAddedTokens(t *testing.T) {
+	base, err := os.ReadFile(sharedPath(t, "models/sst2-bert-tiny-scratch/tokenizer.json"))
+	require.NoError(t, err)
+	spec, err := os.ReadFile("testdata/added_tokens.json")
+	require.NoError(t, err)
+	var file map[string]any
+	require.NoError(t, json.Unmarshal(base, &file))
+	var extra struct {
+		AddedTokens []any    `json:"added_tokens"`
+		Texts       []string `json:"texts"`
+	}
+	require.NoError(t, json.Unmarshal(spec, &extra))
+	file["added_tokens"] = append(file["added_tokens"].([]any), extra.AddedTokens...)
+	data, err := json.Marshal(file)
+	require.NoError(t, err)
+	tk, err := FromJSON(data)
+	require.NoError(t, err)
+	require.True(t, tk.hasNormAdded)
+
+	g := loadRust(t)
+	require.Len(t, g.Added, len(extra.Texts))
+	for i, c := range g.Added {
+		require.Equal(t, extra.Texts[i], c.Text)
+		enc, err := tk.Encode(c.Text, EncodeOptions{})
+		require.NoError(t, err)
+		if d := compareRust(&enc, &c.rustEnc, c.Text, ""); d != "" {
+			t.Errorf("%q: %s\n tokens %q", c.Text, d, enc.Tokens)
+		}
+		if got := tk.Decode(enc.IDs, false); got != c.Decoded {
+			t.Errorf("%q: Decode = %q, Rust %q", c.Text, got, c.Decoded)
+		}
+	}
+	// The binary form keeps the added tokens and their kinds.
+	blob, err := tk.MarshalBinary()
+	require.NoError(t, err)
+	tk2, err := FromBinary(blob)
+	require.NoError(t, err)
+	for _, c := range g.Added {
+		a, _ := tk.Encode(c.Text, EncodeOptions{})
+		b, _ := tk2.Encode(c.Text, EncodeOptions{})
+		require.Equal(t, a, b)
+	}
 }

@@ -526,3 +526,31 @@ func TestErrorsAreSentinels(t *testing.T) {
 		assert.False(t, errors.Is(err, ErrInvalid) && err != ErrInvalid)
 	}
 }
+
+// TestNormalizePathsAgree runs the buffered normaliser (used when added
+// tokens are matched after normalisation) against the fused fast path on
+// the adversarial inputs: with no such tokens the results must be equal.
+func TestNormalizePathsAgree(t *testing.T) {
+	for _, name := range []string{"tiny", "bert"} {
+		var tk *Tokenizer
+		if name == "tiny" {
+			tk = tinyTokenizer(t)
+		} else {
+			tk = bertUncased(t)
+		}
+		blob, err := tk.MarshalBinary()
+		require.NoError(t, err)
+		buffered, err := FromBinary(blob)
+		require.NoError(t, err)
+		buffered.hasNormAdded = true
+		for _, c := range loadAdversarial(t).Texts {
+			for _, text := range []string{c.Text, "X\x00\x01\v\fY\xff" + c.Text} {
+				want, err := tk.Encode(text, EncodeOptions{})
+				require.NoError(t, err)
+				got, err := buffered.Encode(text, EncodeOptions{})
+				require.NoError(t, err)
+				assert.Equal(t, want, got, "%s: %q", name, text)
+			}
+		}
+	}
+}

@@ -54,6 +54,7 @@ type addedToken struct {
 	id      int32
 	content string
 	flags   uint32
+	norm    string // normalised content, for normalized=true tokens
 }
 
 // piece kinds of a post-processing template.
@@ -96,8 +97,10 @@ type Tokenizer struct {
 	addedFirst [256]bool
 	single     []piece
 	pair       []piece
-	nSingle    int // special tokens added by the single template
-	nPair      int // special tokens added by the pair template
+	// hasNormAdded: some added tokens are matched after normalisation.
+	hasNormAdded bool
+	nSingle      int // special tokens added by the single template
+	nPair        int // special tokens added by the pair template
 
 	offs      []byte // (n+1) little-endian uint32 offsets into strs
 	strs      []byte
@@ -190,8 +193,15 @@ func (t *Tokenizer) TokenID(tok string) (int32, bool) {
 	return t.lookup(fnvString(fnvBasis, tok), false, []byte(tok))
 }
 
-// Token returns the string of a vocabulary or added token id.
+// Token returns the string of a vocabulary or added token id. For an added
+// token matched after normalisation (normalized=true) that is its
+// normalised content, as in Hugging Face.
 func (t *Tokenizer) Token(id int32) (string, bool) {
+	for i := range t.added {
+		if a := &t.added[i]; a.id == id && a.flags&addedNormalized != 0 && a.norm != "" {
+			return a.norm, true
+		}
+	}
 	if b, ok := t.tokenBytes(id); ok && len(b) > 0 {
 		return string(b), true
 	}
@@ -206,6 +216,13 @@ func (t *Tokenizer) Token(id int32) (string, bool) {
 // tokenString is Token without allocation, for Encoding.Tokens: it slices a
 // string copy of the whole string table made once per Tokenizer.
 func (t *Tokenizer) tokenString(id int32) string {
+	if t.hasNormAdded {
+		for i := range t.added {
+			if a := &t.added[i]; a.id == id && a.flags&addedNormalized != 0 && a.norm != "" {
+				return a.norm
+			}
+		}
+	}
 	if id >= 0 && int(id) < t.n {
 		s, e := le32(t.offs, int(id)), le32(t.offs, int(id)+1)
 		if s < e && int(e) <= len(t.strs) {
@@ -427,6 +444,12 @@ func FromBinary(data []byte) (*Tokenizer, error) {
 		}
 	}
 	t.nSingle, t.nPair = countSpecial(t.single), countSpecial(t.pair)
+	for i := range t.added {
+		if a := &t.added[i]; a.flags&addedNormalized != 0 {
+			a.norm = t.normalizeString(a.content)
+			t.hasNormAdded = t.hasNormAdded || a.norm != ""
+		}
+	}
 	if err := checkTemplate(t.single, false); err != nil {
 		return nil, err
 	}

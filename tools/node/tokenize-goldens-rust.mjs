@@ -169,6 +169,21 @@ for (let i = 0; i < stsLines.length; i++) {
   stsb.push({ line: i, sha: sha(c[5] + "\t" + c[6]), ...(await enc(c[5], c[6])) });
 }
 
-const gold = { reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
+// Added tokens of both kinds (matched in the raw text, normalized=false,
+// and after normalisation, normalized=true) appended to the same tokenizer.
+const addedSpec = JSON.parse(fs.readFileSync(path.join(out, "added_tokens.json"), "utf8"));
+const tjson = JSON.parse(fs.readFileSync(path.join(shared, "models/sst2-bert-tiny-scratch/tokenizer.json"), "utf8"));
+tjson.added_tokens.push(...addedSpec.added_tokens);
+tjson.truncation = null;
+tjson.padding = null;
+const tka = Tokenizer.fromString(JSON.stringify(tjson));
+const added = [];
+for (const t of addedSpec.texts) {
+  const e = pack(await tka.encode(t, null));
+  e.decoded = await tka.decode(e.ids, false);
+  added.push({ text: t, ...e });
+}
+
+const gold = { added, reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
 fs.writeFileSync(path.join(out, "golden_rust.json.gz"), zlib.gzipSync(JSON.stringify(gold), { level: 9 }));
 console.log(`texts ${texts.length}, pairs ${pairs.length}, truncation cases ${trunc.length}, sst2 ${sst2Out.length}, symptom2disease ${s2d.length}, stsb ${stsb.length}`);
