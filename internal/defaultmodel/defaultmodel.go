@@ -2,7 +2,7 @@
 // binaries that import it so that `lepton classify "..."` works on a fresh
 // clone with nothing to download.
 //
-// The model (clinic.lep, about 1.5 MB) is a small BERT classifier that
+// The model (clinic.lep, under 1 MB) is a small BERT classifier that
 // suggests one of 24 diagnoses from a patient's own description of their
 // symptoms. It was trained from scratch, without pretraining, on the
 // Symptom2Disease data set (1,200 descriptions) by examples/train-clinic,
