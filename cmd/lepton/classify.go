@@ -21,6 +21,8 @@ type classifyJSON struct {
 	Probs []float32 `json:"probs,omitempty"` // absent under --dp-label-epsilon
 	// Privacy is the released label's cost under --dp-label-epsilon.
 	Privacy *dpCost `json:"privacy,omitempty"`
+	// Decision is the fair decision under --thresholds.
+	Decision *decisionJSON `json:"decision,omitempty"`
 }
 
 func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -40,6 +42,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: lepton classify [-m MODEL] [--json] [--pair] [TEXT...]")
 		fmt.Fprintln(stderr, "Without TEXT, classifies each line of standard input. Prints label, probability")
 		fmt.Fprintln(stderr, "and text (tab-separated), or with --json one {\"label\",\"index\",\"probs\"} per input.")
+		fmt.Fprintln(stderr, "With --thresholds, decision=positive|negative comes before the text (JSON: \"decision\").")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -50,11 +53,11 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		}
 		return errUsage{err.Error()}
 	}
-	fopts, err := ff.options()
+	df.parsed(fs)
+	fopts, err := ff.options(df.set["dp-label-epsilon"])
 	if err != nil {
 		return err
 	}
-	df.parsed(fs)
 	dopts, err := df.classifyOptions()
 	if err != nil {
 		return err
@@ -84,16 +87,24 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		decs, err := ff.decide(r) // classify_fairness.go
+		if err != nil {
+			return err
+		}
 		for i, c := range r {
-			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1], c.Privacy})
+			res = append(res, classification{c.Label, c.Index, c.Probs, pairs[i][0] + "\t" + pairs[i][1], c.Privacy, decisionAt(decs, i)})
 		}
 	} else {
 		r, err := m.Classify(ctx, texts, fopts...)
 		if err != nil {
 			return err
 		}
+		decs, err := ff.decide(r)
+		if err != nil {
+			return err
+		}
 		for i, c := range r {
-			res = append(res, classification{c.Label, c.Index, c.Probs, texts[i], c.Privacy})
+			res = append(res, classification{c.Label, c.Index, c.Probs, texts[i], c.Privacy, decisionAt(decs, i)})
 		}
 	}
 	var buf bytes.Buffer
@@ -101,13 +112,17 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	enc.SetEscapeHTML(false)
 	for _, r := range res {
 		if mf.json {
-			if err := enc.Encode(classifyJSON{Label: r.label, Index: r.index, Probs: r.probs, Privacy: r.privacy}); err != nil {
+			if err := enc.Encode(classifyJSON{Label: r.label, Index: r.index, Probs: r.probs, Privacy: r.privacy, Decision: r.decision}); err != nil {
 				return err
 			}
 			continue
 		}
 		if r.privacy != nil { // no probabilities under DP: print the epsilon spent
 			fmt.Fprintf(&buf, "%s\teps=%g\t%s\n", r.label, r.privacy.Epsilon, oneLine.Replace(r.text))
+			continue
+		}
+		if r.decision != nil { // --thresholds: the decision before the text
+			fmt.Fprintf(&buf, "%s\t%.4f\tdecision=%s\t%s\n", r.label, r.probs[r.index], r.decision.word(), oneLine.Replace(r.text))
 			continue
 		}
 		// The echoed text is flattened to one line so output lines stay
@@ -121,11 +136,12 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 type classification struct {
-	label   string
-	index   int
-	probs   []float32
-	text    string
-	privacy *dpCost // privacy_flags.go
+	label    string
+	index    int
+	probs    []float32
+	text     string
+	privacy  *dpCost       // privacy_flags.go
+	decision *decisionJSON // classify_fairness.go
 }
 
 // splitPairs makes pairs from two arguments, or from "a<TAB>b" lines.

@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"lepton/fairness"
+	"lepton/internal/bert"
+	"lepton/internal/convert"
+	"lepton/internal/lepfile"
+	"lepton/quant"
 )
 
 func TestClassifyCalibrationCLI(t *testing.T) {
@@ -81,4 +88,126 @@ func TestClassifyCalibrationCLI(t *testing.T) {
 	code, _, errs = runCLI("", "classify", "-m", model, "--calibration", filepath.Join(t.TempDir(), "none.json"), "x")
 	require.Equal(t, 1, code)
 	require.True(t, strings.Contains(errs, "no such file"), errs)
+}
+
+// binaryFixture is the golden random checkpoint with its 3-label head
+// replaced by a 2-label one (weights from a fixed sine pattern), written
+// to a .lep file: decision rules need a binary model.
+func binaryFixture(t *testing.T) string {
+	t.Helper()
+	net, tok, meta, err := convert.FromHF(filepath.Join("..", "..", "testdata", "golden", "random-bert"), convert.Options{})
+	require.NoError(t, err)
+	h := net.Config.Hidden
+	w := make([]float32, 2*h)
+	for i := range w {
+		w[i] = float32(math.Sin(float64(i)*0.37)) * 0.5
+	}
+	packed, err := quant.QuantizePack(w, 2, h)
+	require.NoError(t, err)
+	net.Classifier = &bert.Linear{W: packed, Bias: []float32{0.1, -0.1}}
+	net.Config.Labels = []string{"negative", "positive"}
+	var buf bytes.Buffer
+	require.NoError(t, lepfile.Write(&buf, net, tok, meta))
+	path := filepath.Join(t.TempDir(), "binary.lep")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	return path
+}
+
+// TestClassifyThresholdsCLI: --thresholds decides each input with the
+// group's rule, reproducibly from --request-id, exactly as the library's
+// Classification.Decide would.
+func TestClassifyThresholdsCLI(t *testing.T) {
+	model := binaryFixture(t)
+	texts := []string{"a clinic note", "fever and cough", "routine check", "chest pain at night"}
+	code, out, errs := runCLI("", append([]string{"classify", "-m", model, "--json"}, texts...)...)
+	require.Equal(t, 0, code, errs)
+	var raw []classifyJSON
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var c classifyJSON
+		require.NoError(t, json.Unmarshal([]byte(l), &c))
+		require.Len(t, c.Probs, 2)
+		raw = append(raw, c)
+	}
+
+	// A demographic parity artefact on synthetic scores for sites a and b.
+	var ss []fairness.Sample
+	for i := range 400 {
+		g := "a"
+		if i%2 == 1 {
+			g = "b"
+		}
+		y := (i / 2) % 2
+		s := 0.5 + 0.3*math.Sin(float64(i)*1.7) + 0.15*float64(2*y-1)
+		if g == "b" {
+			s -= 0.1
+		}
+		ss = append(ss, fairness.Sample{Group: g, Label: y, Probs: fairness.BinaryProbs(math.Min(1, math.Max(0, s)))})
+	}
+	art, err := fairness.NewThresholdArtefact(ss, fairness.DemographicParity, fairness.ThresholdOptions{Grid: 100}, 10)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	thr := filepath.Join(dir, "thr.json")
+	require.NoError(t, art.Save(thr))
+
+	code, out, errs = runCLI("", append([]string{"classify", "-m", model, "--json", "--thresholds", thr, "--group", "b", "--request-id", "req-7"}, texts...)...)
+	require.Equal(t, 0, code, errs)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, len(texts))
+	for i, l := range lines {
+		var got classifyJSON
+		require.NoError(t, json.Unmarshal([]byte(l), &got))
+		require.NotNil(t, got.Decision, l)
+		id := "req-7#" + strconv.Itoa(i+1)
+		require.Equal(t, id, got.Decision.RequestID)
+		// the same decision the library makes for this score and request
+		want, err := art.Thresholds.Decide("b", float64(raw[i].Probs[1]), art.Key(), id, fairness.UnknownError)
+		require.NoError(t, err)
+		require.Equal(t, want, got.Decision.Decision)
+		require.Equal(t, fairness.Coin(art.Key(), id), got.Decision.Coin)
+	}
+	// one input: the id as given; text output carries the decision
+	code, out, errs = runCLI("", "classify", "-m", model, "--thresholds", thr, "--group", "a", "--request-id", "r1", texts[0])
+	require.Equal(t, 0, code, errs)
+	want, err := art.Thresholds.Decide("a", float64(raw[0].Probs[1]), art.Key(), "r1", fairness.UnknownError)
+	require.NoError(t, err)
+	word := "negative"
+	if want.Positive {
+		word = "positive"
+	}
+	require.Regexp(t, `^(negative|positive)\t[0-9.]+\tdecision=`+word+`\t`+texts[0]+"\n$", out)
+
+	// unknown group: error, or the global rule on request
+	code, _, errs = runCLI("", "classify", "-m", model, "--thresholds", thr, "--group", "c", "--request-id", "r1", "x")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "unknown group")
+	code, out, errs = runCLI("", "classify", "-m", model, "--json", "--thresholds", thr, "--group", "c", "--unknown-group", "fallback", "--request-id", "r1", "x")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"fallback":true`)
+
+	// rules fitted on calibrated scores refuse raw ones
+	art.Thresholds.CalibrationSHA256 = strings.Repeat("ab", 32)
+	thrCal := filepath.Join(dir, "thr-cal.json")
+	require.NoError(t, art.Save(thrCal))
+	code, _, errs = runCLI("", "classify", "-m", model, "--thresholds", thrCal, "--group", "a", "--request-id", "r1", "x")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "fitted on scores calibrated by artefact")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--thresholds", thr, "--request-id", "r"}, "--thresholds needs --group"},
+		{[]string{"--thresholds", thr, "--group", "a"}, "--thresholds needs --request-id"},
+		{[]string{"--request-id", "r"}, "--request-id needs --thresholds"},
+		{[]string{"--thresholds", thr, "--group", "a", "--request-id", "r", "--dp-label-epsilon", "1"}, "cannot be combined"},
+	} {
+		code, out, errs := runCLI("", append(append([]string{"classify", "-m", model}, tc.args...), "x")...)
+		require.Equal(t, 2, code, "%v: %s", tc.args, errs)
+		require.Empty(t, out)
+		require.Contains(t, errs, tc.want, tc.args)
+	}
+	// a missing artefact is an I/O error
+	code, _, errs = runCLI("", "classify", "-m", runFixture(t), "--thresholds", filepath.Join(dir, "missing.json"), "--group", "a", "--request-id", "r", "x")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "no such file")
 }
