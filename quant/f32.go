@@ -174,7 +174,7 @@ func Softmax(x []float32) {
 //
 // with exactly Dot's bits, but in one call (on SIMD tiers, for len(q) in
 // 16, 32, 48, 64, one assembly loop with q in registers instead of a call
-// and a reduction per key). It panics if k is too
+// and a reduction per key; AVX2 on amd64, NEON on arm64). It panics if k is too
 // short, which is a programming error.
 func DotRows(dst, q, k []float32, stride int, scale float32) {
 	n, d := len(dst), len(q)
@@ -184,8 +184,7 @@ func DotRows(dst, q, k []float32, stride int, scale float32) {
 	if stride < d || len(k) < (n-1)*stride+d {
 		panic(fmt.Sprintf("quant: DotRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(k)))
 	}
-	if d > 0 && d%Lanes == 0 && d <= 4*Lanes && useF32SIMD() {
-		dotRowsAVX2[d/Lanes-1](&dst[0], &q[0], &k[0], uintptr(stride*4), n, scale)
+	if activeTier.Load().rows && dotRowsSIMD(dst, q, k, stride, scale) {
 		return
 	}
 	for j := range dst {
@@ -198,7 +197,8 @@ func DotRows(dst, q, k []float32, stride int, scale float32) {
 //	Axpy(dst, p[j], v[j*stride : j*stride+len(dst)])
 //
 // i.e. dst[e] += float32(p[j]*v[j*stride+e]), with Axpy's bits. SIMD tiers
-// keep up to 64 values of dst in registers across all rows. It panics if v
+// keep up to 64 values of dst in registers across all rows (AVX2: len(dst)
+// a multiple of 8; NEON: 16, 32, 48 or 64). It panics if v
 // is too short.
 func AxpyRows(dst, p, v []float32, stride int) {
 	n, d := len(p), len(dst)
@@ -208,11 +208,7 @@ func AxpyRows(dst, p, v []float32, stride int) {
 	if stride < d || len(v) < (n-1)*stride+d {
 		panic(fmt.Sprintf("quant: AxpyRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(v)))
 	}
-	if d%8 == 0 && useF32SIMD() {
-		for c := 0; c < d; c += 64 {
-			regs := min(8, (d-c)/8)
-			axpyRowsAVX2[regs-1](&dst[c], &p[0], &v[c], uintptr(stride*4), n)
-		}
+	if activeTier.Load().rows && axpyRowsSIMD(dst, p, v, stride) {
 		return
 	}
 	for j, pj := range p {

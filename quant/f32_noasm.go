@@ -30,7 +30,3 @@ func geluAVX2(x *float32, blocks int) { panic("quant: geluAVX2 without amd64 ass
 func expSumAVX2(x *float32, blocks int, m float32, p *[Lanes]float32) {
 	panic("quant: expSumAVX2 without amd64 assembly")
 }
-
-var dotRowsAVX2 [4]func(dst, q, k *float32, ldk uintptr, n int, scale float32)
-
-var axpyRowsAVX2 [8]func(dst, p, v *float32, ldv uintptr, n int)

@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // avx2Tier runs gemmAVX2R1..R4 (gemm_amd64.s): 4 rows x 16 columns per call,
 // epilogue included. x/sys/cpu reports AVX2 only when the OS saves the YMM
 // state.
-var avx2Tier = tier{name: KernelAVX2, mr: avx2MR, np: 1, kern: kernAVX2, f32: true}
+var avx2Tier = tier{name: KernelAVX2, mr: avx2MR, np: 1, kern: kernAVX2, f32: true, rows: true}
 
 const avx2MR = len(avx2Kernels)
 
@@ -18,7 +18,7 @@ func kernAVX2(p *kargs, rows, _ int) { avx2Kernels[rows-1](p) }
 // vnniTier runs gemmVNNIR{1..8}P{1..3} (gemm_amd64.s): up to 8 rows x 48
 // columns per call, epilogue included; its fp32 kernels are the AVX2 ones.
 // It is opt-in (see Kernels).
-var vnniTier = tier{name: KernelVNNI, mr: 8, np: 3, kern: kernVNNI, f32: true, optIn: true}
+var vnniTier = tier{name: KernelVNNI, mr: 8, np: 3, kern: kernVNNI, f32: true, rows: true, optIn: true}
 
 func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }
 

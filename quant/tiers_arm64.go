@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 // call, epilogue included (FMUL/FADD/SCVTF WORD-encoded, never fused).
 // x/sys/cpu's HasASIMDDP is the Linux "asimddp" hwcap: the SDOT/UDOT
 // dot-product extension.
-var sdotTier = tier{name: KernelSDOT, mr: sdotMR, np: 1, kern: kernSDOT}
+var sdotTier = tier{name: KernelSDOT, mr: sdotMR, np: 1, kern: kernSDOT, rows: true}
 
 const sdotMR = len(sdotKernels)
 

@@ -39,6 +39,8 @@ func main() {
 		"gemm_arm64.go": goDecls("arm64", "SDOT", "sdot", sdotMR),
 		"f32_amd64.s":   genF32AMD64(),
 		"f32_amd64.go":  genF32Decls(),
+		"f32_arm64.s":   genF32ARM64(),
+		"f32_arm64.go":  genF32ARM64Decls(),
 	}
 	for name, data := range files {
 		if filepath.Ext(name) == ".go" {
