@@ -997,6 +997,9 @@ func (e *Encoder) normalizeWithAdded(text string, from, to int) {
 // matchNormAdded returns the index in t.added of the longest normalized
 // added token that prefixes s, and its length, or -1.
 func (t *Tokenizer) matchNormAdded(s []byte) (int, int) {
+	if len(s) == 0 || !t.normFirst[s[0]] {
+		return -1, 0
+	}
 	best, bestLen := -1, 0
 	for k := range t.added {
 		a := &t.added[k]

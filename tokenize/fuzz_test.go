@@ -115,6 +115,10 @@ func FuzzFromJSON(f *testing.F) {
 	"special_tokens":{"[CLS]":{"id":"[CLS]","ids":[1],"tokens":["[CLS]"]},"[SEP]":{"id":"[SEP]","ids":[2],"tokens":["[SEP]"]}}}}`))
 	f.Add([]byte(`{"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"WordPiece","vocab":{"[UNK]":0}},
 	"post_processor":{"type":"BertProcessing","sep":["[SEP]",0],"cls":["[CLS]",0]}}`))
+	f.Add([]byte(`{"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},
+	"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":1,"##b":2}},
+	"added_tokens":[{"id":3,"content":"A b","normalized":true,"lstrip":true,"rstrip":true},{"id":4,"content":"中","normalized":true,"single_word":true}],
+	"post_processor":null}`))
 	f.Add([]byte(`{"model":{"type":"BPE"}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -97,8 +97,10 @@ type Tokenizer struct {
 	addedFirst [256]bool
 	single     []piece
 	pair       []piece
-	// hasNormAdded: some added tokens are matched after normalisation.
+	// hasNormAdded: some added tokens are matched after normalisation;
+	// normFirst marks the first bytes of their normalised contents.
 	hasNormAdded bool
+	normFirst    [256]bool
 	nSingle      int // special tokens added by the single template
 	nPair        int // special tokens added by the pair template
 
@@ -447,7 +449,10 @@ func FromBinary(data []byte) (*Tokenizer, error) {
 	for i := range t.added {
 		if a := &t.added[i]; a.flags&addedNormalized != 0 {
 			a.norm = t.normalizeString(a.content)
-			t.hasNormAdded = t.hasNormAdded || a.norm != ""
+			if a.norm != "" {
+				t.hasNormAdded = true
+				t.normFirst[a.norm[0]] = true
+			}
 		}
 	}
 	if err := checkTemplate(t.single, false); err != nil {
