@@ -290,7 +290,8 @@ func (r *reader) bytes(n uint32) []byte {
 	return s
 }
 
-func (r *reader) id(what string, n int, allowNone bool) int32 {
+// id reads a token id; noID means "none" when allowNone.
+func (r *reader) id(what string, allowNone bool) int32 {
 	v := r.u32()
 	if r.err != nil {
 		return -1
@@ -302,7 +303,6 @@ func (r *reader) id(what string, n int, allowNone bool) int32 {
 		r.err = fmt.Errorf("%w: %s id %d out of range", ErrInvalid, what, v)
 		return -1
 	}
-	_ = n
 	return int32(v)
 }
 
@@ -326,7 +326,7 @@ func (r *reader) pieces(what string) []piece {
 			return nil
 		}
 		for range k {
-			p.ids = append(p.ids, r.id("template", 0, false))
+			p.ids = append(p.ids, r.id("template", false))
 		}
 		ps = append(ps, p)
 	}
@@ -353,11 +353,11 @@ func FromBinary(data []byte) (*Tokenizer, error) {
 	t := &Tokenizer{blob: data}
 	t.flags = r.u32()
 	t.maxChars = int(r.u32())
-	t.unk = r.id("unk", 0, true)
-	t.cls = r.id("cls", 0, true)
-	t.sep = r.id("sep", 0, true)
-	t.pad = r.id("pad", 0, true)
-	t.mask = r.id("mask", 0, true)
+	t.unk = r.id("unk", true)
+	t.cls = r.id("cls", true)
+	t.sep = r.id("sep", true)
+	t.pad = r.id("pad", true)
+	t.mask = r.id("mask", true)
 	t.padType = int32(r.u32())
 	n := r.u32()
 	tableSize := r.u32()
@@ -391,7 +391,7 @@ func FromBinary(data []byte) (*Tokenizer, error) {
 		return nil, fmt.Errorf("%w: %d added tokens", ErrInvalid, na)
 	}
 	for range na {
-		a := addedToken{id: r.id("added token", 0, false), flags: r.u32()}
+		a := addedToken{id: r.id("added token", false), flags: r.u32()}
 		a.content = string(r.bytes(r.u32()))
 		if r.err != nil {
 			return nil, r.err
