@@ -68,6 +68,10 @@ type EncodeOptions struct {
 	Padding PaddingStrategy
 	// PadTo is the length for PadFixed (0: MaxLength).
 	PadTo int
+	// PadToMultipleOf, when > 0, rounds the padded length up to a
+	// multiple of it (Hugging Face's pad_to_multiple_of), e.g. to match
+	// kernel tile sizes. It only acts when Padding is set.
+	PadToMultipleOf int
 	// ErrorOnTruncate returns an error wrapping ErrTooLong instead of
 	// truncating when the input does not fit in MaxLength.
 	ErrorOnTruncate bool
@@ -151,6 +155,14 @@ func (t *Tokenizer) fillTokens(e *Encoding) {
 	for i := range e.Overflowing {
 		t.fillTokens(&e.Overflowing[i])
 	}
+}
+
+// roundUp rounds n up to a multiple of m (m <= 0: unchanged).
+func roundUp(n, m int) int {
+	if m > 0 && n%m != 0 {
+		n += m - n%m
+	}
+	return n
 }
 
 // padTo pads e (and its overflowing windows) on the right to n tokens.
@@ -344,6 +356,7 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 		for i := range out {
 			longest = max(longest, out[i].Len())
 		}
+		longest = roundUp(longest, opt.PadToMultipleOf)
 		for i := range out {
 			t.padTo(&out[i], longest)
 			t.fillTokens(&out[i])
@@ -355,8 +368,8 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 // encode runs the whole pipeline into e.out.
 func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	t := e.t
-	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 {
-		return fmt.Errorf("%w: negative MaxLength, Stride or PadTo", ErrInvalid)
+	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 || opt.PadToMultipleOf < 0 {
+		return fmt.Errorf("%w: negative MaxLength, Stride, PadTo or PadToMultipleOf", ErrInvalid)
 	}
 	if opt.Truncation < LongestFirst || opt.Truncation > DoNotTruncate {
 		return fmt.Errorf("%w: truncation strategy %d", ErrInvalid, opt.Truncation)
@@ -407,7 +420,7 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 		if n == 0 {
 			n = opt.MaxLength
 		}
-		t.padTo(&e.out, n)
+		t.padTo(&e.out, roundUp(n, opt.PadToMultipleOf))
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ type goldenRust struct {
 		Strategy  string    `json:"strategy"`
 		Stride    int       `json:"stride"`
 		PadTo     int       `json:"padTo"`
+		PadMult   int       `json:"padMultiple"`
 		Error     string    `json:"error"`
 		Over      []rustEnc `json:"overflowing"`
 		rustEnc
@@ -216,7 +217,7 @@ func TestParityRustTruncation(t *testing.T) {
 		require.Equal(t, c.SHA, shortSHA(cols[5]+"\t"+cols[6]))
 		opt := EncodeOptions{MaxLength: c.MaxLength, Truncation: strategies[c.Strategy], Stride: c.Stride, ReturnOverflowing: true}
 		if c.PadTo > 0 {
-			opt.Padding, opt.PadTo = PadFixed, c.PadTo
+			opt.Padding, opt.PadTo, opt.PadToMultipleOf = PadFixed, c.PadTo, c.PadMult
 		}
 		var enc Encoding
 		var err error
@@ -227,7 +228,7 @@ func TestParityRustTruncation(t *testing.T) {
 			b = cols[6]
 			enc, err = tk.EncodePair(cols[5], b, opt)
 		}
-		name := fmt.Sprintf("line %d single=%v max=%d %s stride=%d pad=%d", c.Line, c.Single, c.MaxLength, c.Strategy, c.Stride, c.PadTo)
+		name := fmt.Sprintf("line %d single=%v max=%d %s stride=%d pad=%d/%d", c.Line, c.Single, c.MaxLength, c.Strategy, c.Stride, c.PadTo, c.PadMult)
 		nSpecial := 3
 		if c.Single {
 			nSpecial = 2

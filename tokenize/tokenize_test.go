@@ -292,7 +292,21 @@ func TestPadding(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, enc.IDs, 4, "PadTo 0 pads to MaxLength, truncation first")
 
-	batch, err := tk.EncodeBatch(context.Background(), []string{"a", "a b c d", "", "b c"}, EncodeOptions{Padding: PadLongest}, 3)
+	// pad_to_multiple_of rounds the padded length up.
+	for _, c := range []struct{ padTo, multiple, want int }{{6, 4, 8}, {8, 4, 8}, {3, 4, 4}, {5, 0, 5}, {5, 1, 5}} {
+		enc, err := tk.Encode("a b", EncodeOptions{Padding: PadFixed, PadTo: c.padTo, PadToMultipleOf: c.multiple})
+		require.NoError(t, err)
+		assert.Len(t, enc.IDs, c.want, "PadTo %d multiple %d", c.padTo, c.multiple)
+	}
+	enc, err = tk.Encode("a b", EncodeOptions{PadToMultipleOf: 8})
+	require.NoError(t, err)
+	assert.Len(t, enc.IDs, 4, "no padding strategy, no padding")
+	batch, err := tk.EncodeBatch(context.Background(), []string{"a", "a b c"}, EncodeOptions{Padding: PadLongest, PadToMultipleOf: 4}, 2)
+	require.NoError(t, err)
+	assert.Len(t, batch[0].IDs, 8)
+	assert.Len(t, batch[1].IDs, 8)
+
+	batch, err = tk.EncodeBatch(context.Background(), []string{"a", "a b c d", "", "b c"}, EncodeOptions{Padding: PadLongest}, 3)
 	require.NoError(t, err)
 	for i, e := range batch {
 		assert.Len(t, e.IDs, 6, "text %d", i)

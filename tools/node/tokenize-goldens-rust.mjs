@@ -93,7 +93,8 @@ for (let i = 0; i < 60; i++) {
         for (const single of [false, true]) {
           if (single && strategy === "OnlySecond") continue;
           const padTo = (i + maxLength) % 3 === 0 ? maxLength + 2 : 0;
-          const rec = { line: i, sha: sha(c[5] + "\t" + c[6]), single, maxLength, strategy, stride, padTo };
+          const padMultiple = padTo && i % 2 === 0 ? 8 : 0;
+          const rec = { line: i, sha: sha(c[5] + "\t" + c[6]), single, maxLength, strategy, stride, padTo, padMultiple };
           if (stride > maxLength - 2) {
             // Rust refuses such settings up front (with_truncation: stride
             // above max_length minus the single template's specials).
@@ -103,7 +104,7 @@ for (let i = 0; i < 60; i++) {
           }
           const la = await rawLen(c[5]), lb = single ? 0 : await rawLen(c[6]);
           tk.setTruncation(maxLength, { strategy, stride });
-          if (padTo) tk.setPadding({ maxLength: padTo, padId: 0, padToken: "[PAD]" });
+          if (padTo) tk.setPadding({ maxLength: padTo, padId: 0, padToken: "[PAD]", ...(padMultiple ? { padToMultipleOf: padMultiple } : {}) });
           else tk.disablePadding();
           const [na, nb] = targets(la, lb, !single, maxLength - (single ? 2 : 3), strategy);
           if (wouldPanic(na, la, stride) || (!single && wouldPanic(nb, lb, stride))) {
