@@ -75,9 +75,10 @@
 //     non-zero combining class (a few musical symbols), as Mn marks are
 //     removed anyway.
 //   - Truncation and padding are always on the right and come from
-//     [EncodeOptions]; the truncation/padding sections of tokenizer.json
-//     are not applied implicitly, and pad_to_multiple_of is not offered.
-//     Overflowing windows are capped at [MaxOverflowing].
+//     [EncodeOptions] (pad_to_multiple_of included); the truncation/padding
+//     sections of tokenizer.json are not applied implicitly. Overflowing
+//     windows are capped at [MaxOverflowing]. A MaxLength below the
+//     template's special tokens is ErrInvalid (Rust returns longer output).
 //   - Overflowing windows follow tokenizers up to 0.22 and its unit tests:
 //     every window, stride apart. tokenizers 0.23.1-0.23.2 return cut-short
 //     windows (huggingface/tokenizers#2091, a known regression).
