@@ -46,8 +46,8 @@
 // Encodings are checked against two independent references (goldens and
 // the scripts that made them in testdata): the Rust Hugging Face tokenizers
 // library itself (its node binding, 0.23.2), for ids, type ids,
-// special-tokens masks, offsets, decoding and 5,400 truncation/padding
-// cases, and transformers.js for ids; on every SST-2 validation sentence,
+// special-tokens masks, offsets, decoding, added tokens of both kinds and
+// 5,400 truncation/padding cases, and transformers.js for ids; on every SST-2 validation sentence,
 // every Symptom2Disease text, the STS-B test pairs and an adversarial list.
 // Everything matches the Rust library. Where transformers.js departs from
 // Rust, this package follows Rust (what Python's tokenizers run), and the
