@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sort"
 )
 
@@ -67,7 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "lepton %s: %v\n", args[0], err)
+		// Library errors carry their own "lepton: " prefix; one is enough.
+		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], strings.TrimPrefix(err.Error(), "lepton: "))
 		if _, ok := err.(errUsage); ok {
 			return 2
 		}
