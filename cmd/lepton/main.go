@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand. run receives the arguments after the
