@@ -52,11 +52,11 @@ type Options struct {
 // Tensor names (Hugging Face BertModel convention, without the "bert."
 // prefix) that FromFloat reads. Layer tensors are prefixed "encoder.layer.N.".
 const (
-	NameWord      = "embeddings.word_embeddings.weight"
-	NamePosition  = "embeddings.position_embeddings.weight"
-	NameTokenType = "embeddings.token_type_embeddings.weight"
-	NameEmbLN     = "embeddings.LayerNorm"
-	NamePooler    = "pooler.dense"
+	NameWord       = "embeddings.word_embeddings.weight"
+	NamePosition   = "embeddings.position_embeddings.weight"
+	NameTokenType  = "embeddings.token_type_embeddings.weight"
+	NameEmbLN      = "embeddings.LayerNorm"
+	NamePooler     = "pooler.dense"
 	NameClassifier = "classifier"
 )
 
