@@ -237,3 +237,20 @@ func TestGEMMConcurrent(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// TestPoolAfterClose: a closed pool still computes, on the caller alone.
+func TestPoolAfterClose(t *testing.T) {
+	p := NewPool(2)
+	p.Close()
+	p.Close()
+	rng := rand.New(rand.NewPCG(13, 14))
+	a, w, bias := randGEMMInputs(rng, 64, 96, 200)
+	want := make([]float32, 64*96)
+	gemmGeneric(want, a, w, bias)
+	got := make([]float32, len(want))
+	p.GEMM(got, a, w, bias)
+	bitsEqual(t, want, got, "closed pool")
+	n := 0
+	p.For(5, func(int) { n++ })
+	require.Equal(t, 5, n)
+}

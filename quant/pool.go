@@ -16,7 +16,7 @@ import (
 // Steady-state calls do not allocate.
 type Pool struct {
 	threads atomic.Int32
-	mu      sync.Mutex // guards started and closed
+	mu      sync.RWMutex // guards started and closed; held (read) while offering work
 	started int        // worker goroutines running
 	closed  bool
 	work    chan *job // jobs offered to helpers
@@ -48,8 +48,9 @@ func (p *Pool) SetThreads(threads int) {
 // Threads returns the number of goroutines a call may use.
 func (p *Pool) Threads() int { return int(p.threads.Load()) }
 
-// Close stops the workers. The pool must not be used afterwards. The
-// default pool behind the package-level GEMM is never closed.
+// Close stops the workers. Later calls still work but run on the calling
+// goroutine alone. The default pool behind the package-level GEMM is never
+// closed.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,18 +126,21 @@ func (p *Pool) run(j *job, n int) {
 	j.n = int32(n)
 	j.next.Store(0)
 	helpers := min(p.Threads(), n) - 1
-	p.mu.Lock()
+	// The read lock keeps Close from closing p.work while jobs are offered;
+	// workers never take the lock, so sends always complete. A Pool used
+	// after Close simply runs everything on the caller.
+	p.mu.RLock()
 	if p.closed {
 		helpers = 0
 	}
 	helpers = min(helpers, p.started)
-	p.mu.Unlock()
 	if helpers > 0 {
 		j.wg.Add(helpers)
 		for range helpers {
 			p.work <- j
 		}
 	}
+	p.mu.RUnlock()
 	j.drain(&j.s)
 	j.wg.Wait()
 }
