@@ -17,7 +17,7 @@ import (
 type Pool struct {
 	threads atomic.Int32
 	mu      sync.RWMutex // guards started and closed; held (read) while offering work
-	started int        // worker goroutines running
+	started int          // worker goroutines running
 	closed  bool
 	work    chan *job // jobs offered to helpers
 	free    chan *job // recycled jobs, so calls do not allocate
