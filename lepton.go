@@ -79,10 +79,26 @@ func Open(path string, opts ...Option) (*Model, error) {
 	m, err := newModel(f, cfg)
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, withPath(path, err)
 	}
 	return m, nil
 }
+
+// withPath names the file in an error from newModel after the one "lepton: "
+// prefix ("lepton: r.lep: invalid option: ..."), rather than in front of it
+// ("r.lep: lepton: invalid option: ..."), keeping err in the chain for
+// errors.Is.
+func withPath(path string, err error) error {
+	return &pathError{msg: "lepton: " + path + ": " + strings.TrimPrefix(err.Error(), "lepton: "), err: err}
+}
+
+type pathError struct {
+	msg string
+	err error
+}
+
+func (e *pathError) Error() string { return e.msg }
+func (e *pathError) Unwrap() error { return e.err }
 
 // OpenBytes is Open for a model held in memory, such as one embedded with
 // go:embed. data is used in place when it is 64-byte aligned and copied once

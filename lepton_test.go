@@ -1,7 +1,6 @@
 package lepton
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,23 +19,12 @@ import (
 	"lepton/internal/bert"
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
+	"lepton/internal/testshared"
 	"lepton/tokenize"
 )
 
-// repoRoot walks up from the package directory to the directory with go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
+// repoRoot is the directory holding go.mod (testshared.RepoRoot).
+func repoRoot(t testing.TB) string { return testshared.RepoRoot(t) }
 
 // convertToLep converts a Hugging Face directory into a .lep file in a
 // temporary directory, like `lepton quantize`.
@@ -193,6 +181,15 @@ func TestOpenErrors(t *testing.T) {
 	_, err = OpenBytes(fixtureData, WithPooling(Pooling(7)))
 	require.ErrorIs(t, err, ErrInvalidOption)
 
+	// Through Open the path is named once, after the one "lepton: "
+	// prefix, and the sentinel stays in the chain.
+	good := filepath.Join(dir, "good.lep")
+	require.NoError(t, os.WriteFile(good, fixtureData, 0o644))
+	_, err = Open(good, WithMaxLength(129))
+	require.ErrorIs(t, err, ErrInvalidOption)
+	require.True(t, strings.HasPrefix(err.Error(), "lepton: "+good+": invalid option: max length 129"), err.Error())
+	require.Equal(t, 1, strings.Count(err.Error(), "lepton: "), err.Error())
+
 	m, err := OpenBytes(fixtureData, WithMaxLength(128), WithThreads(1), nil)
 	require.NoError(t, err)
 	require.Equal(t, 128, m.Info().MaxLength)
@@ -229,12 +226,24 @@ func TestAwkwardInputs(t *testing.T) {
 	_, err = m.Classify(ctx, []string{"x"}, WithMaxLength(1000))
 	require.ErrorIs(t, err, ErrInvalidOption)
 
-	// Truncation to a shorter max length equals classifying the truncated ids.
+	// Truncation to a shorter max length equals classifying the truncated
+	// ids: the first 9 tokens of the text's encoding closed by [SEP], run
+	// through the forward pass directly, give the same logits bit for bit.
 	short, err := m.Classify(ctx, []string{long}, WithMaxLength(10))
 	require.NoError(t, err)
 	enc, err := m.tok.Encode(long, tokenizeOpts(10, true))
 	require.NoError(t, err)
 	require.Len(t, enc.IDs, 10)
+	full, err := m.tok.Encode(long, tokenizeOpts(0, true))
+	require.NoError(t, err)
+	require.Greater(t, len(full.IDs), 128)
+	require.Equal(t, full.IDs[:9], enc.IDs[:9], "truncation keeps the head of the text")
+	require.Equal(t, full.IDs[len(full.IDs)-1], enc.IDs[9], "and closes it with [SEP]")
+	ws := bert.Workspace{Pool: m.pool}
+	require.NoError(t, m.net.Forward(ctx, &ws, []bert.Sequence{{IDs: enc.IDs, TypeIDs: enc.TypeIDs}}))
+	logits, err := m.net.Logits(&ws)
+	require.NoError(t, err)
+	require.Equal(t, logits, short[0].Logits, "Classify(long, WithMaxLength(10)) = forward pass on the truncated ids")
 
 	pairs, err := m.ClassifyPairs(ctx, [][2]string{{"", ""}, {long, "cough"}, {"a", long}})
 	require.NoError(t, err)
@@ -446,11 +455,8 @@ func TestNoClassifier(t *testing.T) {
 // Lepton's own tokenizer.
 func TestSST2Accuracy(t *testing.T) {
 	root := repoRoot(t)
-	modelDir := filepath.Join(root, "..", "shared", "models", "sst2-bert-tiny-scratch")
-	if _, err := os.Stat(modelDir); err != nil {
-		t.Skipf("../shared/models/sst2-bert-tiny-scratch not found (%v): SST-2 accuracy test needs the shared models beside the repo", err)
-	}
-	texts, labels := readSST2(t, filepath.Join(root, "..", "shared", "data", "sst2", "validation.tsv"))
+	modelDir := testshared.Path(t, "models/sst2-bert-tiny-scratch")
+	texts, labels := testshared.ReadSST2(t, testshared.Path(t, "data/sst2/validation.tsv"))
 	var golden struct {
 		Cases []struct {
 			IDs    []int32   `json:"ids"`
@@ -500,32 +506,6 @@ func slicesEqual(a, b []int32) bool {
 		}
 	}
 	return true
-}
-
-func readSST2(t testing.TB, path string) ([]string, []int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("SST-2 validation data not found: %v", err)
-	}
-	defer f.Close()
-	var texts []string
-	var labels []int
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for i := 0; sc.Scan(); i++ {
-		if i == 0 {
-			continue
-		}
-		text, lab, ok := strings.Cut(sc.Text(), "\t")
-		require.True(t, ok, "line %d", i)
-		l, err := strconv.Atoi(lab)
-		require.NoError(t, err)
-		texts = append(texts, text)
-		labels = append(labels, l)
-	}
-	require.NoError(t, sc.Err())
-	return texts, labels
 }
 
 // BenchmarkClassifyFixture measures the whole call (tokenizer, forward

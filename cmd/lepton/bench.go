@@ -68,7 +68,7 @@ type benchFlags struct {
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error) {
 	var f benchFlags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // parse errors: one line via main; the summary on -h only
 	fs.StringVar(&f.model, "m", "", "model file (.lep)")
 	fs.StringVar(&f.synthetic, "synthetic", "", "benchmark a deterministic random-weight model of this shape: minilm, base or tiny")
 	fs.IntVar(&f.seq, "seq", 128, "tokens per sequence, [CLS] and [SEP] included")
@@ -79,12 +79,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs first")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
-	fs.Usage = func() {
+	usage := func() {
+		fs.SetOutput(stderr)
 		fmt.Fprintln(stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--runs R] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage()
 			return f, nil, err
 		}
 		return f, nil, errUsage{err.Error()}

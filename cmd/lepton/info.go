@@ -69,26 +69,31 @@ type tensorJSON struct {
 
 func runInfo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	model := fs.String("m", "", "model file (.lep); may also be given as an argument")
+	// Parse errors become one line on stderr (via main); the flag
+	// summary is printed for -h only.
+	fs.SetOutput(io.Discard)
+	model := fs.String("m", "", "model file (.lep; default: the built-in clinic model); may also be given as an argument")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lepton info [-m] MODEL.lep [--json]")
+	usage := func() {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: lepton info [[-m] MODEL.lep] [--json]")
+		fmt.Fprintln(stderr, "Without MODEL, describes the built-in clinic model.")
 		fs.PrintDefaults()
 	}
 	path, err := modelArg(fs, args, model)
 	if errors.Is(err, flag.ErrHelp) {
+		usage()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	f, err := lepfile.Open(path)
+	f, name, err := openLep(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info := buildInfo(path, f)
+	info := buildInfo(name, f)
 	if *asJSON {
 		b, err := json.MarshalIndent(info, "", "  ")
 		if err != nil {

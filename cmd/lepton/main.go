@@ -63,17 +63,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "lepton: unknown command %q\n", args[0])
-		usage(stderr)
+		// An error is one line; the command list is one 'lepton help' away.
+		fmt.Fprintf(stderr, "lepton: unknown command %q (run 'lepton help' for the list)\n", args[0])
 		return 2
 	}
 	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil {
 		// Library errors carry their own "lepton: " prefix; one is enough.
-		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], strings.TrimPrefix(err.Error(), "lepton: "))
+		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], oneLineError(strings.TrimPrefix(err.Error(), "lepton: ")))
 		if _, ok := err.(errUsage); ok {
 			return 2
 		}
 		return 1
 	}
 	return 0
+}
+
+// oneLineError flattens an error message to one line, so that an error is
+// always exactly one line on stderr (scripts read it as one record): the
+// lines of a multi-line message (errors.Join, a usage text) are trimmed
+// and joined with "; ".
+func oneLineError(msg string) string {
+	if !strings.ContainsAny(msg, "\r\n") {
+		return msg
+	}
+	var parts []string
+	for _, l := range strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

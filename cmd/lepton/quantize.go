@@ -36,20 +36,24 @@ func (m metaFlags) Set(s string) error {
 
 func runQuantize(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse errors become one line on stderr (via main); the flag
+	// summary is printed for -h only.
+	fs.SetOutput(io.Discard)
 	out := fs.String("o", "", "output .lep file (required)")
 	keep := fs.Bool("keep-fp32", false, "also store float weights so the file can run the float reference path (about 5x larger)")
 	pooling := fs.String("pooling", "", "default embedding pooling recorded in the file: cls or mean (default: cls for classifiers, mean for encoders)")
 	meta := metaFlags{}
 	fs.Var(meta, "meta", "extra metadata key=value stored in the file (repeatable)")
 	noProgress := fs.Bool("no-progress", false, "never show the progress bar")
-	fs.Usage = func() {
+	usage := func() {
+		fs.SetOutput(stderr)
 		fmt.Fprintln(stderr, "usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling cls|mean] [--meta key=value]...")
 		fmt.Fprintln(stderr, "DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		usage()
 		return nil
 	}
 	if err != nil {
@@ -85,29 +89,40 @@ func runQuantize(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	for k, v := range meta {
 		md[k] = v
 	}
-	if err := writeAtomic(*out, func(w io.Writer) error { return lepfile.Write(w, m, tok, md) }); err != nil {
+	// The temporary file is read back through the validating reader and
+	// every CRC checked BEFORE it is renamed into place: a file that fails
+	// is removed, and whatever was at -o before stays as it was.
+	var summary string
+	check := func(tmp string) error {
+		f, err := lepfile.Open(tmp)
+		if err != nil {
+			return fmt.Errorf("the written model does not load back (nothing written to %s): %w", *out, err)
+		}
+		defer f.Close()
+		if err := f.Verify(); err != nil {
+			return fmt.Errorf("the written model fails verification (nothing written to %s): %w", *out, err)
+		}
+		c := f.Model.Config
+		summary = fmt.Sprintf("%s, %s, %d layers, hidden %d, vocab %d, %d labels, %d tensors, verified",
+			humanBytes(f.Size), c.Architecture, c.Layers, c.Hidden, c.Vocab, len(c.Labels), len(f.Tensors))
+		return nil
+	}
+	if err := writeAtomic(*out, func(w io.Writer) error { return writeLep(w, m, tok, md) }, check); err != nil {
 		return err
 	}
-	// Read the result back through the validating reader and check every
-	// CRC, so a file this command reports as written is known to load.
-	f, err := lepfile.Open(*out)
-	if err != nil {
-		return fmt.Errorf("re-reading %s: %w", *out, err)
-	}
-	defer f.Close()
-	if err := f.Verify(); err != nil {
-		return fmt.Errorf("verifying %s: %w", *out, err)
-	}
-	c := f.Model.Config
-	fmt.Fprintf(stdout, "wrote %s: %s, %s, %d layers, hidden %d, vocab %d, %d labels, %d tensors, verified\n",
-		*out, humanBytes(f.Size), c.Architecture, c.Layers, c.Hidden, c.Vocab, len(c.Labels), len(f.Tensors))
+	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, summary)
 	return nil
 }
 
-// writeAtomic writes a file through a temporary file in the same directory
-// and renames it into place, so an error or interruption never leaves a
-// half-written model at path.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
+// writeLep writes the .lep file; a variable so that a test can damage the
+// bytes and check that verification catches it before the rename.
+var writeLep = lepfile.Write
+
+// writeAtomic writes a file through a temporary file in the same directory,
+// runs check on the complete temporary file (nil: no check), and only then
+// renames it into place, so an error, a failed check or an interruption
+// never leaves a half-written or unverified model at path.
+func writeAtomic(path string, write func(io.Writer) error, check func(tmpPath string) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -129,6 +144,11 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	}
 	if err = tmp.Close(); err != nil {
 		return err
+	}
+	if check != nil {
+		if err = check(tmp.Name()); err != nil {
+			return err
+		}
 	}
 	return os.Rename(tmp.Name(), path)
 }

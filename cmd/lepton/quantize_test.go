@@ -128,6 +128,8 @@ func TestQuantizeVerifyInfo(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "checksum mismatch")
+	require.Contains(t, stderr, bad+" is damaged")
+	require.NotContains(t, stderr, "lepfile", "user-facing wording, not the package name")
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 }
 
@@ -141,7 +143,7 @@ func TestQuantizeErrors(t *testing.T) {
 		want string
 	}{
 		{"unsupported architecture", func() []string { return []string{"quantize", lepWriteHFDir(t, "BertForMaskedLM"), "-o", out} }, 1, "BertForMaskedLM"},
-		{"missing directory", func() []string { return []string{"quantize", filepath.Join(outDir, "nope"), "-o", out} }, 1, "no such file"},
+		{"missing directory", func() []string { return []string{"quantize", filepath.Join(outDir, "nope"), "-o", out} }, 1, "nope does not exist"},
 		{"no output", func() []string { return []string{"quantize", lepWriteHFDir(t, "BertForSequenceClassification")} }, 2, "-o MODEL.lep is required"},
 		{"two directories", func() []string { return []string{"quantize", "a", "b", "-o", out} }, 2, "exactly one"},
 		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "max"} }, 2, "--pooling"},
@@ -155,9 +157,8 @@ func TestQuantizeErrors(t *testing.T) {
 			require.Equal(t, tc.code, code, stderr)
 			require.Empty(t, stdout)
 			require.Contains(t, stderr, tc.want)
-			if tc.code == 1 {
-				require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			}
+			// Usage errors (2) as well as failures (1): one line.
+			require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 			require.Empty(t, lepListDir(t, outDir), "nothing half-written")
 		})
 	}
@@ -171,14 +172,35 @@ func TestInfoVerifyErrors(t *testing.T) {
 		code, _, stderr := lepCLI(cmd, notLep)
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, "not a .lep file")
+		require.NotContains(t, stderr, "lepfile", "user-facing wording, not the package name")
 		code, _, stderr = lepCLI(cmd, filepath.Join(dir, "missing.lep"))
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, "no such file")
-		code, _, _ = lepCLI(cmd)
-		require.Equal(t, 2, code)
 		code, _, _ = lepCLI(cmd, "-m", "a", "b")
 		require.Equal(t, 2, code)
-		code, _, _ = lepCLI(cmd, "-h")
+		code, _, stderr = lepCLI(cmd, "-h")
 		require.Equal(t, 0, code)
+		require.Contains(t, stderr, "built-in")
 	}
+}
+
+// TestInfoVerifyDefaultModel: without a model, info and verify describe
+// the built-in model that classify and embed run without -m.
+func TestInfoVerifyDefaultModel(t *testing.T) {
+	code, stdout, stderr := lepCLI("verify")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "built-in clinic model")
+	require.Contains(t, stdout, ": OK")
+
+	code, stdout, stderr = lepCLI("info", "--json")
+	require.Equal(t, 0, code, stderr)
+	var info infoJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &info))
+	require.Contains(t, info.Path, "built-in clinic model")
+	require.Len(t, info.Config.Labels, 24)
+	require.Contains(t, info.Config.Labels, "Psoriasis")
+
+	code, stdout, stderr = lepCLI("info")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "Psoriasis")
 }

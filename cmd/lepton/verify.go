@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
+	"lepton/internal/defaultmodel"
 	"lepton/internal/lepfile"
 )
 
@@ -16,36 +16,48 @@ func init() {
 
 func runVerify(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	model := fs.String("m", "", "model file (.lep); may also be given as an argument")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lepton verify [-m] MODEL.lep")
+	// Parse errors become one line on stderr (via main); the flag
+	// summary is printed for -h only.
+	fs.SetOutput(io.Discard)
+	model := fs.String("m", "", "model file (.lep; default: the built-in clinic model); may also be given as an argument")
+	usage := func() {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: lepton verify [[-m] MODEL.lep]")
+		fmt.Fprintln(stderr, "Without MODEL, verifies the built-in clinic model.")
 		fs.PrintDefaults()
 	}
 	path, err := modelArg(fs, args, model)
 	if errors.Is(err, flag.ErrHelp) {
+		usage()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	f, err := lepfile.Open(path)
+	f, name, err := openLep(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	if err := f.Verify(); err != nil {
-		// errors.Join separates problems with newlines; the CLI reports
-		// one line.
-		return fmt.Errorf("%s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+		// Verify joins every problem it found (errors.Join); main prints
+		// them on one line, separated by "; ".
+		n := 1
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			n = len(j.Unwrap())
+		}
+		if n == 1 {
+			return fmt.Errorf("%s is damaged: %w", name, err)
+		}
+		return fmt.Errorf("%s is damaged (%d problems): %w", name, n, err)
 	}
 	fmt.Fprintf(stdout, "%s: OK (format %d.%d, %s, %d sections, %d tensors, every CRC32C and packed-weight check passed)\n",
-		path, f.Major, f.Minor, humanBytes(f.Size), len(f.Sections), len(f.Tensors))
+		name, f.Major, f.Minor, humanBytes(f.Size), len(f.Sections), len(f.Tensors))
 	return nil
 }
 
 // modelArg returns the model path given either with -m or as the single
-// positional argument.
+// positional argument, or "" (the built-in model) when there is neither.
 func modelArg(fs *flag.FlagSet, args []string, model *string) (string, error) {
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -55,10 +67,23 @@ func modelArg(fs *flag.FlagSet, args []string, model *string) (string, error) {
 		return "", errUsage{err.Error()}
 	}
 	switch {
-	case *model != "" && len(pos) == 0:
+	case len(pos) == 0:
 		return *model, nil
 	case *model == "" && len(pos) == 1:
 		return pos[0], nil
 	}
-	return "", errUsage{fmt.Sprintf("want one model file (-m MODEL or MODEL), got -m %q and %d arguments", *model, len(pos))}
+	return "", errUsage{fmt.Sprintf("want at most one model file (-m MODEL or MODEL), got -m %q and %d arguments", *model, len(pos))}
+}
+
+// openLep opens the .lep file at path for inspection, or, when path is
+// empty, the built-in clinic model: the same fallback as openModel
+// (model.go), so that info and verify describe what classify and embed run
+// when -m is omitted. It returns the name to show for the model.
+func openLep(path string) (*lepfile.File, string, error) {
+	if path == "" {
+		f, err := lepfile.OpenBytes(defaultmodel.Bytes())
+		return f, defaultmodel.Name, err
+	}
+	f, err := lepfile.Open(path)
+	return f, path, err
 }

@@ -1,7 +1,6 @@
 package bert_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,8 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,22 +16,11 @@ import (
 	"lepton/internal/bert"
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
+	"lepton/internal/testshared"
 )
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
+// repoRoot is the directory holding go.mod (testshared.RepoRoot).
+func repoRoot(t testing.TB) string { return testshared.RepoRoot(t) }
 
 type goldenCase struct {
 	Name    string      `json:"name"`
@@ -144,13 +130,8 @@ func TestGoldenRandomBERT(t *testing.T) {
 // the int8 path against the float path and the labels.
 func TestGoldenSST2(t *testing.T) {
 	root := repoRoot(t)
-	shared := filepath.Join(root, "..", "shared")
-	modelDir := filepath.Join(shared, "models", "sst2-bert-tiny-scratch")
-	dataPath := filepath.Join(shared, "data", "sst2", "validation.tsv")
-	if _, err := os.Stat(modelDir); err != nil {
-		t.Skipf("../shared/models/sst2-bert-tiny-scratch not found (%v): SST-2 accuracy test needs the shared models beside the repo", err)
-	}
-	texts, labels := readSST2(t, dataPath)
+	modelDir := testshared.Path(t, "models/sst2-bert-tiny-scratch")
+	texts, labels := testshared.ReadSST2(t, testshared.Path(t, "data/sst2/validation.tsv"))
 	m := loadHF(t, modelDir)
 	var golden struct {
 		Accuracy float64 `json:"accuracy"`
@@ -245,33 +226,6 @@ func TestGoldenSST2(t *testing.T) {
 	require.InDelta(t, 0.8016, accF, 0.0005, "fp32 accuracy")
 	require.GreaterOrEqual(t, agr, 0.995, "int8 argmax agreement with fp32")
 	require.InDelta(t, 0.8016, accQ, 0.005, "int8 accuracy within 0.5 points of fp32")
-}
-
-// readSST2 reads sentence<TAB>label lines after the header.
-func readSST2(t testing.TB, path string) ([]string, []int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("SST-2 validation data not found: %v", err)
-	}
-	defer f.Close()
-	var texts []string
-	var labels []int
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for i := 0; sc.Scan(); i++ {
-		if i == 0 {
-			continue
-		}
-		text, lab, ok := strings.Cut(sc.Text(), "\t")
-		require.True(t, ok, "line %d", i)
-		l, err := strconv.Atoi(lab)
-		require.NoError(t, err)
-		texts = append(texts, text)
-		labels = append(labels, l)
-	}
-	require.NoError(t, sc.Err())
-	return texts, labels
 }
 
 // loadHF converts a Hugging Face directory with the product's converter,

@@ -34,10 +34,17 @@ import (
 // other architectures, activations or dtypes.
 var ErrUnsupported = errors.New("convert: unsupported checkpoint")
 
-// ErrMissing is returned when a tensor or file the model needs is absent or
-// has the wrong shape. The message names what was expected and what was
-// found.
+// ErrMissing is returned when a tensor the model needs is absent or has
+// the wrong shape. The message names what was expected and what was found.
 var ErrMissing = errors.New("convert: missing or malformed tensor")
+
+// ErrMissingFile is returned when the model directory lacks a file the
+// conversion needs (config.json, model.safetensors, tokenizer.json or
+// vocab.txt); the error also wraps the file-system error (fs.ErrNotExist).
+// The message names the directory, the file and what the directory holds.
+// A model directory that does not exist at all is reported as such and
+// wraps fs.ErrNotExist.
+var ErrMissingFile = errors.New("convert: missing checkpoint file")
 
 // Options adjusts a conversion. The zero value is the default.
 type Options struct {

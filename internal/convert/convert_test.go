@@ -279,12 +279,23 @@ func TestFromHFErrors(t *testing.T) {
 		err   error
 		want  []string
 	}{
-		{"missing dir", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, os.ErrNotExist, []string{"config.json"}},
+		{"missing dir", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, os.ErrNotExist,
+			[]string{"model directory ", "nope does not exist"}},
+		{"dir is a file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "model.safetensors")
+			require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+			return p
+		}, convert.ErrMissingFile, []string{"is not a directory"}},
+		{"no config.json", func(t *testing.T) string {
+			d := hfDir(t, cfg, ts, "bert.", "F32", false, nil)
+			require.NoError(t, os.Remove(filepath.Join(d, "config.json")))
+			return d
+		}, convert.ErrMissingFile, []string{"has no config.json; it holds: model.safetensors"}},
 		{"only pytorch_model.bin", func(t *testing.T) string {
 			d := hfDir(t, cfg, ts, "bert.", "F32", false, nil)
 			require.NoError(t, os.Rename(filepath.Join(d, "model.safetensors"), filepath.Join(d, "pytorch_model.bin")))
 			return d
-		}, convert.ErrMissing, []string{"pytorch_model.bin is not supported", "safe_serialization"}},
+		}, convert.ErrMissingFile, []string{"has no model.safetensors", "pytorch_model.bin is not supported", "safe_serialization"}},
 		{"architecture", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"architectures": []string{"BertForMaskedLM"}})
 		}, convert.ErrUnsupported, []string{"BertForMaskedLM"}},
@@ -363,7 +374,7 @@ func TestFromHFErrors(t *testing.T) {
 			d := hfDir(t, cfg, ts, "bert.", "F32", false, nil)
 			require.NoError(t, os.Remove(filepath.Join(d, "vocab.txt")))
 			return d
-		}, convert.ErrMissing, []string{"no tokenizer.json or vocab.txt"}},
+		}, convert.ErrMissingFile, []string{"has no tokenizer.json or vocab.txt"}},
 		{"tokenizer bigger than embeddings", func(t *testing.T) string {
 			d := hfDir(t, cfg, ts, "bert.", "F32", false, nil)
 			v, err := os.ReadFile(filepath.Join(d, "vocab.txt"))
@@ -377,6 +388,12 @@ func TestFromHFErrors(t *testing.T) {
 			require.ErrorIs(t, err, tc.err)
 			for _, w := range tc.want {
 				require.Contains(t, err.Error(), w)
+			}
+			if tc.err == os.ErrNotExist || tc.err == convert.ErrMissingFile {
+				// A missing file is not a tensor problem.
+				require.NotErrorIs(t, err, convert.ErrMissing)
+				require.NotContains(t, err.Error(), "malformed tensor")
+				require.NotContains(t, err.Error(), "stat ")
 			}
 		})
 	}

@@ -159,6 +159,9 @@ func FromHF(dir string, opts Options) (*bert.Model, []byte, lepfile.Metadata, er
 // "mean"; "" chooses by architecture).
 func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
 	fail := func(err error) (*bert.Model, []byte, lepfile.Metadata, error) { return nil, nil, nil, err }
+	if err := checkDir(dir); err != nil {
+		return fail(err)
+	}
 	confData, err := readSmall(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return fail(describeDir(dir, err))
@@ -304,7 +307,7 @@ func loadTokenizer(dir string) (*tokenize.Tokenizer, string, error) {
 	data, err := os.ReadFile(vocabPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", describeDir(dir, fmt.Errorf("%w: no tokenizer.json or vocab.txt", ErrMissing))
+			return nil, "", describeDir(dir, &missingFile{name: "tokenizer.json or vocab.txt", err: err})
 		}
 		return nil, "", err
 	}
@@ -346,12 +349,64 @@ func readSmall(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// describeDir adds the directory listing to a missing-file error so the user
-// sees what the directory holds (e.g. only pytorch_model.bin).
+// checkDir reports a model directory that does not exist or is not a
+// directory as such, rather than as the first file missing from it.
+func checkDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &dirError{msg: fmt.Sprintf("model directory %s does not exist", dir), err: err}
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return &dirError{msg: fmt.Sprintf("%s is not a directory: want a Hugging Face model directory (config.json, model.safetensors, tokenizer.json or vocab.txt)", dir), err: ErrMissingFile}
+	}
+	return nil
+}
+
+// dirError is an error whose message is complete in itself (the wrapped
+// error's text, such as "stat DIR: no such file or directory", would only
+// repeat it) but that keeps the cause in the chain for errors.Is.
+type dirError struct {
+	msg string
+	err error
+}
+
+func (e *dirError) Error() string { return e.msg }
+func (e *dirError) Unwrap() error { return e.err }
+
+// missingFile is a required file that is absent from the model directory;
+// err is the file-system error (fs.ErrNotExist).
+type missingFile struct {
+	name string
+	err  error
+}
+
+func (e *missingFile) Error() string { return "no " + e.name }
+func (e *missingFile) Unwrap() error { return e.err }
+
+// describeDir reports a file missing from dir as "model directory DIR has
+// no NAME", with the directory listing so the user sees what it holds (e.g.
+// only pytorch_model.bin). The error wraps ErrMissingFile and the
+// file-system error (fs.ErrNotExist).
 func describeDir(dir string, err error) error {
+	name := "a required file"
+	var mf *missingFile
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &mf):
+		name = mf.name
+	case errors.As(err, &pe):
+		name = filepath.Base(pe.Path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		// Unreadable rather than absent (permissions, I/O): say so.
+		return fmt.Errorf("model directory %s: %w: %w", dir, ErrMissingFile, err)
+	}
+	msg := fmt.Sprintf("model directory %s has no %s", dir, name)
 	ents, derr := os.ReadDir(dir)
 	if derr != nil {
-		return fmt.Errorf("%w: %w", ErrMissing, err)
+		return &dirError{msg: msg, err: errors.Join(ErrMissingFile, err)}
 	}
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
@@ -364,5 +419,6 @@ func describeDir(dir string, err error) error {
 	if slices.Contains(names, "model.safetensors.index.json") && !slices.Contains(names, "model.safetensors") {
 		hint = " (sharded checkpoints are not supported)"
 	}
-	return fmt.Errorf("%w: %w; %s holds: %s%s", ErrMissing, err, dir, abbreviate(names, 10), hint)
+	msg += fmt.Sprintf("; it holds: %s%s", abbreviate(names, 10), hint)
+	return &dirError{msg: msg, err: errors.Join(ErrMissingFile, err)}
 }

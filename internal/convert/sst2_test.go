@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,37 +10,16 @@ import (
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
 	"lepton/internal/safetensors"
+	"lepton/internal/testshared"
 	"lepton/quant"
 	"lepton/tokenize"
 )
-
-// sharedDir returns ../shared/<rel> beside the repository root, or skips.
-func sharedDir(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not present (needs ../shared beside the repository): %v", p, err)
-	}
-	return p
-}
 
 // TestSST2Checkpoint converts the trained SST-2 classifier and checks the
 // config, labels, tokenizer, every quantised weight against the checkpoint's
 // floats, and the .lep round trip.
 func TestSST2Checkpoint(t *testing.T) {
-	dir := sharedDir(t, "models/sst2-bert-tiny-scratch")
+	dir := testshared.Path(t, "models/sst2-bert-tiny-scratch")
 	m, tok, meta, err := convert.FromHF(dir, convert.Options{KeepF32: true})
 	require.NoError(t, err)
 	c := m.Config

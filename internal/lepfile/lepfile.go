@@ -26,24 +26,28 @@ import (
 
 // Sentinel errors. Every error returned by this package wraps one of them
 // (use errors.Is) together with a description of what was found.
+//
+// Their text is worded for the people who read it: `lepton verify`, `info`
+// and `quantize` print these errors as they are, so the text names the
+// problem, not this package.
 var (
 	// ErrFormat is returned when the data is not a .lep file or breaks a
 	// structural rule of the format (bad offsets, shapes, unknown dtypes...).
-	ErrFormat = errors.New("lepfile: invalid model file")
+	ErrFormat = errors.New("invalid model file")
 	// ErrTruncated is returned when the file is shorter than its header or
 	// one of its sections says, typically an interrupted copy or download.
-	ErrTruncated = errors.New("lepfile: truncated model file")
+	ErrTruncated = errors.New("truncated model file")
 	// ErrChecksum is returned when a CRC32C does not match: the file is
 	// corrupt (bit rot, a bad copy) or was edited.
-	ErrChecksum = errors.New("lepfile: checksum mismatch")
+	ErrChecksum = errors.New("checksum mismatch")
 	// ErrVersion is returned for files written by a newer, incompatible
 	// major version of the format.
-	ErrVersion = errors.New("lepfile: unsupported format version")
+	ErrVersion = errors.New("unsupported format version")
 	// ErrModel is returned by Write when the model's tensors do not agree
 	// with its config.
-	ErrModel = errors.New("lepfile: model does not match its config")
+	ErrModel = errors.New("model does not match its config")
 	// ErrClosed is returned by methods of a File after Close.
-	ErrClosed = errors.New("lepfile: file closed")
+	ErrClosed = errors.New("model file closed")
 )
 
 // Format constants (docs/FORMAT.md).
