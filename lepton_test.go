@@ -440,6 +440,20 @@ func TestNoClassifier(t *testing.T) {
 	_, err = OpenBytes(buf.Bytes())
 	require.ErrorIs(t, err, ErrInvalidModel)
 	require.Contains(t, err.Error(), "tokenizer has 225 tokens")
+
+	// docs/FORMAT.md: a file without TOKN is structurally valid (the
+	// file reader behind info and verify accepts it) but cannot be run.
+	buf.Reset()
+	require.NoError(t, lepfile.Write(&buf, net, nil, nil))
+	lf, err := lepfile.OpenBytes(buf.Bytes())
+	require.NoError(t, err)
+	require.Empty(t, lf.Tokenizer)
+	require.NoError(t, lf.Verify())
+	require.NoError(t, lf.Close())
+	_, err = OpenBytes(buf.Bytes())
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "no tokenizer section")
+
 	info := m.Info()
 	require.Empty(t, info.Labels)
 	require.Equal(t, "mean", info.Pooling)
