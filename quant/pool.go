@@ -169,7 +169,8 @@ func (p *Pool) For(n int, fn func(i int)) {
 var defaultPool = NewPool(0)
 
 // SetThreads sets how many goroutines the package-level GEMM and
-// GEMMResidual use (<= 0 means GOMAXPROCS, the default).
+// GEMMResidual use (<= 0 means GOMAXPROCS; the default is GOMAXPROCS as it
+// was when the package was initialised).
 func SetThreads(threads int) { defaultPool.SetThreads(threads) }
 
 // Threads returns the thread count of the package-level GEMM.
