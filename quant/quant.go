@@ -145,7 +145,10 @@ func roundHalfEven(v float32) int32 {
 	return int32(r)
 }
 
-// Acts is a batch of activation rows quantised per row to int8.
+// Acts is a batch of activation rows quantised per row to int8. Codes lie
+// in [-127, 127]: QuantizeRows guarantees it and the AVX2 GEMM relies on it
+// (it negates activations; -128 has no int8 negation), so callers that fill
+// Data themselves must keep to that range.
 type Acts struct {
 	M, K   int
 	Data   []int8    // [M][RoundUp(K, KR)], padding zero
