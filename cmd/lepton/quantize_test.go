@@ -148,6 +148,11 @@ func TestQuantizeErrors(t *testing.T) {
 		{"two directories", func() []string { return []string{"quantize", "a", "b", "-o", out} }, 2, "exactly one"},
 		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "max"} }, 2, "--pooling"},
 		{"unknown flag", func() []string { return []string{"quantize", "--frobnicate"} }, 2, "frobnicate"},
+		{"corrupt safetensors", func() []string {
+			d := lepWriteHFDir(t, "BertForSequenceClassification")
+			require.NoError(t, os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("garbage!garbage!"), 0o644))
+			return []string{"quantize", d, "-o", out}
+		}, 1, "invalid safetensors file"},
 		{"output dir missing", func() []string {
 			return []string{"quantize", lepWriteHFDir(t, "BertForSequenceClassification"), "-o", filepath.Join(outDir, "x", "m.lep")}
 		}, 1, "no such file"},
@@ -159,6 +164,7 @@ func TestQuantizeErrors(t *testing.T) {
 			require.Contains(t, stderr, tc.want)
 			// Usage errors (2) as well as failures (1): one line.
 			require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			require.NotRegexp(t, `(^|\s)(lepfile|convert|safetensors): `, stderr, "user-facing wording, not package names")
 			require.Empty(t, lepListDir(t, outDir), "nothing half-written")
 		})
 	}

@@ -30,13 +30,16 @@ import (
 	"lepton/quant"
 )
 
+// The sentinels' text names the problem, not this package: `lepton
+// quantize` prints these errors to users as they are.
+
 // ErrUnsupported is returned for checkpoints this converter cannot handle:
 // other architectures, activations or dtypes.
-var ErrUnsupported = errors.New("convert: unsupported checkpoint")
+var ErrUnsupported = errors.New("unsupported checkpoint")
 
 // ErrMissing is returned when a tensor the model needs is absent or has
 // the wrong shape. The message names what was expected and what was found.
-var ErrMissing = errors.New("convert: missing or malformed tensor")
+var ErrMissing = errors.New("missing or malformed tensor")
 
 // ErrMissingFile is returned when the model directory lacks a file the
 // conversion needs (config.json, model.safetensors, tokenizer.json or
@@ -44,7 +47,7 @@ var ErrMissing = errors.New("convert: missing or malformed tensor")
 // The message names the directory, the file and what the directory holds.
 // A model directory that does not exist at all is reported as such and
 // wraps fs.ErrNotExist.
-var ErrMissingFile = errors.New("convert: missing checkpoint file")
+var ErrMissingFile = errors.New("missing checkpoint file")
 
 // Options adjusts a conversion. The zero value is the default.
 type Options struct {

@@ -27,12 +27,14 @@ import (
 	"github.com/x448/float16"
 )
 
+// The sentinels' text names the problem, not this package: `lepton
+// quantize` prints these errors to users as they are.
 var (
 	// ErrFormat is returned when the data is not a valid safetensors file.
-	ErrFormat = errors.New("safetensors: invalid file")
+	ErrFormat = errors.New("invalid safetensors file")
 	// ErrDType is returned when a tensor's dtype cannot be converted to
 	// float32 (integer and 8-bit float tensors).
-	ErrDType = errors.New("safetensors: unsupported dtype")
+	ErrDType = errors.New("unsupported safetensors dtype")
 )
 
 // Limits: the format caps the header at 100 MB; tensors are capped at
