@@ -3,6 +3,7 @@ package fairness
 import (
 	"errors"
 	"fmt"
+	"lepton/internal/testshared"
 	"math"
 	"os"
 	"path/filepath"
@@ -222,7 +223,7 @@ func repoRoot(t testing.TB) string {
 func sharedFairness(t testing.TB, name string) []Sample {
 	p := filepath.Join(repoRoot(t), "..", "shared", "data", "fairness", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data not present (%s): %v", p, err)
+		testshared.Missing(t, "shared data not present (%s): %v", p, err)
 	}
 	ss, err := ReadFile(p)
 	require.NoError(t, err)

@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lepton/fairness"
+	"lepton/internal/testshared"
 )
 
 func TestFairTriage(t *testing.T) {
 	data, err := defaultData()
 	require.NoError(t, err)
 	if _, err := os.Stat(data); err != nil {
-		t.Skipf("shared data absent (%s): the example needs ../shared beside the repository", data)
+		testshared.Missing(t, "shared data absent (%s): the example needs ../shared beside the repository", data)
 	}
 	var out bytes.Buffer
 	sum, err := run(&out, "", fairness.Platt, fairness.EqualizedOdds, []byte("test-key"))
