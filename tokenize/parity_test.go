@@ -2,50 +2,35 @@ package tokenize
 
 import (
 	"bytes"
-	"unicode"
-
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/stretchr/testify/assert"
-	"golang.org/x/text/unicode/norm"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/stretchr/testify/assert"
+	"golang.org/x/text/unicode/norm"
+
+	"lepton/internal/testshared"
 )
 
-// repoRoot walks up from the package directory to the directory holding
-// go.mod.
+// repoRoot returns the repository root (the directory holding go.mod).
 func repoRoot(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return testshared.RepoRoot(tb)
 }
 
-// sharedPath returns ../shared/<rel> relative to the repository root, or
-// skips the test when ../shared is absent (a clone without the data).
+// sharedPath returns ../shared/<rel> relative to the repository root. When
+// it is absent the test skips, or fails when LEPTON_REQUIRE_SHARED=1 (as CI
+// sets it), through internal/testshared: a CI run must not pass by skipping
+// the parity tests.
 func sharedPath(tb testing.TB, rel string) string {
 	tb.Helper()
-	p := filepath.Join(filepath.Dir(repoRoot(tb)), "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("skipping: %s not available (needs ../shared beside the repository): %v", rel, err)
-	}
-	return p
+	return testshared.Path(tb, rel)
 }
 
 // bertUncased loads the bert-base-uncased tokenizer.json from ../shared.
