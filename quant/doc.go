@@ -38,10 +38,12 @@
 //   - "sdot": arm64 with the dot-product extension (SDOT, WORD-encoded),
 //     4x16 tiles with the epilogue in assembly (FMUL/FADD/SCVTF, also
 //     WORD-encoded); attention's DotRows/AxpyRows use NEON where written.
+//   - "neon": arm64 without SDOT (Cortex-A53/A72), SMULL/SADALP int16
+//     products widened exactly into int32, 2x16 tiles, same epilogue.
 //   - "generic": pure Go, always available, the reference.
 //
 // The build tag purego removes all assembly. LEPTON_KERNEL=vnni|avx2|sdot|
-// generic forces a tier; a tier the CPU lacks is reported by KernelError
+// neon|generic forces a tier; a tier the CPU lacks is reported by KernelError
 // (and the best tier is used). SetKernel and KernelName do the same at run
 // time. Every tier gives the same bits: integer sums are exact, the
 // epilogue is float32(float32(acc)*(a[m]*s[n])) + bias[n] with no FMA, and

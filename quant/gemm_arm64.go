@@ -55,3 +55,24 @@ var sdotKernels = [4]func(*kargs){
 	gemmSDOTR3,
 	gemmSDOTR4,
 }
+
+// gemmNEONR1 is the NEON (no dot product) micro-kernel for 1 row(s) x 16 columns.
+// It implements, for r < 1, c < 16, with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+//go:noescape
+func gemmNEONR1(p *kargs)
+
+// gemmNEONR2 is the NEON (no dot product) micro-kernel for 2 row(s) x 16 columns.
+// It implements, for r < 2, c < 16, with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+//go:noescape
+func gemmNEONR2(p *kargs)
+
+// neonKernels[r-1] handles r rows.
+var neonKernels = [2]func(*kargs){gemmNEONR1, gemmNEONR2}

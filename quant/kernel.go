@@ -17,6 +17,7 @@ const (
 	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD)
 	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW with the VPSIGNB trick)
 	KernelSDOT    = "sdot"    // arm64 NEON dot product (SDOT)
+	KernelNEON    = "neon"    // arm64 without SDOT: NEON SMULL/SADALP
 	KernelGeneric = "generic" // pure Go, the reference every tier must match
 )
 
@@ -92,8 +93,8 @@ func kernelFromEnv(name string) error {
 	return nil
 }
 
-// KernelName returns the tier GEMM uses now: "vnni", "avx2", "sdot" or
-// "generic".
+// KernelName returns the tier GEMM uses now: "vnni", "avx2", "sdot",
+// "neon" or "generic".
 func KernelName() string { return activeTier.Load().name }
 
 // Kernels lists the tiers this CPU and build support, fastest first. The
@@ -121,10 +122,10 @@ func SetKernel(name string) error {
 		}
 	}
 	switch name {
-	case KernelVNNI, KernelAVX2, KernelSDOT, KernelGeneric:
+	case KernelVNNI, KernelAVX2, KernelSDOT, KernelNEON, KernelGeneric:
 		return fmt.Errorf("%w: %q is not supported here (have %s)", ErrKernel, name, strings.Join(Kernels(), ", "))
 	}
-	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, sdot or generic)", ErrKernel, name)
+	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, sdot, neon or generic)", ErrKernel, name)
 }
 
 // KernelError reports why the LEPTON_KERNEL environment variable could not

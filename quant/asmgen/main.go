@@ -36,7 +36,7 @@ func main() {
 		"gemm_amd64.s":  genAMD64(),
 		"gemm_amd64.go": append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsVNNI()...),
 		"gemm_arm64.s":  genARM64(),
-		"gemm_arm64.go": goDecls("arm64", "SDOT", "sdot", sdotMR),
+		"gemm_arm64.go": append(goDecls("arm64", "SDOT", "sdot", sdotMR), goDeclsNEON()...),
 		"f32_amd64.s":   genF32AMD64(),
 		"f32_amd64.go":  genF32Decls(),
 		"f32_arm64.s":   genF32ARM64(),
@@ -279,52 +279,60 @@ func genARM64() []byte {
 		}
 		b.i("SUBS $1, R4, R4")
 		b.i("BNE loop%d", mr)
-		b.i("MOVD %d(R0), R9", offFlags)
-		b.i("TBNZ $2, R9, raw%d", mr)
-		// Epilogue: V16-V19 = ws, V24-V27 = bias, V20 = as[r], V21 = as*ws.
-		b.i("MOVD %d(R0), R10", offDst)
-		b.i("MOVD %d(R0), R11", offLDD)
-		b.i("MOVD %d(R0), R12", offAS)
-		b.i("MOVD %d(R0), R13", offWS)
-		b.i("VLD1 (R13), [V16.S4, V17.S4, V18.S4, V19.S4]")
-		b.i("TBZ $0, R9, nobias%d", mr)
-		b.i("MOVD %d(R0), R14", offBias)
-		b.i("VLD1 (R14), [V24.S4, V25.S4, V26.S4, V27.S4]")
-		b.f("nobias%d:", mr)
-		for r := 0; r < mr; r++ {
-			b.i("VLD1R.P 4(R12), [V20.S4]")
-			for j := 0; j < 4; j++ {
-				a := 4*r + j
-				b.i("WORD $0x%08x // FMUL V21.4S, V20.4S, V%d.4S", fmul4s(21, 20, 16+j), 16+j)
-				b.i("WORD $0x%08x // SCVTF V%d.4S, V%d.4S", scvtf4s(a, a), a, a)
-				b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V21.4S", fmul4s(a, a, 21), a, a)
-			}
-			b.i("TBZ $0, R9, nb%d_%d", mr, r)
-			for j := 0; j < 4; j++ {
-				a := 4*r + j
-				b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 24+j), a, a, 24+j)
-			}
-			b.f("nb%d_%d:", mr, r)
-			b.i("TBZ $1, R9, nr%d_%d", mr, r)
-			b.i("VLD1 (R10), [V28.S4, V29.S4, V30.S4, V31.S4]")
-			for j := 0; j < 4; j++ {
-				a := 4*r + j
-				b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 28+j), a, a, 28+j)
-			}
-			b.f("nr%d_%d:", mr, r)
-			b.i("VST1 [V%d.S4, V%d.S4, V%d.S4, V%d.S4], (R10)", 4*r, 4*r+1, 4*r+2, 4*r+3)
-			if r < mr-1 {
-				b.i("ADD R11, R10, R10")
-			}
-		}
-		b.i("RET")
-		b.f("raw%d:", mr)
-		for r := 0; r < mr; r++ {
-			b.i("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(R5)", 4*r, 4*r+1, 4*r+2, 4*r+3)
-		}
-		b.i("RET\n")
+		armEpilogue(&b, mr, fmt.Sprint(mr))
 	}
+	genNEON(&b)
 	return b.Bytes()
+}
+
+// armEpilogue finishes an arm64 kernel whose exact int32 sums for row r,
+// columns 4j..4j+3, are in V(4r+j): the dequantisation epilogue into dst,
+// or with flagRaw a plain store to p.raw (R5). R0 holds p.
+func armEpilogue(b *asm, mr int, lbl string) {
+	b.i("MOVD %d(R0), R9", offFlags)
+	b.i("TBNZ $2, R9, raw%s", lbl)
+	// Epilogue: V16-V19 = ws, V24-V27 = bias, V20 = as[r], V21 = as*ws.
+	b.i("MOVD %d(R0), R10", offDst)
+	b.i("MOVD %d(R0), R11", offLDD)
+	b.i("MOVD %d(R0), R12", offAS)
+	b.i("MOVD %d(R0), R13", offWS)
+	b.i("VLD1 (R13), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	b.i("TBZ $0, R9, nobias%s", lbl)
+	b.i("MOVD %d(R0), R14", offBias)
+	b.i("VLD1 (R14), [V24.S4, V25.S4, V26.S4, V27.S4]")
+	b.f("nobias%s:", lbl)
+	for r := 0; r < mr; r++ {
+		b.i("VLD1R.P 4(R12), [V20.S4]")
+		for j := 0; j < 4; j++ {
+			a := 4*r + j
+			b.i("WORD $0x%08x // FMUL V21.4S, V20.4S, V%d.4S", fmul4s(21, 20, 16+j), 16+j)
+			b.i("WORD $0x%08x // SCVTF V%d.4S, V%d.4S", scvtf4s(a, a), a, a)
+			b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V21.4S", fmul4s(a, a, 21), a, a)
+		}
+		b.i("TBZ $0, R9, nb%s_%d", lbl, r)
+		for j := 0; j < 4; j++ {
+			a := 4*r + j
+			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 24+j), a, a, 24+j)
+		}
+		b.f("nb%s_%d:", lbl, r)
+		b.i("TBZ $1, R9, nr%s_%d", lbl, r)
+		b.i("VLD1 (R10), [V28.S4, V29.S4, V30.S4, V31.S4]")
+		for j := 0; j < 4; j++ {
+			a := 4*r + j
+			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 28+j), a, a, 28+j)
+		}
+		b.f("nr%s_%d:", lbl, r)
+		b.i("VST1 [V%d.S4, V%d.S4, V%d.S4, V%d.S4], (R10)", 4*r, 4*r+1, 4*r+2, 4*r+3)
+		if r < mr-1 {
+			b.i("ADD R11, R10, R10")
+		}
+	}
+	b.i("RET")
+	b.f("raw%s:", lbl)
+	for r := 0; r < mr; r++ {
+		b.i("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(R5)", 4*r, 4*r+1, 4*r+2, 4*r+3)
+	}
+	b.i("RET\n")
 }
 
 // Vector float encodings Go's arm64 assembler lacks (4 x float32, Q=1):
