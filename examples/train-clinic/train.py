@@ -253,18 +253,55 @@ def write_safetensors(path, tensors):
 # ----------------------------------------------------------------------------
 
 
-def batches(ids_list, labels, idx, bs, shuffle, rng):
+def random_crop(seq, rng):
+    """[CLS] a random contiguous span of at least half the pieces [SEP]."""
+    inner = seq[1:-1]
+    n = len(inner)
+    if n < 4:
+        return seq
+    k = rng.randint((n + 1) // 2, n)
+    s = rng.randint(0, n - k)
+    return [seq[0]] + inner[s : s + k] + [seq[-1]]
+
+
+def sentences(seq, ends):
+    """Splits [CLS] ... [SEP] into sentences, each ending at a token in ends."""
+    out, cur = [], []
+    for t in seq[1:-1]:
+        cur.append(t)
+        if t in ends:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def batches(ids_list, labels, idx, bs, shuffle, rng, crop=0.0, mix=0.0, pool=None, max_len=128):
     idx = list(idx)
     if shuffle:
         rng.shuffle(idx)
     for i in range(0, len(idx), bs):
         chunk = idx[i : i + bs]
-        t = max(len(ids_list[j]) for j in chunk)
+        seqs = []
+        for j in chunk:
+            s = ids_list[j]
+            if mix > 0 and rng.random() < mix:
+                # A new description of the same diagnosis from 1-3 sentences
+                # of its training texts: patients list symptoms in any order
+                # and often name only one or two.
+                sents = [rng.choice(pool[labels[j]]) for _ in range(rng.randint(1, 3))]
+                body = [t for x in sents for t in x][: max_len - 2]
+                s = [s[0]] + body + [s[-1]]
+            elif crop > 0 and rng.random() < crop:
+                s = random_crop(s, rng)
+            seqs.append(s)
+        t = max(len(s) for s in seqs)
         ids = torch.zeros(len(chunk), t, dtype=torch.long)
         mask = torch.zeros(len(chunk), t, dtype=torch.long)
-        for r, j in enumerate(chunk):
-            ids[r, : len(ids_list[j])] = torch.tensor(ids_list[j])
-            mask[r, : len(ids_list[j])] = 1
+        for r, s in enumerate(seqs):
+            ids[r, : len(s)] = torch.tensor(s)
+            mask[r, : len(s)] = 1
         yield chunk, ids, mask, torch.tensor([labels[j] for j in chunk])
 
 
@@ -297,13 +334,18 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--intermediate", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=50)
-    ap.add_argument("--patience", type=int, default=10)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--patience", type=int, default=15)
+    ap.add_argument("--lr", type=float, default=7e-4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--word-dropout", type=float, default=0.0,
+    ap.add_argument("--word-dropout", type=float, default=0.2,
                     help="probability of replacing each training token with [MASK] (augmentation)")
+    ap.add_argument("--crop", type=float, default=0.5,
+                    help="probability of training on a random contiguous span (>= half) of a text (augmentation)")
+    ap.add_argument("--mix", type=float, default=0.0,
+                    help="probability of replacing a training text by 1-3 random sentences of training texts "
+                         "with the same diagnosis (augmentation)")
     ap.add_argument("--artefacts", default=HERE, help="where metrics.json and reference/ go (default: beside this script)")
     ap.add_argument("--write-split", action="store_true", help="(re)write split.json instead of checking it")
     args = ap.parse_args()
@@ -386,12 +428,17 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     rng = random.Random(args.seed)
+    ends = {tok.vocab[p] for p in (".", "!", "?")}
+    pool = collections.defaultdict(list)  # diagnosis -> sentences of its training texts
+    for j in split["train"]:
+        pool[labels[j]].extend(sentences(ids_list[j], ends))
 
     best, best_state, best_epoch, history = -1.0, None, -1, []
     for epoch in range(args.epochs):
         model.train()
         tot_loss = 0.0
-        for _, ids, mask, y in batches(ids_list, labels, split["train"], args.batch, True, rng):
+        for _, ids, mask, y in batches(ids_list, labels, split["train"], args.batch, True, rng, args.crop,
+                                          args.mix, pool, args.max_len):
             if args.word_dropout > 0:
                 # Word dropout: hide random tokens (never [CLS]/[SEP]/padding)
                 # so the model cannot lean on any single keyword.
@@ -466,8 +513,9 @@ def main():
                                       "intermediate_size", "max_position_embeddings")},
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {"seed": args.seed, "lr": args.lr, "batch": args.batch, "dropout": args.dropout,
-                     "max_epochs": args.epochs, "word_dropout": args.word_dropout, "warmup_epochs": 3, "patience": args.patience, "best_epoch": best_epoch,
+                     "max_epochs": args.epochs, "word_dropout": args.word_dropout, "crop": args.crop, "mix": args.mix, "warmup_epochs": 3, "patience": args.patience, "best_epoch": best_epoch,
                      "epochs_run": len(history), "threads": args.threads, "seconds": round(elapsed, 1),
+                     "cpu_seconds": round(time.process_time(), 1),
                      "torch": torch.__version__},
         "split": {k: len(v) for k, v in split.items()},
         "validation_fp32": {"accuracy": round(vacc, 4), "macro_f1": round(vf1, 4)},
