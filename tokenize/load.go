@@ -297,11 +297,46 @@ func componentType(raw json.RawMessage) (string, bool, error) {
 	return t.Type, true, nil
 }
 
+// legacyModelType names the model of an older tokenizer.json whose "model"
+// object has no "type" field. Hugging Face tokenizers then tries the model
+// kinds in order (BPE, WordPiece, WordLevel, Unigram) and takes the first
+// whose required fields are all present; this mirrors that choice from the
+// keys alone (checked against tokenizers 0.23.2: without
+// continuing_subword_prefix or max_input_chars_per_word the same object loads
+// as WordLevel, with "merges" as BPE).
+func legacyModelType(raw json.RawMessage) (string, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return "", fmt.Errorf("%w: model: %v", ErrInvalid, err)
+	}
+	has := func(names ...string) bool {
+		for _, n := range names {
+			if v, ok := keys[n]; !ok || string(v) == "null" {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case has("vocab", "merges"):
+		return "BPE", nil
+	case has("vocab", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word"):
+		return "WordPiece", nil
+	case has("vocab", "unk_token"):
+		return "WordLevel", nil
+	case has("vocab") && bytes.HasPrefix(bytes.TrimSpace(keys["vocab"]), []byte("[")):
+		return "Unigram", nil
+	}
+	return "", fmt.Errorf("%w: model has no \"type\" and matches no model kind (a WordPiece model needs vocab, unk_token, continuing_subword_prefix and max_input_chars_per_word)", ErrInvalid)
+}
+
 // FromJSON loads a Hugging Face tokenizer.json describing a BERT WordPiece
 // tokenizer: BertNormalizer (or none), BertPreTokenizer, WordPiece model,
 // TemplateProcessing or BertProcessing post-processor (or none), and added
 // tokens. Anything else is refused with ErrUnsupported naming what was found;
-// malformed JSON yields ErrInvalid.
+// malformed JSON yields ErrInvalid. An older file whose model has no "type"
+// is read as Hugging Face reads it (see legacyModelType): WordPiece when it
+// has vocab, unk_token, continuing_subword_prefix and max_input_chars_per_word.
 //
 // Truncation and padding settings stored in the file are not applied
 // implicitly: callers pass them in [EncodeOptions] for each call.
@@ -319,6 +354,11 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: tokenizer.json has no model", ErrInvalid)
+	}
+	if typ == "" {
+		if typ, err = legacyModelType(f.Model); err != nil {
+			return nil, err
+		}
 	}
 	if typ != "WordPiece" {
 		return nil, fmt.Errorf("%w: model type %q (only WordPiece is supported)", ErrUnsupported, typ)

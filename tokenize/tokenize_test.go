@@ -568,3 +568,48 @@ func TestNormalizePathsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestFromJSONLegacyModel checks that a model without "type" is chosen as
+// Hugging Face tokenizers 0.23.2 chooses it (checked with its node binding):
+// WordPiece with all four WordPiece fields, WordLevel when
+// continuing_subword_prefix or max_input_chars_per_word is missing, BPE with
+// merges.
+func TestFromJSONLegacyModel(t *testing.T) {
+	const wp = `"unk_token":"[UNK]","continuing_subword_prefix":"##","max_input_chars_per_word":100,"vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2,"un":3,"##aff":4,"##able":5}`
+	doc := func(model string) []byte {
+		return []byte(`{"normalizer":{"type":"BertNormalizer","lowercase":true},"pre_tokenizer":{"type":"BertPreTokenizer"},
+		"model":{` + model + `},
+		"post_processor":{"type":"BertProcessing","sep":["[SEP]",2],"cls":["[CLS]",1]}}`)
+	}
+	tk, err := FromJSON(doc(wp))
+	require.NoError(t, err)
+	enc, err := tk.Encode("Unaffable", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 3, 4, 5, 2}, enc.IDs)
+
+	// A different prefix is honoured, as for a typed model.
+	tk, err = FromJSON(doc(strings.ReplaceAll(wp, `"##`, `"@@`)))
+	require.NoError(t, err)
+	enc, err = tk.Encode("unaffable", EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 3, 4, 5, 2}, enc.IDs)
+
+	for _, c := range []struct {
+		name, model string
+		err         error
+		mention     string
+	}{
+		{"no prefix", strings.Replace(wp, `"continuing_subword_prefix":"##",`, "", 1), ErrUnsupported, "WordLevel"},
+		{"no max chars", strings.Replace(wp, `"max_input_chars_per_word":100,`, "", 1), ErrUnsupported, "WordLevel"},
+		{"merges", wp + `,"merges":[]`, ErrUnsupported, "BPE"},
+		{"unigram", `"unk_id":0,"vocab":[["[UNK]",0]]`, ErrUnsupported, "Unigram"},
+		{"vocab only", `"vocab":{"[UNK]":0}`, ErrInvalid, "no model kind"},
+		{"empty", ``, ErrInvalid, "no model kind"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := FromJSON(doc(c.model))
+			require.ErrorIs(t, err, c.err)
+			assert.Contains(t, err.Error(), c.mention)
+		})
+	}
+}
