@@ -764,30 +764,44 @@ func (e *Encoder) normalize(text string, from, to int) {
 		if isCJK {
 			e.flush()
 		}
-		if strip && r != utf8.RuneError {
-			// Decompose one character at a time (a reused norm.Iter does
-			// not allocate). Canonical reordering across characters
-			// only matters among marks, which are then removed.
-			e.nfd.InitString(norm.NFD, text[os:oe])
-			for !e.nfd.Done() {
-				seg := e.nfd.Next()
-				for j := 0; j < len(seg); {
-					d, dsz := utf8.DecodeRune(seg[j:])
-					j += dsz
-					if unicode.Is(unicode.Mn, d) {
-						continue
-					}
-					e.lowerEmit(d, lower, os, oe)
-				}
-			}
-		} else {
-			e.lowerEmit(r, lower, os, oe)
-		}
+		e.stripLowerEmit(r, text[os:oe], strip, lower, os, oe)
 		if isCJK {
 			e.flush()
 		}
 	}
 	e.flush()
+}
+
+// stripLowerEmit emits one input character r (src is its original bytes,
+// text[os:oe]) as the BertNormalizer outputs it: without combining marks
+// (Mn) after NFD when strip is set, then lowercased when lower is set. Both
+// normalisation paths (normalize and normalizeChars) share it so that they
+// cannot drift apart.
+//
+// Only non-ASCII characters other than U+FFFD are decomposed: ASCII and
+// U+FFFD are their own NFD, and r is ASCII whenever clean_text replaced the
+// original character (whitespace mapped to ' '), so src is decomposed only
+// when it still is r.
+func (e *Encoder) stripLowerEmit(r rune, src string, strip, lower bool, os, oe int) {
+	if !strip || r < utf8.RuneSelf || r == utf8.RuneError {
+		e.lowerEmit(r, lower, os, oe)
+		return
+	}
+	// Decompose one character at a time (a reused norm.Iter does not
+	// allocate). Canonical reordering across characters only matters among
+	// marks, which are then removed.
+	e.nfd.InitString(norm.NFD, src)
+	for !e.nfd.Done() {
+		seg := e.nfd.Next()
+		for j := 0; j < len(seg); {
+			d, dsz := utf8.DecodeRune(seg[j:])
+			j += dsz
+			if unicode.Is(unicode.Mn, d) {
+				continue
+			}
+			e.lowerEmit(d, lower, os, oe)
+		}
+	}
 }
 
 func (e *Encoder) lowerEmit(r rune, lower bool, os, oe int) {
@@ -921,22 +935,7 @@ func (e *Encoder) normalizeChars(text string, from, to int) {
 		if isCJK {
 			e.emit(' ', os, oe)
 		}
-		if strip && !(r == utf8.RuneError && size == 1) && r >= utf8.RuneSelf {
-			e.nfd.InitString(norm.NFD, text[os:oe])
-			for !e.nfd.Done() {
-				seg := e.nfd.Next()
-				for j := 0; j < len(seg); {
-					d, dsz := utf8.DecodeRune(seg[j:])
-					j += dsz
-					if unicode.Is(unicode.Mn, d) {
-						continue
-					}
-					e.lowerEmit(d, lower, os, oe)
-				}
-			}
-		} else {
-			e.lowerEmit(r, lower, os, oe)
-		}
+		e.stripLowerEmit(r, text[os:oe], strip, lower, os, oe)
 		if isCJK {
 			e.emit(' ', os, oe)
 		}
