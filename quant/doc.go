@@ -30,7 +30,7 @@
 // The tier is chosen once at start-up from golang.org/x/sys/cpu:
 //
 //   - "avx2": amd64 AVX2. GEMM uses VPMADDUBSW on |w| and a*sign(w) (exact:
-//     pair sums stay below 32767) and VPMADDWD to widen, 4x16 tiles with the
+//     pair sums stay below 32767) and VPMADDWD to widen, 5x16 tiles with the
 //     dequantisation epilogue in assembly; fp32 kernels and quantisation in
 //     ymm registers.
 //   - "vnni": amd64 AVX-512 VNNI (VPDPBUSD on a+128, minus 128*ColSums),

@@ -48,12 +48,24 @@ func gemmAVX2R3(p *kargs)
 //go:noescape
 func gemmAVX2R4(p *kargs)
 
+// gemmAVX2R5 is the AVX2 micro-kernel for 5 row(s) x 16 columns (one panel).
+// It implements, for r < 5, c < 16, with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// with a[r] = p.a + r*p.lda and w = p.w; the sums are exact in int32.
+//
+//go:noescape
+func gemmAVX2R5(p *kargs)
+
 // avx2Kernels[r-1] handles r rows.
-var avx2Kernels = [4]func(*kargs){
+var avx2Kernels = [5]func(*kargs){
 	gemmAVX2R1,
 	gemmAVX2R2,
 	gemmAVX2R3,
 	gemmAVX2R4,
+	gemmAVX2R5,
 }
 
 // gemmVNNIR1P1 is the AVX-512 VNNI micro-kernel for 1 row(s) x 1 panel(s) (16 columns).

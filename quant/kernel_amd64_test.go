@@ -8,21 +8,21 @@ import (
 	"testing"
 )
 
-// BenchmarkKernelAVX2 times the 4x16 micro-kernel alone on data that stays
-// in L1 (K=768): the upper bound for the whole GEMM.
+// BenchmarkKernelAVX2 times the full-height AVX2 micro-kernel (avx2MR x 16)
+// alone on data that stays in L1 (K=768): the upper bound for the whole GEMM.
 func BenchmarkKernelAVX2(b *testing.B) {
 	const kp = 768
 	rng := rand.New(rand.NewPCG(1, 1))
-	a, w, bias := randGEMMInputs(rng, 4, 16, kp)
-	dst := make([]float32, 4*16)
+	a, w, bias := randGEMMInputs(rng, avx2MR, 16, kp)
+	dst := make([]float32, avx2MR*16)
 	var raw [8 * NR]int32
 	k := kargs{a: &a.Data[0], lda: kp, w: &w.Data[0], ldw: kp * 16, ksteps: kp / 4, dst: &dst[0], ldd: 64,
 		as: &a.Scales[0], ws: &w.Scales[0], cs: &w.ColSums[0], bias: &bias[0], flags: flagBias, raw: &raw[0]}
 	cpu0 := cpuSeconds()
 	for b.Loop() {
-		gemmAVX2R4(&k)
+		avx2Kernels[avx2MR-1](&k)
 	}
-	ops := 2 * float64(4*16*kp) * float64(b.N)
+	ops := 2 * float64(avx2MR*16*kp) * float64(b.N)
 	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOPS")
 	if cpu := cpuSeconds() - cpu0; cpu > 0 {
 		b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")

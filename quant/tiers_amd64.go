@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 //go:generate sh -c "cd asmgen && go run . -out .."
 
-// avx2Tier runs gemmAVX2R1..R4 (gemm_amd64.s): 4 rows x 16 columns per call,
+// avx2Tier runs gemmAVX2R1..R5 (gemm_amd64.s): 5 rows x 16 columns per call,
 // epilogue included. x/sys/cpu reports AVX2 only when the OS saves the YMM
 // state.
 var avx2Tier = tier{name: KernelAVX2, mr: avx2MR, np: 1, kern: kernAVX2, f32: true, rows: true}
