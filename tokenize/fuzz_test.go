@@ -1,57 +1,115 @@
 package tokenize
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
 // checkEncoding asserts the structural invariants every encoding must hold,
-// whatever the input: consistent lengths, ids in the vocabulary, offsets
-// inside the input they index and non-decreasing per sequence.
+// whatever the input: consistent lengths, ids in the vocabulary, special
+// tokens at (0,0), and offsets of every other token inside the text it
+// came from, with starts and ends non-decreasing within each sequence.
+//
+// Tokens of overflowing windows of the second sequence keep type id 0
+// (Hugging Face behaviour), so the sequence a token belongs to is read from
+// its position instead: the number of special tokens before it tells which
+// sequence piece of the pair template it came from (with BERT's
+// [CLS] A [SEP] B [SEP], tokens after the first [SEP] are the second text's).
+// Only a template with no special token between its two sequences leaves
+// that ambiguous; there offsets are bounded by the longer text and may
+// restart once.
 func checkEncoding(t *testing.T, tk *Tokenizer, enc *Encoding, a, b string, pair bool) {
 	t.Helper()
+	if err := encodingError(tk, enc, a, b, pair); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// encodingError is checkEncoding's check, returning the first violation.
+func encodingError(tk *Tokenizer, enc *Encoding, a, b string, pair bool) error {
 	n := len(enc.IDs)
 	if len(enc.TypeIDs) != n || len(enc.AttentionMask) != n || len(enc.SpecialTokensMask) != n || len(enc.Offsets) != n {
-		t.Fatalf("inconsistent lengths: ids %d type %d attn %d special %d offsets %d",
+		return fmt.Errorf("inconsistent lengths: ids %d type %d attn %d special %d offsets %d",
 			n, len(enc.TypeIDs), len(enc.AttentionMask), len(enc.SpecialTokensMask), len(enc.Offsets))
 	}
 	if len(enc.Tokens) != 0 && len(enc.Tokens) != n {
-		t.Fatalf("%d tokens for %d ids", len(enc.Tokens), n)
+		return fmt.Errorf("%d tokens for %d ids", len(enc.Tokens), n)
 	}
-	// Tokens of overflowing windows of the second sequence keep type id 0
-	// (Hugging Face behaviour), so the sequence a token belongs to cannot
-	// always be read from its type id: offsets must be non-decreasing within
-	// each sequence, allowing one restart for pairs.
-	limit := max(len(a), len(b))
-	restarts, prev := 0, -1
+	// seqAt[k]: the sequence (0 = a, 1 = b) whose tokens follow k special
+	// tokens; typeA: the type id the template gives the first sequence.
+	seqAt := map[int]int{}
+	ambiguous := false
+	typeA := int32(-1)
+	tmpl := tk.single
+	if pair {
+		tmpl = tk.pair
+	}
+	k := 0
+	for _, p := range tmpl {
+		switch p.kind {
+		case pieceSpecial:
+			k += len(p.ids)
+		case pieceA, pieceB:
+			seq := 0
+			if p.kind == pieceB {
+				seq = 1
+			} else {
+				typeA = p.typeID
+			}
+			if old, ok := seqAt[k]; ok && old != seq {
+				ambiguous = true
+			}
+			seqAt[k] = seq
+		}
+	}
+	specials, restarts := 0, 0
+	var prev [2][2]int // per sequence: the previous token's offsets
 	for i, id := range enc.IDs {
 		if id < 0 || int(id) >= tk.VocabSize() {
-			t.Fatalf("id %d outside vocabulary of %d", id, tk.VocabSize())
+			return fmt.Errorf("id %d outside vocabulary of %d", id, tk.VocabSize())
 		}
 		off := enc.Offsets[i]
 		if enc.SpecialTokensMask[i] == 1 {
 			if off != [2]int{} {
-				t.Fatalf("special token %d with offsets %v", i, off)
+				return fmt.Errorf("special token %d with offsets %v", i, off)
 			}
+			specials++
 			continue
 		}
-		end := limit
-		if enc.TypeIDs[i] == 1 {
-			end = len(b)
+		seq, ok := seqAt[specials]
+		if !ok {
+			return fmt.Errorf("token %d (offsets %v) after %d special tokens: no sequence of the template is there", i, off, specials)
 		}
-		if off[0] < 0 || off[0] > off[1] || off[1] > end {
-			t.Fatalf("token %d offsets %v outside input of %d bytes", i, off, end)
+		text := a
+		if seq == 1 {
+			text = b
 		}
-		if off[0] < prev {
-			restarts++
-			if restarts > 1 || !pair {
-				t.Fatalf("token %d offsets %v start before the previous token's start %d", i, off, prev)
+		if ambiguous {
+			seq, text = 0, a
+			if len(b) > len(a) {
+				text = b
 			}
 		}
-		prev = off[0]
+		if !ambiguous && seq == 0 && enc.TypeIDs[i] != typeA {
+			return fmt.Errorf("token %d of the first text has type id %d, template says %d", i, enc.TypeIDs[i], typeA)
+		}
+		if off[0] < 0 || off[0] > off[1] || off[1] > len(text) {
+			return fmt.Errorf("token %d offsets %v outside text %d (%d bytes)", i, off, seq, len(text))
+		}
+		if p := prev[seq]; off[0] < p[0] || off[1] < p[1] {
+			if restarts++; !ambiguous || restarts > 1 {
+				return fmt.Errorf("token %d offsets %v go back from the previous token's %v in text %d", i, off, p, seq)
+			}
+		}
+		prev[seq] = off
 	}
 	for i := range enc.Overflowing {
-		checkEncoding(t, tk, &enc.Overflowing[i], a, b, pair)
+		if err := encodingError(tk, &enc.Overflowing[i], a, b, pair); err != nil {
+			return fmt.Errorf("overflowing window %d: %w", i, err)
+		}
 	}
+	return nil
 }
 
 func fuzzOptions(maxLen, stride, strat, pad uint8) EncodeOptions {
@@ -181,4 +239,44 @@ func FuzzFromBinary(f *testing.F) {
 		_ = tk.Decode([]int32{-1, 0, 1, 2, 3, 1 << 30}, true)
 		_, _ = tk.TokenID("a")
 	})
+}
+
+// TestEncodingErrorCatches feeds the fuzz invariant check encodings that
+// break it, so that a check that stopped checking would be noticed.
+func TestEncodingErrorCatches(t *testing.T) {
+	tk := tinyTokenizer(t)
+	a, b := "hello", "world, a much longer second text"
+	good, err := tk.EncodePair(a, b, EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := encodingError(tk, &good, a, b, true); err != nil {
+		t.Fatalf("valid encoding rejected: %v", err)
+	}
+	// good: [CLS] hello [SEP] world , a ... [SEP]
+	cases := []struct {
+		name   string
+		mutate func(e *Encoding)
+		want   string
+	}{
+		{"first-text token beyond len(a)", func(e *Encoding) { e.Offsets[1] = [2]int{0, 9} }, "outside text 0"},
+		{"end goes back", func(e *Encoding) { e.Offsets[4] = [2]int{0, 4} }, "go back"},
+		{"start goes back", func(e *Encoding) { e.Offsets[5] = [2]int{0, 7} }, "go back"},
+		{"type id 1 in the first text", func(e *Encoding) { e.TypeIDs[1] = 1 }, "type id"},
+		{"special with offsets", func(e *Encoding) { e.Offsets[2] = [2]int{1, 2} }, "special token"},
+		{"id outside vocabulary", func(e *Encoding) { e.IDs[1] = 1 << 20 }, "outside vocabulary"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := good
+			e.IDs = append([]int32(nil), good.IDs...)
+			e.TypeIDs = append([]int32(nil), good.TypeIDs...)
+			e.Offsets = append([][2]int(nil), good.Offsets...)
+			c.mutate(&e)
+			err := encodingError(tk, &e, a, b, true)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, c.want)
+			}
+		})
+	}
 }
