@@ -7,10 +7,13 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"golang.org/x/text/unicode/norm"
@@ -396,10 +399,12 @@ func checkOffsets(t *testing.T, tk *Tokenizer, enc Encoding, a, b string) {
 			prev = g.end
 			orig := side.text[g.start:g.end]
 			if g.unk {
-				// An [UNK] spans a whole word: no whitespace inside, and a
-				// word boundary (or punctuation) on both sides.
-				if strings.ContainsFunc(orig, unicode.IsSpace) {
-					t.Errorf("%q: [UNK] span %q contains whitespace", side.text, orig)
+				// An [UNK] spans a whole word as the pre-tokenizer cuts
+				// words: exactly one punctuation or CJK character, or a
+				// run of other characters with a word boundary on both
+				// sides.
+				if msg := unkWordError(tk, side.text, g.start, g.end); msg != "" {
+					t.Errorf("%q: [UNK] span %q: %s", side.text, orig, msg)
 				}
 				continue
 			}
@@ -411,6 +416,83 @@ func checkOffsets(t *testing.T, tk *Tokenizer, enc Encoding, a, b string) {
 			t.Errorf("%q: trailing text %q was lost", side.text, side.text[prev:])
 		}
 	}
+}
+
+// refClass is how the BERT normaliser and pre-tokenizer see one character
+// of the original text of the uncased tokenizer: dropped by clean_text or
+// strip_accents, whitespace (a word
+// boundary), a word of its own (punctuation, CJK ideograph), or part of a
+// word. It is written from the Hugging Face definitions, independently of
+// the package's tables.
+func refClass(r rune) int {
+	switch {
+	case r == 0 || r == 0xFFFD:
+		return classDropped
+	case r != '\t' && r != '\n' && r != '\r' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co):
+		return classDropped
+	case unicode.Is(unicode.Mn, r): // removed by strip_accents (uncased)
+		return classDropped
+	case unicode.IsSpace(r):
+		return classSpace
+	case r >= 33 && r <= 47, r >= 58 && r <= 64, r >= 91 && r <= 96, r >= 123 && r <= 126, unicode.IsPunct(r):
+		return classAlone
+	case r >= 0x4E00 && r <= 0x9FFF, r >= 0x3400 && r <= 0x4DBF, r >= 0x20000 && r <= 0x2A6DF,
+		r >= 0x2A700 && r <= 0x2B73F, r >= 0x2B740 && r <= 0x2B81F, r >= 0x2B920 && r <= 0x2CEAF, // sic: Rust's 0x2B920
+		r >= 0xF900 && r <= 0xFAFF, r >= 0x2F800 && r <= 0x2FA1F:
+		return classAlone
+	}
+	return classWord
+}
+
+const (
+	classWord = iota
+	classDropped
+	classSpace
+	classAlone
+)
+
+// unkWordError checks that text[start:end], the span of an [UNK], is one
+// whole pre-tokenizer word, and says why not ("" when it is).
+func unkWordError(tk *Tokenizer, text string, start, end int) string {
+	span := text[start:end]
+	var classes []int
+	for _, r := range span {
+		classes = append(classes, refClass(r))
+	}
+	if len(classes) == 0 {
+		return "empty"
+	}
+	if classes[0] == classDropped || classes[len(classes)-1] == classDropped {
+		return "starts or ends with a character clean_text drops"
+	}
+	if slices.Contains(classes, classAlone) {
+		if len(classes) != 1 {
+			return "holds punctuation or a CJK ideograph besides other characters"
+		}
+		return ""
+	}
+	if slices.Contains(classes, classSpace) {
+		return "contains whitespace"
+	}
+	// The neighbours, skipping characters clean_text drops, must not
+	// continue the word; an added token next to it also ends the word.
+	before := strings.TrimRightFunc(text[:start], func(r rune) bool { return refClass(r) == classDropped })
+	if r, _ := utf8.DecodeLastRuneInString(before); before != "" && refClass(r) == classWord && !endsWithAdded(tk, before) {
+		return fmt.Sprintf("the word goes on before it (%q)", before[max(0, len(before)-8):])
+	}
+	after := strings.TrimLeftFunc(text[end:], func(r rune) bool { return refClass(r) == classDropped })
+	if r, _ := utf8.DecodeRuneInString(after); after != "" && refClass(r) == classWord && !startsWithAdded(tk, after) {
+		return fmt.Sprintf("the word goes on after it (%q)", after[:min(len(after), 8)])
+	}
+	return ""
+}
+
+func endsWithAdded(tk *Tokenizer, s string) bool {
+	return slices.ContainsFunc(tk.added, func(a addedToken) bool { return a.content != "" && strings.HasSuffix(s, a.content) })
+}
+
+func startsWithAdded(tk *Tokenizer, s string) bool {
+	return slices.ContainsFunc(tk.added, func(a addedToken) bool { return a.content != "" && strings.HasPrefix(s, a.content) })
 }
 
 // isAdded reports whether s consists of added-token texts only (typed
@@ -463,4 +545,35 @@ func TestVocabMatchesJSON(t *testing.T) {
 		assert.Equal(t, a, b, "%q", text)
 	}
 	assert.Equal(t, fromJSON.VocabSize(), fromVocab.VocabSize())
+}
+
+// TestUnkWordError checks the [UNK] whole-word check itself on spans cut by
+// hand, so that a check that stopped checking would be noticed.
+func TestUnkWordError(t *testing.T) {
+	tk := tinyTokenizer(t)
+	for _, c := range []struct {
+		text       string
+		start, end int
+		want       string // "" = a whole word; else part of the reason
+	}{
+		{"hello world", 0, 5, ""},
+		{"hello world", 6, 11, ""},
+		{"hello world", 0, 3, "goes on after"},
+		{"hello world", 7, 11, "goes on before"},
+		{"hello world", 0, 11, "whitespace"},
+		{"a,b", 1, 2, ""},
+		{"a,b", 0, 2, "punctuation"},
+		{"x\x00yz q", 0, 1, "goes on after"},
+		{"x\x00yz q", 0, 4, ""},
+		{"\x00xy", 0, 3, "drops"},
+		{"ab[MASK]cd", 0, 2, ""},
+		{"caf\u00e9\u0301!", 0, 5, ""},
+		{"中文", 0, 3, ""},
+		{"中文", 0, 6, "CJK"},
+	} {
+		got := unkWordError(tk, c.text, c.start, c.end)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%q[%d:%d]: got %q, want %q", c.text, c.start, c.end, got, c.want)
+		}
+	}
 }
