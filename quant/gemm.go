@@ -129,19 +129,29 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 				k.bias = &g.bias[n0]
 			}
 		}
-		for r := m0; r < m1; r += t.mr {
-			rows := min(t.mr, m1-r)
+		// Spread the rows evenly over the fewest tiles (16 rows with a
+		// 5-row kernel: 4+4+4+4, not 5+5+5+1), since a short tile pays the
+		// per-k-step weight work for fewer rows.
+		tiles := (m1 - m0 + t.mr - 1) / t.mr
+		base, extra := (m1-m0)/tiles, (m1-m0)%tiles
+		r := m0
+		for i := range tiles {
+			rows := base
+			if i < extra {
+				rows++
+			}
 			k.a = &g.a.Data[r*kp]
 			k.as = &g.a.Scales[r]
 			k.dst = &g.dst[r*g.n+n0]
-			if !tail {
+			if tail {
+				k.flags = g.flags | flagRaw
+				t.kern(k, rows, 1)
+				k.flags = g.flags
+				g.tailEpilogue(raw[:rows*NR], r, n0)
+			} else {
 				t.kern(k, rows, np)
-				continue
 			}
-			k.flags = g.flags | flagRaw
-			t.kern(k, rows, 1)
-			k.flags = g.flags
-			g.tailEpilogue(raw[:rows*NR], r, n0)
+			r += rows
 		}
 		pn += np
 	}
