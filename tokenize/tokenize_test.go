@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -612,4 +614,34 @@ func TestFromJSONLegacyModel(t *testing.T) {
 			assert.Contains(t, err.Error(), c.mention)
 		})
 	}
+}
+
+// TestOverflowingIssue2091 is the repro of huggingface/tokenizers#2091 (50
+// one-token words, no special tokens, max_length 10, stride 2), whose answer
+// in tokenizers 0.22 is 5 overflowing windows; 0.23.1-0.23.2 return none.
+// Worked by hand from Encoding::truncate: windows of 10 tokens start every
+// 10-2 = 8 tokens until one reaches the end: [0,10) is the encoding, then
+// [8,18) [16,26) [24,34) [32,42) [40,50).
+func TestOverflowingIssue2091(t *testing.T) {
+	vocab := `"[UNK]":0`
+	words := make([]string, 50)
+	for i := range 100 {
+		vocab += fmt.Sprintf(`,"%d":%d`, i, i+1)
+	}
+	for i := range words {
+		words[i] = strconv.Itoa(i)
+	}
+	tk, err := FromJSON([]byte(`{"normalizer":null,"pre_tokenizer":{"type":"BertPreTokenizer"},"post_processor":null,
+	"model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##","max_input_chars_per_word":100,"vocab":{` + vocab + `}}}`))
+	require.NoError(t, err)
+	enc, err := tk.Encode(strings.Join(words, " "), EncodeOptions{MaxLength: 10, Stride: 2, ReturnOverflowing: true})
+	require.NoError(t, err)
+	window := func(from, to int) []string { return words[from:to] }
+	assert.Equal(t, window(0, 10), enc.Tokens)
+	require.Len(t, enc.Overflowing, 5)
+	for i, o := range enc.Overflowing {
+		assert.Equal(t, window(8*(i+1), min(8*(i+1)+10, 50)), o.Tokens, "window %d", i+1)
+	}
+	// Offsets still index the original text: "8" starts at byte 16.
+	assert.Equal(t, [2]int{16, 17}, enc.Overflowing[0].Offsets[0])
 }
