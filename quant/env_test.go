@@ -19,7 +19,7 @@ func TestLeptonKernelEnv(t *testing.T) {
 	}
 	cases := []struct{ env, want, errPart string }{
 		{"generic", KernelGeneric, ""},
-		{"bogus", Kernels()[0], "unknown tier"},
+		{"bogus", defaultName(), "unknown tier"},
 	}
 	for _, name := range Kernels() {
 		cases = append(cases, struct{ env, want, errPart string }{name, name, ""})
