@@ -76,7 +76,9 @@
 //     removed anyway.
 //   - Truncation and padding are always on the right and come from
 //     [EncodeOptions] (pad_to_multiple_of included); the truncation/padding
-//     sections of tokenizer.json are not applied implicitly. Overflowing
+//     sections of tokenizer.json are not applied implicitly
+//     ([Tokenizer.FileOptions] returns them for Hugging Face's default
+//     output). Overflowing
 //     windows are capped at [MaxOverflowing]. A MaxLength below the
 //     template's special tokens is ErrInvalid (Rust returns longer output).
 //   - Overflowing windows follow tokenizers up to 0.22 and its unit tests:

@@ -266,10 +266,71 @@ type hfFile struct {
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Decoder       json.RawMessage `json:"decoder"`
 	Padding       *struct {
-		PadID     *int32 `json:"pad_id"`
-		PadTypeID int32  `json:"pad_type_id"`
-		PadToken  string `json:"pad_token"`
+		PadID           *int32          `json:"pad_id"`
+		PadTypeID       int32           `json:"pad_type_id"`
+		PadToken        string          `json:"pad_token"`
+		Strategy        json.RawMessage `json:"strategy"`
+		Direction       string          `json:"direction"`
+		PadToMultipleOf *int            `json:"pad_to_multiple_of"`
 	} `json:"padding"`
+	Truncation *struct {
+		MaxLength int    `json:"max_length"`
+		Strategy  string `json:"strategy"`
+		Stride    int    `json:"stride"`
+		Direction string `json:"direction"`
+	} `json:"truncation"`
+}
+
+// fileOptions converts the truncation and padding sections of a
+// tokenizer.json into EncodeOptions (see Tokenizer.FileOptions). Malformed
+// sections are err (ErrInvalid); settings Lepton cannot apply (left-side
+// truncation or padding) are returned as unsupported, an error deferred to
+// FileOptions so that the tokenizer itself still loads.
+func (f *hfFile) fileOptions() (o EncodeOptions, unsupported, err error) {
+	if tr := f.Truncation; tr != nil {
+		switch tr.Strategy {
+		case "LongestFirst", "":
+			o.Truncation = LongestFirst
+		case "OnlyFirst":
+			o.Truncation = OnlyFirst
+		case "OnlySecond":
+			o.Truncation = OnlySecond
+		default:
+			return o, nil, fmt.Errorf("%w: truncation strategy %q", ErrInvalid, tr.Strategy)
+		}
+		if tr.MaxLength <= 0 || tr.MaxLength > 1<<24 || tr.Stride < 0 || tr.Stride > tr.MaxLength {
+			return o, nil, fmt.Errorf("%w: truncation max_length %d stride %d", ErrInvalid, tr.MaxLength, tr.Stride)
+		}
+		if tr.Direction != "" && tr.Direction != "Right" {
+			unsupported = fmt.Errorf("%w: truncation direction %q (only Right)", ErrUnsupported, tr.Direction)
+		}
+		o.MaxLength, o.Stride = tr.MaxLength, tr.Stride
+	} else {
+		o.Truncation = DoNotTruncate
+	}
+	if p := f.Padding; p != nil {
+		var fixed struct {
+			Fixed *int `json:"Fixed"`
+		}
+		switch {
+		case string(p.Strategy) == `"BatchLongest"` || len(p.Strategy) == 0:
+			o.Padding = PadLongest
+		case json.Unmarshal(p.Strategy, &fixed) == nil && fixed.Fixed != nil && *fixed.Fixed >= 0 && *fixed.Fixed <= 1<<24:
+			o.Padding, o.PadTo = PadFixed, *fixed.Fixed
+		default:
+			return o, nil, fmt.Errorf("%w: padding strategy %s", ErrInvalid, p.Strategy)
+		}
+		if p.PadToMultipleOf != nil {
+			if *p.PadToMultipleOf < 0 || *p.PadToMultipleOf > 1<<16 {
+				return o, nil, fmt.Errorf("%w: pad_to_multiple_of %d", ErrInvalid, *p.PadToMultipleOf)
+			}
+			o.PadToMultipleOf = *p.PadToMultipleOf
+		}
+		if p.Direction != "" && p.Direction != "Right" && unsupported == nil {
+			unsupported = fmt.Errorf("%w: padding direction %q (only Right)", ErrUnsupported, p.Direction)
+		}
+	}
+	return o, unsupported, nil
 }
 
 type hfAdded struct {
@@ -339,11 +400,17 @@ func legacyModelType(raw json.RawMessage) (string, error) {
 // has vocab, unk_token, continuing_subword_prefix and max_input_chars_per_word.
 //
 // Truncation and padding settings stored in the file are not applied
-// implicitly: callers pass them in [EncodeOptions] for each call.
+// implicitly: callers pass them in [EncodeOptions] for each call, and
+// [Tokenizer.FileOptions] returns the file's own settings for callers who
+// want Hugging Face's default output.
 func FromJSON(data []byte) (*Tokenizer, error) {
 	var f hfFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: tokenizer.json: %v", ErrInvalid, err)
+	}
+	fileOpts, fileOptsErr, err := f.fileOptions()
+	if err != nil {
+		return nil, err
 	}
 	s := &spec{}
 
@@ -637,5 +704,10 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	if err := checkTemplate(s.pair, true); err != nil {
 		return nil, err
 	}
-	return s.load()
+	t, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	t.fileOpts, t.fileOptsErr, t.hasFileOpts = fileOpts, fileOptsErr, true
+	return t, nil
 }

@@ -41,6 +41,12 @@ type goldenRust struct {
 		B string `json:"b"`
 		rustEnc
 	} `json:"pairs"`
+	FileOpts []struct {
+		A    string `json:"a"`
+		B    string `json:"b"`
+		Pair bool   `json:"pair"`
+		rustEnc
+	} `json:"fileopts"`
 	Truncation []struct {
 		Line      int       `json:"line"`
 		SHA       string    `json:"sha"`
@@ -326,6 +332,36 @@ func TestParityRustTruncation(t *testing.T) {
 	}
 	t.Logf("%d cases (%d with settings Rust refuses or cannot honour): main encodings identical, %d expected errors; windows before Rust's last identical on %d single texts; %d overflowing windows identical once the inputs are shortened as tokenizers 0.23.2 shortens them (#2091)",
 		len(g.Truncation), nCfg, nErr, nWin, nOver)
+}
+
+// TestParityRustFileOptions: Encode with the tokenizer.json's own settings
+// (FileOptions) must give what Rust's Tokenizer.fromFile gives by default,
+// padding and truncation to 128 included.
+func TestParityRustFileOptions(t *testing.T) {
+	tk := bertUncased(t)
+	g := loadRust(t)
+	opt, err := tk.FileOptions()
+	require.NoError(t, err)
+	require.Equal(t, EncodeOptions{MaxLength: 128, Truncation: LongestFirst, Padding: PadFixed, PadTo: 128}, opt)
+	require.GreaterOrEqual(t, len(g.FileOpts), 30)
+	truncated := 0
+	for _, c := range g.FileOpts {
+		var enc Encoding
+		if c.Pair {
+			enc, err = tk.EncodePair(c.A, c.B, opt)
+		} else {
+			enc, err = tk.Encode(c.A, opt)
+		}
+		require.NoError(t, err)
+		require.Len(t, enc.IDs, 128)
+		if enc.AttentionMask[127] == 1 {
+			truncated++
+		}
+		if d := compareRust(&enc, &c.rustEnc, c.A, c.B); d != "" {
+			t.Errorf("%q / %q: %s", c.A, c.B, d)
+		}
+	}
+	require.GreaterOrEqual(t, truncated, 3, "some cases must exercise truncation")
 }
 
 // earlyExitPrefix returns text up to the end of the first word (pre-token)

@@ -645,3 +645,52 @@ func TestOverflowingIssue2091(t *testing.T) {
 	// Offsets still index the original text: "8" starts at byte 16.
 	assert.Equal(t, [2]int{16, 17}, enc.Overflowing[0].Offsets[0])
 }
+
+// TestFileOptions: the truncation/padding sections of a tokenizer.json map
+// onto EncodeOptions; malformed ones are refused at load, left-side ones are
+// reported by FileOptions.
+func TestFileOptions(t *testing.T) {
+	const body = `"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},
+	"model":{"type":"WordPiece","unk_token":"[UNK]","vocab":{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"a":4}},
+	"post_processor":{"type":"BertProcessing","sep":["[SEP]",3],"cls":["[CLS]",2]}`
+	for _, c := range []struct {
+		name, extra string
+		want        EncodeOptions
+		loadErr     error
+		optErr      error
+	}{
+		{"none", ``, EncodeOptions{Truncation: DoNotTruncate}, nil, nil},
+		{"nulls", `,"truncation":null,"padding":null`, EncodeOptions{Truncation: DoNotTruncate}, nil, nil},
+		{"bert", `,"truncation":{"direction":"Right","max_length":128,"strategy":"LongestFirst","stride":0},
+			"padding":{"strategy":{"Fixed":128},"direction":"Right","pad_to_multiple_of":null,"pad_id":0,"pad_type_id":0,"pad_token":"[PAD]"}`,
+			EncodeOptions{MaxLength: 128, Truncation: LongestFirst, Padding: PadFixed, PadTo: 128}, nil, nil},
+		{"batch longest", `,"truncation":{"max_length":7,"strategy":"OnlySecond","stride":2},
+			"padding":{"strategy":"BatchLongest","pad_to_multiple_of":8,"pad_id":0,"pad_token":"[PAD]"}`,
+			EncodeOptions{MaxLength: 7, Stride: 2, Truncation: OnlySecond, Padding: PadLongest, PadToMultipleOf: 8}, nil, nil},
+		{"left truncation", `,"truncation":{"direction":"Left","max_length":9,"strategy":"OnlyFirst","stride":0}`,
+			EncodeOptions{MaxLength: 9, Truncation: OnlyFirst}, nil, ErrUnsupported},
+		{"left padding", `,"padding":{"strategy":"BatchLongest","direction":"Left","pad_id":0,"pad_token":"[PAD]"}`,
+			EncodeOptions{Truncation: DoNotTruncate, Padding: PadLongest}, nil, ErrUnsupported},
+		{"bad strategy", `,"truncation":{"max_length":9,"strategy":"Middle","stride":0}`, EncodeOptions{}, ErrInvalid, nil},
+		{"bad max", `,"truncation":{"max_length":-1,"strategy":"OnlyFirst","stride":0}`, EncodeOptions{}, ErrInvalid, nil},
+		{"bad padding", `,"padding":{"strategy":{"Fixed":-4},"pad_id":0}`, EncodeOptions{}, ErrInvalid, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tk, err := FromJSON([]byte("{" + body + c.extra + "}"))
+			if c.loadErr != nil {
+				require.ErrorIs(t, err, c.loadErr)
+				return
+			}
+			require.NoError(t, err)
+			opt, err := tk.FileOptions()
+			if c.optErr != nil {
+				require.ErrorIs(t, err, c.optErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, c.want, opt)
+		})
+	}
+	_, err := tinyTokenizer(t).FileOptions()
+	require.ErrorIs(t, err, ErrInvalid, "a vocab.txt tokenizer has no file settings")
+}

@@ -104,6 +104,12 @@ type Tokenizer struct {
 	nSingle      int // special tokens added by the single template
 	nPair        int // special tokens added by the pair template
 
+	// The truncation/padding sections of the tokenizer.json this was
+	// loaded from (FromJSON only; not part of the binary form).
+	fileOpts    EncodeOptions
+	fileOptsErr error
+	hasFileOpts bool
+
 	offs      []byte // (n+1) little-endian uint32 offsets into strs
 	strs      []byte
 	table     []byte // tableSize little-endian uint32: 0 empty, else id+1
@@ -492,4 +498,28 @@ func checkTemplate(ps []piece, pair bool) error {
 		return fmt.Errorf("%w: post-processing template uses sequence A %d times and B %d times", ErrUnsupported, na, nb)
 	}
 	return nil
+}
+
+// FileOptions returns the truncation and padding settings stored in the
+// tokenizer.json the tokenizer was loaded from, as EncodeOptions. Hugging
+// Face tokenizers applies those settings to every encode by default, and
+// Lepton does not (options are per call), so
+//
+//	opt, err := tk.FileOptions()
+//	enc, err := tk.Encode(text, opt)
+//
+// gives the output of Hugging Face's Tokenizer.from_file(...).encode(text)
+// (ids, type ids, masks and offsets; overflowing windows only when
+// opt.ReturnOverflowing is set). A file without a truncation section gives
+// Truncation DoNotTruncate; without a padding section, NoPadding.
+//
+// It fails with ErrUnsupported when the file asks for left-side truncation
+// or padding (Lepton truncates and pads on the right), and with ErrInvalid
+// when the tokenizer was not loaded by FromJSON (a vocab.txt or binary form
+// has no such settings: callers choose them).
+func (t *Tokenizer) FileOptions() (EncodeOptions, error) {
+	if !t.hasFileOpts {
+		return EncodeOptions{}, fmt.Errorf("%w: no tokenizer.json settings (the tokenizer was not loaded with FromJSON)", ErrInvalid)
+	}
+	return t.fileOpts, t.fileOptsErr
 }

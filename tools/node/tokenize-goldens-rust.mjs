@@ -185,6 +185,16 @@ for (const t of addedSpec.texts) {
   added.push({ text: t, ...e });
 }
 
-const gold = { added, reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
+// The file's own truncation and padding settings (bert-base-uncased here:
+// longest_first to 128, fixed padding to 128), as Tokenizer.fromFile applies
+// them by default: Lepton's FileOptions must reproduce this output.
+const tkf = Tokenizer.fromFile(path.join(shared, "models/sst2-bert-tiny-scratch/tokenizer.json"));
+const fileopts = [];
+const long = adv.texts.slice(0, 40).join(" ");
+for (const [a, b] of [...adv.texts.slice(0, 20).map((t) => [t, null]), ...adv.pairs, [long, null], [long, adv.texts[3]], [adv.texts[3], long]]) {
+  fileopts.push({ a, b: b ?? "", pair: b !== null, ...pack(await tkf.encode(a, b)) });
+}
+
+const gold = { added, fileopts, reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
 fs.writeFileSync(path.join(out, "golden_rust.json.gz"), zlib.gzipSync(JSON.stringify(gold), { level: 9 }));
 console.log(`texts ${texts.length}, pairs ${pairs.length}, truncation cases ${trunc.length}, sst2 ${sst2Out.length}, symptom2disease ${s2d.length}, stsb ${stsb.length}`);
