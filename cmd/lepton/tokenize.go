@@ -36,9 +36,10 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	pair := fs.Bool("pair", false, "encode text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
 	asJSON := fs.Bool("json", false, `print one {"ids","type_ids","offsets","tokens"} JSON object per input`)
 	maxLen := fs.Int("max-length", 0, "truncate to this many tokens, special tokens included (0: no limit)")
+	cased := fs.Bool("cased", false, "vocab.txt input only: keep case and accents (bert-base-cased options) instead of the uncased defaults")
 	usage := func() {
 		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton tokenize [--tokenizer FILE | -m MODEL] [--pair] [--json] [TEXT...]")
+		fmt.Fprintln(stderr, "usage: lepton tokenize [--tokenizer FILE [--cased] | -m MODEL] [--pair] [--json] [--max-length N] [TEXT...]")
 		fmt.Fprintln(stderr, "Without TEXT, encodes each line of standard input. Prints tokens and ids")
 		fmt.Fprintln(stderr, "(tab-separated), or with --json one object per input with byte offsets.")
 		fs.PrintDefaults()
@@ -53,6 +54,9 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	}
 	if (*tokFile == "") == (*model == "") {
 		return errUsage{"give exactly one of --tokenizer FILE or -m MODEL"}
+	}
+	if *cased && *model != "" {
+		return errUsage{"--cased applies to a vocab.txt given with --tokenizer, not to -m MODEL"}
 	}
 	if *maxLen < 0 {
 		return errUsage{"--max-length must be >= 0"}
@@ -85,7 +89,16 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		if tk, err = tokenizerFromBytes(data, detectTokenizerFormat(*tokFile, data)); err != nil {
+		format := detectTokenizerFormat(*tokFile, data)
+		if *cased {
+			// Only a bare vocab.txt lacks normaliser settings; the other
+			// formats carry their own, which a flag must not contradict.
+			if format != lepfile.TokenizerVocab {
+				return errUsage{"--cased applies to a vocab.txt only (" + *tokFile + " carries its own normaliser settings)"}
+			}
+			format = vocabCased
+		}
+		if tk, err = tokenizerFromBytes(data, format); err != nil {
 			return fmt.Errorf("%s: %w", *tokFile, err)
 		}
 	}
@@ -138,6 +151,9 @@ func detectTokenizerFormat(name string, data []byte) string {
 	return lepfile.TokenizerVocab
 }
 
+// vocabCased is the pseudo-format of a vocab.txt read with --cased.
+const vocabCased = "vocab-cased"
+
 func tokenizerFromBytes(data []byte, format string) (*tokenize.Tokenizer, error) {
 	if len(data) == 0 {
 		return nil, errors.New("no tokenizer (empty or missing)")
@@ -150,6 +166,10 @@ func tokenizerFromBytes(data []byte, format string) (*tokenize.Tokenizer, error)
 	case lepfile.TokenizerVocab:
 		// A bare vocab.txt carries no options: use bert-base-uncased's.
 		return tokenize.FromVocab(data, tokenize.VocabOptions{Lowercase: true, HandleCJK: true})
+	case vocabCased:
+		// bert-base-cased's options: no lowercasing, and so no accent
+		// stripping either (strip_accents follows lowercase).
+		return tokenize.FromVocab(data, tokenize.VocabOptions{HandleCJK: true})
 	}
 	return nil, fmt.Errorf("unknown tokenizer format %q", format)
 }
