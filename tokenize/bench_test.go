@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -63,15 +64,23 @@ func BenchmarkEncodeSST2(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
 	})
-	b.Run("EncodeBatch/2workers", func(b *testing.B) {
-		b.SetBytes(int64(nbytes))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 128, Padding: PadLongest}, 2); err != nil {
-				b.Fatal(err)
+	// The batch path, padded to the longest as a model input would be,
+	// on one and on two workers (the machine has two cores).
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("EncodeBatch/%dworkers", workers), func(b *testing.B) {
+			b.SetBytes(int64(nbytes))
+			b.ReportAllocs()
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				if _, err := tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 128, Padding: PadLongest}, workers); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+			if cpu := cpuSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+				b.ReportMetric(float64(nbytes*b.N)/1e6/cpu, "MB/cpu-s")
+			}
+		})
+	}
 }
 
 // BenchmarkLoad measures opening a bert-base-uncased tokenizer from its

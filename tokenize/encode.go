@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -209,6 +210,7 @@ type Encoder struct {
 	hs    []uint32
 	nfd   norm.Iter
 	out   Encoding
+	flat  Encoding // a batch worker's results, back to back
 	winA  [][2]int
 	winB  [][2]int
 	// longEnd is the original end of the last character of the current
@@ -299,70 +301,157 @@ func (t *Tokenizer) EncodePairBatch(ctx context.Context, pairs [][2]string, opt 
 	})
 }
 
+// batchSpan locates one encoding of a batch in its worker's flat buffers
+// (phase 1 of batch); an encoding with overflowing windows is kept whole
+// in full instead.
+type batchSpan struct {
+	worker, start, n int
+	full             *Encoding
+}
+
+// batchChunk is how many texts a worker claims at a time: enough to keep
+// the shared counter off the hot path, small enough to balance the load.
+const batchChunk = 16
+
 func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers int, enc func(e *Encoder, i int) error) ([]Encoding, error) {
-	out := make([]Encoding, n)
 	if workers <= 0 {
 		workers = 1
 	}
-	workers = min(workers, max(n, 1))
+	workers = min(workers, max((n+batchChunk-1)/batchChunk, 1))
+	// Phase 1: every worker encodes the texts it claims and appends the
+	// results to its own flat buffers (the Encoder's, reused across
+	// batches), so that encoding allocates nothing per text.
+	spans := make([]batchSpan, n)
+	encs := make([]*Encoder, workers)
 	var (
 		wg      sync.WaitGroup
-		mu      sync.Mutex
+		next    atomic.Int64
+		failed  atomic.Bool
+		errOnce sync.Once
 		firstEr error
-		next    int
 	)
 	fail := func(err error) {
-		mu.Lock()
-		if firstEr == nil {
-			firstEr = err
-		}
-		mu.Unlock()
+		errOnce.Do(func() { firstEr = err })
+		failed.Store(true)
 	}
-	take := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstEr != nil || next >= n {
-			return -1
-		}
-		next++
-		return next - 1
-	}
-	for range workers {
+	for w := range workers {
+		encs[w] = t.getEncoder()
+		e := encs[w]
+		e.flat.reset()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := t.getEncoder()
-			defer t.pool.Put(e)
-			for i := take(); i >= 0; i = take() {
-				if err := ctx.Err(); err != nil {
-					fail(err)
+			for !failed.Load() {
+				lo := int(next.Add(batchChunk)) - batchChunk
+				if lo >= n {
 					return
 				}
-				if err := enc(e, i); err != nil {
-					fail(fmt.Errorf("input %d: %w", i, err))
-					return
+				for i := lo; i < min(lo+batchChunk, n); i++ {
+					if err := ctx.Err(); err != nil {
+						fail(err)
+						return
+					}
+					if err := enc(e, i); err != nil {
+						fail(fmt.Errorf("input %d: %w", i, err))
+						return
+					}
+					if len(e.out.Overflowing) > 0 {
+						full := e.out.clone()
+						spans[i] = batchSpan{full: &full}
+						continue
+					}
+					spans[i] = batchSpan{worker: w, start: e.flat.Len(), n: e.out.Len()}
+					e.flat.appendFrom(&e.out)
 				}
-				out[i] = e.out.clone()
-				t.fillTokens(&out[i])
 			}
 		}()
 	}
 	wg.Wait()
+	defer func() {
+		for _, e := range encs {
+			if cap(e.flat.IDs) > 1<<16 {
+				e.flat = Encoding{} // do not keep a huge batch's buffers pooled
+			}
+			t.pool.Put(e)
+		}
+	}()
 	if firstEr != nil {
 		return nil, firstEr
 	}
+
+	// Phase 2: the final lengths are known (padding to the longest
+	// included), so every field of every encoding is carved out of one
+	// allocation per field and token strings are filled once.
+	longest := -1
 	if opt.Padding == PadLongest {
-		longest := 0
-		for i := range out {
-			longest = max(longest, out[i].Len())
+		longest = 0
+		for i := range spans {
+			if f := spans[i].full; f != nil {
+				longest = max(longest, f.Len())
+			} else {
+				longest = max(longest, spans[i].n)
+			}
 		}
 		longest = roundUp(longest, opt.PadToMultipleOf)
-		for i := range out {
-			t.padTo(&out[i], longest)
-			t.fillTokens(&out[i])
+	}
+	total := 0
+	for i := range spans {
+		if spans[i].full == nil {
+			total += max(spans[i].n, longest)
 		}
 	}
+	i32 := make([]int32, 2*total)
+	u8 := make([]uint8, 2*total)
+	offs := make([][2]int, total)
+	toks := make([]string, total)
+	out := make([]Encoding, n)
+	pos := 0
+	for i := range spans {
+		sp := &spans[i]
+		if sp.full != nil {
+			out[i] = *sp.full
+			if longest >= 0 {
+				t.padTo(&out[i], longest)
+			}
+			t.fillTokens(&out[i])
+			continue
+		}
+		size := max(sp.n, longest)
+		end := pos + size
+		o := Encoding{
+			IDs:               i32[pos:end:end],
+			TypeIDs:           i32[total+pos : total+end : total+end],
+			AttentionMask:     u8[pos:end:end],
+			SpecialTokensMask: u8[total+pos : total+end : total+end],
+			Offsets:           offs[pos:end:end],
+			Tokens:            toks[pos:end:end],
+		}
+		src := &encs[sp.worker].flat
+		copy(o.IDs, src.IDs[sp.start:sp.start+sp.n])
+		copy(o.TypeIDs, src.TypeIDs[sp.start:sp.start+sp.n])
+		copy(o.AttentionMask, src.AttentionMask[sp.start:sp.start+sp.n])
+		copy(o.SpecialTokensMask, src.SpecialTokensMask[sp.start:sp.start+sp.n])
+		copy(o.Offsets, src.Offsets[sp.start:sp.start+sp.n])
+		for j := sp.n; j < size; j++ {
+			o.IDs[j], o.TypeIDs[j], o.SpecialTokensMask[j] = t.pad, t.padType, 1
+		}
+		for j, id := range o.IDs {
+			o.Tokens[j] = t.tokenString(id)
+		}
+		out[i] = o
+		pos = end
+	}
 	return out, nil
+}
+
+// appendFrom appends src's per-token fields (not its tokens or windows)
+// to e.
+func (e *Encoding) appendFrom(src *Encoding) {
+	e.IDs = append(e.IDs, src.IDs...)
+	e.TypeIDs = append(e.TypeIDs, src.TypeIDs...)
+	e.AttentionMask = append(e.AttentionMask, src.AttentionMask...)
+	e.SpecialTokensMask = append(e.SpecialTokensMask, src.SpecialTokensMask...)
+	e.Offsets = append(e.Offsets, src.Offsets...)
 }
 
 // encode runs the whole pipeline into e.out.

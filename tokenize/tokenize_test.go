@@ -694,3 +694,58 @@ func TestFileOptions(t *testing.T) {
 	_, err := tinyTokenizer(t).FileOptions()
 	require.ErrorIs(t, err, ErrInvalid, "a vocab.txt tokenizer has no file settings")
 }
+
+// TestEncodeBatchSizes: batches of awkward sizes (0, 1, the claim chunk and
+// one past it, several chunks), with and without padding to the longest and
+// overflowing windows, on 1-3 workers, equal one Encode per text padded to
+// the batch's longest; results do not share capacity.
+func TestEncodeBatchSizes(t *testing.T) {
+	tk := tinyTokenizer(t)
+	words := []string{"hello", "world", ",", "unaffable", "cafe!", "中文", "zzz", "a", "b.c", "naive"}
+	for _, n := range []int{0, 1, batchChunk, batchChunk + 1, 3*batchChunk + 5} {
+		texts := make([]string, n)
+		for i := range texts {
+			var sb strings.Builder
+			for j := range (i*7)%11 + 1 {
+				sb.WriteString(words[(i+j*3)%len(words)] + " ")
+			}
+			texts[i] = sb.String()
+		}
+		for _, opt := range []EncodeOptions{
+			{},
+			{Padding: PadLongest},
+			{Padding: PadLongest, PadToMultipleOf: 8},
+			{MaxLength: 6, Stride: 1, ReturnOverflowing: true, Padding: PadLongest},
+			{MaxLength: 9, Padding: PadFixed},
+		} {
+			for _, workers := range []int{1, 2, 3} {
+				name := fmt.Sprintf("n=%d opt=%+v workers=%d", n, opt, workers)
+				got, err := tk.EncodeBatch(context.Background(), texts, opt, workers)
+				require.NoError(t, err, name)
+				require.Len(t, got, n, name)
+				ref := opt
+				if opt.Padding == PadLongest {
+					ref.Padding = NoPadding
+					longest := 0
+					for _, s := range texts {
+						e, err := tk.Encode(s, ref)
+						require.NoError(t, err)
+						longest = max(longest, e.Len())
+					}
+					ref.Padding, ref.PadTo, ref.PadToMultipleOf = PadFixed, roundUp(longest, opt.PadToMultipleOf), 0
+				}
+				for i, s := range texts {
+					want, err := tk.Encode(s, ref)
+					require.NoError(t, err)
+					require.Equal(t, want, got[i], "%s text %d", name, i)
+				}
+				if n >= 2 {
+					before := append([]int32(nil), got[1].IDs...)
+					got[0].IDs = append(got[0].IDs, 999)
+					got[0].Tokens = append(got[0].Tokens, "x")
+					require.Equal(t, before, got[1].IDs, "%s: results share capacity", name)
+				}
+			}
+		}
+	}
+}
