@@ -288,6 +288,11 @@ func (t *Tokenizer) EncodePair(a, b string, opt EncodeOptions) (Encoding, error)
 // means 1) and returns the encodings in input order. With PadLongest every
 // encoding is padded to the longest in the batch. ctx is checked between
 // texts; the first error stops the batch and is returned.
+//
+// The encodings are carved out of a few batch-wide arrays (one per field)
+// to save allocations: each slice's capacity ends at its length, so
+// appending to one never touches another, but keeping any one encoding
+// alive keeps the whole batch's arrays alive (copy it out if that matters).
 func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeOptions, workers int) ([]Encoding, error) {
 	return t.batch(ctx, len(texts), opt, workers, func(e *Encoder, i int) error {
 		return e.encode(texts[i], "", false, opt)
