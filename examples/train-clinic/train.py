@@ -37,6 +37,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 import wordpiece  # noqa: E402
 
 # ----------------------------------------------------------------------------
