@@ -85,8 +85,23 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="first check that both engines compute the same function: mean-pooled outputs of "
                          "lepton embed and ORT fp32/int8 on the same tokens, cosine similarity")
+    ap.add_argument("--report", nargs="+", metavar="RAW.jsonl",
+                    help="run nothing: print the tables from raw results of earlier runs (rounds pooled)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "raw.jsonl"))
     a = ap.parse_args()
+
+    if a.report:
+        res = {}
+        for path in a.report:
+            for line in open(path):
+                r = json.loads(line)
+                res.setdefault(tuple(r["key"]), []).append(r)
+        rounds = max(len(v) for v in res.values())
+        shapes = [s for s in a.shapes.split(",") if any(k[0] == s for k in res)]
+        cases = [c for c in a.cases.split(",") if any(k[1] == c for k in res)]
+        threads = [t for t in a.threads.split(",") if any(k[2] == t for k in res)]
+        spin = "allow_spinning=0"
+        return report(res, shapes, cases, threads, rounds, spin, any(k[3] == "ort-fp32" for k in res))
 
     subprocess.run(["go", "build", "-o", a.lepton, "./cmd/lepton"], check=True, cwd=ROOT)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
@@ -129,16 +144,20 @@ def main():
                     print(f"round {rnd + 1}/{a.rounds} {shape} {case} t={t}: lepton {lep['median_ms']:.2f} ms, "
                           f"ort {o['median_ms']:.2f} ms", file=sys.stderr, flush=True)
 
+    spin = "default spinning" if a.ort_spin else "allow_spinning=0"
+    report(res, shapes, cases, threads, a.rounds, spin, a.fp32)
+
+
+def report(res, shapes, cases, threads, rounds, spin, fp32):
     med = lambda key, f: statistics.median(r[f] for r in res[key])
     if not res:
         return
     kernel = next(r["kernel"] for k, v in res.items() if k[3] == "lepton" for r in v)
-    spin = "default spinning" if a.ort_spin else "allow_spinning=0"
-    print(f"\nLepton kernel: {kernel}; {a.rounds} rounds, median of per-process medians; "
+    print(f"\nLepton kernel: {kernel}; {rounds} rounds, median of per-process medians; "
           f"ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all', {spin}\n")
     hdr = ("| shape | case | threads | Lepton ms | ORT int8 ms | Lepton/ORT | target "
            "| Lepton CPU ms | ORT CPU ms | CPU ratio |")
-    if a.fp32:
+    if fp32:
         hdr += " ORT fp32 ms |"
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
@@ -153,7 +172,7 @@ def main():
                 lc, oc = med(lk, "cpu_ms"), med(ok, "cpu_ms")
                 line = (f"| {shape} | {case} | {t} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
                         f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} |")
-                if a.fp32:
+                if fp32:
                     line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
                 print(line)
     print("\n| shape | Lepton open ms | ORT session ms | ratio | Lepton peak RSS MB | ORT peak RSS MB | ratio |")
