@@ -3,7 +3,9 @@ package lepton_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -128,4 +130,65 @@ func ExampleModel_Info() {
 	fmt.Println(info.Architecture, info.Layers, "layers, hidden", info.Hidden, info.Labels)
 	// Output:
 	// BertForSequenceClassification 2 layers, hidden 64 [negative neutral positive]
+}
+
+// readmeUse is the "Use it from Go" snippet of README.md, call for call
+// (path in place of "model.lep", w in place of stdout, results returned), so that go test
+// compiles it and keeps the README honest when the API changes.
+func readmeUse(ctx context.Context, w io.Writer, path string, notes []string) ([]lepton.Classification, [][]float32, error) {
+	m, err := lepton.Open(path) // or lepton.OpenBytes(data) for an embedded file
+	if err != nil {
+		return nil, nil, err
+	}
+	defer m.Close() // a *Model is safe for concurrent use: open once, share it
+
+	res, err := m.Classify(ctx, []string{"fever and chills for three days", "itchy scaly patches"})
+	if err != nil {
+		return nil, nil, err // ctx.Err() if cancelled; otherwise it wraps a lepton sentinel (errors.Is)
+	}
+	fmt.Fprintln(w, res[0].Label, res[0].Probs[res[0].Index]) // most probable label and its probability
+
+	vecs, err := m.Embed(ctx, notes, lepton.WithNormalize(true)) // unit vectors: dot product = cosine
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, vecs, nil
+}
+
+// Example_readme runs the README's snippet on the random-weight test model.
+// It prints properties that hold for any classifier rather than the random
+// model's labels, which no independent reference has checked for these texts.
+func Example_readme() {
+	path, cleanup := exampleModel()
+	defer cleanup()
+
+	res, vecs, err := readmeUse(context.Background(), io.Discard, path,
+		[]string{"sore throat", "a sore throat and a cough", "itchy scaly patches"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range res {
+		var sum float32
+		best := 0
+		for j, p := range r.Probs {
+			sum += p
+			if p > r.Probs[best] {
+				best = j
+			}
+		}
+		fmt.Printf("%d probabilities, sum %.2f, Index is the argmax: %v\n", len(r.Probs), sum, r.Index == best)
+	}
+	for _, v := range vecs {
+		var sq float64
+		for _, x := range v {
+			sq += float64(x) * float64(x)
+		}
+		fmt.Printf("%d values, norm %.3f\n", len(v), math.Sqrt(sq))
+	}
+	// Output:
+	// 3 probabilities, sum 1.00, Index is the argmax: true
+	// 3 probabilities, sum 1.00, Index is the argmax: true
+	// 64 values, norm 1.000
+	// 64 values, norm 1.000
+	// 64 values, norm 1.000
 }

@@ -10,6 +10,16 @@
 // worker threads and the weights are shared, not copied. A call whose
 // deadline passes returns context.DeadlineExceeded promptly (the context is
 // checked between encoder layers) instead of holding up the caller.
+//
+// The example is about sharing a model, not about its answers: the
+// built-in clinic model is small and gets three of the five request texts
+// confidently wrong (fever, chills and headache -> urinary tract infection
+// rather than malaria; stiff, swollen joints -> Psoriasis rather than
+// arthritis; a one-sided headache with flashing lights -> diabetes rather
+// than migraine). See "Known weaknesses" in examples/train-clinic/README.md
+// and "How good is the built-in model?" in the top-level README. Outside
+// this module, open your own file with lepton.Open: internal/defaultmodel
+// cannot be imported from another module.
 package main
 
 import (
@@ -122,7 +132,7 @@ func run(args []string, w io.Writer) error {
 			return fmt.Errorf("text %q got different labels from different goroutines: %v", text, got)
 		}
 		for label, count := range got {
-			fmt.Fprintf(w, "  %-28s x%-3d %q\n", label, count, text)
+			fmt.Fprintf(w, "  %-32s x%-3d %q\n", label, count, text)
 		}
 	}
 	fmt.Fprintf(w, "  (%v wall time)\n", elapsed.Round(time.Millisecond))

@@ -9,7 +9,12 @@
 // Without -m it uses the built-in clinic model. That model was trained to
 // classify, not to embed, so its vectors group notes by the diagnosis they
 // suggest; a sentence-embedding model converted with `lepton quantize`
-// (mean pooling) is the better choice for general semantic search.
+// (mean pooling) is the better choice for general semantic search. The
+// built-in model is also small and makes confident mistakes (see "Known
+// weaknesses" in examples/train-clinic/README.md and "How good is the
+// built-in model?" in the top-level README), and its vectors inherit them.
+// Outside this module, open your own file with lepton.Open:
+// internal/defaultmodel cannot be imported from another module.
 package main
 
 import (

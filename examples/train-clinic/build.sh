@@ -4,7 +4,8 @@
 # Debian's python3-torch, python3-sklearn (and node for the optional
 # tokenizer cross-check):
 #
-#   bash examples/train-clinic/build.sh            # everything (~15 min on 2 idle cores)
+#   bash examples/train-clinic/build.sh            # everything: ~7.5 min (training 390 s
+#                                                  # on one idle core), up to ~15 min on loaded cores
 #   OUT=/tmp/clinic-model bash examples/train-clinic/build.sh
 #   SKIP_TRAIN=1 bash examples/train-clinic/build.sh   # re-quantize and re-measure only
 #
