@@ -9,6 +9,20 @@
 //   HF_TOKENIZERS_PREFIX=/tmp/lepton-hf node tools/node/tokenize-goldens-rust.mjs
 // (without HF_TOKENIZERS_PREFIX the package is looked up in tools/node).
 //
+// Rows that come from ../shared (SST-2 validation, Symptom2Disease, STS-B
+// test, and the truncation cases built on STS-B) keep only their line key, a
+// SHA-256 prefix of the input ("sha") and the full SHA-256 of the reference
+// output ("out"; "over" per overflowing window; see canon below): token ids
+// and offsets decode back to the texts, and nothing from ../shared may be
+// copied into the repository. The hand-made inputs (texts, pairs, added,
+// fileopts) keep their full outputs.
+//
+// To see the full reference output of one shared line (when the Go test
+// reports a mismatch), without writing any file:
+//   HF_TOKENIZERS_PREFIX=/tmp/lepton-hf node tools/node/tokenize-goldens-rust.mjs --print stsb:3
+// (sets: sst2, symptom2disease, stsb, truncation; for truncation every case
+// of that STS-B line is printed).
+//
 // Offsets from the node binding are in Unicode code points; the Go test
 // converts Lepton's byte offsets before comparing.
 import fs from "node:fs";
@@ -37,6 +51,23 @@ function pack(e) {
     special: e.getSpecialTokensMask(),
     offsets: e.getOffsets().flat(),
   };
+}
+// canon is the canonical serialisation hashed into "out"/"over"; the Go
+// test (canonRust in tokenize/parity_rust_test.go) builds the same string.
+const canon = (e) => `ids=${e.ids.join(",")};type_ids=${e.type_ids.join(",")};special=${e.special.join(",")};offsets=${e.offsets.join(",")}`;
+const sha256 = (s) => crypto.createHash("sha256").update(s, "utf8").digest("hex");
+const pi = process.argv.indexOf("--print");
+const printWant = pi >= 0 ? process.argv[pi + 1] : null;
+const printed = [];
+// hashed keeps the key fields (and settings) and replaces the output by its
+// hash; with --print set:n it also collects the full record of that line.
+function hashed(set, key, e) {
+  const k = key.line ?? key.row;
+  if (printWant === `${set}:${k}`) printed.push({ set, ...key, ...e, ...(e && e.ids ? { canon: canon(e) } : {}) });
+  const r = { ...key };
+  if (e && e.ids) r.out = sha256(canon(e));
+  if (e && e.overflowing) r.over = e.overflowing.map((w) => sha256(canon(w)));
+  return r;
 }
 async function enc(a, b) {
   return pack(await tk.encode(a, b ?? null));
@@ -99,7 +130,7 @@ for (let i = 0; i < 60; i++) {
             // Rust refuses such settings up front (with_truncation: stride
             // above max_length minus the single template's specials).
             rec.error = "config: stride above the effective max length";
-            trunc.push(rec);
+            trunc.push(hashed("truncation", rec, null));
             continue;
           }
           const la = await rawLen(c[5]), lb = single ? 0 : await rawLen(c[6]);
@@ -109,17 +140,17 @@ for (let i = 0; i < 60; i++) {
           const [na, nb] = targets(la, lb, !single, maxLength - (single ? 2 : 3), strategy);
           if (wouldPanic(na, la, stride) || (!single && wouldPanic(nb, lb, stride))) {
             rec.error = "panic: stride not smaller than the truncated length";
-            trunc.push(rec);
+            trunc.push(hashed("truncation", rec, null));
             continue;
           }
+          let full = null;
           try {
             const e = await tk.encode(c[5], single ? null : c[6]);
-            Object.assign(rec, pack(e));
-            rec.overflowing = e.getOverflowing().map(pack);
+            full = { ...pack(e), overflowing: e.getOverflowing().map(pack) };
           } catch (err) {
             rec.error = String(err.message ?? err);
           }
-          trunc.push(rec);
+          trunc.push(hashed("truncation", rec, full));
         }
       }
     }
@@ -134,7 +165,7 @@ lines("data/sst2/validation.tsv").forEach((l, i) => {
   sst2.push([i, l.split("\t")[0]]);
 });
 const sst2Out = [];
-for (const [i, t] of sst2) sst2Out.push({ line: i, sha: sha(t), ...(await enc(t)) });
+for (const [i, t] of sst2) sst2Out.push(hashed("sst2", { line: i, sha: sha(t) }, await enc(t)));
 
 function parseCSV(s) {
   const rows = [];
@@ -161,13 +192,13 @@ const s2d = [];
 const rows = parseCSV(fs.readFileSync(path.join(shared, "data/symptom2disease/Symptom2Disease.csv"), "utf8"));
 for (let i = 1; i < rows.length; i++) {
   if (rows[i].length < 3) continue;
-  s2d.push({ row: i, sha: sha(rows[i][2]), ...(await enc(rows[i][2])) });
+  s2d.push(hashed("symptom2disease", { row: i, sha: sha(rows[i][2]) }, await enc(rows[i][2])));
 }
 const stsb = [];
 for (let i = 0; i < stsLines.length; i++) {
   const c = stsLines[i].split("\t");
   if (c.length < 7) continue;
-  stsb.push({ line: i, sha: sha(c[5] + "\t" + c[6]), ...(await enc(c[5], c[6])) });
+  stsb.push(hashed("stsb", { line: i, sha: sha(c[5] + "\t" + c[6]) }, await enc(c[5], c[6])));
 }
 
 // Added tokens of both kinds (matched in the raw text, normalized=false,
@@ -195,6 +226,11 @@ for (const [a, b] of [...adv.texts.slice(0, 20).map((t) => [t, null]), ...adv.pa
   fileopts.push({ a, b: b ?? "", pair: b !== null, ...pack(await tkf.encode(a, b)) });
 }
 
-const gold = { added, fileopts, reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
+if (printWant) {
+  if (printed.length === 0) { console.error(`--print ${printWant}: no such line`); process.exit(1); }
+  for (const p of printed) console.log(JSON.stringify(p));
+  process.exit(0);
+}
+const gold = { hash: "out/over = sha256 hex of canon(ids, type_ids, special, offsets), see tools/node/tokenize-goldens-rust.mjs", added, fileopts, reference: `tokenizers (Rust, node binding) ${version}`, texts, pairs, truncation: trunc, sst2: sst2Out, symptom2disease: s2d, stsb };
 fs.writeFileSync(path.join(out, "golden_rust.json.gz"), zlib.gzipSync(JSON.stringify(gold), { level: 9 }));
 console.log(`texts ${texts.length}, pairs ${pairs.length}, truncation cases ${trunc.length}, sst2 ${sst2Out.length}, symptom2disease ${s2d.length}, stsb ${stsb.length}`);

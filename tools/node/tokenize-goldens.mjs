@@ -8,10 +8,19 @@
 // Outputs:
 //   tokenize/testdata/golden_adversarial.json  ids (and type ids for pairs)
 //       for every text and pair of tokenize/testdata/adversarial.json
-//   tokenize/testdata/golden_shared.json.gz    ids per input line of
+//   tokenize/testdata/golden_shared.json.gz    for every input line of
 //       ../shared/data/{sst2/validation.tsv,symptom2disease/Symptom2Disease.csv,
-//       stsb/sts-test.tsv}, keyed by line number plus a SHA-256 prefix of the
-//       input text (the texts themselves stay in ../shared).
+//       stsb/sts-test.tsv}: the line number, a SHA-256 prefix of the input
+//       text ("sha", to notice a changed input) and the full SHA-256 of the
+//       reference output ("out", see canon below). Neither texts nor token
+//       ids of ../shared are committed: ids decode back to the texts, and
+//       nothing from ../shared may be copied into the repository.
+//
+// To see the full reference output of one shared line (when the Go test
+// reports a mismatch), without writing any file:
+//   node tools/node/tokenize-goldens.mjs --print sst2:12
+// (sets: sst2, symptom2disease, stsb; the number is the line/row the test
+// names).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -41,6 +50,23 @@ function enc(a, b) {
   if (b !== undefined) o.type_ids = Array.from(r.token_type_ids, Number);
   return o;
 }
+// canon is the canonical serialisation hashed into "out"; the Go test
+// (canonIDs in tokenize/parity_test.go) builds the same string.
+function canon(e) {
+  let s = "ids=" + e.ids.join(",");
+  if (e.type_ids !== undefined) s += ";type_ids=" + e.type_ids.join(",");
+  return s;
+}
+const sha256 = (s) => crypto.createHash("sha256").update(s, "utf8").digest("hex");
+const pi = process.argv.indexOf("--print");
+const printWant = pi >= 0 ? process.argv[pi + 1] : null;
+const printed = [];
+// hashed keeps the key fields and replaces the output by its hash; with
+// --print set:n it collects the full record of that line instead.
+function hashed(set, key, e) {
+  if (printWant === `${set}:${Object.values(key)[0]}`) printed.push({ set, ...key, ...e, canon: canon(e), out: sha256(canon(e)) });
+  return { ...key, out: sha256(canon(e)) };
+}
 const sha = (s) => crypto.createHash("sha256").update(s, "utf8").digest("hex").slice(0, 16);
 
 // Adversarial list.
@@ -50,7 +76,7 @@ const goldAdv = {
   texts: adv.texts.map((t) => ({ text: t, ...enc(t) })),
   pairs: adv.pairs.map(([a, b]) => ({ a, b, ...enc(a, b) })),
 };
-fs.writeFileSync(path.join(out, "golden_adversarial.json"), JSON.stringify(goldAdv) + "\n");
+if (!printWant) fs.writeFileSync(path.join(out, "golden_adversarial.json"), JSON.stringify(goldAdv) + "\n");
 
 // Minimal RFC 4180 CSV reader (quoted fields, doubled quotes, CRLF).
 function parseCSV(s) {
@@ -80,21 +106,25 @@ const sst2 = [];
 lines("data/sst2/validation.tsv").forEach((l, i) => {
   if (i === 0 || l === "") return; // header, final newline
   const text = l.split("\t")[0];
-  sst2.push({ line: i, sha: sha(text), ids: enc(text).ids });
+  sst2.push(hashed("sst2", { line: i, sha: sha(text) }, { ids: enc(text).ids }));
 });
 const s2d = [];
 parseCSV(fs.readFileSync(path.join(shared, "data/symptom2disease/Symptom2Disease.csv"), "utf8")).forEach((r, i) => {
   if (i === 0 || r.length < 3) return; // header
-  s2d.push({ row: i, sha: sha(r[2]), ids: enc(r[2]).ids });
+  s2d.push(hashed("symptom2disease", { row: i, sha: sha(r[2]) }, { ids: enc(r[2]).ids }));
 });
 const stsb = [];
 lines("data/stsb/sts-test.tsv").forEach((l, i) => {
   const c = l.split("\t");
   if (c.length < 7) return;
-  const e = enc(c[5], c[6]);
-  stsb.push({ line: i, sha: sha(c[5] + "\t" + c[6]), ids: e.ids, type_ids: e.type_ids });
+  stsb.push(hashed("stsb", { line: i, sha: sha(c[5] + "\t" + c[6]) }, enc(c[5], c[6])));
 });
-const gold = { reference: goldAdv.reference, sst2, symptom2disease: s2d, stsb };
-fs.writeFileSync(path.join(out, "golden_shared.json.gz"), zlib.gzipSync(JSON.stringify(gold), { level: 9 }));
 fs.rmSync(tmp, { recursive: true });
+if (printWant) {
+  if (printed.length === 0) { console.error(`--print ${printWant}: no such line`); process.exit(1); }
+  for (const p of printed) console.log(JSON.stringify(p));
+  process.exit(0);
+}
+const gold = { reference: goldAdv.reference, hash: "out = sha256 hex of canon(ids[, type_ids]), see tools/node/tokenize-goldens.mjs", sst2, symptom2disease: s2d, stsb };
+fs.writeFileSync(path.join(out, "golden_shared.json.gz"), zlib.gzipSync(JSON.stringify(gold), { level: 9 }));
 console.log(`adversarial ${goldAdv.texts.length}+${goldAdv.pairs.length}, sst2 ${sst2.length}, symptom2disease ${s2d.length}, stsb ${stsb.length}`);
