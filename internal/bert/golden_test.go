@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,6 +19,7 @@ import (
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
 	"lepton/internal/testshared"
+	"lepton/tokenize"
 )
 
 // repoRoot is the directory holding go.mod (testshared.RepoRoot).
@@ -138,7 +141,7 @@ func TestGoldenSST2(t *testing.T) {
 		Cases    []struct {
 			Line   int       `json:"line"`
 			SHA256 string    `json:"sha256"`
-			IDs    []int32   `json:"ids"`
+			IDsSHA string    `json:"ids_sha256"`
 			Logits []float32 `json:"logits"`
 		} `json:"cases"`
 		Hidden []struct {
@@ -151,13 +154,34 @@ func TestGoldenSST2(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &golden))
 	require.Len(t, golden.Cases, len(texts))
 
+	// The golden holds only a hash of the reference ids (the ids would
+	// decode back to ../shared's sentences): tokenise each sentence with
+	// Lepton's tokenizer, check it against the hash, and run those ids.
+	tj, err := os.ReadFile(filepath.Join(modelDir, "tokenizer.json"))
+	require.NoError(t, err)
+	tok, err := tokenize.FromJSON(tj)
+	require.NoError(t, err)
+	ids := make([][]int32, len(golden.Cases))
+	for i, c := range golden.Cases {
+		require.Equal(t, i+1, c.Line, "golden cases out of order")
+		sum := sha256.Sum256([]byte(texts[i]))
+		require.Equal(t, c.SHA256, hex.EncodeToString(sum[:8]), "line %d of validation.tsv changed since the golden was made", c.Line)
+		enc, err := tok.Encode(texts[i], tokenize.EncodeOptions{MaxLength: 512})
+		require.NoError(t, err, "line %d", c.Line)
+		require.Equal(t, c.IDsSHA, idsSHA256(enc.IDs),
+			"line %d of validation.tsv: Lepton's token ids %s differ from the reference ids the golden logits were computed on "+
+				"(tokenizer parity is tested in ./tokenize; rerun scripts/golden/sst2_reference.py if the golden is stale)",
+			c.Line, idsCanon(enc.IDs))
+		ids[i] = enc.IDs
+	}
+
 	// Hidden states of the first sentences against PyTorch.
 	require.NotEmpty(t, golden.Hidden)
 	var worstH float64
 	for _, hc := range golden.Hidden {
 		c := golden.Cases[hc.Line-1]
 		require.Equal(t, hc.Line, c.Line)
-		ref, err := m.Reference(context.Background(), bert.Sequence{IDs: c.IDs})
+		ref, err := m.Reference(context.Background(), bert.Sequence{IDs: ids[hc.Line-1]})
 		require.NoError(t, err)
 		d := maxAbs(ref.Hidden, flat(hc.Hidden))
 		require.LessOrEqual(t, d, 1e-4, "line %d: float hidden states vs PyTorch", hc.Line)
@@ -206,13 +230,11 @@ func TestGoldenSST2(t *testing.T) {
 		seqs = seqs[:0]
 	}
 	first := 0
-	for i, c := range golden.Cases {
-		sum := sha256.Sum256([]byte(texts[i]))
-		require.Equal(t, c.SHA256, hex.EncodeToString(sum[:8]), "line %d of validation.tsv changed since the golden was made", c.Line)
+	for i := range golden.Cases {
 		if len(seqs) == 0 {
 			first = i
 		}
-		seqs = append(seqs, bert.Sequence{IDs: c.IDs})
+		seqs = append(seqs, bert.Sequence{IDs: ids[i]})
 		if len(seqs) == cap(seqs) || i == len(golden.Cases)-1 {
 			flush(first)
 		}
@@ -226,6 +248,27 @@ func TestGoldenSST2(t *testing.T) {
 	require.InDelta(t, 0.8016, accF, 0.0005, "fp32 accuracy")
 	require.GreaterOrEqual(t, agr, 0.995, "int8 argmax agreement with fp32")
 	require.InDelta(t, 0.8016, accQ, 0.005, "int8 accuracy within 0.5 points of fp32")
+}
+
+// idsCanon is the canonical form of a token id list that the SST-2 golden
+// hashes: "ids=101,2023,...,102" (scripts/golden/sst2_reference.py,
+// ids_sha256).
+func idsCanon(ids []int32) string {
+	var b strings.Builder
+	b.WriteString("ids=")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(id)))
+	}
+	return b.String()
+}
+
+// idsSHA256 is the hex SHA-256 of idsCanon(ids).
+func idsSHA256(ids []int32) string {
+	sum := sha256.Sum256([]byte(idsCanon(ids)))
+	return hex.EncodeToString(sum[:])
 }
 
 // loadHF converts a Hugging Face directory with the product's converter,

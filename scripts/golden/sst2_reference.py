@@ -16,9 +16,13 @@ or if the fp32 accuracy is not the published 0.8016.
 
 Output: testdata/golden/sst2_logits.json with, per validation line, the line
 number, a SHA-256 prefix of the sentence (so tests notice a changed data
-file), the token ids and the ONNX Runtime logits, plus PyTorch's final hidden
-states for the first HIDDEN_LINES sentences. The sentences themselves stay in
-../shared.
+file), the SHA-256 of the reference token ids (ids_sha256, over the canonical
+string "ids=101,2023,...,102", see ids_sha256) and the ONNX Runtime logits,
+plus PyTorch's final hidden states for the first HIDDEN_LINES sentences.
+Neither the sentences nor their ids are stored: the ids decode back to the
+text, so they would be a copy of ../shared. The Go tests tokenise the
+../shared sentence with Lepton's tokenizer, check the hash of those ids and
+feed them to the model.
 """
 import hashlib
 import json
@@ -27,10 +31,7 @@ import subprocess
 import sys
 import tempfile
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import Bert, load_into, load_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.path.join(ROOT, "..", "shared")
@@ -43,7 +44,16 @@ OUT = os.path.join(ROOT, "testdata", "golden", "sst2_logits.json")
 HIDDEN_LINES = 4
 
 
+def ids_sha256(ids):
+    """SHA-256 hex of the canonical string "ids=101,2023,...,102"; the Go
+    tests (internal/bert/golden_test.go, lepton_test.go) hash identically."""
+    return hashlib.sha256(("ids=" + ",".join(str(int(i)) for i in ids)).encode()).hexdigest()
+
+
 def main():
+    import torch  # here, so sst2_hash_ids.py can import this module without torch
+    from torch_bert import Bert, load_into, load_safetensors
+
     rows = []
     with open(DATA, encoding="utf-8") as f:
         for i, line in enumerate(f):
@@ -86,7 +96,7 @@ def main():
         "reference": "ONNX Runtime 1.30.0 (onnxruntime-node) on ../shared/models/sst2-bert-tiny-scratch/model.onnx,"
                      " ids from its tokenizer.json via transformers.js; see scripts/golden/sst2_reference.py",
         "accuracy": round(acc, 6),
-        "cases": [{"line": line, "sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "ids": r["ids"],
+        "cases": [{"line": line, "sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "ids_sha256": ids_sha256(r["ids"]),
                    "logits": [float(f"{v:.7g}") for v in r["logits"]]}
                   for (line, text, _), r in zip(rows, results)],
         "hidden_reference": "PyTorch 1.13 (scripts/golden/torch_bert.py) on model.safetensors",
