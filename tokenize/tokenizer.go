@@ -118,7 +118,7 @@ type Tokenizer struct {
 	maxTokLen int
 
 	strOnce sync.Once
-	strCopy string // lazily made string copy of strs, for Encoding.Tokens
+	strCopy string // lazily made string copy of strs, for Token and Encoding.Tokens
 
 	pool sync.Pool // *Encoder
 }
@@ -203,15 +203,23 @@ func (t *Tokenizer) TokenID(tok string) (int32, bool) {
 
 // Token returns the string of a vocabulary or added token id. For an added
 // token matched after normalisation (normalized=true) that is its
-// normalised content, as in Hugging Face.
+// normalised content, as in Hugging Face. Vocabulary strings are slices of
+// one string copy of the whole string table, made once per Tokenizer, so
+// Token does not allocate (Encoding.Tokens is filled the same way).
 func (t *Tokenizer) Token(id int32) (string, bool) {
-	for i := range t.added {
-		if a := &t.added[i]; a.id == id && a.flags&addedNormalized != 0 && a.norm != "" {
-			return a.norm, true
+	if t.hasNormAdded {
+		for i := range t.added {
+			if a := &t.added[i]; a.id == id && a.flags&addedNormalized != 0 && a.norm != "" {
+				return a.norm, true
+			}
 		}
 	}
-	if b, ok := t.tokenBytes(id); ok && len(b) > 0 {
-		return string(b), true
+	if id >= 0 && int(id) < t.n {
+		s, e := le32(t.offs, int(id)), le32(t.offs, int(id)+1)
+		if s < e && int(e) <= len(t.strs) {
+			t.strOnce.Do(func() { t.strCopy = string(t.strs) })
+			return t.strCopy[s:e], true
+		}
 	}
 	for _, a := range t.added {
 		if a.id == id {
@@ -221,29 +229,10 @@ func (t *Tokenizer) Token(id int32) (string, bool) {
 	return "", false
 }
 
-// tokenString is Token without allocation, for Encoding.Tokens: it slices a
-// string copy of the whole string table made once per Tokenizer.
+// tokenString is Token without the ok result ("" for an unknown id).
 func (t *Tokenizer) tokenString(id int32) string {
-	if t.hasNormAdded {
-		for i := range t.added {
-			if a := &t.added[i]; a.id == id && a.flags&addedNormalized != 0 && a.norm != "" {
-				return a.norm
-			}
-		}
-	}
-	if id >= 0 && int(id) < t.n {
-		s, e := le32(t.offs, int(id)), le32(t.offs, int(id)+1)
-		if s < e && int(e) <= len(t.strs) {
-			t.strOnce.Do(func() { t.strCopy = string(t.strs) })
-			return t.strCopy[s:e]
-		}
-	}
-	for _, a := range t.added {
-		if a.id == id {
-			return a.content
-		}
-	}
-	return ""
+	s, _ := t.Token(id)
+	return s
 }
 
 // VocabSize returns the number of token ids, including added tokens whose
