@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 )
 
 // Version is the artefact format version this package writes and reads.
@@ -87,7 +88,7 @@ func NewCalibrationArtefact(ss []Sample, method Method, minGroup int) (*Artefact
 	}
 	rb, ra := before.Report(), after.Report()
 	return &Artefact{
-		Version: Version, Kind: KindCalibration, Groups: sortedKeys(cal.Groups), Classes: cal.Classes,
+		Version: Version, Kind: KindCalibration, Groups: slices.Sorted(maps.Keys(cal.Groups)), Classes: cal.Classes,
 		FitRows: len(ss), FitSHA256: FitHash(ss), Calibration: cal, MetricsBefore: &rb, MetricsAfter: &ra,
 	}, nil
 }
@@ -119,7 +120,7 @@ func NewThresholdArtefact(ss []Sample, c Constraint, o ThresholdOptions, minGrou
 	}
 	rb, ra := before.Report(), after.Report()
 	return &Artefact{
-		Version: Version, Kind: KindThresholds, Groups: sortedKeys(t.Groups), Classes: 2,
+		Version: Version, Kind: KindThresholds, Groups: slices.Sorted(maps.Keys(t.Groups)), Classes: 2,
 		FitRows: len(ss), FitSHA256: hash, Thresholds: t, MetricsBefore: &rb, MetricsAfter: &ra,
 	}, nil
 }
@@ -139,15 +140,6 @@ func (t *Thresholds) outcome(r Rule, probs []float64, key []byte, id string) ([]
 		pos = 1
 	}
 	return BinaryProbs(score), pos
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Key returns the default coin key of a threshold artefact: its fit hash.
@@ -314,7 +306,7 @@ func (a *Artefact) Validate() error {
 		if c.Method != Temperature && c.Classes != 2 {
 			return bad("calibration.method", "%s with %d classes", c.Method, c.Classes)
 		}
-		if err := sameGroups("calibration.groups", sortedKeys(c.Groups)); err != nil {
+		if err := sameGroups("calibration.groups", slices.Sorted(maps.Keys(c.Groups))); err != nil {
 			return err
 		}
 		if err := checkCal(c.Method, "calibration.global", c.Global); err != nil {
@@ -345,7 +337,7 @@ func (a *Artefact) Validate() error {
 		default:
 			return bad("thresholds.constraint", "%q", t.Constraint)
 		}
-		if err := sameGroups("thresholds.groups", sortedKeys(t.Groups)); err != nil {
+		if err := sameGroups("thresholds.groups", slices.Sorted(maps.Keys(t.Groups))); err != nil {
 			return err
 		}
 		if t.CalibrationSHA256 != "" {

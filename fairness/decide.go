@@ -45,10 +45,10 @@ func (t *Thresholds) rule(group string, policy UnknownGroupPolicy) (Rule, bool, 
 	if r, ok := t.Groups[CanonicalGroup(group)]; ok {
 		return r, false, nil
 	}
-	if policy == UnknownFallback && t.Global != nil {
-		return *t.Global, true, nil
-	}
 	if policy == UnknownFallback {
+		if t.Global != nil {
+			return *t.Global, true, nil
+		}
 		return Rule{}, false, fmt.Errorf("%w: %q and the artefact has no global rule", ErrUnknownGroup, group)
 	}
 	return Rule{}, false, fmt.Errorf("%w: %q", ErrUnknownGroup, group)
