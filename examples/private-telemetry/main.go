@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 
@@ -128,7 +129,7 @@ func run(w io.Writer, cfg config) (summary, error) {
 		} else {
 			mark = "  <- truth outside CI"
 		}
-		if d := abs(e.Freq - f); d > s.maxAbsErr {
+		if d := math.Abs(e.Freq - f); d > s.maxAbsErr {
 			s.maxAbsErr = d
 		}
 		s.sumEst += e.Freq
@@ -149,11 +150,4 @@ func sample(r *rand.Rand, w []float64, total float64) int {
 		u -= x
 	}
 	return len(w) - 1
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
