@@ -6,9 +6,11 @@ import (
 	"testing"
 )
 
-// peakGOPS is the measured single-core int8 peak of each tier on the
-// reference machine (AMD EPYC Zen 4): a GEMM reports its GOPS as a share of
-// it. generic has no meaningful peak; sdot is unmeasured here.
+// peakGOPS is the single-core int8 peak of each tier on the reference
+// machine (AMD EPYC Zen 4): a GEMM reports its GOPS as a share of it. avx2
+// was measured there; vnni is only assumed (twice avx2, for the doubled
+// vector width), since that machine's hypervisor hides AVX-512. generic
+// has no meaningful peak; sdot is unmeasured here.
 var peakGOPS = map[string]float64{KernelVNNI: 465, KernelAVX2: 233, KernelSDOT: 0, KernelGeneric: 0}
 
 // benchShapes are the weight matmuls of one encoder layer at 128 tokens:

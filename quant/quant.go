@@ -173,12 +173,18 @@ func (a *Acts) Reset(m, k int) {
 // QuantizeRows quantises x[M][K] (row-major) into a, per row.
 func QuantizeRows(a *Acts, x []float32, m, k int) {
 	a.Reset(m, k)
-	kp := RoundUp(k, KR)
 	for i := 0; i < m; i++ {
-		row := a.Data[i*kp : (i+1)*kp]
-		a.Scales[i] = quantizeSymmetric(row[:k], x[i*k:(i+1)*k])
-		clear(row[k:])
+		a.quantizeRow(i, x[i*k:(i+1)*k])
 	}
+}
+
+// quantizeRow quantises x (a.K values) into row i of a, sized by Reset,
+// and zeroes the row's padding.
+func (a *Acts) quantizeRow(i int, x []float32) {
+	kp := RoundUp(a.K, KR)
+	q := a.Data[i*kp : (i+1)*kp]
+	a.Scales[i] = quantizeSymmetric(q[:a.K], x)
+	clear(q[a.K:])
 }
 
 // gemmGeneric is the reference: for each m, n
@@ -219,13 +225,10 @@ func gemmGeneric(dst []float32, a *Acts, w *PackedWeights, bias []float32) {
 // every row followed by QuantizeRows.
 func LayerNormQuantizeRows(a *Acts, x []float32, m, k int, gamma, beta []float32, eps float32) {
 	a.Reset(m, k)
-	kp := RoundUp(k, KR)
 	for i := 0; i < m; i++ {
 		row := x[i*k : (i+1)*k]
 		LayerNorm(row, row, gamma, beta, eps)
-		q := a.Data[i*kp : (i+1)*kp]
-		a.Scales[i] = quantizeSymmetric(q[:k], row)
-		clear(q[k:])
+		a.quantizeRow(i, row)
 	}
 }
 
@@ -234,12 +237,9 @@ func LayerNormQuantizeRows(a *Acts, x []float32, m, k int, gamma, beta []float32
 // followed by QuantizeRows.
 func GELUQuantizeRows(a *Acts, x []float32, m, k int) {
 	a.Reset(m, k)
-	kp := RoundUp(k, KR)
 	for i := 0; i < m; i++ {
 		row := x[i*k : (i+1)*k]
 		GELU(row)
-		q := a.Data[i*kp : (i+1)*kp]
-		a.Scales[i] = quantizeSymmetric(q[:k], row)
-		clear(q[k:])
+		a.quantizeRow(i, row)
 	}
 }
