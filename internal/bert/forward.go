@@ -151,7 +151,6 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 	if w.attendFn == nil {
 		w.attendFn = w.attendItem
 	}
-
 	if w.rowFn == nil {
 		w.rowFn = w.rowItem
 	}
@@ -255,21 +254,24 @@ func (w *Workspace) rowItem(c int) {
 	hi := min(lo+w.rPer, w.rN)
 	k := w.rK
 	x := w.rX[lo*k : hi*k]
-	switch w.rOp {
-	case rowLN, rowLNQuant:
+	if w.rOp == rowLN {
 		for r := 0; r < hi-lo; r++ {
 			xr := x[r*k : (r+1)*k]
 			quant.LayerNorm(xr, xr, w.rLN.Gamma, w.rLN.Beta, w.rEps)
 		}
-	case rowGELUQuant:
-		quant.GELU(x)
-	}
-	if w.rOp == rowLN {
 		return
 	}
+	// The fused quant helpers quantise each row while it is still in L1.
 	kp := quant.RoundUp(k, quant.KR)
 	sub := quant.Acts{Data: w.acts.Data[lo*kp : hi*kp], Scales: w.acts.Scales[lo:hi]}
-	quant.QuantizeRows(&sub, x, hi-lo, k)
+	switch w.rOp {
+	case rowLNQuant:
+		quant.LayerNormQuantizeRows(&sub, x, hi-lo, k, w.rLN.Gamma, w.rLN.Beta, w.rEps)
+	case rowGELUQuant:
+		quant.GELUQuantizeRows(&sub, x, hi-lo, k)
+	default:
+		quant.QuantizeRows(&sub, x, hi-lo, k)
+	}
 }
 
 func (w *Workspace) pool() *quant.Pool {

@@ -46,7 +46,7 @@ func (m *Model) Validate() error {
 	if !(c.LayerNormEps > 0) || math.IsInf(float64(c.LayerNormEps), 0) {
 		return fmt.Errorf("%w: layer norm eps %v", ErrModel, c.LayerNormEps)
 	}
-	if _, err := ParsePooling(c.Pooling); err != nil && c.Pooling != "" {
+	if _, err := ParsePooling(c.Pooling); err != nil {
 		return fmt.Errorf("%w: %v", ErrModel, err)
 	}
 	if len(m.Layers) != c.Layers {
