@@ -17,7 +17,8 @@ var (
 	// position table.
 	ErrInvalidOption = errors.New("lepton: invalid option")
 	// ErrInvalidInput is returned for inputs the model cannot run, such as
-	// an empty batch.
+	// token ids outside the model's vocabulary. An empty batch is not an
+	// error: it returns an empty result.
 	ErrInvalidInput = errors.New("lepton: invalid input")
 	// ErrTooLong is returned when a text does not fit in the max length
 	// and truncation was turned off with WithTruncation(false).

@@ -463,22 +463,15 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 		st.seqs = st.seqs[:0]
 		tokens := 0
 		for k := first; k < n && len(st.seqs) < maxBatchSeqs; k++ {
-			start := 0
-			if k > 0 {
-				start = st.ends[k-1]
-			}
-			l := st.ends[k] - start
-			if len(st.seqs) > 0 && tokens+l > maxBatchTokens {
+			s := st.seq(k)
+			if len(st.seqs) > 0 && tokens+len(s.IDs) > maxBatchTokens {
 				break
 			}
-			tokens += l
-			st.seqs = append(st.seqs, bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]})
+			tokens += len(s.IDs)
+			st.seqs = append(st.seqs, s)
 		}
 		if err := m.net.Forward(ctx, &st.ws, st.seqs); err != nil {
-			if errors.Is(err, bert.ErrInput) {
-				return fmt.Errorf("%w: %w", ErrInvalidInput, err)
-			}
-			return err
+			return inputError(err)
 		}
 		if err := emit(first, &st.ws); err != nil {
 			return err
@@ -492,20 +485,31 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 // one at a time (WithFloat32).
 func (m *Model) runReference(ctx context.Context, st *callState, emit func(k int, ref *bert.RefOutput)) error {
 	for k := range st.ends {
-		start := 0
-		if k > 0 {
-			start = st.ends[k-1]
-		}
-		ref, err := m.net.Reference(ctx, bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]})
+		ref, err := m.net.Reference(ctx, st.seq(k))
 		if err != nil {
-			if errors.Is(err, bert.ErrInput) {
-				return fmt.Errorf("%w: %w", ErrInvalidInput, err)
-			}
-			return err
+			return inputError(err)
 		}
 		emit(k, ref)
 	}
 	return nil
+}
+
+// seq returns encoded input k as a sequence aliasing st.ids and st.tids.
+func (st *callState) seq(k int) bert.Sequence {
+	start := 0
+	if k > 0 {
+		start = st.ends[k-1]
+	}
+	return bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]}
+}
+
+// inputError maps the encoder's ErrInput to ErrInvalidInput, keeping both in
+// the chain; other errors (context, model) pass through.
+func inputError(err error) error {
+	if errors.Is(err, bert.ErrInput) {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return err
 }
 
 // finite reports whether every value of x is finite.
