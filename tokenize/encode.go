@@ -261,22 +261,21 @@ func (t *Tokenizer) getEncoder() *Encoder {
 
 // Encode encodes one text into a freshly allocated Encoding.
 func (t *Tokenizer) Encode(text string, opt EncodeOptions) (Encoding, error) {
-	e := t.getEncoder()
-	defer t.pool.Put(e)
-	if err := e.encode(text, "", false, opt); err != nil {
-		return Encoding{}, err
-	}
-	c := e.out.clone()
-	t.fillTokens(&c)
-	return c, nil
+	return t.encodeFresh(text, "", false, opt)
 }
 
 // EncodePair encodes a text pair into a freshly allocated Encoding. Token
 // type ids follow the post-processing template (0 for a, 1 for b in BERT).
 func (t *Tokenizer) EncodePair(a, b string, opt EncodeOptions) (Encoding, error) {
+	return t.encodeFresh(a, b, true, opt)
+}
+
+// encodeFresh encodes with a pooled Encoder and returns a copy of the
+// result with its token strings.
+func (t *Tokenizer) encodeFresh(a, b string, pair bool, opt EncodeOptions) (Encoding, error) {
 	e := t.getEncoder()
 	defer t.pool.Put(e)
-	if err := e.encode(a, b, true, opt); err != nil {
+	if err := e.encode(a, b, pair, opt); err != nil {
 		return Encoding{}, err
 	}
 	c := e.out.clone()
