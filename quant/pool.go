@@ -148,7 +148,9 @@ func (p *Pool) run(j *job, n int) {
 // For calls fn(i) for every i in [0, n), spread over the pool's threads, and
 // returns when all calls have returned. fn must be safe to call
 // concurrently; pass a long-lived func value (a method value or closure
-// built once) to keep the call free of allocations.
+// built once) to keep the call free of allocations. fn must not call For,
+// GEMM or GEMMResidual on the same pool: the inner call waits for helpers
+// that may all be busy in the outer one, and deadlocks.
 func (p *Pool) For(n int, fn func(i int)) {
 	if n <= 0 {
 		return
