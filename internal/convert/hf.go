@@ -193,6 +193,7 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	}
 	tensors := map[string][]float32{}
 	dtypes := map[string]bool{}
+	needed := TensorNames(cfg, true) // sorted; the pooler counts
 	for i := range st.Tensors {
 		if progress != nil {
 			progress(i+1, total)
@@ -205,7 +206,8 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		if _, dup := tensors[name]; dup {
 			return fail(fmt.Errorf("%s: %w: %s appears twice (with and without the bert. prefix?)", stPath, ErrMissing, name))
 		}
-		if want := shapeOf(&cfg, name); isNeeded(cfg, name) && !slices.Equal(t.Shape, want) {
+		_, isNeeded := slices.BinarySearch(needed, name)
+		if want := shapeOf(&cfg, name); isNeeded && !slices.Equal(t.Shape, want) {
 			return fail(fmt.Errorf("%s: %w: %s has shape %v, config.json implies %v", stPath, ErrMissing, t.Name, t.Shape, want))
 		}
 		v, err := t.Float32()
@@ -272,12 +274,6 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		meta["problem_type"] = hc.ProblemType
 	}
 	return m, blob, meta, nil
-}
-
-// isNeeded reports whether FromFloat reads name for cfg (the pooler counts).
-func isNeeded(cfg bert.Config, name string) bool {
-	_, ok := slices.BinarySearch(TensorNames(cfg, true), name)
-	return ok
 }
 
 func countIgnored(st *safetensors.File) int {
