@@ -374,19 +374,11 @@ func (l *Ledger) Check(costs ...Cost) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	unlock, err := l.lockAndReload()
+	if err != nil {
+		return err
 	}
-	if l.path != "" {
-		unlock, err := lockFile(l.path + ".lock")
-		if err != nil {
-			return &LedgerError{Path: l.path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
-		}
-		defer unlock()
-		if err := l.reload(); err != nil {
-			return err
-		}
-	}
+	defer unlock()
 	next := append(append([]Entry(nil), l.entries...), make([]Entry, len(costs))...)
 	var total Cost
 	for i, c := range costs {
@@ -411,19 +403,11 @@ func (l *Ledger) Charge(c Cost) (Spent, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return Spent{}, ErrClosed
+	unlock, err := l.lockAndReload()
+	if err != nil {
+		return Spent{}, err
 	}
-	if l.path != "" {
-		unlock, err := lockFile(l.path + ".lock")
-		if err != nil {
-			return Spent{}, &LedgerError{Path: l.path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
-		}
-		defer unlock()
-		if err := l.reload(); err != nil {
-			return Spent{}, err
-		}
-	}
+	defer unlock()
 	next := make([]Entry, len(l.entries), len(l.entries)+1)
 	copy(next, l.entries)
 	next = append(next, Entry{Seq: uint64(len(l.entries) + 1), Time: l.now().UTC(), Cost: c})
@@ -436,6 +420,27 @@ func (l *Ledger) Charge(c Cost) (Spent, error) {
 	}
 	l.entries = next
 	return after, nil
+}
+
+// lockAndReload, called with l.mu held, fails with ErrClosed after Close
+// and, for a file ledger, takes the file lock and reloads the file's
+// entries. The caller must call unlock (a no-op for a memory ledger).
+func (l *Ledger) lockAndReload() (unlock func(), err error) {
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if l.path == "" {
+		return func() {}, nil
+	}
+	unlock, err = lockFile(l.path + ".lock")
+	if err != nil {
+		return nil, &LedgerError{Path: l.path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	if err := l.reload(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // reload replaces the in-memory entries by the file's, so that charges made
