@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,9 +26,6 @@ type classifyJSON struct {
 
 func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
-	// Parse errors become one line on stderr (via main); the flag
-	// summary is printed for -h only.
-	fs.SetOutput(io.Discard)
 	var mf modelFlags
 	mf.register(fs)
 	var ff fairFlags // classify_fairness.go
@@ -37,21 +33,13 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	var df dpFlags // privacy_flags.go
 	df.registerClassify(fs)
 	pair := fs.Bool("pair", false, "classify text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton classify [-m MODEL] [--json] [--pair] [TEXT...]")
-		fmt.Fprintln(stderr, "Without TEXT, classifies each line of standard input. Prints label, probability")
-		fmt.Fprintln(stderr, "and text (tab-separated), or with --json one {\"label\",\"index\",\"probs\"} per input.")
-		fmt.Fprintln(stderr, "With --thresholds, decision=positive|negative comes before the text (JSON: \"decision\").")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton classify [-m MODEL] [--json] [--pair] [TEXT...]
+Without TEXT, classifies each line of standard input. Prints label, probability
+and text (tab-separated), or with --json one {"label","index","probs"} per input.
+With --thresholds, decision=positive|negative comes before the text (JSON: "decision").
+`)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return nil
-		}
-		return errUsage{err.Error()}
+		return err
 	}
 	df.parsed(fs)
 	fopts, err := ff.options(df.set["dp-label-epsilon"])

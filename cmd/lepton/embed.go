@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,30 +24,19 @@ type embedJSON struct {
 
 func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	// Parse errors become one line on stderr (via main); the flag
-	// summary is printed for -h only.
-	fs.SetOutput(io.Discard)
 	var mf modelFlags
 	mf.register(fs)
 	pooling := fs.String("pooling", "", "cls or mean (default: the model's pooling)")
 	normalize := fs.Bool("normalize", false, "scale vectors to unit length")
 	var df dpFlags // privacy_flags.go
 	df.registerEmbed(fs)
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]")
-		fmt.Fprintln(stderr, "Without TEXT, embeds each line of standard input. Prints one vector per input,")
-		fmt.Fprintln(stderr, "space-separated, or with --json one {\"vector\":[...]} per input. Under")
-		fmt.Fprintln(stderr, "--dp-embed-epsilon each vector is followed by tab, eps=E, tab, delta=D (its cost).")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]
+Without TEXT, embeds each line of standard input. Prints one vector per input,
+space-separated, or with --json one {"vector":[...]} per input. Under
+--dp-embed-epsilon each vector is followed by tab, eps=E, tab, delta=D (its cost).
+`)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return nil
-		}
-		return errUsage{err.Error()}
+		return err
 	}
 	pool, err := lepton.ParsePooling(*pooling)
 	if err != nil {

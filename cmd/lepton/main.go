@@ -5,6 +5,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +50,25 @@ type errUsage struct{ msg string }
 
 func (e errUsage) Error() string { return e.msg }
 
+// parseArgs parses args with fs, flags before or after the positional
+// arguments (parseInterspersed). Parse errors come back as errUsage, printed
+// as one line by run. On -h it prints usage and the flag summary to stderr
+// and returns flag.ErrHelp, which run treats as success.
+func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		return nil, err
+	}
+	if err != nil {
+		return nil, errUsage{err.Error()}
+	}
+	return pos, nil
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -67,7 +88,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lepton: unknown command %q (run 'lepton help' for the list)\n", args[0])
 		return 2
 	}
-	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil {
+	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		// Library errors carry their own "lepton: " prefix; one is enough.
 		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], oneLineError(strings.TrimPrefix(err.Error(), "lepton: ")))
 		if _, ok := err.(errUsage); ok {

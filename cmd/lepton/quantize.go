@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,28 +35,17 @@ func (m metaFlags) Set(s string) error {
 
 func runQuantize(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
-	// Parse errors become one line on stderr (via main); the flag
-	// summary is printed for -h only.
-	fs.SetOutput(io.Discard)
 	out := fs.String("o", "", "output .lep file (required)")
 	keep := fs.Bool("keep-fp32", false, "also store float weights so the file can run the float reference path (about 5x larger)")
 	pooling := fs.String("pooling", "", "default embedding pooling recorded in the file: cls or mean (default: cls for classifiers, mean for encoders)")
 	meta := metaFlags{}
 	fs.Var(meta, "meta", "extra metadata key=value stored in the file (repeatable)")
 	noProgress := fs.Bool("no-progress", false, "never show the progress bar")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling cls|mean] [--meta key=value]...")
-		fmt.Fprintln(stderr, "DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		usage()
-		return nil
-	}
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling cls|mean] [--meta key=value]...
+DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt.
+`)
 	if err != nil {
-		return errUsage{err.Error()}
+		return err
 	}
 	if len(pos) != 1 {
 		return errUsage{fmt.Sprintf("want exactly one model directory, got %d arguments (see lepton quantize -h)", len(pos))}

@@ -30,27 +30,18 @@ type tokenizeLine struct {
 
 func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	tokFile := fs.String("tokenizer", "", "tokenizer file: a Hugging Face tokenizer.json, a vocab.txt (uncased BERT options) or a binary tokenizer")
 	model := fs.String("m", "", "model file (.lep) whose embedded tokenizer to use")
 	pair := fs.Bool("pair", false, "encode text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
 	asJSON := fs.Bool("json", false, `print one {"ids","type_ids","offsets","tokens"} JSON object per input`)
 	maxLen := fs.Int("max-length", 0, "truncate to this many tokens, special tokens included (0: no limit)")
 	cased := fs.Bool("cased", false, "vocab.txt input only: keep case and accents (bert-base-cased options) instead of the uncased defaults")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton tokenize [--tokenizer FILE [--cased] | -m MODEL] [--pair] [--json] [--max-length N] [TEXT...]")
-		fmt.Fprintln(stderr, "Without TEXT, encodes each line of standard input. Prints tokens and ids")
-		fmt.Fprintln(stderr, "(tab-separated), or with --json one object per input with byte offsets.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton tokenize [--tokenizer FILE [--cased] | -m MODEL] [--pair] [--json] [--max-length N] [TEXT...]
+Without TEXT, encodes each line of standard input. Prints tokens and ids
+(tab-separated), or with --json one object per input with byte offsets.
+`)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return nil
-		}
-		return errUsage{err.Error()}
+		return err
 	}
 	if (*tokFile == "") == (*model == "") {
 		return errUsage{"give exactly one of --tokenizer FILE or -m MODEL"}
