@@ -3,6 +3,7 @@ package tokenize
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -162,13 +163,6 @@ type VocabOptions struct {
 	ContinuingSubwordPrefix string
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 // FromVocab builds a tokenizer from a BERT vocab.txt (one token per line,
 // the line number is the id) with explicit normalisation options. The
 // special tokens present in the vocabulary are treated as Hugging Face's
@@ -178,7 +172,7 @@ func FromVocab(data []byte, opt VocabOptions) (*Tokenizer, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%w: vocab.txt is not valid UTF-8", ErrInvalid)
 	}
-	s := &spec{maxChars: opt.MaxInputCharsPerWord, prefix: orDefault(opt.ContinuingSubwordPrefix, "##")}
+	s := &spec{maxChars: opt.MaxInputCharsPerWord, prefix: cmp.Or(opt.ContinuingSubwordPrefix, "##")}
 	if s.maxChars == 0 {
 		s.maxChars = 100
 	}
@@ -211,8 +205,8 @@ func FromVocab(data []byte, opt VocabOptions) (*Tokenizer, error) {
 		}
 		return -1
 	}
-	names := []string{orDefault(opt.PadToken, "[PAD]"), orDefault(opt.UnkToken, "[UNK]"),
-		orDefault(opt.ClsToken, "[CLS]"), orDefault(opt.SepToken, "[SEP]"), orDefault(opt.MaskToken, "[MASK]")}
+	names := []string{cmp.Or(opt.PadToken, "[PAD]"), cmp.Or(opt.UnkToken, "[UNK]"),
+		cmp.Or(opt.ClsToken, "[CLS]"), cmp.Or(opt.SepToken, "[SEP]"), cmp.Or(opt.MaskToken, "[MASK]")}
 	s.pad, s.unk, s.cls, s.sep, s.mask = find(names[0]), find(names[1]), find(names[2]), find(names[3]), find(names[4])
 	if s.unk < 0 {
 		return nil, fmt.Errorf("%w: unknown token %q not in vocabulary", ErrInvalid, names[1])
