@@ -23,21 +23,17 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, prints usage for -h and maps other errors to
-// errUsage. done is true when the command should stop (after -h).
+// parseFlags is parseArgs for commands without positional arguments.
+// done is true when the command should stop (after -h).
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (done bool, err error) {
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, usage)
-			fs.PrintDefaults()
-			return true, nil
-		}
-		return true, errUsage{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return true, errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	pos, err := parseArgs(fs, args, stderr, usage+"\n")
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return true, err
+	case len(pos) > 0:
+		return true, errUsage{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
 	return false, nil
 }
