@@ -138,13 +138,6 @@ func (t *Tokenizer) tokenBytes(id int32) ([]byte, bool) {
 	return t.strs[s:e], true
 }
 
-func fnv(h uint32, b []byte) uint32 {
-	for _, c := range b {
-		h = (h ^ uint32(c)) * fnvPrime
-	}
-	return h
-}
-
 func fnvString(h uint32, s string) uint32 {
 	for i := 0; i < len(s); i++ {
 		h = (h ^ uint32(s[i])) * fnvPrime
