@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -69,22 +68,11 @@ type tensorJSON struct {
 
 func runInfo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	// Parse errors become one line on stderr (via main); the flag
-	// summary is printed for -h only.
-	fs.SetOutput(io.Discard)
 	model := fs.String("m", "", "model file (.lep; default: the built-in clinic model); may also be given as an argument")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton info [[-m] MODEL.lep] [--json]")
-		fmt.Fprintln(stderr, "Without MODEL, describes the built-in clinic model.")
-		fs.PrintDefaults()
-	}
-	path, err := modelArg(fs, args, model)
-	if errors.Is(err, flag.ErrHelp) {
-		usage()
-		return nil
-	}
+	path, err := modelArg(fs, args, stderr, `usage: lepton info [[-m] MODEL.lep] [--json]
+Without MODEL, describes the built-in clinic model.
+`, model)
 	if err != nil {
 		return err
 	}

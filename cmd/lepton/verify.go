@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,21 +15,10 @@ func init() {
 
 func runVerify(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	// Parse errors become one line on stderr (via main); the flag
-	// summary is printed for -h only.
-	fs.SetOutput(io.Discard)
 	model := fs.String("m", "", "model file (.lep; default: the built-in clinic model); may also be given as an argument")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton verify [[-m] MODEL.lep]")
-		fmt.Fprintln(stderr, "Without MODEL, verifies the built-in clinic model.")
-		fs.PrintDefaults()
-	}
-	path, err := modelArg(fs, args, model)
-	if errors.Is(err, flag.ErrHelp) {
-		usage()
-		return nil
-	}
+	path, err := modelArg(fs, args, stderr, `usage: lepton verify [[-m] MODEL.lep]
+Without MODEL, verifies the built-in clinic model.
+`, model)
 	if err != nil {
 		return err
 	}
@@ -58,13 +46,11 @@ func runVerify(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 
 // modelArg returns the model path given either with -m or as the single
 // positional argument, or "" (the built-in model) when there is neither.
-func modelArg(fs *flag.FlagSet, args []string, model *string) (string, error) {
-	pos, err := parseInterspersed(fs, args)
+// Parsing and -h are parseArgs'.
+func modelArg(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, model *string) (string, error) {
+	pos, err := parseArgs(fs, args, stderr, usage)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", errUsage{err.Error()}
+		return "", err
 	}
 	switch {
 	case len(pos) == 0:
