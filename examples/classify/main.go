@@ -58,6 +58,9 @@ func run(args []string, w io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *k < 1 {
+		return fmt.Errorf("-k must be at least 1, got %d", *k)
+	}
 	texts := fs.Args()
 	if len(texts) == 0 {
 		texts = samples

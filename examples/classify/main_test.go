@@ -41,6 +41,9 @@ func TestRunArgs(t *testing.T) {
 
 	require.Error(t, run([]string{"-m", "does-not-exist.lep", "x"}, &out))
 	require.Error(t, run([]string{"-bogus"}, &out))
+	for _, k := range []string{"0", "-1"} {
+		require.Error(t, run([]string{"-k", k, "x"}, &out), "-k %s", k)
+	}
 }
 
 func TestTopK(t *testing.T) {
