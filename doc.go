@@ -41,8 +41,11 @@
 //
 // Open takes Options (WithThreads, and any CallOption to set a default);
 // Classify, ClassifyPairs and Embed take CallOptions (WithMaxLength,
-// WithTruncation, WithPooling, WithNormalize) that override the defaults for
-// one call.
+// WithTruncation, WithPooling, WithNormalize, WithFloat32) that override the
+// defaults for one call. The output hooks are options too: WithPrivateLabel,
+// WithPrivateEmbedding and WithPrivacy release outputs under local
+// differential privacy (package privacy), and WithCalibration and WithGroups
+// apply per-group calibration (package fairness).
 //
 // # Inputs
 //
