@@ -23,23 +23,24 @@ var benchShapes = []struct {
 	{"base", 768, 768}, {"base", 2304, 768}, {"base", 3072, 768}, {"base", 768, 3072},
 }
 
-// BenchmarkGEMM runs every host tier on every shape with 1 and 2 threads and
-// reports GOPS (2*M*N*K per call) and, for SIMD tiers, % of the tier's
-// single-core peak times the thread count.
+// BenchmarkGEMM runs every host tier on every shape with 8- and 7-bit
+// activations and 1 and 2 threads and reports GOPS (2*M*N*K per call) and,
+// for SIMD tiers, % of the tier's single-core peak times the thread count.
 func BenchmarkGEMM(b *testing.B) {
 	old := KernelName()
 	defer SetKernel(old)
 	const m = 128
 	for _, tierName := range Kernels() {
 		for _, s := range benchShapes {
-			for _, threads := range []int{1, 2} {
-				name := fmt.Sprintf("%s/%s/M%d_N%d_K%d/t%d", tierName, s.model, m, s.n, s.k, threads)
+			for _, bt := range []struct{ bits, threads int }{{7, 1}, {7, 2}, {8, 1}, {8, 2}} {
+				bits, threads := bt.bits, bt.threads
+				name := fmt.Sprintf("%s/%s/M%d_N%d_K%d/bits%d/t%d", tierName, s.model, m, s.n, s.k, bits, threads)
 				b.Run(name, func(b *testing.B) {
 					if err := SetKernel(tierName); err != nil {
 						b.Fatal(err)
 					}
 					rng := rand.New(rand.NewPCG(7, 8))
-					a, w, bias := randGEMMInputs(rng, m, s.n, s.k)
+					a, w, bias := randGEMMInputsBits(rng, m, s.n, s.k, bits)
 					dst := make([]float32, m*s.n)
 					pool := NewPool(threads)
 					defer pool.Close()

@@ -109,6 +109,33 @@ func TestQuantizeRowsSpecial(t *testing.T) {
 		QuantizeRows(&a, inf, 1, len(x))
 		require.Zero(t, a.Scales[0])
 		require.Equal(t, make([]int8, 12), a.Data)
+
+		// 7 bits: scale max/63, codes x*63/3 rounded half to even.
+		a7 := Acts{Bits: 7}
+		QuantizeRows(&a7, x, 1, len(x))
+		require.Equal(t, float32(3)/63, a7.Scales[0])
+		require.Equal(t, []int8{21, 0, -42, 10, 63, -63, 32, 0, 63, 0, 0, 21}, a7.Data[:len(x)])
+		require.Equal(t, 7, a7.Bits, "Reset keeps the precision")
+	})
+}
+
+// TestQuantizeRows7BitRange: 7-bit codes never leave [-63, 63] (the AVX2
+// 7-bit kernel adds 64 and needs an unsigned byte <= 127), for rows whose
+// maximum sits anywhere and values at every rounding edge.
+func TestQuantizeRows7BitRange(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 7))
+		for _, k := range []int{1, 7, 8, 9, 33, 768} {
+			x := make([]float32, 4*k)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30)))
+			}
+			a := Acts{Bits: 7}
+			QuantizeRows(&a, x, 4, k)
+			for i, c := range a.Data {
+				require.True(t, c >= -63 && c <= 63, "k=%d code %d = %d", k, i, c)
+			}
+		}
 	})
 }
 

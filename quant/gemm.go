@@ -45,6 +45,7 @@ const (
 // gemmCall is one GEMM in flight, shared by the goroutines working on it.
 type gemmCall struct {
 	t       *tier
+	kern    func(p *kargs, rows, panels int) // t.kern, or t.kern7 for 7-bit activations
 	dst     []float32
 	a       *Acts
 	w       *PackedWeights
@@ -61,9 +62,10 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 	kp := RoundUp(k, KR)
 	if a.K != k || m < 0 || n <= 0 || len(dst) < m*n || (bias != nil && len(bias) < n) ||
 		len(a.Data) < m*kp || len(a.Scales) < m ||
-		len(w.Data) < PackedLen(n, k) || len(w.Scales) < n || len(w.ColSums) < RoundUp(n, NR) {
-		panic(fmt.Sprintf("quant: GEMM shape mismatch: acts %dx%d (data %d, scales %d), weights %dx%d (data %d, scales %d, colsums %d), dst %d, bias %d",
-			a.M, a.K, len(a.Data), len(a.Scales), n, k, len(w.Data), len(w.Scales), len(w.ColSums), len(dst), len(bias)))
+		len(w.Data) < PackedLen(n, k) || len(w.Scales) < n || len(w.ColSums) < RoundUp(n, NR) ||
+		(a.Bits != 0 && a.Bits != 7 && a.Bits != 8) {
+		panic(fmt.Sprintf("quant: GEMM shape mismatch: acts %dx%d (data %d, scales %d, bits %d), weights %dx%d (data %d, scales %d, colsums %d), dst %d, bias %d",
+			a.M, a.K, len(a.Data), len(a.Scales), a.Bits, n, k, len(w.Data), len(w.Scales), len(w.ColSums), len(dst), len(bias)))
 	}
 	if m == 0 {
 		return
@@ -72,7 +74,10 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		flags |= flagBias
 	}
 	t := activeTier.Load()
-	g := gemmCall{t: t, dst: dst, a: a, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
+	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
+	if a.Bits == 7 && t.kern7 != nil {
+		g.kern = t.kern7
+	}
 	g.rowsPer = RoundUp(min(rowsPerChunk, m), t.mr)
 	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
 	chunks := g.mChunks * ((RoundUp(n, NR)/NR + panelsPerChunk - 1) / panelsPerChunk)
@@ -145,11 +150,11 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 			k.dst = &g.dst[r*g.n+n0]
 			if tail {
 				k.flags = g.flags | flagRaw
-				t.kern(k, rows, 1)
+				g.kern(k, rows, 1)
 				k.flags = g.flags
 				g.tailEpilogue(raw[:rows*NR], r, n0)
 			} else {
-				t.kern(k, rows, np)
+				g.kern(k, rows, np)
 			}
 			r += rows
 		}

@@ -68,6 +68,75 @@ var avx2Kernels = [5]func(*kargs){
 	gemmAVX2R5,
 }
 
+// gemmAVX2U7R1 is the AVX2 micro-kernel for 1 row(s) x 16 columns (one panel) of
+// 7-bit activations (codes in [-63, 63]). It implements, for r < 1, c < 16,
+// with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.
+//
+//go:noescape
+func gemmAVX2U7R1(p *kargs)
+
+// gemmAVX2U7R2 is the AVX2 micro-kernel for 2 row(s) x 16 columns (one panel) of
+// 7-bit activations (codes in [-63, 63]). It implements, for r < 2, c < 16,
+// with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.
+//
+//go:noescape
+func gemmAVX2U7R2(p *kargs)
+
+// gemmAVX2U7R3 is the AVX2 micro-kernel for 3 row(s) x 16 columns (one panel) of
+// 7-bit activations (codes in [-63, 63]). It implements, for r < 3, c < 16,
+// with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.
+//
+//go:noescape
+func gemmAVX2U7R3(p *kargs)
+
+// gemmAVX2U7R4 is the AVX2 micro-kernel for 4 row(s) x 16 columns (one panel) of
+// 7-bit activations (codes in [-63, 63]). It implements, for r < 4, c < 16,
+// with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.
+//
+//go:noescape
+func gemmAVX2U7R4(p *kargs)
+
+// gemmAVX2U7R5 is the AVX2 micro-kernel for 5 row(s) x 16 columns (one panel) of
+// 7-bit activations (codes in [-63, 63]). It implements, for r < 5, c < 16,
+// with ks = p.ksteps:
+//
+//	acc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.
+//
+//go:noescape
+func gemmAVX2U7R5(p *kargs)
+
+// avx2U7Kernels[r-1] handles r rows of 7-bit activations.
+var avx2U7Kernels = [5]func(*kargs){
+	gemmAVX2U7R1,
+	gemmAVX2U7R2,
+	gemmAVX2U7R3,
+	gemmAVX2U7R4,
+	gemmAVX2U7R5,
+}
+
 // gemmVNNIR1P1 is the AVX-512 VNNI micro-kernel for 1 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 1, c < 16:
 //

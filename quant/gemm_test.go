@@ -22,9 +22,16 @@ func forEachTier(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-// randGEMMInputs builds activations and packed weights with values across
-// the whole int8 range [-127, 127], including zero rows and extreme rows.
+// randGEMMInputs builds 8-bit activations and packed weights with values
+// across the whole int8 range [-127, 127], including zero rows and extreme
+// rows.
 func randGEMMInputs(rng *rand.Rand, m, n, k int) (*Acts, *PackedWeights, []float32) {
+	return randGEMMInputsBits(rng, m, n, k, 8)
+}
+
+// randGEMMInputsBits is randGEMMInputs with activations of the given
+// precision (Acts.Bits): extreme rows reach +-127 or +-63.
+func randGEMMInputsBits(rng *rand.Rand, m, n, k, bits int) (*Acts, *PackedWeights, []float32) {
 	x := make([]float32, m*k)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -32,10 +39,10 @@ func randGEMMInputs(rng *rand.Rand, m, n, k int) (*Acts, *PackedWeights, []float
 	if m > 2 {
 		clear(x[k : 2*k]) // a zero row: scale 0
 		for j := range k {
-			x[2*k+j] = float32(1 - 2*float64(j%2)) // all +-max: codes +-127
+			x[2*k+j] = float32(1 - 2*float64(j%2)) // all +-max: codes +-127 (+-63)
 		}
 	}
-	var a Acts
+	a := Acts{Bits: bits}
 	QuantizeRows(&a, x, m, k)
 	wf := make([]float32, n*k)
 	for i := range wf {
@@ -71,12 +78,19 @@ func bitsEqual(t *testing.T, want, got []float32, msg string) {
 }
 
 // TestGEMMBitIdentical compares every tier, serial and threaded, with and
-// without bias and residual, against the reference gemmGeneric bit for bit.
+// without bias and residual, for 8- and 7-bit activations, against the
+// reference gemmGeneric bit for bit.
 func TestGEMMBitIdentical(t *testing.T) {
+	for _, bits := range []int{8, 7} {
+		t.Run(fmt.Sprintf("bits%d", bits), func(t *testing.T) { testGEMMBitIdentical(t, bits) })
+	}
+}
+
+func testGEMMBitIdentical(t *testing.T, bits int) {
 	pool := NewPool(3)
 	defer pool.Close()
 	forEachTier(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(1, 2))
+		rng := rand.New(rand.NewPCG(1, uint64(bits)))
 		type shape struct{ m, n, k int }
 		var shapes []shape
 		for i, m := range gemmSizes {
@@ -86,7 +100,7 @@ func TestGEMMBitIdentical(t *testing.T) {
 		}
 		shapes = append(shapes, shape{0, 16, 16}, shape{128, 772, 772}, shape{200, 100, 3072 + 4})
 		for _, s := range shapes {
-			a, w, bias := randGEMMInputs(rng, s.m, s.n, s.k)
+			a, w, bias := randGEMMInputsBits(rng, s.m, s.n, s.k, bits)
 			for _, withBias := range []bool{false, true} {
 				b := bias
 				if !withBias {

@@ -57,8 +57,12 @@ type tier struct {
 	mr   int // maximum rows per call
 	np   int // maximum panels per call
 	kern func(p *kargs, rows, panels int)
-	f32  bool // the fp32 kernels and quantisation use the AVX2 loops
-	rows bool // DotRows/AxpyRows use the architecture's SIMD loops
+	// kern7, if set, replaces kern for 7-bit activations (Acts.Bits 7),
+	// with the same rows/panels limits and the same results; tiers
+	// without it run kern, which is exact for any code in [-127, 127].
+	kern7 func(p *kargs, rows, panels int)
+	f32   bool // the fp32 kernels and quantisation use the AVX2 loops
+	rows  bool // DotRows/AxpyRows use the architecture's SIMD loops
 	// optIn tiers are never chosen automatically, only by SetKernel or
 	// LEPTON_KERNEL: they have not yet been validated on hardware that
 	// runs them (tests iterate over them wherever they are supported).

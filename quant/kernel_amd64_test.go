@@ -8,19 +8,25 @@ import (
 	"testing"
 )
 
-// BenchmarkKernelAVX2 times the full-height AVX2 micro-kernel (avx2MR x 16)
-// alone on data that stays in L1 (K=768): the upper bound for the whole GEMM.
+// BenchmarkKernelAVX2 times the full-height AVX2 micro-kernels (avx2MR x
+// 16, 8- and 7-bit activations) alone on data that stays in L1 (K=768): the
+// upper bound for the whole GEMM.
 func BenchmarkKernelAVX2(b *testing.B) {
+	b.Run("bits8", func(b *testing.B) { benchKernelAVX2(b, 8, avx2Kernels[avx2MR-1]) })
+	b.Run("bits7", func(b *testing.B) { benchKernelAVX2(b, 7, avx2U7Kernels[avx2MR-1]) })
+}
+
+func benchKernelAVX2(b *testing.B, bits int, kern func(*kargs)) {
 	const kp = 768
 	rng := rand.New(rand.NewPCG(1, 1))
-	a, w, bias := randGEMMInputs(rng, avx2MR, 16, kp)
+	a, w, bias := randGEMMInputsBits(rng, avx2MR, 16, kp, bits)
 	dst := make([]float32, avx2MR*16)
 	var raw [8 * NR]int32
 	k := kargs{a: &a.Data[0], lda: kp, w: &w.Data[0], ldw: kp * 16, ksteps: kp / 4, dst: &dst[0], ldd: 64,
 		as: &a.Scales[0], ws: &w.Scales[0], cs: &w.ColSums[0], bias: &bias[0], flags: flagBias, raw: &raw[0]}
 	cpu0 := cpuSeconds()
 	for b.Loop() {
-		avx2Kernels[avx2MR-1](&k)
+		kern(&k)
 	}
 	ops := 2 * float64(avx2MR*16*kp) * float64(b.N)
 	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOPS")

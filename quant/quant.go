@@ -61,7 +61,7 @@ func QuantizePack(w []float32, n, k int) (PackedWeights, error) {
 	q := make([]int8, n*k)
 	scales := make([]float32, n)
 	for i := 0; i < n; i++ {
-		scales[i] = quantizeSymmetric(q[i*k:(i+1)*k], w[i*k:(i+1)*k])
+		scales[i] = quantizeSymmetric(q[i*k:(i+1)*k], w[i*k:(i+1)*k], 127)
 	}
 	p := PackedWeights{N: n, K: k, Data: make([]int8, PackedLen(n, k)), Scales: scales, ColSums: make([]int32, RoundUp(n, NR))}
 	Pack(p.Data, p.ColSums, q, n, k)
@@ -97,10 +97,12 @@ func Unpack(w *PackedWeights) []int8 {
 	return q
 }
 
-// quantizeSymmetric maps x to int8 codes in [-127, 127] and returns the scale.
-// The scale is max|x|/127; a zero (or empty) input gives scale 0 and zero codes.
-// NaN inputs are treated as 0 so that hostile weights cannot poison a row.
-func quantizeSymmetric(dst []int8, x []float32) float32 {
+// quantizeSymmetric maps x to int8 codes in [-levels, levels] and returns
+// the scale max|x|/levels (levels is 127 for weights and 8-bit activations,
+// 63 for 7-bit activations); a zero (or empty) input gives scale 0 and zero
+// codes. NaN inputs are treated as 0 so that hostile weights cannot poison
+// a row.
+func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	dst = dst[:len(x)]
 	simd := len(x) >= 8 && useF32SIMD()
 	var amax float32
@@ -118,8 +120,10 @@ func quantizeSymmetric(dst []int8, x []float32) float32 {
 		clear(dst)
 		return 0
 	}
-	scale := amax / 127
-	inv := 127 / amax
+	// |x|*inv <= levels up to one rounding of the product, which cannot
+	// reach levels+0.5: codes stay in [-levels, levels].
+	scale := amax / levels
+	inv := levels / amax
 	if simd {
 		quantizeAVX2(&dst[0], &x[0], done/8, inv)
 	}
@@ -145,14 +149,33 @@ func roundHalfEven(v float32) int32 {
 	return int32(r)
 }
 
-// Acts is a batch of activation rows quantised per row to int8. Codes lie
-// in [-127, 127]: QuantizeRows guarantees it and the AVX2 GEMM relies on it
-// (it negates activations; -128 has no int8 negation), so callers that fill
-// Data themselves must keep to that range.
+// Acts is a batch of activation rows quantised per row to int8 with Bits
+// bits of precision:
+//
+//   - Bits 8 (or 0): codes in [-127, 127], scale max|x|/127;
+//   - Bits 7: codes in [-63, 63], scale max|x|/63.
+//
+// Every tier computes the same exact integer sums for either precision, so
+// results are bit-identical across tiers for a given Bits. 7 bits is what
+// lets the AVX2 tier run VPMADDUBSW on a+64 (unsigned, at most 127) times w
+// without the sign trick, about 1.3x faster, at twice the activation
+// rounding error (the per-token scale keeps that small: see quant/doc.go).
+// Callers that fill Data themselves must keep codes in the range of Bits:
+// the AVX2 kernels rely on it (8-bit codes are negated, and -128 has no int8
+// negation; 7-bit codes are offset by 64 into unsigned bytes).
 type Acts struct {
 	M, K   int
 	Data   []int8    // [M][RoundUp(K, KR)], padding zero
 	Scales []float32 // [M]
+	Bits   int       // 7 or 8; 0 means 8. Reset keeps it.
+}
+
+// levels is the largest code of a's precision.
+func (a *Acts) levels() float32 {
+	if a.Bits == 7 {
+		return 63
+	}
+	return 127
 }
 
 // Reset sizes a for m rows of k values, reusing its buffers when they are
@@ -183,7 +206,7 @@ func QuantizeRows(a *Acts, x []float32, m, k int) {
 func (a *Acts) quantizeRow(i int, x []float32) {
 	kp := RoundUp(a.K, KR)
 	q := a.Data[i*kp : (i+1)*kp]
-	a.Scales[i] = quantizeSymmetric(q[:a.K], x)
+	a.Scales[i] = quantizeSymmetric(q[:a.K], x, a.levels())
 	clear(q[a.K:])
 }
 

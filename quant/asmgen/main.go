@@ -34,7 +34,7 @@ func main() {
 	flag.Parse()
 	files := map[string][]byte{
 		"gemm_amd64.s":  genAMD64(),
-		"gemm_amd64.go": append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsVNNI()...),
+		"gemm_amd64.go": append(append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsAVX2U7()...), goDeclsVNNI()...),
 		"gemm_arm64.s":  genARM64(),
 		"gemm_arm64.go": append(goDecls("arm64", "SDOT", "sdot", sdotMR), goDeclsNEON()...),
 		"f32_amd64.s":   genF32AMD64(),
@@ -108,133 +108,216 @@ func goDecls(arch, tierName, short string, mr int) []byte {
 	return b.Bytes()
 }
 
-// genAMD64 writes the AVX2 kernels.
+// genAMD64 writes the AVX2 kernels, in two variants.
 //
-// Exactness: VPMADDUBSW multiplies unsigned by signed bytes and adds pairs
-// into int16 with saturation. The weights are made unsigned as |w|
-// (VPABSB, once per k-step, shared by all rows) and their sign moves onto
-// the broadcast activations (VPSIGNB a, w gives a*sign(w), 0 where w == 0).
-// With |w| <= 128 and |a| <= 127 a pair sum is at most 2*128*127 = 32512 <
-// 32767, so the int16 sum never saturates and equals the signed products'
-// sum exactly. VPMADDWD with int16 ones widens the pairs into int32 lanes,
-// one per (column, k-step). Activations must be in [-127, 127], which
-// QuantizeRows guarantees (VPSIGNB cannot negate -128); any int8 weight,
-// -128 included, is exact.
+// 8-bit activations (gemmAVX2R*), exact by the sign trick: VPMADDUBSW
+// multiplies unsigned by signed bytes and adds pairs into int16 with
+// saturation. The weights are made unsigned as |w| (VPABSB, once per k-step,
+// shared by all rows) and their sign moves onto the broadcast activations
+// (VPSIGNB a, w gives a*sign(w), 0 where w == 0). With |w| <= 128 and
+// |a| <= 127 a pair sum is at most 2*128*127 = 32512 < 32767, so the int16
+// sum never saturates and equals the signed products' sum exactly. VPMADDWD
+// with int16 ones widens the pairs into int32 lanes, one per (column,
+// k-step). Activations must be in [-127, 127], which QuantizeRows
+// guarantees (VPSIGNB cannot negate -128); any int8 weight, -128 included,
+// is exact. Cost: 4 vector ops per 32 multiply-adds (VPSIGNB, VPMADDUBSW,
+// VPMADDWD, VPADDD), about 147 GOPS on one Zen 4 core (63% of 233).
 //
-// Measured alternative (not kept): the sign-extend route, VPMOVSXBW of the
-// weights and VPMADDWD on activations pre-widened to int16, 6x16 tiles. It
-// ran at the same speed (~140 GOPS per CPU-second on the reference Zen 4)
-// and needs an int16 copy of the activations, so it lost on memory. Both are
-// bound by the one vector multiply pipe: VPMADDUBSW alone runs at ~260.
+// 7-bit activations (gemmAVX2U7R*), exact by range: codes a in [-63, 63]
+// become unsigned bytes a+64 in [1, 127] (one VPADDB per broadcast, shared
+// by both column halves) and multiply the weights directly, so a pair sum
+// is at most 2*127*128 = 32512 < 32767, exact again. The epilogue subtracts
+// 64*ColSums[c] (VPSLLD 6, VPSUBD), exact in int32. Cost: 3 ops per 32
+// multiply-adds, about 1.3x the 8-bit kernel's speed. PyTorch's fbgemm
+// backend makes the same trade (reduce_range: 7-bit activations on x86
+// without VNNI).
+//
+// Measured alternatives (not kept): the sign-extend route (VPMOVSXBW of the
+// weights, VPMADDWD on int16 activations, 6x16 tiles) ran at the 8-bit
+// kernel's speed and needs an int16 copy of the activations; 6-row tiles
+// with |a| precomputed, or with ones and |w| from memory, were 10-20%
+// slower than 5x16; adding two 7-bit VPMADDUBSW results in int16 before one
+// VPMADDWD (exact for |a| <= 63) lost to its extra VPABSB work.
 func genAMD64() []byte {
 	var b asm
 	b.f("%s//go:build amd64 && !purego\n\n#include \"textflag.h\"\n", header)
 	b.f("DATA onesW<>+0(SB)/4, $0x00010001")
 	b.f("GLOBL onesW<>(SB), RODATA|NOPTR, $4\n")
-	rowReg := []string{"SI", "R9", "R10", "R11", "R12"}
+	b.f("DATA off64<>+0(SB)/4, $0x40404040")
+	b.f("GLOBL off64<>(SB), RODATA|NOPTR, $4\n")
 	for mr := 1; mr <= avx2MR; mr++ {
-		name := fmt.Sprintf("gemmAVX2R%d", mr)
-		b.f("// func %s(p *kargs)", name)
-		b.f("// Registers: Y0-Y%d accumulators (row r: Y(2r) columns 0-7, Y(2r+1) columns 8-15),", 2*mr-1)
-		b.f("// Y10-Y11 |w| of one k-step (w itself is a memory operand), Y12 broadcast activations,")
-		b.f("// Y13-Y14 a*sign(w) and products, Y15 int16 ones.")
-		b.f("TEXT ·%s(SB), NOSPLIT, $0-8", name)
-		b.i("MOVQ p+0(FP), DI")
-		b.i("MOVQ %d(DI), SI", offA)
-		b.i("MOVQ %d(DI), R8", offLDA)
-		b.i("MOVQ %d(DI), DX", offW)
-		b.i("MOVQ %d(DI), CX", offKsteps)
-		for r := 1; r < mr; r++ {
-			b.i("LEAQ (%s)(R8*1), %s", rowReg[r-1], rowReg[r])
-		}
-		for r := 0; r < 2*mr; r++ {
-			b.i("VPXOR Y%d, Y%d, Y%d", r, r, r)
-		}
-		b.i("VPBROADCASTD onesW<>(SB), Y15")
-		b.i("XORQ BX, BX")
-		// Two k-steps per iteration, then one more when ksteps is odd.
-		step := func(off int) {
-			b.i("VPABSB %d(DX), Y10", 64*off)
-			b.i("VPABSB %d(DX), Y11", 64*off+32)
-			for r := 0; r < mr; r++ {
-				b.i("VPBROADCASTD %d(%s)(BX*1), Y12", 4*off, rowReg[r])
-				b.i("VPSIGNB %d(DX), Y12, Y13", 64*off)
-				b.i("VPSIGNB %d(DX), Y12, Y14", 64*off+32)
-				b.i("VPMADDUBSW Y13, Y10, Y13")
-				b.i("VPMADDUBSW Y14, Y11, Y14")
-				b.i("VPMADDWD Y15, Y13, Y13")
-				b.i("VPMADDWD Y15, Y14, Y14")
-				b.i("VPADDD Y13, Y%d, Y%d", 2*r, 2*r)
-				b.i("VPADDD Y14, Y%d, Y%d", 2*r+1, 2*r+1)
-			}
-		}
-		b.i("SUBQ $2, CX")
-		b.i("JLT odd%d", mr)
-		b.f("loop%d:", mr)
-		step(0)
-		step(1)
-		b.i("ADDQ $128, DX")
-		b.i("ADDQ $8, BX")
-		b.i("SUBQ $2, CX")
-		b.i("JGE loop%d", mr)
-		b.f("odd%d:", mr)
-		b.i("CMPQ CX, $-1")
-		b.i("JNE done%d", mr)
-		step(0)
-		b.f("done%d:", mr)
-		// Epilogue.
-		b.i("MOVQ %d(DI), R12", offFlags)
-		b.i("TESTQ $4, R12")
-		b.i("JNZ raw%d", mr)
-		b.i("MOVQ %d(DI), R13", offDst)
-		b.i("MOVQ %d(DI), R14", offLDD)
-		b.i("MOVQ %d(DI), SI", offAS)
-		b.i("MOVQ %d(DI), AX", offWS)
-		b.i("VMOVUPS (AX), Y10")
-		b.i("VMOVUPS 32(AX), Y11")
-		b.i("TESTQ $1, R12")
-		b.i("JZ nobias%d", mr)
-		b.i("MOVQ %d(DI), AX", offBias)
-		b.i("VMOVUPS (AX), Y12")
-		b.i("VMOVUPS 32(AX), Y13")
-		b.f("nobias%d:", mr)
-		for r := 0; r < mr; r++ {
-			lo, hi := 2*r, 2*r+1
-			b.i("VBROADCASTSS %d(SI), Y14", 4*r)
-			b.i("VMULPS Y10, Y14, Y15")
-			b.i("VMULPS Y11, Y14, Y14")
-			b.i("VCVTDQ2PS Y%d, Y%d", lo, lo)
-			b.i("VCVTDQ2PS Y%d, Y%d", hi, hi)
-			b.i("VMULPS Y15, Y%d, Y%d", lo, lo)
-			b.i("VMULPS Y14, Y%d, Y%d", hi, hi)
-			b.i("TESTQ $1, R12")
-			b.i("JZ nb%d_%d", mr, r)
-			b.i("VADDPS Y12, Y%d, Y%d", lo, lo)
-			b.i("VADDPS Y13, Y%d, Y%d", hi, hi)
-			b.f("nb%d_%d:", mr, r)
-			b.i("TESTQ $2, R12")
-			b.i("JZ nr%d_%d", mr, r)
-			b.i("VADDPS (R13), Y%d, Y%d", lo, lo)
-			b.i("VADDPS 32(R13), Y%d, Y%d", hi, hi)
-			b.f("nr%d_%d:", mr, r)
-			b.i("VMOVUPS Y%d, (R13)", lo)
-			b.i("VMOVUPS Y%d, 32(R13)", hi)
-			if r < mr-1 {
-				b.i("ADDQ R14, R13")
-			}
-		}
-		b.i("VZEROUPPER")
-		b.i("RET")
-		b.f("raw%d:", mr)
-		b.i("MOVQ %d(DI), AX", offRaw)
-		for r := 0; r < mr; r++ {
-			b.i("VMOVDQU Y%d, %d(AX)", 2*r, 64*r)
-			b.i("VMOVDQU Y%d, %d(AX)", 2*r+1, 64*r+32)
-		}
-		b.i("VZEROUPPER")
-		b.i("RET\n")
+		genAVX2Kernel(&b, mr, false)
+	}
+	for mr := 1; mr <= avx2MR; mr++ {
+		genAVX2Kernel(&b, mr, true)
 	}
 	genVNNI(&b)
+	return b.Bytes()
+}
+
+// genAVX2Kernel writes gemmAVX2R<mr> (8-bit activations) or, with u7,
+// gemmAVX2U7R<mr> (7-bit activations); see genAMD64.
+func genAVX2Kernel(b *asm, mr int, u7 bool) {
+	rowReg := []string{"SI", "R9", "R10", "R11", "R12"}
+	name := fmt.Sprintf("gemmAVX2R%d", mr)
+	if u7 {
+		name = fmt.Sprintf("gemmAVX2U7R%d", mr)
+	}
+	b.f("// func %s(p *kargs)", name)
+	b.f("// Registers: Y0-Y%d accumulators (row r: Y(2r) columns 0-7, Y(2r+1) columns 8-15),", 2*mr-1)
+	if u7 {
+		b.f("// Y10-Y11 w of one k-step, Y12 broadcast a+64, Y13 products, Y14 bytes of 64, Y15 int16 ones.")
+	} else {
+		b.f("// Y10-Y11 |w| of one k-step (w itself is a memory operand), Y12 broadcast activations,")
+		b.f("// Y13-Y14 a*sign(w) and products, Y15 int16 ones.")
+	}
+	b.f("TEXT ·%s(SB), NOSPLIT, $0-8", name)
+	b.i("MOVQ p+0(FP), DI")
+	b.i("MOVQ %d(DI), SI", offA)
+	b.i("MOVQ %d(DI), R8", offLDA)
+	b.i("MOVQ %d(DI), DX", offW)
+	b.i("MOVQ %d(DI), CX", offKsteps)
+	for r := 1; r < mr; r++ {
+		b.i("LEAQ (%s)(R8*1), %s", rowReg[r-1], rowReg[r])
+	}
+	for r := 0; r < 2*mr; r++ {
+		b.i("VPXOR Y%d, Y%d, Y%d", r, r, r)
+	}
+	b.i("VPBROADCASTD onesW<>(SB), Y15")
+	if u7 {
+		b.i("VPBROADCASTD off64<>(SB), Y14")
+	}
+	b.i("XORQ BX, BX")
+	// Two k-steps per iteration, then one more when ksteps is odd.
+	step := func(off int) {
+		if u7 {
+			b.i("VMOVDQU %d(DX), Y10", 64*off)
+			b.i("VMOVDQU %d(DX), Y11", 64*off+32)
+			for r := 0; r < mr; r++ {
+				b.i("VPBROADCASTD %d(%s)(BX*1), Y12", 4*off, rowReg[r])
+				b.i("VPADDB Y14, Y12, Y12")
+				for c := 0; c < 2; c++ {
+					b.i("VPMADDUBSW Y%d, Y12, Y13", 10+c)
+					b.i("VPMADDWD Y15, Y13, Y13")
+					b.i("VPADDD Y13, Y%d, Y%d", 2*r+c, 2*r+c)
+				}
+			}
+			return
+		}
+		b.i("VPABSB %d(DX), Y10", 64*off)
+		b.i("VPABSB %d(DX), Y11", 64*off+32)
+		for r := 0; r < mr; r++ {
+			b.i("VPBROADCASTD %d(%s)(BX*1), Y12", 4*off, rowReg[r])
+			b.i("VPSIGNB %d(DX), Y12, Y13", 64*off)
+			b.i("VPSIGNB %d(DX), Y12, Y14", 64*off+32)
+			b.i("VPMADDUBSW Y13, Y10, Y13")
+			b.i("VPMADDUBSW Y14, Y11, Y14")
+			b.i("VPMADDWD Y15, Y13, Y13")
+			b.i("VPMADDWD Y15, Y14, Y14")
+			b.i("VPADDD Y13, Y%d, Y%d", 2*r, 2*r)
+			b.i("VPADDD Y14, Y%d, Y%d", 2*r+1, 2*r+1)
+		}
+	}
+	b.i("SUBQ $2, CX")
+	b.i("JLT odd%d", mr)
+	b.f("loop%d:", mr)
+	step(0)
+	step(1)
+	b.i("ADDQ $128, DX")
+	b.i("ADDQ $8, BX")
+	b.i("SUBQ $2, CX")
+	b.i("JGE loop%d", mr)
+	b.f("odd%d:", mr)
+	b.i("CMPQ CX, $-1")
+	b.i("JNE done%d", mr)
+	step(0)
+	b.f("done%d:", mr)
+	if u7 {
+		// Exact sums: subtract 64*ColSums, for the raw path too.
+		b.i("MOVQ %d(DI), AX", offCS)
+		b.i("VMOVDQU (AX), Y10")
+		b.i("VMOVDQU 32(AX), Y11")
+		b.i("VPSLLD $6, Y10, Y10")
+		b.i("VPSLLD $6, Y11, Y11")
+		for r := 0; r < mr; r++ {
+			b.i("VPSUBD Y10, Y%d, Y%d", 2*r, 2*r)
+			b.i("VPSUBD Y11, Y%d, Y%d", 2*r+1, 2*r+1)
+		}
+	}
+	// Epilogue.
+	b.i("MOVQ %d(DI), R12", offFlags)
+	b.i("TESTQ $4, R12")
+	b.i("JNZ raw%d", mr)
+	b.i("MOVQ %d(DI), R13", offDst)
+	b.i("MOVQ %d(DI), R14", offLDD)
+	b.i("MOVQ %d(DI), SI", offAS)
+	b.i("MOVQ %d(DI), AX", offWS)
+	b.i("VMOVUPS (AX), Y10")
+	b.i("VMOVUPS 32(AX), Y11")
+	b.i("TESTQ $1, R12")
+	b.i("JZ nobias%d", mr)
+	b.i("MOVQ %d(DI), AX", offBias)
+	b.i("VMOVUPS (AX), Y12")
+	b.i("VMOVUPS 32(AX), Y13")
+	b.f("nobias%d:", mr)
+	for r := 0; r < mr; r++ {
+		lo, hi := 2*r, 2*r+1
+		b.i("VBROADCASTSS %d(SI), Y14", 4*r)
+		b.i("VMULPS Y10, Y14, Y15")
+		b.i("VMULPS Y11, Y14, Y14")
+		b.i("VCVTDQ2PS Y%d, Y%d", lo, lo)
+		b.i("VCVTDQ2PS Y%d, Y%d", hi, hi)
+		b.i("VMULPS Y15, Y%d, Y%d", lo, lo)
+		b.i("VMULPS Y14, Y%d, Y%d", hi, hi)
+		b.i("TESTQ $1, R12")
+		b.i("JZ nb%d_%d", mr, r)
+		b.i("VADDPS Y12, Y%d, Y%d", lo, lo)
+		b.i("VADDPS Y13, Y%d, Y%d", hi, hi)
+		b.f("nb%d_%d:", mr, r)
+		b.i("TESTQ $2, R12")
+		b.i("JZ nr%d_%d", mr, r)
+		b.i("VADDPS (R13), Y%d, Y%d", lo, lo)
+		b.i("VADDPS 32(R13), Y%d, Y%d", hi, hi)
+		b.f("nr%d_%d:", mr, r)
+		b.i("VMOVUPS Y%d, (R13)", lo)
+		b.i("VMOVUPS Y%d, 32(R13)", hi)
+		if r < mr-1 {
+			b.i("ADDQ R14, R13")
+		}
+	}
+	b.i("VZEROUPPER")
+	b.i("RET")
+	b.f("raw%d:", mr)
+	b.i("MOVQ %d(DI), AX", offRaw)
+	for r := 0; r < mr; r++ {
+		b.i("VMOVDQU Y%d, %d(AX)", 2*r, 64*r)
+		b.i("VMOVDQU Y%d, %d(AX)", 2*r+1, 64*r+32)
+	}
+	b.i("VZEROUPPER")
+	b.i("RET\n")
+}
+
+// goDeclsAVX2U7 declares the 7-bit-activation AVX2 kernels.
+func goDeclsAVX2U7() []byte {
+	var b asm
+	for r := 1; r <= avx2MR; r++ {
+		name := fmt.Sprintf("gemmAVX2U7R%d", r)
+		b.f("// %s is the AVX2 micro-kernel for %d row(s) x 16 columns (one panel) of", name, r)
+		b.f("// 7-bit activations (codes in [-63, 63]). It implements, for r < %d, c < 16,", r)
+		b.f("// with ks = p.ksteps:")
+		b.f("//")
+		b.f("//\tacc[r][c] = sum over k < 4*ks of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%%4])")
+		b.f("//\tif p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }")
+		b.f("//")
+		b.f("// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.")
+		b.f("//\n//go:noescape\nfunc %s(p *kargs)\n", name)
+	}
+	b.f("// avx2U7Kernels[r-1] handles r rows of 7-bit activations.")
+	b.f("var avx2U7Kernels = [%d]func(*kargs){", avx2MR)
+	for r := 1; r <= avx2MR; r++ {
+		b.f("\tgemmAVX2U7R%d,", r)
+	}
+	b.f("}")
 	return b.Bytes()
 }
 
