@@ -140,7 +140,7 @@ func (e *modelError) Error() string   { return e.msg }
 func (e *modelError) Unwrap() []error { return []error{ErrInvalidModel, e.err} }
 
 func newModelConfig(opts []Option) (modelConfig, error) {
-	cfg := modelConfig{defaults: callConfig{truncate: true}}
+	cfg := modelConfig{actBits: DefaultActivationBits, defaults: callConfig{truncate: true}}
 	if err := WithThreads(0).applyModel(&cfg); err != nil {
 		return cfg, err
 	}
@@ -424,7 +424,7 @@ func (m *Model) getState() *callState {
 	if st, ok := m.states.Get().(*callState); ok {
 		return st
 	}
-	return &callState{ws: bert.Workspace{Pool: m.pool}, enc: m.tok.NewEncoder()}
+	return &callState{ws: bert.Workspace{Pool: m.pool, ActBits: m.cfg.actBits}, enc: m.tok.NewEncoder()}
 }
 
 // encode tokenises every input into st.ids / st.tids / st.ends.
@@ -549,6 +549,7 @@ type Info struct {
 	Pooling      string   // the model's default pooling: "cls" or "mean"
 	Labels       []string // classifier labels by index; empty for encoders
 	Kernel       string   // the int8 kernel tier in use (quant.KernelName)
+	ActBits      int      // activation precision of the int8 path (WithActivationBits)
 	Threads      int      // goroutines per call
 	MaxLength    int      // default max tokens per input
 	Mapped       bool     // weights are memory-mapped (not copied)
@@ -573,7 +574,7 @@ func (m *Model) Info() Info {
 		Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
 		Pooling: pooling, Labels: append([]string(nil), m.labels...), Kernel: quant.KernelName(),
-		Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
+		ActBits: m.cfg.actBits, Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
 		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
 		Metadata: maps.Clone(map[string]string(m.file.Meta)),
 	}

@@ -62,6 +62,7 @@ type callConfig struct {
 // modelConfig holds the settings fixed at Open.
 type modelConfig struct {
 	threads  int
+	actBits  int // WithActivationBits
 	defaults callConfig
 }
 
@@ -101,6 +102,32 @@ func WithThreads(n int) Option {
 			n = runtime.GOMAXPROCS(0)
 		}
 		c.threads = n
+		return nil
+	})
+}
+
+// DefaultActivationBits is the activation precision of the int8 path unless
+// WithActivationBits says otherwise.
+const DefaultActivationBits = 7
+
+// WithActivationBits sets the precision, 7 or 8 bits, that activations are
+// quantised to (per token, symmetrically) before each int8 matrix product
+// (default DefaultActivationBits, 7). Weights are 8-bit either way.
+//
+// 7 bits lets the AVX2 kernel multiply without its exact-sign workaround,
+// which makes the matrix products about 1.2-1.3x faster on AVX2 CPUs (the
+// usual laptop and edge-box x86); PyTorch's x86 int8 backend makes the same
+// choice. It doubles the activation rounding step: on the SST-2 test model
+// argmax agreement with fp32 is 99.9% (1 of 872 sentences flips) instead of
+// 100%, and mean-pooled embeddings keep a cosine of at least 0.9996 with
+// fp32 instead of 0.9998. Choose 8 when those last digits matter more than
+// speed. Results are identical on every kernel tier for either setting.
+func WithActivationBits(bits int) Option {
+	return modelOption(func(c *modelConfig) error {
+		if bits != 7 && bits != 8 {
+			return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInvalidOption, bits)
+		}
+		c.actBits = bits
 		return nil
 	})
 }

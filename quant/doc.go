@@ -19,20 +19,34 @@
 //
 // # Activations
 //
-// Activations are quantised per row (per token), symmetrically, to int8 in
-// [-127, 127] with scale a[m] = max|X[m][:]| / 127 (zero rows get scale 0 and
-// all-zero codes). Y[m][n] = float32(acc[m][n]) * (a[m] * s[n]) + bias[n].
-// Kernels rely on activation codes staying in [-127, 127] (the AVX2 tier
-// cannot negate -128); QuantizeRows guarantees it.
+// Activations are quantised per row (per token), symmetrically, with Acts.Bits
+// of precision: 8 bits gives codes in [-127, 127] with scale
+// a[m] = max|X[m][:]| / 127, 7 bits codes in [-63, 63] with scale
+// max|X[m][:]| / 63 (zero rows get scale 0 and all-zero codes).
+// Y[m][n] = float32(acc[m][n]) * (a[m] * s[n]) + bias[n]. Every tier
+// computes the same exact integer sums at either precision.
+//
+// Why 7 bits exists: AVX2 has no signed-by-signed byte multiply. VPMADDUBSW
+// multiplies unsigned by signed bytes and saturates pair sums to int16, so
+// 8-bit activations need the sign moved onto the weights first (VPSIGNB: 4
+// vector ops per 32 multiply-adds); 7-bit codes plus 64 are unsigned bytes
+// <= 127 whose pair sums cannot saturate (3 ops; 64*ColSums is subtracted
+// once per tile). That is about 1.2x faster per GEMM on a Zen 4 core (72-75%
+// vs 59-63% of the 233 GOPS AVX2 peak on BERT-base shapes) for twice the
+// activation rounding step; the lepton package measures what it costs
+// (WithActivationBits). PyTorch's fbgemm backend makes the same trade.
+// Kernels rely on codes staying in range (the AVX2 tier cannot negate -128
+// and offsets 7-bit codes by 64); QuantizeRows guarantees it.
 //
 // # Kernel tiers
 //
 // The tier is chosen once at start-up from golang.org/x/sys/cpu:
 //
-//   - "avx2": amd64 AVX2. GEMM uses VPMADDUBSW on |w| and a*sign(w) (exact:
-//     pair sums stay below 32767) and VPMADDWD to widen, 5x16 tiles with the
-//     dequantisation epilogue in assembly; fp32 kernels and quantisation in
-//     ymm registers.
+//   - "avx2": amd64 AVX2. GEMM uses VPMADDUBSW on |w| and a*sign(w) for
+//     8-bit activations, on a+64 and w for 7-bit ones (exact either way:
+//     pair sums stay below 32767), and VPMADDWD to widen, 5x16 tiles with
+//     the dequantisation epilogue in assembly; fp32 kernels and
+//     quantisation in ymm registers.
 //   - "vnni": amd64 AVX-512 VNNI (VPDPBUSD on a+128, minus 128*ColSums),
 //     8x48 tiles. Opt-in until validated on hardware (see Kernels).
 //   - "sdot": arm64 with the dot-product extension (SDOT, WORD-encoded),

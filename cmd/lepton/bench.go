@@ -50,6 +50,7 @@ type benchResult struct {
 	Runs      int     `json:"runs"`
 	TextsPerS float64 `json:"texts_per_s"`
 	GoVersion string  `json:"go_version"`
+	ActBits   int     `json:"act_bits"`
 }
 
 type benchFlags struct {
@@ -59,6 +60,7 @@ type benchFlags struct {
 	batch     int
 	lengths   string
 	threads   int
+	actBits   int
 	runs      int
 	warmup    int
 	json      bool
@@ -75,13 +77,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	fs.IntVar(&f.batch, "batch", 1, "sequences per call")
 	fs.StringVar(&f.lengths, "lengths", "", "comma-separated sequence lengths of one mixed batch (overrides --seq and --batch)")
 	fs.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads per inference")
+	fs.IntVar(&f.actBits, "act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 or 8 (lepton.WithActivationBits)")
 	fs.IntVar(&f.runs, "runs", 20, "timed runs (the median is reported)")
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs first")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	usage := func() {
 		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--runs R] [--json]")
+		fmt.Fprintln(stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +99,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	}
 	if (f.model == "") == (f.synthetic == "") {
 		return f, nil, errUsage{"exactly one of -m and --synthetic is required"}
+	}
+	if f.actBits != 7 && f.actBits != 8 {
+		return f, nil, errUsage{fmt.Sprintf("--act-bits %d: want 7 or 8", f.actBits)}
 	}
 	if f.threads < 1 || f.runs < 1 || f.warmup < 0 {
 		return f, nil, errUsage{"--threads and --runs must be at least 1, --warmup at least 0"}
@@ -169,7 +175,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	qp := quant.NewPool(f.threads)
 	defer qp.Close()
-	ws := &bert.Workspace{Pool: qp}
+	ws := &bert.Workspace{Pool: qp, ActBits: f.actBits}
 	pool, err := bert.ParsePooling(m.Config.Pooling)
 	if err != nil {
 		return err
@@ -216,12 +222,13 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		r.CPUMS = (cpu1 - cpu0) * 1000 / float64(f.runs)
 	}
 	r.Kernel, r.Threads, r.OpenMS, r.PeakRSSMB = quant.KernelName(), f.threads, openMS, peakRSSMB()
+	r.ActBits = f.actBits
 	r.Engine, r.Model, r.GoVersion = "lepton", name, runtime.Version()
 	if f.json {
 		return json.NewEncoder(stdout).Encode(r)
 	}
 	fmt.Fprintf(stdout, "model    %s (%s)\n", name, m.Config.String())
-	fmt.Fprintf(stdout, "kernel   %s, %d thread(s), batch %d, lengths %v\n", r.Kernel, r.Threads, len(lengths), compactLengths(lengths))
+	fmt.Fprintf(stdout, "kernel   %s, %d-bit activations, %d thread(s), batch %d, lengths %v\n", r.Kernel, r.ActBits, r.Threads, len(lengths), compactLengths(lengths))
 	fmt.Fprintf(stdout, "latency  median %.3f ms, min %.3f, max %.3f over %d runs\n", r.MedianMS, r.MinMS, r.MaxMS, r.Runs)
 	fmt.Fprintf(stdout, "rate     %.0f tokens/s, %.1f texts/s; CPU %.3f ms per run\n", r.TokensPerS, r.TextsPerS, r.CPUMS)
 	fmt.Fprintf(stdout, "open     %.2f ms, peak RSS %.1f MB\n", r.OpenMS, r.PeakRSSMB)

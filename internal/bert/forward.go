@@ -57,6 +57,10 @@ type Workspace struct {
 	// nil means quant.DefaultPool(). quant.NewPool(1) keeps a call on the
 	// calling goroutine.
 	Pool *quant.Pool
+	// ActBits is the precision activations are quantised to before each
+	// int8 GEMM (quant.Acts.Bits): 8 (or 0) or 7. 7 bits runs the AVX2
+	// tier's faster kernel; every tier gives the same bits for either.
+	ActBits int
 
 	start  []int     // [nseq+1] first row of each sequence
 	maxLen int       // longest sequence of the batch
@@ -124,6 +128,9 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 	}
 	if err := m.checkSeqs(seqs); err != nil {
 		return err
+	}
+	if w.ActBits != 0 && w.ActBits != 7 && w.ActBits != 8 {
+		return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInput, w.ActBits)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -238,6 +245,7 @@ const rowChunkValues = 1 << 14
 // rows runs op over the t rows of width k of x on the workspace's pool.
 func (w *Workspace) rows(op rowOp, x []float32, k, t int, ln *LayerNorm, eps float32) {
 	if op != rowLN {
+		w.acts.Bits = w.ActBits
 		w.acts.Reset(t, k)
 	}
 	w.rOp, w.rX, w.rK, w.rLN, w.rEps, w.rN = op, x, k, ln, eps, t
@@ -263,7 +271,7 @@ func (w *Workspace) rowItem(c int) {
 	}
 	// The fused quant helpers quantise each row while it is still in L1.
 	kp := quant.RoundUp(k, quant.KR)
-	sub := quant.Acts{Data: w.acts.Data[lo*kp : hi*kp], Scales: w.acts.Scales[lo:hi]}
+	sub := quant.Acts{Data: w.acts.Data[lo*kp : hi*kp], Scales: w.acts.Scales[lo:hi], Bits: w.acts.Bits}
 	switch w.rOp {
 	case rowLNQuant:
 		quant.LayerNormQuantizeRows(&sub, x, hi-lo, k, w.rLN.Gamma, w.rLN.Beta, w.rEps)
@@ -365,6 +373,7 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	in := w.cls
 	if m.Pooler != nil {
 		w.pooled = grow(w.pooled, b*h)
+		w.acts.Bits = w.ActBits
 		quant.QuantizeRows(&w.acts, w.cls, b, h)
 		w.pool().GEMM(w.pooled, &w.acts, &m.Pooler.W, m.Pooler.Bias)
 		for i, v := range w.pooled {
@@ -374,6 +383,7 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	}
 	n := m.Classifier.W.N
 	w.logits = grow(w.logits, b*n)
+	w.acts.Bits = w.ActBits
 	quant.QuantizeRows(&w.acts, in, b, h)
 	w.pool().GEMM(w.logits, &w.acts, &m.Classifier.W, m.Classifier.Bias)
 	return w.logits, nil

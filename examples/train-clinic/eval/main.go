@@ -39,6 +39,7 @@ func run(args []string, w io.Writer) error {
 	path := fs.String("m", "", "model (.lep) to evaluate (default: the built-in clinic model)")
 	data := fs.String("data", "", "Symptom2Disease.csv (default: ../shared/data/symptom2disease/Symptom2Disease.csv from the repository root)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	actBits := fs.Int("act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 or 8")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,9 +52,9 @@ func run(args []string, w io.Writer) error {
 	}
 	var m *lepton.Model
 	if *path == "" {
-		m, err = defaultmodel.Open()
+		m, err = defaultmodel.Open(lepton.WithActivationBits(*actBits))
 	} else {
-		m, err = lepton.Open(*path)
+		m, err = lepton.Open(*path, lepton.WithActivationBits(*actBits))
 	}
 	if err != nil {
 		return err
