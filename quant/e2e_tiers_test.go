@@ -31,12 +31,21 @@ func TestEncoderTiersBitIdentical(t *testing.T) {
 	lengths := []int{2, 3, 17, 33, 64}
 	ids, err := synth.Inputs(lengths, spec.Vocab, 7)
 	require.NoError(t, err)
+	var runBits func(pool *quant.Pool, actBits int) []uint32
 	seqs := make([]bert.Sequence, len(ids))
 	for i, s := range ids {
 		seqs[i] = bert.Sequence{IDs: s, TypeIDs: make([]int32, len(s))}
 	}
+	// Both activation precisions, one after the other in the same bits.
 	run := func(pool *quant.Pool) []uint32 {
-		w := &bert.Workspace{Pool: pool}
+		var bits []uint32
+		for _, actBits := range []int{8, 7} {
+			bits = append(bits, runBits(pool, actBits)...)
+		}
+		return bits
+	}
+	runBits = func(pool *quant.Pool, actBits int) []uint32 {
+		w := &bert.Workspace{Pool: pool, ActBits: actBits}
 		require.NoError(t, m.Forward(context.Background(), w, seqs))
 		var bits []uint32
 		for i := range seqs {
@@ -64,6 +73,7 @@ func TestEncoderTiersBitIdentical(t *testing.T) {
 		require.Equal(t, want, run(serial), "tier %s, 1 thread", tier)
 		require.Equal(t, want, run(threaded), "tier %s, 3 threads", tier)
 	}
+	require.NotEqual(t, runBits(serial, 8), runBits(serial, 7), "7-bit activations must change the outputs (else the 7-bit path is not exercised)")
 	// Across architectures: .ci/run sets LEPTON_E2E_HASH to a file per run
 	// (amd64 native, arm64 under qemu) and requires the hashes to agree. A
 	// golden would not do here: the forward pass is not this package's, and
