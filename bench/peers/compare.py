@@ -50,19 +50,20 @@ def run_json(cmd):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def same_model_check(lepton, mdir):
+def same_model_check(lepton, mdir, bits):
     """Lepton and ORT must run the same model: on a synthetic vocabulary the text
     "tok1234 tok2000 ..." is exactly the ids [CLS] 1234 2000 ... [SEP]."""
     ids = [101] + [1000 + (i * 7919) % 29000 for i in range(30)] + [102]
     text = " ".join(f"tok{i}" for i in ids[1:-1])
-    lep = run_json([lepton, "embed", "-m", os.path.join(mdir, "model.lep"), "--pooling", "mean", "--json", text])["vector"]
+    lep = run_json([lepton, "embed", "-m", os.path.join(mdir, "model.lep"), "--act-bits", bits, "--pooling", "mean",
+                    "--json", text])["vector"]
     for name in ["model.onnx", "model_int8.onnx"]:
         o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model", os.path.join(mdir, name),
                       "--dump", ",".join(map(str, ids))])["vector"]
         dot = sum(x * y for x, y in zip(lep, o))
         cos = dot / (sum(x * x for x in lep) ** 0.5 * sum(y * y for y in o) ** 0.5)
         err = max(abs(x - y) for x, y in zip(lep, o))
-        print(f"same-model check {os.path.basename(mdir)}: Lepton int8 vs ORT {name}: cosine {cos:.5f}, "
+        print(f"same-model check {os.path.basename(mdir)}: Lepton int8 ({bits}-bit activations) vs ORT {name}: cosine {cos:.5f}, "
               f"max abs diff {err:.4f} over {len(lep)} dims", file=sys.stderr)
         if cos < 0.95:
             raise SystemExit("the engines disagree: not the same model")
@@ -73,6 +74,8 @@ def main():
     ap.add_argument("--shapes", default="minilm,base")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--act-bits", default="7,8",
+                    help="Lepton activation precisions to run (lepton bench --act-bits), comma-separated")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs-scale", type=float, default=1.0, help="multiply the per-case run counts")
     ap.add_argument("--lepton", default="/tmp/lepton-bench", help="lepton binary (built by this script)")
@@ -107,9 +110,11 @@ def main():
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     raw = open(a.out, "a")
     shapes = a.shapes.split(",")
+    act_bits = a.act_bits.split(",")
     if a.check:
         for shape in shapes:
-            same_model_check(a.lepton, os.path.join(HERE, "models", shape))
+            for bits in act_bits:
+                same_model_check(a.lepton, os.path.join(HERE, "models", shape), bits)
     cases = a.cases.split(",")
     threads = a.threads.split(",")
     res = {}  # (shape, case, threads, engine) -> list of result dicts
@@ -131,8 +136,10 @@ def main():
                         src = ["--synthetic", shape]
                     else:
                         src = ["-m", os.path.join(mdir, "model.lep")]
-                    lep = run_json([a.lepton, "bench", *src, *CASES[case], "--threads", t, "--runs", runs, "--json"])
-                    record((shape, case, t, "lepton"), lep)
+                    for bits in act_bits:
+                        lep = run_json([a.lepton, "bench", *src, *CASES[case], "--threads", t, "--runs", runs,
+                                        "--act-bits", bits, "--json"])
+                        record((shape, case, t, "lepton-a" + bits), lep)
                     ortargs = [*CASES[case], "--threads", t, "--runs", runs, "--spin", "1" if a.ort_spin else "0"]
                     o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model",
                                   os.path.join(mdir, "model_int8.onnx"), *ortargs])
@@ -141,21 +148,32 @@ def main():
                         o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model",
                                       os.path.join(mdir, "model.onnx"), *ortargs])
                         record((shape, case, t, "ort-fp32"), o)
-                    print(f"round {rnd + 1}/{a.rounds} {shape} {case} t={t}: lepton {lep['median_ms']:.2f} ms, "
+                    print(f"round {rnd + 1}/{a.rounds} {shape} {case} t={t}: lepton ({act_bits[-1]}-bit) {lep['median_ms']:.2f} ms, "
                           f"ort {o['median_ms']:.2f} ms", file=sys.stderr, flush=True)
 
     spin = "default spinning" if a.ort_spin else "allow_spinning=0"
     report(res, shapes, cases, threads, a.rounds, spin, a.fp32)
 
 
+def lepton_engines(res):
+    """Lepton's engine keys in the results, 7-bit first ("lepton" in raw files
+    from before --act-bits existed means 8-bit)."""
+    return sorted({k[3] for k in res if k[3].startswith("lepton")}, key=engine_bits)
+
+
+def engine_bits(engine):
+    return engine[len("lepton-a"):] if engine.startswith("lepton-a") else "8"
+
+
 def report(res, shapes, cases, threads, rounds, spin, fp32):
     med = lambda key, f: statistics.median(r[f] for r in res[key])
     if not res:
         return
-    kernel = next(r["kernel"] for k, v in res.items() if k[3] == "lepton" for r in v)
+    engines = lepton_engines(res)
+    kernel = next(r["kernel"] for k, v in res.items() if k[3] in engines for r in v)
     print(f"\nLepton kernel: {kernel}; {rounds} rounds, median of per-process medians; "
           f"ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all', {spin}\n")
-    hdr = ("| shape | case | threads | Lepton ms | ORT int8 ms | Lepton/ORT | target "
+    hdr = ("| shape | case | threads | Lepton act. bits | Lepton ms | ORT int8 ms | Lepton/ORT | target "
            "| Lepton CPU ms | ORT CPU ms | CPU ratio |")
     if fp32:
         hdr += " ORT fp32 ms |"
@@ -164,34 +182,38 @@ def report(res, shapes, cases, threads, rounds, spin, fp32):
     for shape in shapes:
         for case in cases:
             for t in threads:
-                lk, ok = (shape, case, t, "lepton"), (shape, case, t, "ort-int8")
-                if lk not in res:
-                    continue
-                l, o = med(lk, "median_ms"), med(ok, "median_ms")
-                tgt = f"<= {TARGET[case]}" if t == "1" else ""
-                lc, oc = med(lk, "cpu_ms"), med(ok, "cpu_ms")
-                line = (f"| {shape} | {case} | {t} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
-                        f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} |")
-                if fp32:
-                    line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
-                print(line)
+                ok = (shape, case, t, "ort-int8")
+                for eng in engines:
+                    lk = (shape, case, t, eng)
+                    if lk not in res or ok not in res:
+                        continue
+                    l, o = med(lk, "median_ms"), med(ok, "median_ms")
+                    tgt = f"<= {TARGET[case]}" if t == "1" else ""
+                    lc, oc = med(lk, "cpu_ms"), med(ok, "cpu_ms")
+                    line = (f"| {shape} | {case} | {t} | {engine_bits(eng)} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
+                            f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} |")
+                    if fp32:
+                        line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
+                    print(line)
     print("\n| shape | Lepton open ms | ORT session ms | ratio | Lepton peak RSS MB | ORT peak RSS MB | ratio |")
     print("|---|---|---|---|---|---|---|")
     for shape in shapes:
-        lk = [k for k in res if k[0] == shape and k[3] == "lepton" and k[2] == "1"]
+        lk = [k for k in res if k[0] == shape and k[3] in engines and k[2] == "1"]
         ok = [k for k in res if k[0] == shape and k[3] == "ort-int8" and k[2] == "1"]
-        if not lk:
+        if not lk or not ok:
             continue
         lo = statistics.median(r["open_ms"] for k in lk for r in res[k])
         oo = statistics.median(r["open_ms"] for k in ok for r in res[k])
         lr = max(r["peak_rss_mb"] for k in lk for r in res[k])
         orr = max(r["peak_rss_mb"] for k in ok for r in res[k])
         print(f"| {shape} | {lo:.2f} | {oo:.1f} | 1/{oo / lo:.0f} | {lr:.1f} | {orr:.1f} | {lr / orr:.2f} |")
-    for k in res:
-        if k[0] == "minilm" and k[1] == "b1 s128" and k[3] == "lepton" and k[2] == "1":
+    for eng in engines:
+        k = ("minilm", "b1 s128", "1", eng)
+        if k in res:
             print(f"\nhugot v0.6.1 pure-Go backend, MiniLM fp32 b1 s128, 1 thread: 717 ms (the issue's figure on a "
-                  f"quiet machine, not re-measured). Lepton: {med(k, 'median_ms'):.2f} ms wall "
-                  f"({717 / med(k, 'median_ms'):.0f}x), {med(k, 'cpu_ms'):.2f} CPU ms ({717 / med(k, 'cpu_ms'):.0f}x).")
+                  f"quiet machine, not re-measured). Lepton ({engine_bits(eng)}-bit activations): "
+                  f"{med(k, 'median_ms'):.2f} ms wall ({717 / med(k, 'median_ms'):.0f}x), "
+                  f"{med(k, 'cpu_ms'):.2f} CPU ms ({717 / med(k, 'cpu_ms'):.0f}x).")
 
 
 if __name__ == "__main__":
