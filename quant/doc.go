@@ -77,5 +77,7 @@
 // functions use DefaultPool, sized by SetThreads, default GOMAXPROCS). Work
 // is split into chunks of 3 column panels x 96 rows claimed atomically, each
 // assembly call covers one small tile so the scheduler stays responsive,
-// and steady-state calls allocate nothing.
+// and steady-state calls allocate nothing. Calls may nest (GEMM or For
+// inside Pool.For): a caller waits only for chunks other goroutines have
+// claimed and runs every unclaimed chunk itself.
 package quant

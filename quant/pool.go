@@ -13,20 +13,33 @@ import (
 // one small tile, so the Go scheduler can preempt between calls.
 //
 // A Pool is safe for concurrent use: concurrent GEMMs share the workers.
-// Steady-state calls do not allocate.
+// Calls may nest: fn passed to For may itself call For, GEMM or
+// GEMMResidual on the same pool. A call never waits for a helper to become
+// free: helpers are offered the job, the caller claims chunks like any
+// helper, and it then waits only for chunks other goroutines have already
+// claimed (and are running). Steady-state calls do not allocate.
 type Pool struct {
 	threads atomic.Int32
 	mu      sync.RWMutex // guards started and closed; held (read) while offering work
 	started int          // worker goroutines running
 	closed  bool
-	work    chan *job // jobs offered to helpers
-	free    chan *job // recycled jobs, so calls do not allocate
+	work    chan offer // jobs offered to helpers
+	free    chan *job  // recycled jobs, so calls do not allocate
+}
+
+// offer is a job handed to a helper, tagged with the generation it was
+// offered for: jobs are recycled, and an offer that a helper receives after
+// its call has returned must not claim chunks of a later call.
+type offer struct {
+	j   *job
+	gen uint32
+	n   uint32 // chunk count of that generation
 }
 
 // NewPool returns a pool that uses up to threads goroutines per call (the
 // caller included); threads <= 0 means runtime.GOMAXPROCS(0).
 func NewPool(threads int) *Pool {
-	p := &Pool{work: make(chan *job, 64), free: make(chan *job, 64)}
+	p := &Pool{work: make(chan offer, 64), free: make(chan *job, 64)}
 	p.SetThreads(threads)
 	return p
 }
@@ -63,7 +76,8 @@ func (p *Pool) Close() {
 // scratch is the per-goroutine working memory of a chunk. Kernels are
 // called through func values, so their arguments escape: keeping them in a
 // long-lived scratch (one per worker, one per job for the caller) is what
-// makes GEMM allocation-free.
+// makes GEMM allocation-free. A GEMM chunk never calls back into the pool,
+// so a worker's scratch is used by one chunk at a time even when calls nest.
 type scratch struct {
 	k   kargs
 	raw [8 * NR]int32
@@ -71,34 +85,54 @@ type scratch struct {
 
 func (p *Pool) worker() {
 	s := new(scratch)
-	for j := range p.work {
-		j.drain(s)
-		j.wg.Done()
+	for o := range p.work {
+		if o.j.drain(o.gen, o.n, s) {
+			o.j.fin <- struct{}{}
+		}
 	}
 }
 
-// job is one parallel call: chunks 0..n-1 are claimed with an atomic
-// counter by the caller and the helpers alike.
+// job is one parallel call. Its chunks 0..n-1 are claimed one at a time by
+// the caller and by any helper that picks up an offer; the goroutine that
+// finishes the last chunk reports it, so the caller waits for chunks, not
+// for helpers (a helper busy elsewhere, e.g. in the call this one is
+// nested in, is simply never counted).
 type job struct {
-	n    int32
-	next atomic.Int32
-	wg   sync.WaitGroup
+	// state is gen<<32 | next chunk to claim. Claims are compare-and-swaps
+	// that check the generation, so a stale offer claims nothing; next
+	// never passes n.
+	state atomic.Uint64
+	done  atomic.Uint32 // chunks finished in this generation
+	gen   uint32        // current generation; written by the caller only
+	fin   chan struct{} // the last chunk's finisher, if a helper, signals here
 
 	g  gemmCall    // for GEMM jobs
 	fn func(i int) // for For jobs
 	s  scratch     // the calling goroutine's scratch
 }
 
-func (j *job) drain(s *scratch) {
+// drain runs chunks of generation gen (of n chunks) until none is left to
+// claim, and reports whether it finished the job's last chunk.
+func (j *job) drain(gen, n uint32, s *scratch) (last bool) {
 	for {
-		c := j.next.Add(1) - 1
-		if c >= j.n {
-			return
+		v := j.state.Load()
+		c := uint32(v)
+		if uint32(v>>32) != gen || c >= n {
+			return last
 		}
+		if !j.state.CompareAndSwap(v, v+1) {
+			continue
+		}
+		// The claim synchronises with the caller's store of this
+		// generation, so fn and g are the ones it wrote; the job cannot be
+		// recycled before this chunk is counted done.
 		if j.fn != nil {
 			j.fn(int(c))
 		} else {
 			j.g.chunk(int(c), s)
+		}
+		if j.done.Add(1) == n {
+			last = true
 		}
 	}
 }
@@ -108,7 +142,7 @@ func (p *Pool) getJob() *job {
 	case j := <-p.free:
 		return j
 	default:
-		return new(job)
+		return &job{fin: make(chan struct{}, 1)}
 	}
 }
 
@@ -121,36 +155,42 @@ func (p *Pool) putJob(j *job) {
 	}
 }
 
-// run executes the job's n chunks on up to Threads goroutines.
+// run executes the job's n chunks on up to Threads goroutines: it offers
+// the job to up to Threads-1 helpers without ever blocking, runs chunks
+// itself, and then waits only if a helper still holds unfinished chunks.
 func (p *Pool) run(j *job, n int) {
-	j.n = int32(n)
-	j.next.Store(0)
+	j.gen++
+	gen, un := j.gen, uint32(n)
+	j.done.Store(0)
+	j.state.Store(uint64(gen) << 32) // publishes fn, g and done to claimers
 	helpers := min(p.Threads(), n) - 1
-	// The read lock keeps Close from closing p.work while jobs are offered;
-	// workers never take the lock, so sends always complete. A Pool used
-	// after Close simply runs everything on the caller.
+	// The read lock keeps Close from closing p.work while jobs are offered.
+	// Offers never block: when the queue is full (helpers busy, e.g. in
+	// the call this one is nested in) the caller does the work. A Pool
+	// used after Close simply runs everything on the caller.
 	p.mu.RLock()
 	if p.closed {
 		helpers = 0
 	}
 	helpers = min(helpers, p.started)
-	if helpers > 0 {
-		j.wg.Add(helpers)
-		for range helpers {
-			p.work <- j
+	for range helpers {
+		select {
+		case p.work <- offer{j, gen, un}:
+		default:
 		}
 	}
 	p.mu.RUnlock()
-	j.drain(&j.s)
-	j.wg.Wait()
+	if !j.drain(gen, un, &j.s) {
+		<-j.fin
+	}
 }
 
 // For calls fn(i) for every i in [0, n), spread over the pool's threads, and
 // returns when all calls have returned. fn must be safe to call
 // concurrently; pass a long-lived func value (a method value or closure
-// built once) to keep the call free of allocations. fn must not call For,
-// GEMM or GEMMResidual on the same pool: the inner call waits for helpers
-// that may all be busy in the outer one, and deadlocks.
+// built once) to keep the call free of allocations. fn may call For, GEMM
+// or GEMMResidual on the same pool (see Pool): nested calls run on
+// whichever goroutines are free, and at worst on the calling one.
 func (p *Pool) For(n int, fn func(i int)) {
 	if n <= 0 {
 		return
