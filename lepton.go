@@ -417,6 +417,9 @@ func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error)
 	if cc.maxLength > m.net.Config.MaxPositions {
 		return *cc, fmt.Errorf("%w: max length %d exceeds the model's %d positions", ErrInvalidOption, cc.maxLength, m.net.Config.MaxPositions)
 	}
+	if err := cc.priv.check(); err != nil { // privacy_options.go
+		return *cc, err
+	}
 	return *cc, nil
 }
 

@@ -131,6 +131,16 @@ func precheck(r *privacy.Releaser, c PrivacyCost, n int) error {
 	return led.Check(costs...)
 }
 
+// check validates the privacy settings of a call once its options are
+// resolved, before the input is looked at: a misconfigured call must fail
+// the same way for every input, an empty batch included.
+func (p *privacyConfig) check() error {
+	if p.sink != nil && p.embedEps == 0 {
+		return fmt.Errorf("%w: EmbedPrivate needs WithPrivateEmbedding", ErrInvalidOption)
+	}
+	return nil
+}
+
 // applyPrivacy replaces each classification by its private release (see
 // WithPrivateLabel).
 func (m *Model) applyPrivacy(cc *callConfig, out []Classification) error {
@@ -158,13 +168,7 @@ func (m *Model) applyPrivacy(cc *callConfig, out []Classification) error {
 // (see WithPrivateEmbedding).
 func (m *Model) applyEmbedPrivacy(cc *callConfig, out [][]float32) error {
 	p := &cc.priv
-	if p.embedEps == 0 {
-		if p.sink != nil {
-			return fmt.Errorf("%w: EmbedPrivate needs WithPrivateEmbedding", ErrInvalidOption)
-		}
-		return nil
-	}
-	if len(out) == 0 {
+	if p.embedEps == 0 || len(out) == 0 {
 		return nil
 	}
 	r := p.releaser()
@@ -199,8 +203,9 @@ type PrivateEmbedding struct {
 }
 
 // EmbedPrivate is Embed for callers that need each vector's privacy cost:
-// it requires WithPrivateEmbedding (given here or at Open) and returns
-// every released vector with what it consumed.
+// it requires WithPrivateEmbedding (given here or at Open), and fails
+// without it even on empty input, and returns every released vector with
+// what it consumed.
 func (m *Model) EmbedPrivate(ctx context.Context, texts []string, opts ...CallOption) ([]PrivateEmbedding, error) {
 	costs := make([]PrivacyCost, len(texts))
 	all := make([]CallOption, 0, len(opts)+1)

@@ -157,3 +157,95 @@ func TestPrivateEmbeddingClipNamed(t *testing.T) {
 	require.NoError(t, WithPrivateEmbedding(1, 1e-5, 0.5).applyCall(&cc))
 	require.Equal(t, 0.5, cc.priv.embedClip)
 }
+
+// TestPrivateMethodsConfigFirst: every method that can release privately
+// checks its privacy configuration before it looks at the input, so nil,
+// empty and non-empty input fail (or succeed) alike. EmbedPrivate without
+// WithPrivateEmbedding used to succeed on nil and empty input because the
+// empty-input early return came before the check.
+func TestPrivateMethodsConfigFirst(t *testing.T) {
+	ctx := context.Background()
+	embedOK := WithPrivateEmbedding(1, 1e-5, 1)
+	labelOK := WithPrivateLabel(40)
+	plain := fixtureModel(t)
+	atOpen := fixtureModel(t, embedOK, labelOK)
+	// Each call returns how many results it gave, whether the result slice
+	// is non-nil, and how many of them carry a privacy cost.
+	type call func(m *Model, texts []string, opts ...CallOption) (n int, nonNil bool, private int, err error)
+	embed := func(m *Model, texts []string, opts ...CallOption) (int, bool, int, error) {
+		out, err := m.EmbedPrivate(ctx, texts, opts...)
+		priv := 0
+		for _, e := range out {
+			if e.Cost.Mechanism == privacy.MechGaussian {
+				priv++
+			}
+		}
+		return len(out), out != nil, priv, err
+	}
+	classified := func(out []Classification, err error) (int, bool, int, error) {
+		priv := 0
+		for _, c := range out {
+			if c.Privacy != nil {
+				priv++
+			}
+		}
+		return len(out), out != nil, priv, err
+	}
+	classify := func(m *Model, texts []string, opts ...CallOption) (int, bool, int, error) {
+		return classified(m.Classify(ctx, texts, opts...))
+	}
+	classifyPairs := func(m *Model, texts []string, opts ...CallOption) (int, bool, int, error) {
+		var pairs [][2]string
+		if texts != nil {
+			pairs = make([][2]string, len(texts))
+			for i, s := range texts {
+				pairs[i] = [2]string{s, "and a second text"}
+			}
+		}
+		return classified(m.ClassifyPairs(ctx, pairs, opts...))
+	}
+	methods := []struct {
+		name     string
+		call     call
+		need     CallOption // the configuration that makes it release privately
+		bad      CallOption // an invalid form of that configuration
+		required bool       // without need the call is an error
+	}{
+		{"EmbedPrivate", embed, embedOK, WithPrivateEmbedding(math.NaN(), 1e-5, 1), true},
+		{"Classify", classify, labelOK, WithPrivateLabel(math.NaN()), false},
+		{"ClassifyPairs", classifyPairs, labelOK, WithPrivateLabel(-1), false},
+	}
+	inputs := []struct {
+		name  string
+		texts []string
+	}{{"nil", nil}, {"empty", []string{}}, {"one", []string{"one text"}}}
+	for _, mt := range methods {
+		for _, in := range inputs {
+			t.Run(mt.name+"/"+in.name, func(t *testing.T) {
+				_, _, _, err := mt.call(plain, in.texts, mt.bad)
+				require.ErrorIs(t, err, ErrInvalidOption, "invalid configuration")
+				_, _, _, err = mt.call(atOpen, in.texts, mt.bad)
+				require.ErrorIs(t, err, ErrInvalidOption, "invalid per-call configuration over a valid Open one")
+
+				_, _, _, err = mt.call(plain, in.texts)
+				if mt.required {
+					require.ErrorIs(t, err, ErrInvalidOption, "unconfigured")
+				} else {
+					require.NoError(t, err, "unconfigured")
+				}
+
+				for _, c := range []struct {
+					name string
+					m    *Model
+					opts []CallOption
+				}{{"per call", plain, []CallOption{mt.need}}, {"at Open", atOpen, nil}} {
+					n, nonNil, priv, err := mt.call(c.m, in.texts, c.opts...)
+					require.NoError(t, err, c.name)
+					require.Equal(t, len(in.texts), n, c.name)
+					require.True(t, nonNil, "%s: a successful call returns a non-nil slice", c.name)
+					require.Equal(t, n, priv, "%s: every result is a private release", c.name)
+				}
+			})
+		}
+	}
+}
