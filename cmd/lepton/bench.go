@@ -70,7 +70,6 @@ type benchFlags struct {
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error) {
 	var f benchFlags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // parse errors: one line via main; the summary on -h only
 	fs.StringVar(&f.model, "m", "", "model file (.lep)")
 	fs.StringVar(&f.synthetic, "synthetic", "", "benchmark a deterministic random-weight model of this shape: minilm, base or tiny")
 	fs.IntVar(&f.seq, "seq", 128, "tokens per sequence, [CLS] and [SEP] included")
@@ -82,20 +81,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs first")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
-	usage := func() {
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]")
-		fs.PrintDefaults()
+	pos, err := parseArgs(fs, args, stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]\n")
+	if err != nil {
+		return f, nil, err // flag.ErrHelp after printing the usage, or an errUsage
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return f, nil, err
-		}
-		return f, nil, errUsage{err.Error()}
-	}
-	if fs.NArg() != 0 {
-		return f, nil, errUsage{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	if len(pos) != 0 {
+		return f, nil, errUsage{fmt.Sprintf("unexpected arguments %q", pos)}
 	}
 	if (f.model == "") == (f.synthetic == "") {
 		return f, nil, errUsage{"exactly one of -m and --synthetic is required"}

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,6 +40,42 @@ func TestBenchFlags(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tc.lengths, lengths)
 		})
+	}
+}
+
+// TestBenchHelpAndArgs: bench parses through the shared parseArgs like
+// every other subcommand. -h and --help print the usage line and every flag
+// to stderr and exit 0; flags after a stray argument are still parsed, so
+// the error names only the stray argument (bench used to stop parsing at
+// it and report the flags after it as arguments too).
+func TestBenchHelpAndArgs(t *testing.T) {
+	flags := []string{"-act-bits int", "-batch int", "-cpuprofile string", "-json", "-lengths string", "-m string",
+		"-runs int", "-seq int", "-synthetic string", "-threads int", "-warmup int"}
+	for _, h := range []string{"-h", "--help"} {
+		code, stdout, stderr := runCLI("", "bench", h)
+		require.Equal(t, 0, code, stderr)
+		require.Empty(t, stdout)
+		lines := strings.Split(stderr, "\n")
+		require.Equal(t, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]", lines[0])
+		for _, f := range flags {
+			require.Contains(t, lines, "  "+f, h)
+		}
+		require.Contains(t, stderr, fmt.Sprintf("worker threads per inference (default %d)", runtime.GOMAXPROCS(0)))
+		require.Len(t, lines, 1+2*len(flags)+1, "usage line, two lines per flag, final newline")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stray", "--synthetic", "tiny"}, `lepton bench: unexpected arguments ["stray"]` + "\n"},
+		{[]string{"--synthetic", "tiny", "a", "--runs", "1", "b"}, `lepton bench: unexpected arguments ["a" "b"]` + "\n"},
+		{[]string{"stray", "--bogus"}, "lepton bench: flag provided but not defined: -bogus\n"},
+		{[]string{"--synthetic", "tiny", "--", "--runs"}, `lepton bench: unexpected arguments ["--runs"]` + "\n"},
+	} {
+		code, stdout, stderr := runCLI("", append([]string{"bench"}, tc.args...)...)
+		require.Equal(t, 2, code, "%q", tc.args)
+		require.Empty(t, stdout)
+		require.Equal(t, tc.want, stderr, "%q", tc.args)
 	}
 }
 
