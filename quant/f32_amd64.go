@@ -96,6 +96,42 @@ func axpyRows7AVX2(dst, p, v *float32, ldv uintptr, n int)
 //go:noescape
 func axpyRows8AVX2(dst, p, v *float32, ldv uintptr, n int)
 
+// mulBlockR1AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 1 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR1AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR2AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 2 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR2AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR3AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 3 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR3AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR4AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 4 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR4AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

@@ -67,3 +67,39 @@ func axpyRows3NEON(dst, p, v *float32, ldv uintptr, n int)
 //
 //go:noescape
 func axpyRows4NEON(dst, p, v *float32, ldv uintptr, n int)
+
+// mulBlockR1NEON implements, with the reference's rounding and order:
+//
+//	for r := range 1 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR1NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR2NEON implements, with the reference's rounding and order:
+//
+//	for r := range 2 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR2NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR3NEON implements, with the reference's rounding and order:
+//
+//	for r := range 3 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR3NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR4NEON implements, with the reference's rounding and order:
+//
+//	for r := range 4 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR4NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)

@@ -17,17 +17,17 @@ func BenchmarkAttention(b *testing.B) {
 		for _, n := range []int{16, 128} {
 			b.Run(fmt.Sprintf("d%d/n%d", d, n), func(b *testing.B) {
 				const heads = 12
-				w := attentionWorkspace(n, heads, d)
+				pool := quant.NewPool(1)
+				defer pool.Close()
+				w := attentionWorkspace(pool, n, heads, d)
 				rng := rand.New(rand.NewPCG(5, 6))
 				for i := range w.qkv {
 					w.qkv[i] = float32(rng.NormFloat64())
 				}
-				pool := quant.NewPool(1)
-				defer pool.Close()
-				w.Pool = pool
+				pool.For(len(w.attn), w.attendFn) // grow the scratch
 				b.ReportAllocs()
 				for b.Loop() {
-					pool.For(heads, w.attendFn)
+					pool.For(len(w.attn), w.attendFn)
 				}
 				flops := 4 * float64(n*n*d*heads) * float64(b.N)
 				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
@@ -38,12 +38,12 @@ func BenchmarkAttention(b *testing.B) {
 
 // attentionWorkspace sets up w for the attention step alone: one sequence
 // of n tokens, heads heads of size d, qkv and ctxb sized.
-func attentionWorkspace(n, heads, d int) *Workspace {
+func attentionWorkspace(pool *quant.Pool, n, heads, d int) *Workspace {
 	h := heads * d
-	w := &Workspace{hidden: h, heads: heads, headSz: d, maxLen: n, start: []int{0, n}}
+	w := &Workspace{Pool: pool, hidden: h, heads: heads, headSz: d, start: []int{0, n}}
 	w.qkv = make([]float32, n*3*h)
 	w.ctxb = make([]float32, n*h)
-	w.scores = make([]float32, heads*n)
-	w.attendFn = w.attendItem
+	w.growAttn(heads)
+	w.attendFn = w.attendChunk
 	return w
 }

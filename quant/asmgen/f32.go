@@ -17,7 +17,7 @@ type f32Func struct {
 	body             string
 }
 
-var f32Funcs = append([]f32Func{}, append(append(dotRowsFuncs(), axpyRowsFuncs()...), []f32Func{
+var f32Funcs = append([]f32Func{}, append(append(append(dotRowsFuncs(), axpyRowsFuncs()...), attnAVX2Funcs()...), []f32Func{
 	{
 		name: "dotLanesAVX2", sig: "a, b *float32, blocks int, p *[Lanes]float32", frame: "$0-32",
 		doc: []string{"for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }"},

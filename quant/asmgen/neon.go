@@ -106,7 +106,7 @@ func neonFuncs() []neonFunc {
 			body: body,
 		})
 	}
-	return fs
+	return append(fs, attnNEONFuncs()...)
 }
 
 func genF32ARM64() []byte {

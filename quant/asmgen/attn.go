@@ -1,0 +1,179 @@
+package main
+
+import "fmt"
+
+// The attention block kernels: a small fp32 matrix product with a fixed,
+// sequential reduction order,
+//
+//	dst[r][c] = (sum over t < k, in order, of float32(a[r][t] * b[t][c])) * scale
+//
+// for up to attnMR rows r and 16*cblocks columns c (a, b, dst row-major
+// with byte strides lda, ldb, ldd). Attention runs it twice per block of
+// query rows: scores = Q K^T * scale with b = K transposed (so the sum over
+// the head dimension vectorises across keys, with no horizontal reduction),
+// then context = P V with scale 1 (x*1 is exact, so this is AxpyRows'
+// order and bits). Each column lane accumulates its own sum from +0,
+// products rounded before they are added (never fused), so every tier and
+// quant's reference (mulBlockRef) give the same bits.
+
+// attnMR is the number of query rows per kernel call.
+const attnMR = 4
+
+const (
+	attnSig   = "dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32"
+	attnFrame = "$0-68"
+)
+
+func attnDoc(rows int) []string {
+	return []string{
+		fmt.Sprintf("for r := range %d { for c := range 16*cblocks { var s float32", rows),
+		"    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }",
+		"    dst[r*ldd/4+c] = s * scale } }",
+	}
+}
+
+// attnAVX2Funcs are mulBlockR1AVX2..mulBlockR4AVX2. Registers: Y(2r) and
+// Y(2r+1) accumulate columns 0-7 and 8-15 of row r; Y12-Y13 hold row t of
+// b, Y14 the broadcast a[r][t], Y10-Y11 products, Y15 scale. Row r of a is
+// at AX + r*lda (R9 = lda, R13 = 3*lda); row r of dst likewise with R8.
+func attnAVX2Funcs() []f32Func {
+	var fs []f32Func
+	for rows := 1; rows <= attnMR; rows++ {
+		var body string
+		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
+		add("MOVQ dst+0(FP), DI")
+		add("MOVQ ldd+8(FP), R8")
+		add("MOVQ a+16(FP), SI")
+		add("MOVQ lda+24(FP), R9")
+		add("MOVQ b+32(FP), DX")
+		add("MOVQ ldb+40(FP), R10")
+		add("MOVQ k+48(FP), R11")
+		add("MOVQ cblocks+56(FP), R12")
+		add("VBROADCASTSS scale+64(FP), Y15")
+		add("LEAQ (R9)(R9*2), R13")
+		add("TESTQ R12, R12")
+		add("JZ done")
+		aRow := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R13*1)"}
+		body += "block:\n"
+		for i := 0; i < 2*rows; i++ {
+			add("VXORPS Y%d, Y%d, Y%d", i, i, i)
+		}
+		add("MOVQ SI, AX")
+		add("MOVQ DX, BX")
+		add("MOVQ R11, CX")
+		add("TESTQ CX, CX")
+		add("JZ store")
+		body += "loop:\n"
+		add("VMOVUPS (BX), Y12")
+		add("VMOVUPS 32(BX), Y13")
+		for r := 0; r < rows; r++ {
+			add("VBROADCASTSS %s, Y14", aRow[r])
+			add("VMULPS Y12, Y14, Y10")
+			add("VMULPS Y13, Y14, Y11")
+			add("VADDPS Y10, Y%d, Y%d", 2*r, 2*r)
+			add("VADDPS Y11, Y%d, Y%d", 2*r+1, 2*r+1)
+		}
+		add("ADDQ $4, AX")
+		add("ADDQ R10, BX")
+		add("DECQ CX")
+		add("JNZ loop")
+		body += "store:\n"
+		dRow := []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(AX)(R8*1)"}
+		for r := 0; r < rows; r++ {
+			if r == 3 {
+				add("LEAQ (DI)(R8*2), AX")
+			}
+			add("VMULPS Y15, Y%d, Y%d", 2*r, 2*r)
+			add("VMULPS Y15, Y%d, Y%d", 2*r+1, 2*r+1)
+			add("VMOVUPS Y%d, %s", 2*r, dRow[r])
+			add("VMOVUPS Y%d, 32%s", 2*r+1, dRow[r])
+		}
+		add("ADDQ $64, DX")
+		add("ADDQ $64, DI")
+		add("DECQ R12")
+		add("JNZ block")
+		body += "done:\n"
+		add("VZEROUPPER")
+		add("RET")
+		fs = append(fs, f32Func{
+			name: fmt.Sprintf("mulBlockR%dAVX2", rows), sig: attnSig, frame: attnFrame,
+			doc: attnDoc(rows), body: body,
+		})
+	}
+	return fs
+}
+
+// attnNEONFuncs are mulBlockR1NEON..mulBlockR4NEON. Registers: V(4r+g)
+// accumulates columns 4g..4g+3 of row r; V16-V19 hold row t of b, V20+r
+// the broadcast a[r][t], V24-V27 products, V28 scale. R6+r walks row r of
+// a; FMUL and FADD are WORD-encoded and separately rounded.
+func attnNEONFuncs() []neonFunc {
+	var fs []neonFunc
+	for rows := 1; rows <= attnMR; rows++ {
+		var body string
+		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
+		w := func(code uint32, f string, a ...any) { add("WORD $0x%08x // "+f, append([]any{code}, a...)...) }
+		add("MOVD dst+0(FP), R0")
+		add("MOVD ldd+8(FP), R1")
+		add("MOVD a+16(FP), R2")
+		add("MOVD lda+24(FP), R3")
+		add("MOVD b+32(FP), R4")
+		add("MOVD ldb+40(FP), R5")
+		add("MOVD k+48(FP), R11")
+		add("MOVD cblocks+56(FP), R12")
+		add("MOVD $scale+64(FP), R13")
+		add("VLD1R (R13), [V28.S4]")
+		add("CBZ R12, done")
+		body += "block:\n"
+		for v := 0; v < 4*rows; v++ {
+			add("VEOR V%d.B16, V%d.B16, V%d.B16", v, v, v)
+		}
+		add("MOVD R2, R6")
+		for r := 1; r < rows; r++ {
+			add("ADD R3, R%d, R%d", 5+r, 6+r)
+		}
+		add("MOVD R4, R14")
+		add("MOVD R11, R15")
+		add("CBZ R15, store")
+		body += "loop:\n"
+		add("VLD1 (R14), [V16.S4, V17.S4, V18.S4, V19.S4]")
+		for r := 0; r < rows; r++ {
+			add("VLD1R.P 4(R%d), [V%d.S4]", 6+r, 20+r)
+		}
+		for r := 0; r < rows; r++ {
+			for g := 0; g < 4; g++ {
+				w(fmul4s(24+g, 16+g, 20+r), "FMUL V%d.4S, V%d.4S, V%d.4S", 24+g, 16+g, 20+r)
+			}
+			for g := 0; g < 4; g++ {
+				a := 4*r + g
+				w(fadd4s(a, a, 24+g), "FADD V%d.4S, V%d.4S, V%d.4S", a, a, 24+g)
+			}
+		}
+		add("ADD R5, R14, R14")
+		add("SUBS $1, R15, R15")
+		add("BNE loop")
+		body += "store:\n"
+		add("MOVD R0, R6")
+		for r := 0; r < rows; r++ {
+			for g := 0; g < 4; g++ {
+				a := 4*r + g
+				w(fmul4s(a, a, 28), "FMUL V%d.4S, V%d.4S, V28.4S", a, a)
+			}
+			add("VST1 [V%d.S4, V%d.S4, V%d.S4, V%d.S4], (R6)", 4*r, 4*r+1, 4*r+2, 4*r+3)
+			if r < rows-1 {
+				add("ADD R1, R6, R6")
+			}
+		}
+		add("ADD $64, R0, R0")
+		add("ADD $64, R4, R4")
+		add("SUBS $1, R12, R12")
+		add("BNE block")
+		body += "done:\n"
+		add("RET")
+		fs = append(fs, neonFunc{
+			name: fmt.Sprintf("mulBlockR%dNEON", rows), sig: attnSig, frame: attnFrame,
+			doc: attnDoc(rows), body: body,
+		})
+	}
+	return fs
+}

@@ -1,0 +1,10 @@
+//go:build purego || !(amd64 || arm64)
+
+package quant
+
+// No tier sets tier.rows without assembly, so this is never called; it
+// keeps attention.go portable. Reaching it is a dispatch bug, not a data
+// error, hence the panic.
+func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
+	panic("quant: mulBlockSIMD without assembly")
+}

@@ -1,0 +1,150 @@
+package quant
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// attnSizes cross the SIMD blocks of Attention: query rows in blocks of 4,
+// keys padded to 16, head sizes on (16, 32, 48, 64) and off (8, 24, 40)
+// the 16-column kernels.
+var (
+	attnLens  = []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 127, 128, 129}
+	attnHeads = []int{8, 16, 24, 32, 40, 48, 64}
+)
+
+// attentionDef is Attention's definition, written out loop by loop.
+func attentionDef(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale float32) {
+	s := make([]float32, n)
+	for i := range n {
+		for j := range n {
+			s[j] = Dot(q[i*ld:i*ld+d], k[j*ld:j*ld+d]) * scale
+		}
+		Softmax(s)
+		for e := range d {
+			var acc float32
+			for j := range n {
+				acc += float32(s[j] * v[j*ld+e])
+			}
+			out[i*ldo+e] = acc
+		}
+	}
+}
+
+// attnInputs returns q, k, v interleaved like the forward pass's qkv rows
+// (stride 3*d+5, so rows are not contiguous) and the stride.
+func attnInputs(rng *rand.Rand, n, d int, special bool) (q, k, v []float32, ld int) {
+	ld = 3*d + 5
+	qkv := f32Inputs(rng, n*ld, special)
+	return qkv, qkv[d:], qkv[2*d:], ld
+}
+
+// TestAttention: on every tier Attention equals its definition bit for bit,
+// for awkward lengths and head sizes, random and hostile inputs, output
+// rows wider than the head, and a buffer reused across shapes.
+func TestAttention(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		var buf AttentionBuf
+		for _, special := range []bool{false, true} {
+			rng := rand.New(rand.NewPCG(51, 52))
+			for _, d := range attnHeads {
+				for _, n := range attnLens {
+					q, k, v, ld := attnInputs(rng, n, d, special)
+					ldo := d + 3
+					want := f32Inputs(rng, n*ldo, false)
+					got := append([]float32(nil), want...)
+					scale := 1 / float32(d)
+					attentionDef(want, ldo, q, k, v, ld, n, d, scale)
+					Attention(got, ldo, q, k, v, ld, n, d, scale, &buf)
+					sameBits(t, want, got, fmt.Sprintf("d=%d n=%d special=%v", d, n, special))
+				}
+			}
+		}
+	})
+}
+
+// TestAttentionEdges: empty inputs do nothing, short slices panic (a
+// programming error, like DotRows), and steady-state calls do not
+// allocate.
+func TestAttentionEdges(t *testing.T) {
+	var buf AttentionBuf
+	Attention(nil, 0, nil, nil, nil, 0, 0, 32, 1, &buf)
+	Attention(nil, 0, nil, nil, nil, 0, 5, 0, 1, &buf)
+	require.Panics(t, func() {
+		Attention(make([]float32, 8), 4, make([]float32, 7), make([]float32, 8), make([]float32, 8), 4, 2, 4, 1, &buf)
+	})
+	require.Panics(t, func() {
+		Attention(make([]float32, 7), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 4, 2, 4, 1, &buf)
+	})
+	require.Panics(t, func() {
+		Attention(make([]float32, 8), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 3, 2, 4, 1, &buf)
+	})
+	rng := rand.New(rand.NewPCG(53, 54))
+	q, k, v, ld := attnInputs(rng, 128, 32, false)
+	out := make([]float32, 128*32)
+	Attention(out, 32, q, k, v, ld, 128, 32, 0.125, &buf)
+	require.Zero(t, testing.AllocsPerRun(5, func() { Attention(out, 32, q, k, v, ld, 128, 32, 0.125, &buf) }))
+}
+
+// TestMulBlock: mulBlock equals its definition on every tier, for every row
+// count, column counts on and off the 16-column blocks, k = 0 and strides
+// wider than the rows.
+func TestMulBlock(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(55, 56))
+		for rows := 1; rows <= attnMR; rows++ {
+			for _, k := range []int{0, 1, 2, 7, 32, 129} {
+				for _, cols := range []int{1, 15, 16, 17, 32, 48, 64, 144} {
+					lda, ldb, ldd := k+3, cols+5, cols+1
+					a := f32Inputs(rng, rows*lda, true)
+					b := f32Inputs(rng, max(k, 1)*ldb, true)
+					want := f32Inputs(rng, rows*ldd, false)
+					got := append([]float32(nil), want...)
+					for r := range rows {
+						for c := range cols {
+							var s float32
+							for t := range k {
+								s += float32(a[r*lda+t] * b[t*ldb+c])
+							}
+							want[r*ldd+c] = s * 0.3
+						}
+					}
+					mulBlock(got, ldd, a, lda, b, ldb, rows, k, cols, 0.3)
+					sameBits(t, want, got, fmt.Sprintf("rows=%d k=%d cols=%d", rows, k, cols))
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkAttention times one head at MiniLM's (32) and BERT-base's (64)
+// head sizes over 16 and 128 tokens, per tier. GFLOPS counts the two
+// products, 4*n*n*d.
+func BenchmarkAttention(b *testing.B) {
+	old := KernelName()
+	defer SetKernel(old)
+	for _, tier := range Kernels() {
+		for _, d := range []int{32, 64} {
+			for _, n := range []int{16, 128} {
+				b.Run(fmt.Sprintf("%s/d%d/n%d", tier, d, n), func(b *testing.B) {
+					if err := SetKernel(tier); err != nil {
+						b.Fatal(err)
+					}
+					rng := rand.New(rand.NewPCG(57, 58))
+					ld := 36 * d // one head of a [n][3*12*d] qkv buffer
+					qkv := f32Inputs(rng, n*ld, false)
+					q, k, v := qkv, qkv[12*d:], qkv[24*d:]
+					out := make([]float32, n*12*d)
+					var buf AttentionBuf
+					for b.Loop() {
+						Attention(out, 12*d, q, k, v, ld, n, d, 0.125, &buf)
+					}
+					b.ReportMetric(4*float64(n*n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				})
+			}
+		}
+	}
+}
