@@ -67,9 +67,8 @@ func Attention(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale fl
 	}
 	for i0 := 0; i0 < n; i0 += attnMR {
 		rows := min(attnMR, n-i0)
+		mulBlock(s, np, q[i0*ld:], ld, kt, np, rows, d, np, scale)
 		for r := range rows {
-			qi := q[(i0+r)*ld : (i0+r)*ld+d]
-			DotRows(s[r*np:r*np+n], qi, k, ld, scale)
 			Softmax(s[r*np : r*np+n])
 		}
 		mulBlock(out[i0*ldo:], ldo, s, np, v, ld, rows, n, d, 1)

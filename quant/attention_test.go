@@ -21,7 +21,11 @@ func attentionDef(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale
 	s := make([]float32, n)
 	for i := range n {
 		for j := range n {
-			s[j] = Dot(q[i*ld:i*ld+d], k[j*ld:j*ld+d]) * scale
+			var acc float32
+			for e := range d {
+				acc += float32(q[i*ld+e] * k[j*ld+e])
+			}
+			s[j] = acc * scale
 		}
 		Softmax(s)
 		for e := range d {
