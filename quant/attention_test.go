@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -151,4 +152,69 @@ func BenchmarkAttention(b *testing.B) {
 			}
 		}
 	}
+}
+
+// softmaxDef is Softmax's definition with the maximum taken serially.
+func softmaxDef(x []float32) {
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var p [Lanes]float32
+	for i := range x {
+		e := exp32(x[i] - m)
+		x[i] = e
+		p[i%Lanes] += e
+	}
+	inv := 1 / sumLanes(&p)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// TestSoftmaxMax: Softmax's lane-parallel maximum gives the serial
+// definition's bits on every tier, including rows whose maximum is +0 or
+// -0 (in either order), +-Inf, and NaN first, last or in the middle.
+func TestSoftmaxMax(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(59, 60))
+		for _, n := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 64, 127, 128, 129} {
+			for c := range 9 {
+				x := uniform(rng, n, 4)
+				for i := range x {
+					x[i] = -float32(math.Abs(float64(x[i]))) - 1
+				}
+				at := rng.IntN(n)
+				switch c {
+				case 1: // maxima +0 and -0
+					x[at], x[rng.IntN(n)] = 0, negZero
+				case 2:
+					x[at], x[rng.IntN(n)] = negZero, 0
+				case 3:
+					x[at] = inf
+				case 4:
+					x[at] = -inf
+				case 5:
+					for i := range x {
+						x[i] = -inf
+					}
+				case 6:
+					x[0] = nan
+				case 7:
+					x[n-1] = nan
+				case 8:
+					x[at] = nan
+				}
+				want := append([]float32(nil), x...)
+				softmaxDef(want)
+				got := append([]float32(nil), x...)
+				Softmax(got)
+				sameBits(t, want, got, fmt.Sprintf("n=%d case %d", n, c))
+			}
+		}
+	})
 }

@@ -139,13 +139,8 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := x[0]
-	for _, v := range x[1:] {
-		if v > m {
-			m = v
-		}
-	}
 	simd := useF32SIMD()
+	m := maxF32(x, simd)
 	var p [Lanes]float32
 	done := 0
 	if len(x) >= Lanes && simd {
@@ -166,6 +161,46 @@ func Softmax(x []float32) {
 	for i := done; i < len(x); i++ {
 		x[i] *= inv
 	}
+}
+
+// maxF32 returns the largest value of x (len(x) >= 1) for Softmax, with
+// independent running maxima (8 lanes, AVX2 when simd) instead of one
+// serial chain. The maximum of numbers is exact in any order; what is not
+// fixed is which NaN comes out when x holds one (the lanes may return it or
+// skip it) and which zero when the maximum is +-0. Softmax's bits depend
+// on neither: a NaN anywhere in x makes every exp(x[i]-m) sum, and so
+// every output, NaN; and exp32(x[i]-m) is the same for m = +0 and -0 (a
+// difference of zeros is a zero, exp32 of either is 1).
+func maxF32(x []float32, simd bool) float32 {
+	m := x[0]
+	done := 0
+	if len(x) >= 8 {
+		done = len(x) &^ 7
+		if simd {
+			m = maxAVX2(&x[0], done/8)
+		} else {
+			l := [8]float32(x[:8])
+			for i := 8; i < done; i += 8 {
+				for j, v := range (*[8]float32)(x[i : i+8]) {
+					if v > l[j] {
+						l[j] = v
+					}
+				}
+			}
+			m = l[0]
+			for _, v := range l[1:] {
+				if v > m {
+					m = v
+				}
+			}
+		}
+	}
+	for _, v := range x[done:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }
 
 // DotRows computes attention scores: for j < len(dst),

@@ -132,6 +132,13 @@ func mulBlockR3AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 //go:noescape
 func mulBlockR4AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
+// maxAVX2 implements, with the reference's rounding and order:
+//
+//	m := x[0]; for i := range 8*blocks { if x[i] > m { m = x[i] } }; return m   // up to NaN and the sign of zero
+//
+//go:noescape
+func maxAVX2(x *float32, blocks int) (ret float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

@@ -30,3 +30,4 @@ func geluAVX2(x *float32, blocks int) { panic("quant: geluAVX2 without amd64 ass
 func expSumAVX2(x *float32, blocks int, m float32, p *[Lanes]float32) {
 	panic("quant: expSumAVX2 without amd64 assembly")
 }
+func maxAVX2(x *float32, blocks int) float32 { panic("quant: maxAVX2 without amd64 assembly") }

@@ -100,7 +100,55 @@ func attnAVX2Funcs() []f32Func {
 			doc: attnDoc(rows), body: body,
 		})
 	}
-	return fs
+	return append(fs, maxAVX2)
+}
+
+// maxAVX2 is Softmax's maximum: four independent VMAXPS chains over 32
+// values per iteration, then 8 at a time, then a fold of the lanes. The
+// maximum is exact in any order; which NaN or which signed zero comes out
+// is not, but Softmax's output does not depend on it (see quant.maxF32).
+var maxAVX2 = f32Func{
+	name: "maxAVX2", sig: "x *float32, blocks int) (ret float32", frame: "$0-20",
+	doc: []string{"m := x[0]; for i := range 8*blocks { if x[i] > m { m = x[i] } }; return m   // up to NaN and the sign of zero"},
+	body: `	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	ADDQ $32, SI
+	DECQ CX
+loop4:
+	CMPQ CX, $4
+	JLT loop1
+	VMAXPS (SI), Y0, Y0
+	VMAXPS 32(SI), Y1, Y1
+	VMAXPS 64(SI), Y2, Y2
+	VMAXPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $4, CX
+	JMP loop4
+loop1:
+	TESTQ CX, CX
+	JZ fold
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JMP loop1
+fold:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+`,
 }
 
 // attnNEONFuncs are mulBlockR1NEON..mulBlockR4NEON. Registers: V(4r+g)
