@@ -13,9 +13,9 @@ import "fmt"
 // Each key row of K^T and each value row is then loaded once per block of
 // queries, and every lane of a vector register holds one output's sum.
 
-// attnMR is the number of query rows per mulBlock call; the assembly has a
-// kernel for each row count 1..attnMR (quant/asmgen/attn.go).
-const attnMR = 4
+// attnMR is the number of query rows per mulBlock call; the AVX2 assembly
+// has a kernel for each row count 1..6, NEON for 1..4 (quant/asmgen/attn.go).
+const attnMR = 6
 
 // attnNR is the column block of mulBlock's SIMD kernels: AVX2 keeps two
 // ymm registers per row, NEON four q registers.
@@ -58,12 +58,14 @@ func Attention(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale fl
 	buf.kt = growF32(buf.kt, d*np)
 	buf.s = growF32(buf.s, attnMR*np)
 	kt, s := buf.kt, buf.s
-	for e := range d {
-		row := kt[e*np : (e+1)*np]
-		for j := range n {
-			row[j] = k[j*ld+e]
+	// Transpose row by row: contiguous reads, d write streams.
+	for j := range n {
+		for e, x := range k[j*ld : j*ld+d] {
+			kt[e*np+j] = x
 		}
-		clear(row[n:])
+	}
+	for e := range d {
+		clear(kt[e*np+n : (e+1)*np])
 	}
 	for i0 := 0; i0 < n; i0 += attnMR {
 		rows := min(attnMR, n-i0)

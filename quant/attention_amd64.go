@@ -4,7 +4,7 @@ package quant
 
 // mulBlockAVX2[rows-1] keeps rows x 16 sums in ymm registers.
 var mulBlockAVX2 = [attnMR]func(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32){
-	mulBlockR1AVX2, mulBlockR2AVX2, mulBlockR3AVX2, mulBlockR4AVX2,
+	mulBlockR1AVX2, mulBlockR2AVX2, mulBlockR3AVX2, mulBlockR4AVX2, mulBlockR5AVX2, mulBlockR6AVX2,
 }
 
 // mulBlockSIMD runs mulBlock with AVX2 on cblocks blocks of 16 columns

@@ -132,6 +132,24 @@ func mulBlockR3AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 //go:noescape
 func mulBlockR4AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
+// mulBlockR5AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 5 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR5AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR6AVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 6 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR6AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
 // maxAVX2 implements, with the reference's rounding and order:
 //
 //	m := x[0]; for i := range 8*blocks { if x[i] > m { m = x[i] } }; return m   // up to NaN and the sign of zero

@@ -7,8 +7,8 @@ import "fmt"
 //
 //	dst[r][c] = (sum over t < k, in order, of float32(a[r][t] * b[t][c])) * scale
 //
-// for up to attnMR rows r and 16*cblocks columns c (a, b, dst row-major
-// with byte strides lda, ldb, ldd). Attention runs it twice per block of
+// for up to attnMRAVX2 or attnMRNEON rows r and 16*cblocks columns c (a,
+// b, dst row-major with byte strides lda, ldb, ldd). Attention runs it twice per block of
 // query rows: scores = Q K^T * scale with b = K transposed (so the sum over
 // the head dimension vectorises across keys, with no horizontal reduction),
 // then context = P V with scale 1 (x*1 is exact, so this is AxpyRows'
@@ -16,8 +16,14 @@ import "fmt"
 // products rounded before they are added (never fused), so every tier and
 // quant's reference (mulBlockRef) give the same bits.
 
-// attnMR is the number of query rows per kernel call.
-const attnMR = 4
+// The most query rows per kernel call: AVX2 keeps 6 x 16 sums in 12 ymm
+// registers; NEON keeps 4 x 16 in 16 q registers (quant splits a block of
+// 6 rows into 4 + 2 on arm64: rows are independent, so the bits are the
+// same).
+const (
+	attnMRAVX2 = 6
+	attnMRNEON = 4
+)
 
 const (
 	attnSig   = "dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32"
@@ -32,13 +38,14 @@ func attnDoc(rows int) []string {
 	}
 }
 
-// attnAVX2Funcs are mulBlockR1AVX2..mulBlockR4AVX2. Registers: Y(2r) and
+// attnAVX2Funcs are mulBlockR1AVX2..mulBlockR6AVX2. Registers: Y(2r) and
 // Y(2r+1) accumulate columns 0-7 and 8-15 of row r; Y12-Y13 hold row t of
-// b, Y14 the broadcast a[r][t], Y10-Y11 products, Y15 scale. Row r of a is
-// at AX + r*lda (R9 = lda, R13 = 3*lda); row r of dst likewise with R8.
+// b, Y14 the broadcast a[r][t] (then scale), Y15 products. Row r of a is
+// at AX + r*lda for r < 3 and R13 + (r-3)*lda after (R9 = lda); rows of
+// dst likewise from DI and, at the store, AX (R8 = ldd).
 func attnAVX2Funcs() []f32Func {
 	var fs []f32Func
-	for rows := 1; rows <= attnMR; rows++ {
+	for rows := 1; rows <= attnMRAVX2; rows++ {
 		var body string
 		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
 		add("MOVQ dst+0(FP), DI")
@@ -49,42 +56,63 @@ func attnAVX2Funcs() []f32Func {
 		add("MOVQ ldb+40(FP), R10")
 		add("MOVQ k+48(FP), R11")
 		add("MOVQ cblocks+56(FP), R12")
-		add("VBROADCASTSS scale+64(FP), Y15")
-		add("LEAQ (R9)(R9*2), R13")
 		add("TESTQ R12, R12")
 		add("JZ done")
-		aRow := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R13*1)"}
+		aRow := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(R13)", "(R13)(R9*1)", "(R13)(R9*2)"}
 		body += "block:\n"
 		for i := 0; i < 2*rows; i++ {
 			add("VXORPS Y%d, Y%d, Y%d", i, i, i)
 		}
 		add("MOVQ SI, AX")
+		if rows > 3 {
+			add("LEAQ (SI)(R9*2), R13")
+			add("ADDQ R9, R13")
+		}
 		add("MOVQ DX, BX")
 		add("MOVQ R11, CX")
-		add("TESTQ CX, CX")
-		add("JZ store")
-		body += "loop:\n"
-		add("VMOVUPS (BX), Y12")
-		add("VMOVUPS 32(BX), Y13")
-		for r := 0; r < rows; r++ {
-			add("VBROADCASTSS %s, Y14", aRow[r])
-			add("VMULPS Y12, Y14, Y10")
-			add("VMULPS Y13, Y14, Y11")
-			add("VADDPS Y10, Y%d, Y%d", 2*r, 2*r)
-			add("VADDPS Y11, Y%d, Y%d", 2*r+1, 2*r+1)
+		// One step of t: row t of b times the broadcast a[r][t], added to
+		// row r's sums. Two steps per iteration, then one when k is odd.
+		step := func(off int) {
+			add("VMOVUPS (BX), Y12")
+			add("VMOVUPS 32(BX), Y13")
+			for r := 0; r < rows; r++ {
+				if off > 0 {
+					add("VBROADCASTSS %d%s, Y14", off, aRow[r])
+				} else {
+					add("VBROADCASTSS %s, Y14", aRow[r])
+				}
+				add("VMULPS Y12, Y14, Y15")
+				add("VADDPS Y15, Y%d, Y%d", 2*r, 2*r)
+				add("VMULPS Y13, Y14, Y15")
+				add("VADDPS Y15, Y%d, Y%d", 2*r+1, 2*r+1)
+			}
+			add("ADDQ R10, BX")
 		}
-		add("ADDQ $4, AX")
-		add("ADDQ R10, BX")
-		add("DECQ CX")
-		add("JNZ loop")
+		add("SUBQ $2, CX")
+		add("JLT odd")
+		body += "pair:\n"
+		step(0)
+		step(4)
+		add("ADDQ $8, AX")
+		if rows > 3 {
+			add("ADDQ $8, R13")
+		}
+		add("SUBQ $2, CX")
+		add("JGE pair")
+		body += "odd:\n"
+		add("CMPQ CX, $-1")
+		add("JNE store")
+		step(0)
 		body += "store:\n"
-		dRow := []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(AX)(R8*1)"}
+		add("VBROADCASTSS scale+64(FP), Y14")
+		dRow := []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(AX)", "(AX)(R8*1)", "(AX)(R8*2)"}
 		for r := 0; r < rows; r++ {
 			if r == 3 {
 				add("LEAQ (DI)(R8*2), AX")
+				add("ADDQ R8, AX")
 			}
-			add("VMULPS Y15, Y%d, Y%d", 2*r, 2*r)
-			add("VMULPS Y15, Y%d, Y%d", 2*r+1, 2*r+1)
+			add("VMULPS Y14, Y%d, Y%d", 2*r, 2*r)
+			add("VMULPS Y14, Y%d, Y%d", 2*r+1, 2*r+1)
 			add("VMOVUPS Y%d, %s", 2*r, dRow[r])
 			add("VMOVUPS Y%d, 32%s", 2*r+1, dRow[r])
 		}
@@ -157,7 +185,7 @@ fold:
 // a; FMUL and FADD are WORD-encoded and separately rounded.
 func attnNEONFuncs() []neonFunc {
 	var fs []neonFunc
-	for rows := 1; rows <= attnMR; rows++ {
+	for rows := 1; rows <= attnMRNEON; rows++ {
 		var body string
 		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
 		w := func(code uint32, f string, a ...any) { add("WORD $0x%08x // "+f, append([]any{code}, a...)...) }
