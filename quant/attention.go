@@ -58,15 +58,7 @@ func Attention(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale fl
 	buf.kt = growF32(buf.kt, d*np)
 	buf.s = growF32(buf.s, attnMR*np)
 	kt, s := buf.kt, buf.s
-	// Transpose row by row: contiguous reads, d write streams.
-	for j := range n {
-		for e, x := range k[j*ld : j*ld+d] {
-			kt[e*np+j] = x
-		}
-	}
-	for e := range d {
-		clear(kt[e*np+n : (e+1)*np])
-	}
+	transposeKeys(kt, np, k, ld, n, d)
 	for i0 := 0; i0 < n; i0 += attnMR {
 		rows := min(attnMR, n-i0)
 		mulBlock(s, np, q[i0*ld:], ld, kt, np, rows, d, np, scale)
@@ -120,5 +112,27 @@ func mulBlockGo(dst []float32, ldd int, a []float32, lda int, b []float32, ldb i
 		for c := range dr {
 			dr[c] *= scale
 		}
+	}
+}
+
+// transposeKeys writes kt[e*np+j] = k[j*ld+e] for j < n, e < d, and zeros
+// for n <= j < np. On the AVX2 tier, 8x8 blocks move through registers
+// (transposeAVX2) when d is a multiple of 8; Go does the rest. It only
+// moves values, so every path gives the same bits.
+func transposeKeys(kt []float32, np int, k []float32, ld, n, d int) {
+	done := 0
+	if n >= 8 && d%8 == 0 && useF32SIMD() {
+		done = n &^ 7
+		_ = kt[(d-1)*np+done-1]
+		_ = k[(done-1)*ld+d-1]
+		transposeAVX2(&kt[0], uintptr(np*4), &k[0], uintptr(ld*4), done/8, d/8)
+	}
+	for j := done; j < n; j++ {
+		for e, x := range k[j*ld : j*ld+d] {
+			kt[e*np+j] = x
+		}
+	}
+	for e := range d {
+		clear(kt[e*np+n : (e+1)*np])
 	}
 }

@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// attnSizes cross the SIMD blocks of Attention: query rows in blocks of 4,
-// keys padded to 16, head sizes on (16, 32, 48, 64) and off (8, 24, 40)
-// the 16-column kernels.
+// attnLens and attnHeads cross the SIMD blocks of Attention: query rows
+// in blocks of 6 (4 on NEON), keys padded to 16 and transposed in 8x8
+// blocks, head sizes on (16, 32, 48, 64) and off (8, 24, 40) the 16-column
+// kernels and off the 8x8 transpose (12).
 var (
 	attnLens  = []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 127, 128, 129}
-	attnHeads = []int{8, 16, 24, 32, 40, 48, 64}
+	attnHeads = []int{8, 12, 16, 24, 32, 40, 48, 64}
 )
 
 // attentionDef is Attention's definition, written out loop by loop.
@@ -214,6 +215,30 @@ func TestSoftmaxMax(t *testing.T) {
 				got := append([]float32(nil), x...)
 				Softmax(got)
 				sameBits(t, want, got, fmt.Sprintf("n=%d case %d", n, c))
+			}
+		}
+	})
+}
+
+// TestTransposeKeys: K^T equals its definition (zero padded) for lengths
+// and head sizes on and off the 8x8 blocks, on every tier.
+func TestTransposeKeys(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(61, 62))
+		for _, d := range []int{1, 7, 8, 12, 16, 24, 64} {
+			for _, n := range attnLens {
+				ld := d + 9
+				k := f32Inputs(rng, n*ld, true)
+				np := RoundUp(n, attnNR)
+				got := f32Inputs(rng, d*np, false)
+				want := make([]float32, d*np)
+				for j := range n {
+					for e := range d {
+						want[e*np+j] = k[j*ld+e]
+					}
+				}
+				transposeKeys(got, np, k, ld, n, d)
+				sameBits(t, want, got, fmt.Sprintf("n=%d d=%d", n, d))
 			}
 		}
 	})

@@ -157,6 +157,13 @@ func mulBlockR6AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 //go:noescape
 func maxAVX2(x *float32, blocks int) (ret float32)
 
+// transposeAVX2 implements, with the reference's rounding and order:
+//
+//	for r := range 8*rows8 { for c := range 8*cols8 { dst[c*ldd/4+r] = src[r*lds/4+c] } }
+//
+//go:noescape
+func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

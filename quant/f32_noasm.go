@@ -31,3 +31,6 @@ func expSumAVX2(x *float32, blocks int, m float32, p *[Lanes]float32) {
 	panic("quant: expSumAVX2 without amd64 assembly")
 }
 func maxAVX2(x *float32, blocks int) float32 { panic("quant: maxAVX2 without amd64 assembly") }
+func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int) {
+	panic("quant: transposeAVX2 without amd64 assembly")
+}

@@ -128,7 +128,7 @@ func attnAVX2Funcs() []f32Func {
 			doc: attnDoc(rows), body: body,
 		})
 	}
-	return append(fs, maxAVX2)
+	return append(fs, maxAVX2, transposeAVX2)
 }
 
 // maxAVX2 is Softmax's maximum: four independent VMAXPS chains over 32
@@ -252,4 +252,86 @@ func attnNEONFuncs() []neonFunc {
 		})
 	}
 	return fs
+}
+
+// transposeAVX2 writes K^T for Attention: 8x8 blocks loaded as 8 rows,
+// transposed in registers (VUNPCKLPS/VUNPCKHPS pairs rows, VSHUFPS makes
+// 4-row columns per 128-bit lane, VPERM2F128 joins the lanes) and stored
+// as 8 rows. Pure data movement, so every order gives the same bits.
+// Source rows at AX (+ lds R8, 3*lds R9; BX = rows 4-7), destination rows
+// at DX (+ ldd R10, 3*ldd R11; CX = rows 4-7).
+var transposeAVX2 = f32Func{
+	name: "transposeAVX2", sig: "dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int", frame: "$0-48",
+	doc: []string{"for r := range 8*rows8 { for c := range 8*cols8 { dst[c*ldd/4+r] = src[r*lds/4+c] } }"},
+	body: `	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R10
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R8
+	MOVQ rows8+32(FP), R12
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R10)(R10*2), R11
+	TESTQ R12, R12
+	JZ done
+rowblock:
+	MOVQ cols8+40(FP), R13
+	TESTQ R13, R13
+	JZ nextrow
+	MOVQ SI, AX
+	MOVQ DI, DX
+colblock:
+	LEAQ (AX)(R8*4), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (AX)(R9*1), Y3
+	VMOVUPS (BX), Y4
+	VMOVUPS (BX)(R8*1), Y5
+	VMOVUPS (BX)(R8*2), Y6
+	VMOVUPS (BX)(R9*1), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xee, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xee, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xee, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	LEAQ (DX)(R10*4), CX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, (DX)(R10*1)
+	VMOVUPS Y10, (DX)(R10*2)
+	VMOVUPS Y11, (DX)(R11*1)
+	VMOVUPS Y12, (CX)
+	VMOVUPS Y13, (CX)(R10*1)
+	VMOVUPS Y14, (CX)(R10*2)
+	VMOVUPS Y15, (CX)(R11*1)
+	ADDQ $32, AX
+	LEAQ (DX)(R10*8), DX
+	DECQ R13
+	JNZ colblock
+nextrow:
+	LEAQ (SI)(R8*8), SI
+	ADDQ $32, DI
+	DECQ R12
+	JNZ rowblock
+done:
+	VZEROUPPER
+	RET
+`,
 }
