@@ -2,10 +2,11 @@ package quant
 
 import "fmt"
 
-// Blocked attention. Computing one query row at a time (DotRows, Softmax,
-// AxpyRows) re-reads every key and value row per query and reduces each
-// score horizontally; Attention instead works on blocks of attnMR query
-// rows with one small matrix-product kernel, mulBlock, used twice:
+// Blocked attention. Computing one query row at a time (a dot product per
+// key, Softmax, a scaled row add per value) re-reads every key and value
+// row per query and reduces each score horizontally; Attention instead
+// works on blocks of attnMR query rows with one small matrix-product
+// kernel, mulBlock, used twice:
 //
 //	scores = Q K^T * scale   (b = K^T of the head, so lanes run across keys)
 //	ctx    = P V             (scale 1)

@@ -73,8 +73,7 @@ func TestAttention(t *testing.T) {
 }
 
 // TestAttentionEdges: empty inputs do nothing, short slices panic (a
-// programming error, like DotRows), and steady-state calls do not
-// allocate.
+// programming error), and steady-state calls do not allocate.
 func TestAttentionEdges(t *testing.T) {
 	var buf AttentionBuf
 	Attention(nil, 0, nil, nil, nil, 0, 0, 32, 1, &buf)

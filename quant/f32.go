@@ -1,9 +1,6 @@
 package quant
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // The fp32 kernels of a BERT layer. Each reduction runs in a fixed order
 // (lanes partial sums over i%Lanes, then a fixed pairwise tree) so SIMD tiers
@@ -201,55 +198,4 @@ func maxF32(x []float32, simd bool) float32 {
 		}
 	}
 	return m
-}
-
-// DotRows computes attention scores: for j < len(dst),
-//
-//	dst[j] = Dot(q, k[j*stride : j*stride+len(q)]) * scale
-//
-// with exactly Dot's bits, but in one call (on SIMD tiers, for len(q) in
-// 16, 32, 48, 64, one assembly loop with q in registers instead of a call
-// and a reduction per key; AVX2 on amd64, NEON on arm64). It panics if k is too
-// short, which is a programming error.
-func DotRows(dst, q, k []float32, stride int, scale float32) {
-	n, d := len(dst), len(q)
-	if n == 0 {
-		return
-	}
-	if stride < d || len(k) < (n-1)*stride+d {
-		panic(fmt.Sprintf("quant: DotRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(k)))
-	}
-	if activeTier.Load().rows && dotRowsSIMD(dst, q, k, stride, scale) {
-		return
-	}
-	for j := range dst {
-		dst[j] = Dot(q, k[j*stride:j*stride+d]) * scale
-	}
-}
-
-// AxpyRows accumulates probability-weighted rows: for j < len(p) in order,
-//
-//	Axpy(dst, p[j], v[j*stride : j*stride+len(dst)])
-//
-// i.e. dst[e] += float32(p[j]*v[j*stride+e]), with Axpy's bits. SIMD tiers
-// keep up to 64 values of dst in registers across all rows (AVX2: len(dst)
-// a multiple of 8; NEON: 16, 32, 48 or 64). It panics if v
-// is too short.
-func AxpyRows(dst, p, v []float32, stride int) {
-	n, d := len(p), len(dst)
-	if n == 0 || d == 0 {
-		return
-	}
-	if stride < d || len(v) < (n-1)*stride+d {
-		panic(fmt.Sprintf("quant: AxpyRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(v)))
-	}
-	if activeTier.Load().rows && axpyRowsSIMD(dst, p, v, stride) {
-		return
-	}
-	for j, pj := range p {
-		vj := v[j*stride : j*stride+d]
-		for e := range dst {
-			dst[e] += float32(pj * vj[e])
-		}
-	}
 }

@@ -87,15 +87,6 @@ func kernelOutputs(t *testing.T) string {
 		}
 		Softmax(sm)
 		put(sm)
-		if n > 0 {
-			rows := make([]float32, 9)
-			kv := uniform(rng, 8*(n+3)+n, 2)
-			DotRows(rows, a, kv, n+3, 0.125)
-			put(rows)
-			acc := append([]float32(nil), b...)
-			AxpyRows(acc, rows, kv, n+3)
-			put(acc)
-		}
 	}
 	var buf AttentionBuf
 	for _, s := range [][2]int{{1, 16}, {3, 24}, {17, 32}, {33, 64}} {

@@ -8,13 +8,13 @@ import "fmt"
 //	dst[r][c] = (sum over t < k, in order, of float32(a[r][t] * b[t][c])) * scale
 //
 // for up to attnMRAVX2 or attnMRNEON rows r and 16*cblocks columns c (a,
-// b, dst row-major with byte strides lda, ldb, ldd). Attention runs it twice per block of
-// query rows: scores = Q K^T * scale with b = K transposed (so the sum over
-// the head dimension vectorises across keys, with no horizontal reduction),
-// then context = P V with scale 1 (x*1 is exact, so this is AxpyRows'
-// order and bits). Each column lane accumulates its own sum from +0,
-// products rounded before they are added (never fused), so every tier and
-// quant's reference (mulBlockRef) give the same bits.
+// b, dst row-major with byte strides lda, ldb, ldd). quant.Attention runs
+// it twice per block of query rows: scores = Q K^T * scale with b = K
+// transposed (so the sum over the head dimension vectorises across keys,
+// with no horizontal reduction), then context = P V with scale 1 (x*1 is
+// exact). Each column lane accumulates its own sum from +0, products
+// rounded before they are added (never fused), so every tier and quant's
+// reference (mulBlockGo) give the same bits.
 
 // The most query rows per kernel call: AVX2 keeps 6 x 16 sums in 12 ymm
 // registers; NEON keeps 4 x 16 in 16 q registers (quant splits a block of
