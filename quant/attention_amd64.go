@@ -12,3 +12,15 @@ var mulBlockAVX2 = [attnMR]func(dst *float32, ldd uintptr, a *float32, lda uintp
 func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
 	mulBlockAVX2[rows-1](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
 }
+
+// expSumSIMD runs Softmax's exp-and-sum pass over the whole blocks of 16
+// values of x with AVX2 when the tier has the fp32 kernels, and returns
+// how many values it did.
+func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !useF32SIMD() {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	expSumAVX2(&x[0], done/Lanes, m, p)
+	return done
+}

@@ -21,3 +21,15 @@ func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb in
 	}
 	mulBlockNEON[rows-1](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
 }
+
+// expSumSIMD runs Softmax's exp-and-sum pass over the whole blocks of 16
+// values of x with NEON on the NEON tiers, and returns how many values it
+// did.
+func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	expSumNEON(&x[0], done/Lanes, m, p)
+	return done
+}

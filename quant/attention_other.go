@@ -8,3 +8,6 @@ package quant
 func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
 	panic("quant: mulBlockSIMD without assembly")
 }
+
+// expSumSIMD does nothing without assembly: Softmax's Go loop does all.
+func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int { return 0 }

@@ -37,7 +37,7 @@
 //     8x48 tiles. Opt-in until validated on hardware (see Kernels).
 //   - "sdot": arm64 with the dot-product extension (SDOT, WORD-encoded),
 //     4x16 tiles with the epilogue in assembly (FMUL/FADD/SCVTF, also
-//     WORD-encoded); attention's block kernels (Attention) use NEON.
+//     WORD-encoded); Attention's block kernels and Softmax's exp use NEON.
 //   - "neon": arm64 without SDOT (Cortex-A53/A72), SMULL/SADALP int16
 //     products widened exactly into int32, 2x16 tiles, same epilogue.
 //   - "generic": pure Go, always available, the reference.

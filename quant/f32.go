@@ -139,11 +139,7 @@ func Softmax(x []float32) {
 	simd := useF32SIMD()
 	m := maxF32(x, simd)
 	var p [Lanes]float32
-	done := 0
-	if len(x) >= Lanes && simd {
-		done = len(x) &^ (Lanes - 1)
-		expSumAVX2(&x[0], done/Lanes, m, &p)
-	}
+	done := expSumSIMD(x, m, &p)
 	for i := done; i < len(x); i++ {
 		e := exp32(x[i] - m)
 		x[i] = e

@@ -39,3 +39,10 @@ func mulBlockR3NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 //
 //go:noescape
 func mulBlockR4NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// expSumNEON implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }
+//
+//go:noescape
+func expSumNEON(x *float32, blocks int, m float32, p *[Lanes]float32)

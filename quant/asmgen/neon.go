@@ -10,8 +10,9 @@ type neonFunc struct {
 	body             string
 }
 
-// neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go).
-func neonFuncs() []neonFunc { return attnNEONFuncs() }
+// neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go) and
+// Softmax's exp (neonexp.go).
+func neonFuncs() []neonFunc { return append(attnNEONFuncs(), expSumNEONFunc()) }
 
 func genF32ARM64() []byte {
 	var b asm
