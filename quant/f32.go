@@ -1,9 +1,6 @@
 package quant
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // The fp32 kernels of a BERT layer. Each reduction runs in a fixed order
 // (lanes partial sums over i%Lanes, then a fixed pairwise tree) so SIMD tiers
@@ -139,19 +136,10 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := x[0]
-	for _, v := range x[1:] {
-		if v > m {
-			m = v
-		}
-	}
 	simd := useF32SIMD()
+	m := maxF32(x, simd)
 	var p [Lanes]float32
-	done := 0
-	if len(x) >= Lanes && simd {
-		done = len(x) &^ (Lanes - 1)
-		expSumAVX2(&x[0], done/Lanes, m, &p)
-	}
+	done := expSumSIMD(x, m, &p)
 	for i := done; i < len(x); i++ {
 		e := exp32(x[i] - m)
 		x[i] = e
@@ -168,53 +156,42 @@ func Softmax(x []float32) {
 	}
 }
 
-// DotRows computes attention scores: for j < len(dst),
-//
-//	dst[j] = Dot(q, k[j*stride : j*stride+len(q)]) * scale
-//
-// with exactly Dot's bits, but in one call (on SIMD tiers, for len(q) in
-// 16, 32, 48, 64, one assembly loop with q in registers instead of a call
-// and a reduction per key; AVX2 on amd64, NEON on arm64). It panics if k is too
-// short, which is a programming error.
-func DotRows(dst, q, k []float32, stride int, scale float32) {
-	n, d := len(dst), len(q)
-	if n == 0 {
-		return
-	}
-	if stride < d || len(k) < (n-1)*stride+d {
-		panic(fmt.Sprintf("quant: DotRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(k)))
-	}
-	if activeTier.Load().rows && dotRowsSIMD(dst, q, k, stride, scale) {
-		return
-	}
-	for j := range dst {
-		dst[j] = Dot(q, k[j*stride:j*stride+d]) * scale
-	}
-}
-
-// AxpyRows accumulates probability-weighted rows: for j < len(p) in order,
-//
-//	Axpy(dst, p[j], v[j*stride : j*stride+len(dst)])
-//
-// i.e. dst[e] += float32(p[j]*v[j*stride+e]), with Axpy's bits. SIMD tiers
-// keep up to 64 values of dst in registers across all rows (AVX2: len(dst)
-// a multiple of 8; NEON: 16, 32, 48 or 64). It panics if v
-// is too short.
-func AxpyRows(dst, p, v []float32, stride int) {
-	n, d := len(p), len(dst)
-	if n == 0 || d == 0 {
-		return
-	}
-	if stride < d || len(v) < (n-1)*stride+d {
-		panic(fmt.Sprintf("quant: AxpyRows: %d rows of %d with stride %d need %d values, have %d", n, d, stride, (n-1)*stride+d, len(v)))
-	}
-	if activeTier.Load().rows && axpyRowsSIMD(dst, p, v, stride) {
-		return
-	}
-	for j, pj := range p {
-		vj := v[j*stride : j*stride+d]
-		for e := range dst {
-			dst[e] += float32(pj * vj[e])
+// maxF32 returns the largest value of x (len(x) >= 1) for Softmax, with
+// independent running maxima (8 lanes, AVX2 when simd) instead of one
+// serial chain. The maximum of numbers is exact in any order; what is not
+// fixed is which NaN comes out when x holds one (the lanes may return it or
+// skip it) and which zero when the maximum is +-0. Softmax's bits depend
+// on neither: a NaN anywhere in x makes every exp(x[i]-m) sum, and so
+// every output, NaN; and exp32(x[i]-m) is the same for m = +0 and -0 (a
+// difference of zeros is a zero, exp32 of either is 1).
+func maxF32(x []float32, simd bool) float32 {
+	m := x[0]
+	done := 0
+	if len(x) >= 8 {
+		done = len(x) &^ 7
+		if simd {
+			m = maxAVX2(&x[0], done/8)
+		} else {
+			l := [8]float32(x[:8])
+			for i := 8; i < done; i += 8 {
+				for j, v := range (*[8]float32)(x[i : i+8]) {
+					if v > l[j] {
+						l[j] = v
+					}
+				}
+			}
+			m = l[0]
+			for _, v := range l[1:] {
+				if v > m {
+					m = v
+				}
+			}
 		}
 	}
+	for _, v := range x[done:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }

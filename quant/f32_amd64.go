@@ -4,97 +4,73 @@
 
 package quant
 
-// dotRows1AVX2 implements, with the reference's rounding and order:
+// mulBlockR1AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 16 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 1 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows1AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR1AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows2AVX2 implements, with the reference's rounding and order:
+// mulBlockR2AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 32 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 2 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows2AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR2AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows3AVX2 implements, with the reference's rounding and order:
+// mulBlockR3AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 48 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 3 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows3AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR3AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows4AVX2 implements, with the reference's rounding and order:
+// mulBlockR4AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 64 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 4 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows4AVX2(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR4AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// axpyRows1AVX2 implements, with the reference's rounding and order:
+// mulBlockR5AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 8 { dst[e] += float32(p[j] * vj[e]) } }
+//	for r := range 5 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func axpyRows1AVX2(dst, p, v *float32, ldv uintptr, n int)
+func mulBlockR5AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// axpyRows2AVX2 implements, with the reference's rounding and order:
+// mulBlockR6AVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 16 { dst[e] += float32(p[j] * vj[e]) } }
+//	for r := range 6 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func axpyRows2AVX2(dst, p, v *float32, ldv uintptr, n int)
+func mulBlockR6AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// axpyRows3AVX2 implements, with the reference's rounding and order:
+// maxAVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 24 { dst[e] += float32(p[j] * vj[e]) } }
+//	m := x[0]; for i := range 8*blocks { if x[i] > m { m = x[i] } }; return m   // up to NaN and the sign of zero
 //
 //go:noescape
-func axpyRows3AVX2(dst, p, v *float32, ldv uintptr, n int)
+func maxAVX2(x *float32, blocks int) (ret float32)
 
-// axpyRows4AVX2 implements, with the reference's rounding and order:
+// transposeAVX2 implements, with the reference's rounding and order:
 //
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 32 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows4AVX2(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows5AVX2 implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 40 { dst[e] += float32(p[j] * vj[e]) } }
+//	for r := range 8*rows8 { for c := range 8*cols8 { dst[c*ldd/4+r] = src[r*lds/4+c] } }
 //
 //go:noescape
-func axpyRows5AVX2(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows6AVX2 implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 48 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows6AVX2(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows7AVX2 implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 56 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows7AVX2(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows8AVX2 implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 64 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows8AVX2(dst, p, v *float32, ldv uintptr, n int)
+func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int)
 
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //

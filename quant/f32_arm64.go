@@ -4,66 +4,45 @@
 
 package quant
 
-// dotRows1NEON implements, with the reference's rounding and order:
+// mulBlockR1NEON implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 16 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 1 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows1NEON(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR1NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows2NEON implements, with the reference's rounding and order:
+// mulBlockR2NEON implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 32 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 2 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows2NEON(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR2NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows3NEON implements, with the reference's rounding and order:
+// mulBlockR3NEON implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 48 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 3 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows3NEON(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR3NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// dotRows4NEON implements, with the reference's rounding and order:
+// mulBlockR4NEON implements, with the reference's rounding and order:
 //
-//	for j := range n { kj := k[j*ldk/4:]; var p [16]float32
-//	    for i := range 64 { p[i%16] += float32(q[i] * kj[i]) }
-//	    dst[j] = sumLanes(&p) * scale }
+//	for r := range 4 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
-func dotRows4NEON(dst, q, k *float32, ldk uintptr, n int, scale float32)
+func mulBlockR4NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
-// axpyRows1NEON implements, with the reference's rounding and order:
+// expSumNEON implements, with the reference's rounding and order:
 //
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 16 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows1NEON(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows2NEON implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 32 { dst[e] += float32(p[j] * vj[e]) } }
+//	for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }
 //
 //go:noescape
-func axpyRows2NEON(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows3NEON implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 48 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows3NEON(dst, p, v *float32, ldv uintptr, n int)
-
-// axpyRows4NEON implements, with the reference's rounding and order:
-//
-//	for j := range n { vj := v[j*ldv/4:]; for e := range 64 { dst[e] += float32(p[j] * vj[e]) } }
-//
-//go:noescape
-func axpyRows4NEON(dst, p, v *float32, ldv uintptr, n int)
+func expSumNEON(x *float32, blocks int, m float32, p *[Lanes]float32)

@@ -26,7 +26,8 @@ func absMaxAVX2(x *float32, blocks int) float32 { panic("quant: absMaxAVX2 witho
 func quantizeAVX2(dst *int8, x *float32, blocks int, inv float32) {
 	panic("quant: quantizeAVX2 without amd64 assembly")
 }
-func geluAVX2(x *float32, blocks int) { panic("quant: geluAVX2 without amd64 assembly") }
-func expSumAVX2(x *float32, blocks int, m float32, p *[Lanes]float32) {
-	panic("quant: expSumAVX2 without amd64 assembly")
+func geluAVX2(x *float32, blocks int)        { panic("quant: geluAVX2 without amd64 assembly") }
+func maxAVX2(x *float32, blocks int) float32 { panic("quant: maxAVX2 without amd64 assembly") }
+func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int) {
+	panic("quant: transposeAVX2 without amd64 assembly")
 }

@@ -173,40 +173,6 @@ func BenchmarkF32(b *testing.B) {
 	}
 }
 
-// TestRowsKernels: DotRows and AxpyRows equal their definitions (Dot and
-// Axpy row by row) bit for bit on every tier, for head sizes on and off
-// the SIMD block sizes and strides wider than the rows.
-func TestRowsKernels(t *testing.T) {
-	forEachTier(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(31, 32))
-		for _, d := range []int{1, 8, 16, 24, 32, 48, 64, 72, 128, 136} {
-			for _, n := range []int{0, 1, 2, 7, 16, 129} {
-				stride := 3*d + 5
-				q := f32Inputs(rng, d, false)
-				k := f32Inputs(rng, max(0, (n-1)*stride+d), true)
-				got := make([]float32, n)
-				DotRows(got, q, k, stride, 0.125)
-				want := make([]float32, n)
-				for j := range want {
-					want[j] = Dot(q, k[j*stride:j*stride+d]) * 0.125
-				}
-				sameBits(t, want, got, fmt.Sprintf("DotRows d=%d n=%d", d, n))
-
-				p := f32Inputs(rng, n, false)
-				acc := f32Inputs(rng, d, false)
-				wantAcc := append([]float32(nil), acc...)
-				for j := range p {
-					Axpy(wantAcc, p[j], k[j*stride:j*stride+d])
-				}
-				AxpyRows(acc, p, k, stride)
-				sameBits(t, wantAcc, acc, fmt.Sprintf("AxpyRows d=%d n=%d", d, n))
-			}
-		}
-		require.Panics(t, func() { DotRows(make([]float32, 2), make([]float32, 4), make([]float32, 7), 4, 1) })
-		require.Panics(t, func() { AxpyRows(make([]float32, 4), make([]float32, 2), make([]float32, 7), 4) })
-	})
-}
-
 // TestFusedQuantizeRows: the row-fused forms equal the separate passes.
 func TestFusedQuantizeRows(t *testing.T) {
 	forEachTier(t, func(t *testing.T) {
@@ -238,37 +204,4 @@ func TestFusedQuantizeRows(t *testing.T) {
 			require.Equal(t, wa.Scales, ga.Scales)
 		}
 	})
-}
-
-// BenchmarkAttentionRows times one query row of attention at MiniLM's and
-// BERT-base's head sizes over 128 keys: DotRows, Softmax, AxpyRows.
-func BenchmarkAttentionRows(b *testing.B) {
-	old := KernelName()
-	defer SetKernel(old)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, tier := range Kernels() {
-		for _, d := range []int{32, 64} {
-			const n, stride = 128, 1152
-			q := f32Inputs(rng, d, false)
-			kv := f32Inputs(rng, (n-1)*stride+d, false)
-			scores := make([]float32, n)
-			out := make([]float32, d)
-			b.Run(fmt.Sprintf("%s/d%d", tier, d), func(b *testing.B) {
-				if err := SetKernel(tier); err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := cpuSeconds()
-				for b.Loop() {
-					DotRows(scores, q, kv, stride, 0.125)
-					Softmax(scores)
-					clear(out)
-					AxpyRows(out, scores, kv, stride)
-				}
-				flops := 4 * float64(n*d) * float64(b.N)
-				if cpu := cpuSeconds() - cpu0; cpu > 0 {
-					b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
-				}
-			})
-		}
-	}
 }

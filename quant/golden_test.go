@@ -38,8 +38,8 @@ func uniform(rng *rand.Rand, n int, scale float32) []float32 {
 }
 
 // kernelOutputs runs GEMM (with and without bias and residual, on awkward
-// shapes), QuantizeRows and every fp32 kernel on fixed inputs and hashes the
-// bits of all outputs.
+// shapes), QuantizeRows, every fp32 kernel and Attention on fixed inputs
+// and hashes the bits of all outputs.
 func kernelOutputs(t *testing.T) string {
 	h := sha256.New()
 	put := func(xs []float32) {
@@ -87,15 +87,15 @@ func kernelOutputs(t *testing.T) string {
 		}
 		Softmax(sm)
 		put(sm)
-		if n > 0 {
-			rows := make([]float32, 9)
-			kv := uniform(rng, 8*(n+3)+n, 2)
-			DotRows(rows, a, kv, n+3, 0.125)
-			put(rows)
-			acc := append([]float32(nil), b...)
-			AxpyRows(acc, rows, kv, n+3)
-			put(acc)
-		}
+	}
+	var buf AttentionBuf
+	for _, s := range [][2]int{{1, 16}, {3, 24}, {17, 32}, {33, 64}} {
+		n, d := s[0], s[1]
+		ld := 3*d + 1
+		qkv := uniform(rng, n*ld, 2)
+		out := make([]float32, n*d)
+		Attention(out, d, qkv, qkv[d:], qkv[2*d:], ld, n, d, 0.17677669, &buf)
+		put(out)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -17,7 +17,7 @@ func kernSDOT(p *kargs, rows, _ int) { sdotKernels[rows-1](p) }
 // neonTier runs gemmNEONR1..R2 on every arm64 core (Advanced SIMD is
 // mandatory in ARMv8): SMULL/SADALP int16 products widened into exact int32
 // sums, 2 rows x 16 columns per call, for cores without SDOT (Cortex-A53,
-// A72: Raspberry Pi 3/4). Attention uses the NEON DotRows/AxpyRows.
+// A72: Raspberry Pi 3/4). Attention and Softmax use the NEON fp32 kernels.
 var neonTier = tier{name: KernelNEON, mr: len(neonKernels), np: 1, kern: kernNEON, rows: true}
 
 func kernNEON(p *kargs, rows, _ int) { neonKernels[rows-1](p) }

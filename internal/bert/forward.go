@@ -63,19 +63,19 @@ type Workspace struct {
 	ActBits int
 
 	start  []int     // [nseq+1] first row of each sequence
-	maxLen int       // longest sequence of the batch
 	x      []float32 // [T][H] hidden states (the output of Forward)
 	qkv    []float32 // [T][3H]
 	ctxb   []float32 // [T][H] attention context
 	inter  []float32 // [T][I]
 	acts   quant.Acts
-	scores []float32 // [nseq*heads][maxLen]: one scratch row per attention item
-	cls    []float32 // [nseq][H]
-	pooled []float32 // [nseq][H]
-	logits []float32 // [nseq][labels]
+	attn   []quant.AttentionBuf // one scratch per attention chunk (see attendChunk)
+	cls    []float32            // [nseq][H]
+	pooled []float32            // [nseq][H]
+	logits []float32            // [nseq][labels]
 
 	heads, headSz, hidden int
-	attendFn              func(i int) // w.attendItem, built once so Pool.For does not allocate
+	attnItems             int         // sequences x heads of the last batch
+	attendFn              func(c int) // w.attendChunk, built once so Pool.For does not allocate
 	rowFn                 func(c int) // w.rowItem, likewise
 
 	// The row step in flight (see rows).
@@ -142,21 +142,19 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 		w.start = make([]int, len(seqs)+1)
 	}
 	w.start = w.start[:len(seqs)+1]
-	w.maxLen = 0
 	t := 0
 	for i, s := range seqs {
 		w.start[i] = t
 		t += len(s.IDs)
-		w.maxLen = max(w.maxLen, len(s.IDs))
 	}
 	w.start[len(seqs)] = t
 	w.x = grow(w.x, t*h)
 	w.qkv = grow(w.qkv, t*3*h)
 	w.ctxb = grow(w.ctxb, t*h)
 	w.inter = grow(w.inter, t*c.Intermediate)
-	w.scores = grow(w.scores, len(seqs)*c.Heads*w.maxLen)
+	w.growAttn(len(seqs) * c.Heads)
 	if w.attendFn == nil {
-		w.attendFn = w.attendItem
+		w.attendFn = w.attendChunk
 	}
 	if w.rowFn == nil {
 		w.rowFn = w.rowItem
@@ -208,7 +206,7 @@ func (m *Model) layer(w *Workspace, l *Layer, t int, last bool) {
 	pool.GEMM(w.qkv, &w.acts, &l.QKV.W, l.QKV.Bias)
 
 	// Per-sequence, per-head attention into w.ctxb.
-	pool.For((len(w.start)-1)*w.heads, w.attendFn)
+	pool.For(len(w.attn), w.attendFn)
 
 	// Output projection with the residual fused (x += ctx Wo + bo), then
 	// LayerNorm and quantisation of x for the FFN in one pass over the rows.
@@ -289,31 +287,39 @@ func (w *Workspace) pool() *quant.Pool {
 	return quant.DefaultPool()
 }
 
-// attendItem runs attention item i = seq*heads + head with its own scores row.
-func (w *Workspace) attendItem(i int) {
-	w.attend(i/w.heads, i%w.heads, w.scores[i*w.maxLen:(i+1)*w.maxLen])
+// growAttn sizes the attention scratch for items = sequences x heads
+// work items: one AttentionBuf per chunk, at most 4 chunks per thread
+// (enough to balance sequences of mixed lengths), so the scratch grows with
+// the thread count, not the batch.
+func (w *Workspace) growAttn(items int) {
+	chunks := min(items, 4*w.pool().Threads())
+	if cap(w.attn) < chunks {
+		w.attn = append(w.attn[:cap(w.attn)], make([]quant.AttentionBuf, chunks-cap(w.attn))...)
+	}
+	w.attn = w.attn[:chunks]
+	w.attnItems = items
 }
 
-// attend computes softmax(q k^T / sqrt(d)) v for one head of one sequence.
-// All rows of a sequence are real tokens, so no mask is needed.
-func (w *Workspace) attend(seq, head int, scores []float32) {
+// attendChunk runs attention items c, c+chunks, c+2*chunks, ... (item i
+// is head i%heads of sequence i/heads) with chunk c's scratch.
+func (w *Workspace) attendChunk(c int) {
+	buf := &w.attn[c]
+	for i := c; i < w.attnItems; i += len(w.attn) {
+		w.attend(i/w.heads, i%w.heads, buf)
+	}
+}
+
+// attend computes softmax(q k^T / sqrt(d)) v for one head of one sequence
+// into w.ctxb. All rows of a sequence are real tokens, so no mask is
+// needed.
+func (w *Workspace) attend(seq, head int, buf *quant.AttentionBuf) {
 	h, d := w.hidden, w.headSz
 	r0, r1 := w.start[seq], w.start[seq+1]
-	n := r1 - r0
-	scores = scores[:n]
 	scale := float32(1 / math.Sqrt(float64(d)))
-	qo, ko, vo := head*d, h+head*d, 2*h+head*d
 	st := 3 * h
-	// Keys and values of this head: row j at j*st, d values each.
-	keys := w.qkv[r0*st+ko : (r1-1)*st+ko+d]
-	vals := w.qkv[r0*st+vo : (r1-1)*st+vo+d]
-	for i := r0; i < r1; i++ {
-		quant.DotRows(scores, w.qkv[i*st+qo:i*st+qo+d], keys, st, scale)
-		quant.Softmax(scores)
-		out := w.ctxb[i*h+head*d : i*h+head*d+d]
-		clear(out)
-		quant.AxpyRows(out, scores, vals, st)
-	}
+	// Row j of this head's queries, keys and values at j*st, d values each.
+	qkv := w.qkv[r0*st : r1*st]
+	quant.Attention(w.ctxb[r0*h+head*d:r1*h], h, qkv[head*d:], qkv[h+head*d:], qkv[2*h+head*d:], st, r1-r0, d, scale, buf)
 }
 
 // Embed writes the embedding of sequence i of the last batch into dst

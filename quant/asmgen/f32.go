@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // The fp32 AVX2 kernels. Each keeps the reference's order exactly: lane i
@@ -17,7 +18,7 @@ type f32Func struct {
 	body             string
 }
 
-var f32Funcs = append([]f32Func{}, append(append(dotRowsFuncs(), axpyRowsFuncs()...), []f32Func{
+var f32Funcs = append(attnAVX2Funcs(), []f32Func{
 	{
 		name: "dotLanesAVX2", sig: "a, b *float32, blocks int, p *[Lanes]float32", frame: "$0-32",
 		doc: []string{"for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }"},
@@ -284,13 +285,13 @@ done:
 	JZ done
 loop:
 	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y5
 	VSUBPS Y15, Y0, Y0
-` + exp8("Y0", "Y1", "Y2", "Y3", "Y4") + `	VMOVUPS Y1, (SI)
+	VSUBPS Y15, Y5, Y5
+` + interleave(exp8("Y0", "Y1", "Y2", "Y3", "Y4"), exp8("Y5", "Y6", "Y7", "Y8", "Y9")) + `	VMOVUPS Y1, (SI)
 	VADDPS Y1, Y13, Y13
-	VMOVUPS 32(SI), Y0
-	VSUBPS Y15, Y0, Y0
-` + exp8("Y0", "Y1", "Y2", "Y3", "Y4") + `	VMOVUPS Y1, 32(SI)
-	VADDPS Y1, Y14, Y14
+	VMOVUPS Y6, 32(SI)
+	VADDPS Y6, Y14, Y14
 	ADDQ $64, SI
 	DECQ CX
 	JNZ loop
@@ -301,112 +302,7 @@ done:
 	RET
 `,
 	},
-}...)...)
-
-// dotRowsFuncs are dotRows1AVX2..dotRows4AVX2 for head sizes 16*blocks:
-// q stays in Y8-Y15, two keys are reduced at a time (independent chains for
-// the out-of-order core), and each key's 16 lanes are folded with the tree
-// of sumLanes in registers: s8 = p[0:8]+p[8:16], s4 = s8[0:4]+s8[4:8],
-// (s4[0]+s4[2], s4[1]+s4[3]), then their sum, then * scale. Lanes start at
-// +0 and products are added to them, as in the reference (so a -0 product
-// gives +0).
-func dotRowsFuncs() []f32Func {
-	var fs []f32Func
-	for blocks := 1; blocks <= 4; blocks++ {
-		var body string
-		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
-		add("MOVQ dst+0(FP), DI")
-		add("MOVQ q+8(FP), SI")
-		add("MOVQ k+16(FP), DX")
-		add("MOVQ ldk+24(FP), R8")
-		add("MOVQ n+32(FP), CX")
-		for i := 0; i < 2*blocks; i++ {
-			add("VMOVUPS %d(SI), Y%d", 32*i, 8+i)
-		}
-		// keys: one (acc Y0,Y1; temp Y4) or two (second: acc Y2,Y3; temp Y5).
-		accum := func(keys int) {
-			srcs := []string{"(DX)", "(DX)(R8*1)"}
-			for key := 0; key < keys; key++ {
-				add("VXORPS Y%d, Y%d, Y%d", 2*key, 2*key, 2*key)
-				add("VXORPS Y%d, Y%d, Y%d", 2*key+1, 2*key+1, 2*key+1)
-			}
-			for i := 0; i < 2*blocks; i++ {
-				for key := 0; key < keys; key++ {
-					src := srcs[key]
-					if i > 0 {
-						src = fmt.Sprintf("%d%s", 32*i, srcs[key])
-					}
-					add("VMULPS %s, Y%d, Y%d", src, 8+i, 4+key)
-					add("VADDPS Y%d, Y%d, Y%d", 4+key, 2*key+i%2, 2*key+i%2)
-				}
-			}
-			for key := 0; key < keys; key++ {
-				a, b := 2*key, 2*key+1
-				add("VADDPS Y%d, Y%d, Y%d", b, a, a)
-				add("VEXTRACTF128 $1, Y%d, X%d", a, b)
-				add("VADDPS X%d, X%d, X%d", b, a, a)
-				add("VMOVHLPS X%d, X%d, X%d", a, a, b)
-				add("VADDPS X%d, X%d, X%d", b, a, a)
-				add("VMOVSHDUP X%d, X%d", a, b)
-				add("VADDSS X%d, X%d, X%d", b, a, a)
-				add("VMULSS scale+40(FP), X%d, X%d", a, a)
-				add("VMOVSS X%d, %d(DI)", a, 4*key)
-			}
-		}
-		add("SUBQ $2, CX")
-		add("JLT one")
-		body += "pair:\n"
-		accum(2)
-		add("ADDQ $8, DI")
-		add("LEAQ (DX)(R8*2), DX")
-		add("SUBQ $2, CX")
-		add("JGE pair")
-		body += "one:\n"
-		add("CMPQ CX, $-1")
-		add("JNE done")
-		accum(1)
-		body += "done:\n"
-		add("VZEROUPPER")
-		add("RET")
-		fs = append(fs, f32Func{
-			name: fmt.Sprintf("dotRows%dAVX2", blocks), sig: "dst, q, k *float32, ldk uintptr, n int, scale float32", frame: "$0-44",
-			doc: []string{
-				fmt.Sprintf("for j := range n { kj := k[j*ldk/4:]; var p [16]float32"),
-				fmt.Sprintf("    for i := range %d { p[i%%16] += float32(q[i] * kj[i]) }", 16*blocks),
-				"    dst[j] = sumLanes(&p) * scale }",
-			},
-			body: body,
-		})
-	}
-	return fs
-}
-
-// axpyRowsFuncs are axpyRows1AVX2..axpyRows8AVX2: c ymm registers (8c
-// values of dst) stay in registers while n scaled rows of v are added.
-func axpyRowsFuncs() []f32Func {
-	var fs []f32Func
-	for c := 1; c <= 8; c++ {
-		body := "\tMOVQ dst+0(FP), DI\n\tMOVQ p+8(FP), SI\n\tMOVQ v+16(FP), DX\n\tMOVQ ldv+24(FP), R8\n\tMOVQ n+32(FP), CX\n"
-		for i := 0; i < c; i++ {
-			body += fmt.Sprintf("\tVMOVUPS %d(DI), Y%d\n", 32*i, i)
-		}
-		body += "\tTESTQ CX, CX\n\tJZ done\nloop:\n\tVBROADCASTSS (SI), Y15\n"
-		for i := 0; i < c; i++ {
-			body += fmt.Sprintf("\tVMULPS %d(DX), Y15, Y14\n\tVADDPS Y14, Y%d, Y%d\n", 32*i, i, i)
-		}
-		body += "\tADDQ $4, SI\n\tADDQ R8, DX\n\tDECQ CX\n\tJNZ loop\n"
-		for i := 0; i < c; i++ {
-			body += fmt.Sprintf("\tVMOVUPS Y%d, %d(DI)\n", i, 32*i)
-		}
-		body += "done:\n\tVZEROUPPER\n\tRET\n"
-		fs = append(fs, f32Func{
-			name: fmt.Sprintf("axpyRows%dAVX2", c), sig: "dst, p, v *float32, ldv uintptr, n int", frame: "$0-40",
-			doc:  []string{fmt.Sprintf("for j := range n { vj := v[j*ldv/4:]; for e := range %d { dst[e] += float32(p[j] * vj[e]) } }", 8*c)},
-			body: body,
-		})
-	}
-	return fs
-}
+}...)
 
 // horner emits q = float32(q*a) + c for each constant c (q in Y3, a in Y2).
 func horner(consts ...string) string {
@@ -415,6 +311,20 @@ func horner(consts ...string) string {
 		s += "\tVMULPS Y2, Y3, Y3\n\tVADDPS " + c + "<>(SB), Y3, Y3\n"
 	}
 	return s
+}
+
+// interleave alternates the lines of two independent instruction
+// sequences (same length), so the core works on both dependency chains at
+// once; each sequence's own order, and so its result, is unchanged.
+func interleave(a, b string) string {
+	la := strings.SplitAfter(strings.TrimSuffix(a, "\n"), "\n")
+	lb := strings.SplitAfter(strings.TrimSuffix(b, "\n"), "\n")
+	var s strings.Builder
+	for i := range la {
+		s.WriteString(strings.TrimSuffix(la[i], "\n") + "\n")
+		s.WriteString(strings.TrimSuffix(lb[i], "\n") + "\n")
+	}
+	return s.String()
 }
 
 // exp8 emits out = exp32(t) for the 8 lanes of t, the sequence of

@@ -1,0 +1,35 @@
+//go:build arm64 && !purego
+
+package quant
+
+import "unsafe"
+
+// mulBlockNEON[rows-1] keeps rows x 16 sums in q registers.
+var mulBlockNEON = [4]func(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32){
+	mulBlockR1NEON, mulBlockR2NEON, mulBlockR3NEON, mulBlockR4NEON,
+}
+
+// mulBlockSIMD runs mulBlock with NEON on cblocks blocks of 16 columns
+// (strides in float32s), 4 rows per call at most: rows are independent,
+// so splitting them changes no bits.
+func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
+	if rows > 4 {
+		mulBlockNEON[3](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
+		dst = (*float32)(unsafe.Add(unsafe.Pointer(dst), 4*4*ldd))
+		a = (*float32)(unsafe.Add(unsafe.Pointer(a), 4*4*lda))
+		rows -= 4
+	}
+	mulBlockNEON[rows-1](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
+}
+
+// expSumSIMD runs Softmax's exp-and-sum pass over the whole blocks of 16
+// values of x with NEON on the NEON tiers, and returns how many values it
+// did.
+func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	expSumNEON(&x[0], done/Lanes, m, p)
+	return done
+}

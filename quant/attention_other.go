@@ -1,0 +1,13 @@
+//go:build purego || !(amd64 || arm64)
+
+package quant
+
+// No tier sets tier.rows without assembly, so this is never called; it
+// keeps attention.go portable. Reaching it is a dispatch bug, not a data
+// error, hence the panic.
+func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
+	panic("quant: mulBlockSIMD without assembly")
+}
+
+// expSumSIMD does nothing without assembly: Softmax's Go loop does all.
+func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int { return 0 }
