@@ -62,7 +62,7 @@ type tier struct {
 	// without it run kern, which is exact for any code in [-127, 127].
 	kern7 func(p *kargs, rows, panels int)
 	f32   bool // the fp32 kernels and quantisation use the AVX2 loops
-	rows  bool // DotRows/AxpyRows use the architecture's SIMD loops
+	rows  bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
 	// optIn tiers are never chosen automatically, only by SetKernel or
 	// LEPTON_KERNEL: they have not yet been validated on hardware that
 	// runs them (tests iterate over them wherever they are supported).
