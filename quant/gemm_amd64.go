@@ -128,6 +128,13 @@ func gemmAVX2U7R4(p *kargs)
 //go:noescape
 func gemmAVX2U7R5(p *kargs)
 
+// peakAVX2 runs iters iterations of 10 independent VPMADDUBSW+VPMADDWD
+// pairs (640 int8 operations each: 10 x 32 multiply-adds), no loads: the
+// AVX2 int8 peak of this core, which BenchmarkPeakAVX2 reports.
+//
+//go:noescape
+func peakAVX2(iters int)
+
 // avx2U7Kernels[r-1] handles r rows of 7-bit activations.
 var avx2U7Kernels = [5]func(*kargs){
 	gemmAVX2U7R1,

@@ -8,6 +8,24 @@ import (
 	"testing"
 )
 
+// BenchmarkPeakAVX2 measures this core's AVX2 int8 peak: the instruction
+// pair of every AVX2 GEMM step (VPMADDUBSW + VPMADDWD per 32 multiply-adds)
+// with nothing else in the loop. BenchmarkGEMM's %peak uses the issue's
+// 233 GOPS (measured on a Zen 4 at a higher clock); this is the ceiling on
+// the machine the benchmarks actually run on.
+func BenchmarkPeakAVX2(b *testing.B) {
+	const iters = 1 << 16
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		peakAVX2(iters)
+	}
+	ops := 640 * float64(iters) * float64(b.N)
+	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOPS")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")
+	}
+}
+
 // BenchmarkKernelAVX2 times the full-height AVX2 micro-kernels (avx2MR x
 // 16, 8- and 7-bit activations) alone on data that stays in L1 (K=768): the
 // upper bound for the whole GEMM.

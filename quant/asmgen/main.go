@@ -143,6 +143,10 @@ func genAMD64() []byte {
 	b.f("%s//go:build amd64 && !purego\n\n#include \"textflag.h\"\n", header)
 	b.f("DATA onesW<>+0(SB)/4, $0x00010001")
 	b.f("GLOBL onesW<>(SB), RODATA|NOPTR, $4\n")
+	for i := 0; i < 32; i += 8 {
+		b.f("DATA onesW32<>+%d(SB)/8, $0x0001000100010001", i)
+	}
+	b.f("GLOBL onesW32<>(SB), RODATA|NOPTR, $32\n")
 	b.f("DATA off64<>+0(SB)/4, $0x40404040")
 	b.f("GLOBL off64<>(SB), RODATA|NOPTR, $4\n")
 	for mr := 1; mr <= avx2MR; mr++ {
@@ -151,8 +155,36 @@ func genAMD64() []byte {
 	for mr := 1; mr <= avx2MR; mr++ {
 		genAVX2Kernel(&b, mr, true)
 	}
+	genPeakAVX2(&b)
 	genVNNI(&b)
 	return b.Bytes()
+}
+
+// genPeakAVX2 writes peakAVX2, the measuring stick for the AVX2 GEMM: the
+// VPMADDUBSW+VPMADDWD pair every 32 multiply-adds of an AVX2 int8 GEMM
+// needs, in 10 independent chains with no loads, so only the vector
+// pipes limit it.
+func genPeakAVX2(b *asm) {
+	b.f("// func peakAVX2(iters int)")
+	b.f("TEXT ·peakAVX2(SB), NOSPLIT, $0-8")
+	b.i("MOVQ iters+0(FP), CX")
+	b.i("VPXOR Y14, Y14, Y14")
+	b.i("VPXOR Y15, Y15, Y15")
+	b.i("VPBROADCASTD onesW<>(SB), Y13")
+	b.i("TESTQ CX, CX")
+	b.i("JLE peakdone")
+	b.f("peakloop:")
+	for r := 0; r < 10; r++ {
+		b.i("VPMADDUBSW Y14, Y15, Y%d", r)
+	}
+	for r := 0; r < 10; r++ {
+		b.i("VPMADDWD Y13, Y%d, Y%d", r, r)
+	}
+	b.i("DECQ CX")
+	b.i("JNZ peakloop")
+	b.f("peakdone:")
+	b.i("VZEROUPPER")
+	b.i("RET\n")
 }
 
 // genAVX2Kernel writes gemmAVX2R<mr> (8-bit activations) or, with u7,
@@ -166,7 +198,8 @@ func genAVX2Kernel(b *asm, mr int, u7 bool) {
 	b.f("// func %s(p *kargs)", name)
 	b.f("// Registers: Y0-Y%d accumulators (row r: Y(2r) columns 0-7, Y(2r+1) columns 8-15),", 2*mr-1)
 	if u7 {
-		b.f("// Y10-Y11 w of one k-step, Y12 broadcast a+64, Y13 products, Y14 bytes of 64, Y15 int16 ones.")
+		b.f("// Y10-Y11 w of one k-step, Y12 broadcast a+64, Y13 and Y15 products, Y14 bytes of 64;")
+		b.f("// int16 ones are a memory operand (onesW32), which frees Y15 for a second product chain.")
 	} else {
 		b.f("// Y10-Y11 |w| of one k-step (w itself is a memory operand), Y12 broadcast activations,")
 		b.f("// Y13-Y14 a*sign(w) and products, Y15 int16 ones.")
@@ -183,9 +216,10 @@ func genAVX2Kernel(b *asm, mr int, u7 bool) {
 	for r := 0; r < 2*mr; r++ {
 		b.i("VPXOR Y%d, Y%d, Y%d", r, r, r)
 	}
-	b.i("VPBROADCASTD onesW<>(SB), Y15")
 	if u7 {
 		b.i("VPBROADCASTD off64<>(SB), Y14")
+	} else {
+		b.i("VPBROADCASTD onesW<>(SB), Y15")
 	}
 	b.i("XORQ BX, BX")
 	// Two k-steps per iteration, then one more when ksteps is odd.
@@ -196,11 +230,12 @@ func genAVX2Kernel(b *asm, mr int, u7 bool) {
 			for r := 0; r < mr; r++ {
 				b.i("VPBROADCASTD %d(%s)(BX*1), Y12", 4*off, rowReg[r])
 				b.i("VPADDB Y14, Y12, Y12")
-				for c := 0; c < 2; c++ {
-					b.i("VPMADDUBSW Y%d, Y12, Y13", 10+c)
-					b.i("VPMADDWD Y15, Y13, Y13")
-					b.i("VPADDD Y13, Y%d, Y%d", 2*r+c, 2*r+c)
-				}
+				b.i("VPMADDUBSW Y10, Y12, Y13")
+				b.i("VPMADDUBSW Y11, Y12, Y15")
+				b.i("VPMADDWD onesW32<>(SB), Y13, Y13")
+				b.i("VPMADDWD onesW32<>(SB), Y15, Y15")
+				b.i("VPADDD Y13, Y%d, Y%d", 2*r, 2*r)
+				b.i("VPADDD Y15, Y%d, Y%d", 2*r+1, 2*r+1)
 			}
 			return
 		}
@@ -312,6 +347,10 @@ func goDeclsAVX2U7() []byte {
 		b.f("// computed as sum (a+64)*w - 64*ColSums[c]; a[r] = p.a + r*p.lda, w = p.w.")
 		b.f("//\n//go:noescape\nfunc %s(p *kargs)\n", name)
 	}
+	b.f("// peakAVX2 runs iters iterations of 10 independent VPMADDUBSW+VPMADDWD")
+	b.f("// pairs (640 int8 operations each: 10 x 32 multiply-adds), no loads: the")
+	b.f("// AVX2 int8 peak of this core, which BenchmarkPeakAVX2 reports.")
+	b.f("//\n//go:noescape\nfunc peakAVX2(iters int)\n")
 	b.f("// avx2U7Kernels[r-1] handles r rows of 7-bit activations.")
 	b.f("var avx2U7Kernels = [%d]func(*kargs){", avx2MR)
 	for r := 1; r <= avx2MR; r++ {
