@@ -31,9 +31,10 @@
 // 8-bit activations need the sign moved onto the weights first (VPSIGNB: 4
 // vector ops per 32 multiply-adds); 7-bit codes plus 64 are unsigned bytes
 // <= 127 whose pair sums cannot saturate (3 ops; 64*ColSums is subtracted
-// once per tile). That is about 1.2x faster per GEMM on a Zen 4 core (72-75%
-// vs 59-63% of the 233 GOPS AVX2 peak on BERT-base shapes) for twice the
-// activation rounding step; the lepton package measures what it costs
+// once per tile). That is about 1.25x faster per GEMM on a Zen 4 core
+// (175-184 vs 138-148 GOPS on BERT-base shapes, against a ceiling of 204
+// GOPS that BenchmarkPeakAVX2 measures there) for twice the activation
+// rounding step; the lepton package measures what it costs
 // (WithActivationBits). PyTorch's fbgemm backend makes the same trade.
 // Kernels rely on codes staying in range (the AVX2 tier cannot negate -128
 // and offsets 7-bit codes by 64); QuantizeRows guarantees it.

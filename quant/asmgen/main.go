@@ -128,7 +128,7 @@ func goDecls(arch, tierName, short string, mr int) []byte {
 // by both column halves) and multiply the weights directly, so a pair sum
 // is at most 2*127*128 = 32512 < 32767, exact again. The epilogue subtracts
 // 64*ColSums[c] (VPSLLD 6, VPSUBD), exact in int32. Cost: 3 ops per 32
-// multiply-adds, about 1.3x the 8-bit kernel's speed. PyTorch's fbgemm
+// multiply-adds, about 1.25x the 8-bit kernel's speed. PyTorch's fbgemm
 // backend makes the same trade (reduce_range: 7-bit activations on x86
 // without VNNI).
 //
