@@ -241,32 +241,21 @@ done:
 	VBROADCASTSS two<>(SB), Y13
 	VBROADCASTSS half<>(SB), Y12
 	VBROADCASTSS invSqrt2<>(SB), Y11
-	VXORPS Y10, Y10, Y10
-	TESTQ CX, CX
-	JZ done
+	SUBQ $2, CX
+	JLT tail
 loop:
-	VMOVUPS (SI), Y0       // v
-	VMULPS Y11, Y0, Y1     // z = v*invSqrt2
-	VANDPS Y15, Y1, Y2     // a = |z|
-	VBROADCASTSS erfA6<>(SB), Y3
-	VMULPS Y2, Y3, Y3
-	VADDPS erfA5<>(SB), Y3, Y3
-` + horner("erfA4", "erfA3", "erfA2", "erfA1") + `	VMULPS Y2, Y3, Y3
-	VADDPS Y14, Y3, Y3     // q
-	VMULPS Y3, Y3, Y3
-	VMULPS Y3, Y3, Y3
-	VMULPS Y3, Y3, Y3
-	VMULPS Y3, Y3, Y3      // q^16
-	VDIVPS Y3, Y14, Y3     // c = 1/q^16
-	VSUBPS Y3, Y13, Y4     // 2 - c
-	VCMPPS $1, Y10, Y1, Y5 // z < 0
-	VBLENDVPS Y5, Y3, Y4, Y4 // z < 0 ? c : 2-c
-	VMULPS Y12, Y0, Y0     // v*0.5
-	VMULPS Y4, Y0, Y0
-	VMOVUPS Y0, (SI)
-	ADDQ $32, SI
-	DECQ CX
-	JNZ loop
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y5
+` + interleave(gelu8("Y0", "Y1", "Y2", "Y3", "Y4"), gelu8("Y5", "Y6", "Y7", "Y8", "Y9")) + `	VMOVUPS Y0, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ $64, SI
+	SUBQ $2, CX
+	JGE loop
+tail:
+	CMPQ CX, $-1
+	JNE done
+	VMOVUPS (SI), Y0
+` + gelu8("Y0", "Y1", "Y2", "Y3", "Y4") + `	VMOVUPS Y0, (SI)
 done:
 	VZEROUPPER
 	RET
@@ -311,6 +300,39 @@ func horner(consts ...string) string {
 		s += "\tVMULPS Y2, Y3, Y3\n\tVADDPS " + c + "<>(SB), Y3, Y3\n"
 	}
 	return s
+}
+
+// gelu8 replaces the 8 lanes of v by GELU(v) = float32(v*0.5) *
+// onePlusErf(float32(v*invSqrt2)), with the constants absMask, one, two,
+// half and invSqrt2 in Y15, Y14, Y13, Y12, Y11. The sign bit of z picks
+// erfc(|z|) or 2-erfc(|z|) (VBLENDVPS), which matches quant.onePlusErf's
+// z < 0 test: for z = -0 both are 1, and a NaN z makes both NaN.
+func gelu8(v, z, a, q, c string) string {
+	return fmt.Sprintf(`	VMULPS Y11, %[1]s, %[2]s
+	VANDPS Y15, %[2]s, %[3]s
+	VBROADCASTSS erfA6<>(SB), %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS erfA5<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS erfA4<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS erfA3<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS erfA2<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS erfA1<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS Y14, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VDIVPS %[4]s, Y14, %[5]s
+	VSUBPS %[5]s, Y13, %[4]s
+	VBLENDVPS %[2]s, %[5]s, %[4]s, %[4]s
+	VMULPS Y12, %[1]s, %[1]s
+	VMULPS %[4]s, %[1]s, %[1]s
+`, v, z, a, q, c)
 }
 
 // interleave alternates the lines of two independent instruction
