@@ -85,11 +85,55 @@ type scratch struct {
 
 func (p *Pool) worker() {
 	s := new(scratch)
-	for o := range p.work {
+	for {
+		o, ok := p.nextOffer()
+		if !ok {
+			return
+		}
 		if o.j.drain(o.gen, o.n, s) {
 			o.j.fin <- struct{}{}
 		}
 	}
+}
+
+// spinPolls is how many times an idle worker, or a caller waiting for a
+// helper's last chunk, polls its channel before parking (a few tens of
+// microseconds). A forward pass issues a GEMM or a row step every 0.1-1 ms;
+// waking a parked goroutine costs tens of microseconds on a VM, which was
+// most of the 2-thread loss on GEMMs of 0.1-0.4 ms.
+const spinPolls = 2000
+
+// nextOffer returns the next offered job, polling for a while before it
+// parks; ok is false once the pool is closed.
+func (p *Pool) nextOffer() (o offer, ok bool) {
+	for i := range spinPolls {
+		select {
+		case o, ok = <-p.work:
+			return o, ok
+		default:
+		}
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
+	}
+	o, ok = <-p.work
+	return o, ok
+}
+
+// waitLast waits for the helper that finishes j's last chunk, polling
+// before it parks (see spinPolls).
+func (j *job) waitLast() {
+	for i := range spinPolls {
+		select {
+		case <-j.fin:
+			return
+		default:
+		}
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
+	}
+	<-j.fin
 }
 
 // job is one parallel call. Its chunks 0..n-1 are claimed one at a time by
@@ -181,7 +225,7 @@ func (p *Pool) run(j *job, n int) {
 	}
 	p.mu.RUnlock()
 	if !j.drain(gen, un, &j.s) {
-		<-j.fin
+		j.waitLast()
 	}
 }
 
