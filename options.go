@@ -117,10 +117,11 @@ const DefaultActivationBits = 7
 // 7 bits lets the AVX2 kernel multiply without its exact-sign workaround,
 // which makes the matrix products about 1.25x faster on AVX2 CPUs (the
 // usual laptop and edge-box x86; whole inferences 1.14-1.20x on MiniLM and
-// BERT-base shapes); PyTorch's x86 int8 backend makes the same choice. It doubles the activation rounding step: on the SST-2 test model
-// argmax agreement with fp32 is 99.9% (1 of 872 sentences flips) instead of
-// 100%, and mean-pooled embeddings keep a cosine of at least 0.9996 with
-// fp32 instead of 0.9998. Choose 8 when those last digits matter more than
+// BERT-base shapes); PyTorch's x86 int8 backend makes the same choice. It
+// doubles the activation rounding step: on the SST-2 test model argmax
+// agreement with fp32 is 99.9% (1 of 872 sentences flips) instead of 100%,
+// and mean-pooled embeddings keep a cosine of at least 0.9996 with fp32
+// instead of 0.9998. Choose 8 when those last digits matter more than
 // speed. Results are identical on every kernel tier for either setting.
 func WithActivationBits(bits int) Option {
 	return modelOption(func(c *modelConfig) error {

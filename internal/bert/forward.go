@@ -74,7 +74,6 @@ type Workspace struct {
 	logits []float32            // [nseq][labels]
 
 	heads, headSz, hidden int
-	attnItems             int         // sequences x heads of the last batch
 	attendFn              func(c int) // w.attendChunk, built once so Pool.For does not allocate
 	rowFn                 func(c int) // w.rowItem, likewise
 
@@ -288,23 +287,22 @@ func (w *Workspace) pool() *quant.Pool {
 }
 
 // growAttn sizes the attention scratch for items = sequences x heads
-// work items: one AttentionBuf per chunk, at most 4 chunks per thread
-// (enough to balance sequences of mixed lengths), so the scratch grows with
-// the thread count, not the batch.
+// work items (see attendChunk): one AttentionBuf per chunk, at most 4
+// chunks per thread (enough to balance sequences of mixed lengths), so the
+// scratch grows with the thread count, not the batch.
 func (w *Workspace) growAttn(items int) {
 	chunks := min(items, 4*w.pool().Threads())
 	if cap(w.attn) < chunks {
 		w.attn = append(w.attn[:cap(w.attn)], make([]quant.AttentionBuf, chunks-cap(w.attn))...)
 	}
 	w.attn = w.attn[:chunks]
-	w.attnItems = items
 }
 
 // attendChunk runs attention items c, c+chunks, c+2*chunks, ... (item i
 // is head i%heads of sequence i/heads) with chunk c's scratch.
 func (w *Workspace) attendChunk(c int) {
 	buf := &w.attn[c]
-	for i := c; i < w.attnItems; i += len(w.attn) {
+	for i := c; i < (len(w.start)-1)*w.heads; i += len(w.attn) {
 		w.attend(i/w.heads, i%w.heads, buf)
 	}
 }
