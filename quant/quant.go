@@ -158,7 +158,7 @@ func roundHalfEven(v float32) int32 {
 // Every tier computes the same exact integer sums for either precision, so
 // results are bit-identical across tiers for a given Bits. 7 bits is what
 // lets the AVX2 tier run VPMADDUBSW on a+64 (unsigned, at most 127) times w
-// without the sign trick, about 1.3x faster, at twice the activation
+// without the sign trick, about 1.25x faster, at twice the activation
 // rounding error (the per-token scale keeps that small: see quant/doc.go).
 // Callers that fill Data themselves must keep codes in the range of Bits:
 // the AVX2 kernels rely on it (8-bit codes are negated, and -128 has no int8
