@@ -45,8 +45,8 @@ func sameBits(t *testing.T, want, got []float32, msg string) {
 	}
 }
 
-// runF32 applies every fp32 kernel and QuantizeRows to copies of the
-// inputs and returns all outputs.
+// runF32 applies every fp32 kernel and QuantizeRows (8 and 7 bits) to
+// copies of the inputs and returns all outputs.
 func runF32(x, y, g, b []float32) [][]float32 {
 	n := len(x)
 	out := [][]float32{{Dot(x, y), Sum(x)}}
@@ -62,14 +62,17 @@ func runF32(x, y, g, b []float32) [][]float32 {
 	sm := append([]float32(nil), x...)
 	Softmax(sm)
 	out = append(out, sm)
-	var a Acts
-	QuantizeRows(&a, x, 1, n)
-	q := make([]float32, len(a.Data)+1)
-	for i, v := range a.Data {
-		q[i] = float32(v)
+	for _, bits := range []int{8, 7} {
+		a := Acts{Bits: bits}
+		QuantizeRows(&a, x, 1, n)
+		q := make([]float32, len(a.Data)+1)
+		for i, v := range a.Data {
+			q[i] = float32(v)
+		}
+		q[len(a.Data)] = a.Scales[0]
+		out = append(out, q)
 	}
-	q[len(a.Data)] = a.Scales[0]
-	return append(out, q)
+	return out
 }
 
 // TestF32Tiers: every tier's fp32 kernels equal the generic ones bit for
@@ -77,7 +80,7 @@ func runF32(x, y, g, b []float32) [][]float32 {
 func TestF32Tiers(t *testing.T) {
 	old := KernelName()
 	defer func() { require.NoError(t, SetKernel(old)) }()
-	names := []string{"dot+sum", "axpy", "layernorm", "gelu", "softmax", "quantize"}
+	names := []string{"dot+sum", "axpy", "layernorm", "gelu", "softmax", "quantize", "quantize 7-bit"}
 	for _, special := range []bool{false, true} {
 		rng := rand.New(rand.NewPCG(21, 22))
 		for _, n := range f32Sizes {
