@@ -37,9 +37,9 @@ func uniform(rng *rand.Rand, n int, scale float32) []float32 {
 	return x
 }
 
-// kernelOutputs runs GEMM (with and without bias and residual, on awkward
-// shapes), QuantizeRows, every fp32 kernel and Attention on fixed inputs
-// and hashes the bits of all outputs.
+// kernelOutputs runs QuantizeRows and GEMM (with and without bias and
+// residual, on awkward shapes, with 8- and 7-bit activations), every fp32
+// kernel and Attention on fixed inputs and hashes the bits of all outputs.
 func kernelOutputs(t *testing.T) string {
 	h := sha256.New()
 	put := func(xs []float32) {
@@ -51,22 +51,24 @@ func kernelOutputs(t *testing.T) string {
 	for _, s := range [][3]int{{1, 1, 1}, {5, 17, 33}, {17, 49, 31}, {33, 64, 129}, {130, 100, 772}} {
 		m, n, k := s[0], s[1], s[2]
 		x := uniform(rng, m*k, 3)
-		var a Acts
-		QuantizeRows(&a, x, m, k)
-		put(a.Scales)
-		for _, q := range a.Data {
-			h.Write([]byte{byte(q)})
-		}
 		w, err := QuantizePack(uniform(rng, n*k, 0.1), n, k)
 		require.NoError(t, err)
 		bias := uniform(rng, n, 1)
-		dst := make([]float32, m*n)
-		GEMM(dst, &a, &w, nil)
-		put(dst)
-		GEMM(dst, &a, &w, bias)
-		put(dst)
-		GEMMResidual(dst, &a, &w, bias)
-		put(dst)
+		for _, bits := range []int{8, 7} {
+			a := Acts{Bits: bits}
+			QuantizeRows(&a, x, m, k)
+			put(a.Scales)
+			for _, q := range a.Data {
+				h.Write([]byte{byte(q)})
+			}
+			dst := make([]float32, m*n)
+			GEMM(dst, &a, &w, nil)
+			put(dst)
+			GEMM(dst, &a, &w, bias)
+			put(dst)
+			GEMMResidual(dst, &a, &w, bias)
+			put(dst)
+		}
 	}
 	for _, n := range []int{0, 1, 15, 16, 17, 384, 1000} {
 		a, b := uniform(rng, n, 2), uniform(rng, n, 2)
