@@ -122,6 +122,20 @@ func TestQuantizeRowsSpecial(t *testing.T) {
 	})
 }
 
+// TestActsBadBits: a precision other than 7 or 8 (0 meaning 8) is refused
+// before anything is quantised.
+func TestActsBadBits(t *testing.T) {
+	for _, bits := range []int{-1, 1, 6, 9, 16} {
+		a := Acts{Bits: bits}
+		require.PanicsWithValue(t, fmt.Sprintf("quant: Acts.Bits %d (want 0, 7 or 8)", bits),
+			func() { QuantizeRows(&a, []float32{1, 2}, 1, 2) }, "bits %d", bits)
+	}
+	for _, bits := range []int{0, 7, 8} {
+		a := Acts{Bits: bits}
+		require.NotPanics(t, func() { QuantizeRows(&a, []float32{1, 2}, 1, 2) }, "bits %d", bits)
+	}
+}
+
 // TestQuantizeRows7BitRange: 7-bit codes never leave [-63, 63] (the AVX2
 // 7-bit kernel adds 64 and needs an unsigned byte <= 127), for rows whose
 // maximum sits anywhere and values at every rounding edge.

@@ -181,6 +181,12 @@ func (a *Acts) levels() float32 {
 // Reset sizes a for m rows of k values, reusing its buffers when they are
 // large enough, so steady-state inference does not allocate.
 func (a *Acts) Reset(m, k int) {
+	if a.Bits != 0 && a.Bits != 7 && a.Bits != 8 {
+		// A programming error (callers validate user input, as
+		// lepton.WithActivationBits does): fail here rather than quantise
+		// at 8 bits and panic later in GEMM.
+		panic(fmt.Sprintf("quant: Acts.Bits %d (want 0, 7 or 8)", a.Bits))
+	}
 	kp := RoundUp(k, KR)
 	a.M, a.K = m, k
 	if cap(a.Data) < m*kp {
