@@ -85,6 +85,14 @@ type Workspace struct {
 	rEps         float32
 }
 
+// checkActBits rejects an ActBits other than 0, 7 or 8.
+func (w *Workspace) checkActBits() error {
+	if w.ActBits != 0 && w.ActBits != 7 && w.ActBits != 8 {
+		return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInput, w.ActBits)
+	}
+	return nil
+}
+
 // grow returns s resized to n, reusing its array when large enough.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -128,8 +136,8 @@ func (m *Model) Forward(ctx context.Context, w *Workspace, seqs []Sequence) erro
 	if err := m.checkSeqs(seqs); err != nil {
 		return err
 	}
-	if w.ActBits != 0 && w.ActBits != 7 && w.ActBits != 8 {
-		return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInput, w.ActBits)
+	if err := w.checkActBits(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -367,6 +375,9 @@ func L2Normalize(v []float32) {
 func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	if m.Classifier == nil {
 		return nil, fmt.Errorf("%w: model has no classifier head", ErrModel)
+	}
+	if err := w.checkActBits(); err != nil {
+		return nil, err
 	}
 	h := m.Config.Hidden
 	b := len(w.start) - 1

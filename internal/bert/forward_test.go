@@ -200,6 +200,18 @@ func TestForwardBadInput(t *testing.T) {
 	}
 	// The longest allowed sequence works.
 	require.NoError(t, m.Forward(ctx, ws, []Sequence{{IDs: make([]int32, cfg.MaxPositions)}}))
+
+	// An activation precision other than 7 or 8 (0 = 8) is an error, in
+	// Forward and in Logits (ActBits changed after Forward), never a panic.
+	for _, bits := range []int{-1, 6, 9} {
+		bad := &Workspace{ActBits: bits}
+		require.ErrorIs(t, m.Forward(ctx, bad, []Sequence{{IDs: []int32{1, 2}}}), ErrInput, "bits %d", bits)
+		good := &Workspace{ActBits: 7}
+		require.NoError(t, m.Forward(ctx, good, []Sequence{{IDs: []int32{1, 2}}}))
+		good.ActBits = bits
+		_, err := m.Logits(good)
+		require.ErrorIs(t, err, ErrInput, "Logits, bits %d", bits)
+	}
 }
 
 func TestForwardCancelled(t *testing.T) {
