@@ -35,8 +35,8 @@ func (p *Pool) GEMMResidual(dst []float32, a *Acts, w *PackedWeights, bias []flo
 // while the chunk's rows stream past them; rowsPerChunk keeps the
 // activations of a chunk (up to 96 KiB at K=768) in L2.
 const (
-	panelsPerChunk = 3
-	rowsPerChunk   = 96
+	panelsPerChunk = 24
+	rowsPerChunk   = 12
 	// serialOps is the work (M*N*K) below which splitting is not worth a
 	// wake-up of the helpers.
 	serialOps = 1 << 20
@@ -48,6 +48,7 @@ type gemmCall struct {
 	kern    func(p *kargs, rows, panels int) // t.kern, or t.kern7 for 7-bit activations
 	dst     []float32
 	a       *Acts
+	aData   []int8 // a.Data, or its sign-flipped copy for flipActs tiers
 	w       *PackedWeights
 	bias    []float32
 	flags   uintptr
@@ -74,14 +75,21 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		flags |= flagBias
 	}
 	t := activeTier.Load()
-	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
+	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, aData: a.Data, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
 	if a.Bits == 7 && t.kern7 != nil {
 		g.kern = t.kern7
+	}
+	j := p.getJob()
+	if t.flipActs {
+		if cap(j.flipped) < m*kp {
+			j.flipped = make([]int8, m*kp)
+		}
+		g.aData = j.flipped[:m*kp]
+		flipActs(g.aData, a.Data[:m*kp])
 	}
 	g.rowsPer = RoundUp(min(rowsPerChunk, m), t.mr)
 	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
 	chunks := g.mChunks * ((RoundUp(n, NR)/NR + panelsPerChunk - 1) / panelsPerChunk)
-	j := p.getJob()
 	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
 		for c := range chunks {
 			g.chunk(c, &j.s)
@@ -145,7 +153,7 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 			if i < extra {
 				rows++
 			}
-			k.a = &g.a.Data[r*kp]
+			k.a = &g.aData[r*kp]
 			k.as = &g.a.Scales[r]
 			k.dst = &g.dst[r*g.n+n0]
 			if tail {
