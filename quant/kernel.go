@@ -66,8 +66,12 @@ type tier struct {
 	// 0x80): GEMM makes that copy once per call (flipActs) instead of the
 	// kernel flipping each broadcast.
 	flipActs bool
-	f32      bool // the fp32 kernels and quantisation use the AVX2 loops
-	rows     bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
+	// chunkPanels x chunkRows is the GEMM work unit (0: the defaults
+	// panelsPerChunk and rowsPerChunk); it decides which operand stays
+	// in L1 while the other streams.
+	chunkPanels, chunkRows int
+	f32                    bool // the fp32 kernels and quantisation use the AVX2 loops
+	rows                   bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
 	// optIn tiers are never chosen automatically, only by SetKernel or
 	// LEPTON_KERNEL: they have not yet been validated on hardware that
 	// runs them (tests iterate over them wherever they are supported).
