@@ -122,8 +122,14 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 func GELU(x []float32) {
 	done := 0
 	if len(x) >= 8 && useF32SIMD() {
-		done = len(x) &^ 7
-		geluAVX2(&x[0], done/8)
+		if len(x) >= 16 && activeTier.Load().avx512 {
+			done = len(x) &^ 15
+			geluAVX512(&x[0], done/16)
+		}
+		if rest := (len(x) - done) &^ 7; rest > 0 {
+			geluAVX2(&x[done], rest/8)
+			done += rest
+		}
 	}
 	for i := done; i < len(x); i++ {
 		v := x[i]

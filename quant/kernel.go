@@ -71,6 +71,7 @@ type tier struct {
 	// in L1 while the other streams.
 	chunkPanels, chunkRows int
 	f32                    bool // the fp32 kernels and quantisation use the AVX2 loops
+	avx512                 bool // ... and the AVX-512 ones where they exist
 	rows                   bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
 	// optIn tiers are never chosen automatically, only by SetKernel or
 	// LEPTON_KERNEL: they have not yet been validated on hardware that

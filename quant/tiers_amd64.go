@@ -8,11 +8,12 @@ import "golang.org/x/sys/cpu"
 
 // vnniTier runs gemmVNNIR{rows}P{panels} (gemm_amd64.s): up to vnniMR rows
 // x vnniNP panels per call on AVX-512 VNNI, epilogue included, from
-// sign-flipped activations; its fp32 kernels are the AVX2 ones. A chunk is
+// sign-flipped activations; its fp32 kernels are the AVX-512 ones where
+// they exist (attention's block products), AVX2 elsewhere. A chunk is
 // one tile's panels (24 KiB of weights at K=768, which stay in L1) times up
 // to 96 rows, so a short batch (16 tokens) reads each weight from memory
 // once.
-var vnniTier = tier{name: KernelVNNI, mr: vnniMR, np: vnniNP, kern: kernVNNI, flipActs: true, f32: true, rows: true,
+var vnniTier = tier{name: KernelVNNI, mr: vnniMR, np: vnniNP, kern: kernVNNI, flipActs: true, f32: true, avx512: true, rows: true,
 	chunkPanels: 2, chunkRows: 96}
 
 func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }

@@ -18,7 +18,7 @@ type f32Func struct {
 	body             string
 }
 
-var f32Funcs = append(attnAVX2Funcs(), []f32Func{
+var f32Funcs = append(append(append(attnAVX2Funcs(), attnAVX512Funcs()...), avx512ElemFuncs()...), []f32Func{
 	{
 		name: "dotLanesAVX2", sig: "a, b *float32, blocks int, p *[Lanes]float32", frame: "$0-32",
 		doc: []string{"for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }"},
@@ -420,6 +420,7 @@ func f32Consts() []f32Const {
 		{"e3", f(1.0 / 6)}, {"e4", f(1.0 / 24)}, {"e5", f(1.0 / 120)},
 		{"e6", f(1.0 / 720)}, {"e7", f(1.0 / 5040)},
 		{"i127", 127}, {"hiExp", f(88)}, {"loExp", f(-87.3)}, {"inf", 0x7f800000},
+		{"signBit", 0x80000000},
 	}
 }
 
