@@ -2,10 +2,10 @@
 // the packed weight layout the GEMM kernels read straight from a model file,
 // the int8 GEMM itself and the fp32 element-wise kernels of a BERT layer.
 //
-// Every kernel has a pure-Go reference in this package. Faster tiers (AVX-512
-// VNNI, AVX2, arm64 SDOT) plug in behind the same functions and must produce
-// bit-identical results: integer accumulation is exact, and every float
-// reduction follows the order fixed by the reference.
+// Every kernel has a pure-Go reference in this package. Faster tiers
+// (AVX-512 VNNI, AVX-VNNI, AVX2, arm64 SDOT) plug in behind the same
+// functions and must produce bit-identical results: integer accumulation is
+// exact, and every float reduction follows the order fixed by the reference.
 //
 // # Weight layout
 //
@@ -41,15 +41,25 @@
 //
 // # Kernel tiers
 //
-// The tier is chosen once at start-up from golang.org/x/sys/cpu:
+// The tier is chosen once at start-up from golang.org/x/sys/cpu, fastest
+// first:
 //
+//   - "vnni": amd64 AVX-512 VNNI (Intel Ice Lake and later Xeons, Sapphire
+//     Rapids, AMD Zen 4/5). VPDPBUSD adds four u8 x s8 products per int32
+//     lane without saturation, so activations go in sign-flipped (a XOR
+//     0x80 = a+128, made once per GEMM) and 128*ColSums comes off the exact
+//     sums: 12 rows x 32 columns per call in zmm registers, epilogue
+//     included. Its fp32 block products (attention), GELU and Softmax's exp
+//     run in zmm too; the other fp32 loops are the AVX2 ones.
+//   - "avxvnni": amd64 AVX-VNNI without AVX-512 (Intel Alder Lake and later
+//     client cores): the same scheme with the VEX-encoded ymm VPDPBUSD
+//     (BYTE-encoded by asmgen: Go's assembler only knows the EVEX form),
+//     6 rows x 16 columns; fp32 loops in AVX2.
 //   - "avx2": amd64 AVX2. GEMM uses VPMADDUBSW on |w| and a*sign(w) for
 //     8-bit activations, on a+64 and w for 7-bit ones (exact either way:
 //     pair sums stay below 32767), and VPMADDWD to widen, 5x16 tiles with
 //     the dequantisation epilogue in assembly; fp32 kernels and
 //     quantisation in ymm registers.
-//   - "vnni": amd64 AVX-512 VNNI (VPDPBUSD on a+128, minus 128*ColSums),
-//     8x48 tiles. Opt-in until validated on hardware (see Kernels).
 //   - "sdot": arm64 with the dot-product extension (SDOT, WORD-encoded),
 //     4x16 tiles with the epilogue in assembly (FMUL/FADD/SCVTF, also
 //     WORD-encoded); Attention's block kernels and Softmax's exp use NEON.
@@ -57,8 +67,15 @@
 //     products widened exactly into int32, 2x16 tiles, same epilogue.
 //   - "generic": pure Go, always available, the reference.
 //
-// The build tag purego removes all assembly. LEPTON_KERNEL=vnni|avx2|sdot|
-// neon|generic forces a tier; a tier the CPU lacks is reported by KernelError
+// On the VNNI tiers the two activation precisions cost the same (one
+// VPDPBUSD either way); 7 bits stays the default everywhere so that a model
+// gives the same bits on every machine (see lepton.WithActivationBits).
+// A tier is opt-in (listed by Kernels, used only when forced) until its
+// kernels have run on hardware that has the instructions; which tiers were
+// verified where is recorded in bench/peers/README.md.
+//
+// The build tag purego removes all assembly. LEPTON_KERNEL=vnni|avxvnni|
+// avx2|sdot|neon|generic forces a tier; a tier the CPU lacks is reported by KernelError
 // (and the best tier is used). SetKernel and KernelName do the same at run
 // time. Every tier gives the same bits: integer sums are exact, the
 // epilogue is float32(float32(acc)*(a[m]*s[n])) + bias[n] with no FMA, and
@@ -78,7 +95,8 @@
 //
 // GEMM and GEMMResidual run on a Pool of persistent workers (the package
 // functions use DefaultPool, sized by SetThreads, default GOMAXPROCS). Work
-// is split into chunks of 3 column panels x 96 rows claimed atomically, each
+// is split into chunks of a few column panels x up to 96 rows (per tier)
+// claimed atomically, each
 // assembly call covers one small tile so the scheduler stays responsive,
 // and steady-state calls allocate nothing. Calls may nest (GEMM or For
 // inside Pool.For): a caller waits only for chunks other goroutines have
