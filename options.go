@@ -115,14 +115,17 @@ const DefaultActivationBits = 7
 // (default DefaultActivationBits, 7). Weights are 8-bit either way.
 //
 // 7 bits lets the AVX2 kernel multiply without its exact-sign workaround,
-// which makes the matrix products about 1.25x faster on AVX2 CPUs (the
-// usual laptop and edge-box x86; whole inferences 1.14-1.20x on MiniLM and
-// BERT-base shapes); PyTorch's x86 int8 backend makes the same choice. It
-// doubles the activation rounding step: on the SST-2 test model argmax
-// agreement with fp32 is 99.9% (1 of 872 sentences flips) instead of 100%,
-// and mean-pooled embeddings keep a cosine of at least 0.9996 with fp32
-// instead of 0.9998. Choose 8 when those last digits matter more than
-// speed. Results are identical on every kernel tier for either setting.
+// which makes the matrix products about 1.25x faster on CPUs without VNNI
+// (whole inferences 1.14-1.20x on MiniLM and BERT-base shapes); PyTorch's
+// x86 int8 backend makes the same choice. On the VNNI tiers (AVX-512 VNNI,
+// AVX-VNNI) both precisions run at the same speed, so fleets of such CPUs
+// lose nothing with 8. The default is the same on every tier so that a
+// model gives the same outputs on every machine. 7 bits doubles the
+// activation rounding step: on the SST-2 test model argmax agreement with
+// fp32 is 99.9% (1 of 872 sentences flips) instead of 100%, and mean-pooled
+// embeddings keep a cosine of at least 0.9996 with fp32 instead of 0.9998.
+// Choose 8 when those last digits matter more than speed on AVX2 CPUs.
+// Results are identical on every kernel tier for either setting.
 func WithActivationBits(bits int) Option {
 	return modelOption(func(c *modelConfig) error {
 		if bits != 7 && bits != 8 {
