@@ -79,6 +79,11 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		flags |= flagBias
 	}
 	t := activeTier.Load()
+	if m <= 2*t.mr {
+		// Each weight serves at most two row tiles: the kernels wait on
+		// memory, and prefetching the next tile's weights pays.
+		flags |= flagPrefetch
+	}
 	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, aData: a.Data, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
 	if a.Bits == 7 && t.kern7 != nil {
 		g.kern = t.kern7

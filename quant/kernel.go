@@ -47,6 +47,9 @@ const (
 	flagBias     = 1 // add bias[n] after the scale product
 	flagResidual = 2 // add the value already in dst last (dst += ...)
 	flagRaw      = 4 // store exact int32 sums to raw; no epilogue
+	// flagPrefetch asks kernels that can to prefetch the next tile's
+	// weights: GEMM sets it when few rows share each weight.
+	flagPrefetch = 8
 )
 
 // tier is one implementation of the GEMM micro-kernel. kern computes a tile

@@ -14,7 +14,7 @@ import "golang.org/x/sys/cpu"
 // to 96 rows, so a short batch (16 tokens) reads each weight from memory
 // once.
 var vnniTier = tier{name: KernelVNNI, mr: vnniMR, np: vnniNP, kern: kernVNNI, flipActs: true, f32: true, avx512: true, rows: true,
-	chunkPanels: 2, chunkRows: 96}
+	chunkPanels: 24, chunkRows: 24}
 
 func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }
 

@@ -79,7 +79,8 @@ const (
 	offFlags  = 88
 	offRaw    = 96
 
-	flagRawBit = 4 // quant.flagRaw
+	flagRawBit      = 4 // quant.flagRaw
+	flagPrefetchBit = 8 // quant.flagPrefetch
 )
 
 type asm struct{ bytes.Buffer }

@@ -69,23 +69,53 @@ func genVNNIKernel(b *asm, mr, np int) {
 			b.i("VPXORD %s, %s, %s", acc(r, p), acc(r, p), acc(r, p))
 		}
 	}
-	wsrc := []string{"(DX)", "(DX)(R11*1)", "(DX)(R11*2)"}
-	b.f("loop%s:", lbl)
-	for p := 0; p < np; p++ {
-		b.i("VMOVDQU32 %s, Z%d", wsrc[p], 24+p)
-	}
-	for r := 0; r < mr; r++ {
-		b.i("VPBROADCASTD %s, Z28", vnniRow(r, 0))
+	// Two k-steps per iteration (half the pointer and loop updates, which
+	// compete with VPDPBUSD for ports 0 and 5), then one when ksteps is odd.
+	// With flagPrefetch (set by GEMM when few rows share each weight, so
+	// the loop waits on memory) a second copy of the loop also prefetches
+	// the next panels' weights (the next tile to the right) into L2.
+	step := func(off int, prefetch bool) {
+		wsrc := []string{"(DX)", "(DX)(R11*1)", "(DX)(R11*2)"}
 		for p := 0; p < np; p++ {
-			b.i("VPDPBUSD Z%d, Z28, %s", 24+p, acc(r, p))
+			b.i("VMOVDQU32 %d%s, Z%d", 64*off, wsrc[p], 24+p)
+		}
+		if prefetch {
+			b.i("PREFETCHT1 %d(DX)(R14*1)", 64*off)
+		}
+		for r := 0; r < mr; r++ {
+			b.i("VPBROADCASTD %s, Z28", vnniRow(r, 4*off))
+			for p := 0; p < np; p++ {
+				b.i("VPDPBUSD Z%d, Z28, %s", 24+p, acc(r, p))
+			}
 		}
 	}
-	for i := 0; i < bases; i++ {
-		b.i("ADDQ $4, %s", vnniRowBases[i])
+	b.i("MOVQ R11, R14")
+	b.i("IMULQ $%d, R14", np)
+	b.i("SUBQ $2, CX")
+	b.i("JLT odd%s", lbl)
+	b.i("TESTQ $%d, %d(DI)", flagPrefetchBit, offFlags)
+	b.i("JNZ loopp%s", lbl)
+	for _, prefetch := range []bool{false, true} {
+		l := "loop" + lbl
+		if prefetch {
+			l = "loopp" + lbl
+		}
+		b.f("%s:", l)
+		step(0, prefetch)
+		step(1, prefetch)
+		for i := 0; i < bases; i++ {
+			b.i("ADDQ $8, %s", vnniRowBases[i])
+		}
+		b.i("ADDQ $128, DX")
+		b.i("SUBQ $2, CX")
+		b.i("JGE %s", l)
+		b.i("JMP odd%s", lbl)
 	}
-	b.i("ADDQ $64, DX")
-	b.i("DECQ CX")
-	b.i("JNZ loop%s", lbl)
+	b.f("odd%s:", lbl)
+	b.i("CMPQ CX, $-1")
+	b.i("JNE sums%s", lbl)
+	step(0, false)
+	b.f("sums%s:", lbl)
 	// Exact sums: subtract 128*ColSums.
 	b.i("MOVQ %d(DI), AX", offCS)
 	for p := 0; p < np; p++ {
