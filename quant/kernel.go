@@ -16,6 +16,7 @@ var ErrKernel = errors.New("quant: kernel tier unavailable")
 const (
 	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD)
 	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW with the VPSIGNB trick)
+	KernelI8MM    = "i8mm"    // arm64 int8 matrix multiply (SMMLA)
 	KernelSDOT    = "sdot"    // arm64 NEON dot product (SDOT)
 	KernelNEON    = "neon"    // arm64 without SDOT: NEON SMULL/SADALP
 	KernelGeneric = "generic" // pure Go, the reference every tier must match
@@ -97,15 +98,16 @@ func kernelFromEnv(name string) error {
 	return nil
 }
 
-// KernelName returns the tier GEMM uses now: "vnni", "avx2", "sdot",
-// "neon" or "generic".
+// KernelName returns the tier GEMM uses now: "vnni", "avx2", "i8mm",
+// "sdot", "neon" or "generic".
 func KernelName() string { return activeTier.Load().name }
 
 // Kernels lists the tiers this CPU and build support, fastest first. The
 // last one is always "generic". "vnni" is listed where the CPU has AVX-512
 // VNNI but is only used when forced (SetKernel, LEPTON_KERNEL=vnni) until
 // it has been validated on such hardware: the development machine's
-// hypervisor hides AVX-512.
+// hypervisor hides AVX-512. Likewise "i8mm" (arm64 FEAT_I8MM) is listed but
+// opt-in: it has only run under qemu so far.
 func Kernels() []string {
 	names := make([]string, len(tiers))
 	for i, t := range tiers {
@@ -126,10 +128,10 @@ func SetKernel(name string) error {
 		}
 	}
 	switch name {
-	case KernelVNNI, KernelAVX2, KernelSDOT, KernelNEON, KernelGeneric:
+	case KernelVNNI, KernelAVX2, KernelI8MM, KernelSDOT, KernelNEON, KernelGeneric:
 		return fmt.Errorf("%w: %q is not supported here (have %s)", ErrKernel, name, strings.Join(Kernels(), ", "))
 	}
-	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, sdot, neon or generic)", ErrKernel, name)
+	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, i8mm, sdot, neon or generic)", ErrKernel, name)
 }
 
 // KernelError reports why the LEPTON_KERNEL environment variable could not
