@@ -24,7 +24,7 @@ func TestLeptonKernelEnv(t *testing.T) {
 	for _, name := range Kernels() {
 		cases = append(cases, struct{ env, want, errPart string }{name, name, ""})
 	}
-	for _, missing := range []string{KernelVNNI, KernelAVX2, KernelSDOT, KernelNEON} {
+	for _, missing := range []string{KernelVNNI, KernelAVX2, KernelI8MM, KernelSDOT, KernelNEON} {
 		if SetKernel(missing) != nil {
 			cases = append(cases, struct{ env, want, errPart string }{missing, defaultName(), "not supported"})
 		}
