@@ -67,8 +67,8 @@
 //
 // The build tag purego removes all assembly. LEPTON_KERNEL=vnni|avx2|i8mm|
 // sdot|neon|generic forces a tier; a tier the CPU lacks is reported by
-// KernelError (and the best tier is used). SetKernel and KernelName do the same at run
-// time. Every tier gives the same bits: integer sums are exact, the
+// KernelError (and the best tier is used). SetKernel and KernelName do the
+// same at run time. Every tier gives the same bits: integer sums are exact, the
 // epilogue is float32(float32(acc)*(a[m]*s[n])) + bias[n] with no FMA, and
 // every float reduction keeps the reference's order (16 lanes, then the
 // fixed tree of sumLanes; Attention's sums run in sequence, vectorised

@@ -11,13 +11,13 @@ import (
 
 // newGuardedBytes returns guarded, which returns an n-byte slice (n <= 64
 // KiB) that ends exactly where an inaccessible page begins, so reading
-// past its end faults. Two buffers (which = 0, 1) can be live at once;
-// each call overwrites the previous buffer of the same which.
+// past its end faults. Three buffers (which = 0, 1, 2) can be live at
+// once; each call overwrites the previous buffer of the same which.
 func newGuardedBytes(t *testing.T) func(n, which int) []int8 {
 	page := unix.Getpagesize()
 	const maxN = 64 << 10
 	size := (maxN+page-1)/page*page + page
-	var bufs [2][]byte
+	var bufs [3][]byte
 	for i := range bufs {
 		b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 		if err != nil {

@@ -34,7 +34,7 @@ func TestKernelTiles(t *testing.T) {
 				for ks := 1; ks <= 9; ks++ {
 					for np := 1; np <= tr.np; np++ {
 						for rows := 1; rows <= tr.mr; rows++ {
-							testTile(t, rng, guarded, kern, rows, np, ks, amax, guard, guardRaw)
+							testTile(t, rng, guarded, tr, kern, rows, np, ks, amax, guard, guardRaw)
 						}
 					}
 				}
@@ -43,7 +43,7 @@ func TestKernelTiles(t *testing.T) {
 	}
 }
 
-func testTile(t *testing.T, rng *rand.Rand, guarded func(n, which int) []int8, kern func(*kargs, int, int), rows, np, ks int, amax int32, guard float32, guardRaw int32) {
+func testTile(t *testing.T, rng *rand.Rand, guarded func(n, which int) []int8, tr *tier, kern func(*kargs, int, int), rows, np, ks int, amax int32, guard float32, guardRaw int32) {
 	t.Helper()
 	kp := ks * KR
 	cols := np * NR
@@ -57,6 +57,15 @@ func testTile(t *testing.T, rng *rand.Rand, guarded func(n, which int) []int8, k
 	if rows > 1 {
 		for k := range kp { // one row at the extremes
 			a[kp+k] = int8(amax * (1 - 2*int32(k%2)))
+		}
+	}
+	// flipActs tiers read a+128 as unsigned bytes (a XOR 0x80), a copy
+	// GEMM makes before calling them.
+	ak := a
+	if tr.flipActs {
+		ak = guarded(rows*kp, 2)
+		for i, v := range a {
+			ak[i] = v ^ -0x80
 		}
 	}
 	w := guarded(np*kp*NR, 1)
@@ -113,6 +122,7 @@ func testTile(t *testing.T, rng *rand.Rand, guarded func(n, which int) []int8, k
 					f(&q, 1, np)
 				}
 			} else {
+				p.a = &ak[0]
 				f(&p, rows, np)
 			}
 			out[i], raws[i] = dst, raw

@@ -34,7 +34,7 @@ func main() {
 	flag.Parse()
 	files := map[string][]byte{
 		"gemm_amd64.s":       genAMD64(),
-		"gemm_amd64.go":      append(append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsAVX2U7()...), goDeclsVNNI()...),
+		"gemm_amd64.go":      concat(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsAVX2U7(), goDeclsVNNI(), goDeclsAVXVNNI()),
 		"gemm_arm64.s":       genARM64(),
 		"gemm_arm64.go":      append(goDecls("arm64", "SDOT", "sdot", sdotMR), goDeclsNEON()...),
 		"f32_amd64.s":        genF32AMD64(),
@@ -80,9 +80,13 @@ const (
 	offBias   = 80
 	offFlags  = 88
 	offRaw    = 96
+
+	flagRawBit = 4 // quant.flagRaw
 )
 
 type asm struct{ bytes.Buffer }
+
+func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func (b *asm) f(format string, args ...any) { fmt.Fprintf(&b.Buffer, format+"\n", args...) }
 func (b *asm) i(format string, args ...any) { b.f("\t"+format, args...) }
@@ -159,6 +163,9 @@ func genAMD64() []byte {
 	}
 	genPeakAVX2(&b)
 	genVNNI(&b)
+	genAVXVNNI(&b)
+	genPeakVNNI(&b)
+	genFlipSigns(&b)
 	return b.Bytes()
 }
 
