@@ -17,6 +17,7 @@ const (
 	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD on zmm)
 	KernelAVXVNNI = "avxvnni" // amd64 AVX-VNNI (VEX VPDPBUSD on ymm, no AVX-512)
 	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW)
+	KernelI8MM    = "i8mm"    // arm64 int8 matrix multiply (SMMLA)
 	KernelSDOT    = "sdot"    // arm64 NEON dot product (SDOT)
 	KernelNEON    = "neon"    // arm64 without SDOT: NEON SMULL/SADALP
 	KernelGeneric = "generic" // pure Go, the reference every tier must match
@@ -111,12 +112,14 @@ func kernelFromEnv(name string) error {
 }
 
 // KernelName returns the tier GEMM uses now: "vnni", "avxvnni", "avx2",
-// "sdot", "neon" or "generic".
+// "i8mm", "sdot", "neon" or "generic".
 func KernelName() string { return activeTier.Load().name }
 
 // Kernels lists the tiers this CPU and build support, fastest first. The
 // last one is always "generic". GEMM uses the first one that is not
-// opt-in (see the tier table in the package documentation).
+// opt-in (see the tier table in the package documentation): "i8mm" (arm64
+// FEAT_I8MM) is listed where the CPU has it but is used only when forced,
+// as it has run only under qemu so far.
 func Kernels() []string {
 	names := make([]string, len(tiers))
 	for i, t := range tiers {
@@ -137,10 +140,10 @@ func SetKernel(name string) error {
 		}
 	}
 	switch name {
-	case KernelVNNI, KernelAVXVNNI, KernelAVX2, KernelSDOT, KernelNEON, KernelGeneric:
+	case KernelVNNI, KernelAVXVNNI, KernelAVX2, KernelI8MM, KernelSDOT, KernelNEON, KernelGeneric:
 		return fmt.Errorf("%w: %q is not supported here (have %s)", ErrKernel, name, strings.Join(Kernels(), ", "))
 	}
-	return fmt.Errorf("%w: unknown tier %q (want vnni, avxvnni, avx2, sdot, neon or generic)", ErrKernel, name)
+	return fmt.Errorf("%w: unknown tier %q (want vnni, avxvnni, avx2, i8mm, sdot, neon or generic)", ErrKernel, name)
 }
 
 // KernelError reports why the LEPTON_KERNEL environment variable could not
