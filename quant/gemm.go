@@ -79,11 +79,6 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		flags |= flagBias
 	}
 	t := activeTier.Load()
-	if m <= 2*t.mr {
-		// Each weight serves at most two row tiles: the kernels wait on
-		// memory, and prefetching the next tile's weights pays.
-		flags |= flagPrefetch
-	}
 	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, aData: a.Data, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
 	if a.Bits == 7 && t.kern7 != nil {
 		g.kern = t.kern7
@@ -99,6 +94,12 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 	g.panelsPer = cmp.Or(t.chunkPanels, panelsPerChunk)
 	g.rowsPer = RoundUp(min(cmp.Or(t.chunkRows, rowsPerChunk), m), t.mr)
 	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
+	if g.mChunks == 1 {
+		// One pass over the weights: each is read from memory once and
+		// used by few rows, so the kernels wait on memory and
+		// prefetching the next tile's weights pays.
+		g.flags |= flagPrefetch
+	}
 	chunks := g.mChunks * ((RoundUp(n, NR)/NR + g.panelsPer - 1) / g.panelsPer)
 	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
 		for c := range chunks {

@@ -8973,16 +8973,54 @@ TEXT ·gemmAVXVNNIR1(SB), NOSPLIT, $0-8
 	MOVQ 32(DI), CX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav1
+	TESTQ $8, 88(DI)
+	JNZ looppav1
 loopav1:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav1
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav1
+	JMP oddav1
+looppav1:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav1
+	JMP oddav1
+oddav1:
+	CMPQ CX, $-1
+	JNE sumsav1
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav1:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13
@@ -9040,8 +9078,13 @@ TEXT ·gemmAVXVNNIR2(SB), NOSPLIT, $0-8
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav2
+	TESTQ $8, 88(DI)
+	JNZ looppav2
 loopav2:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
@@ -9049,10 +9092,55 @@ loopav2:
 	VPBROADCASTD 0(SI)(R8*1), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav2
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav2
+	JMP oddav2
+looppav2:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav2
+	JMP oddav2
+oddav2:
+	CMPQ CX, $-1
+	JNE sumsav2
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav2:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13
@@ -9136,8 +9224,13 @@ TEXT ·gemmAVXVNNIR3(SB), NOSPLIT, $0-8
 	VPXOR Y3, Y3, Y3
 	VPXOR Y4, Y4, Y4
 	VPXOR Y5, Y5, Y5
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav3
+	TESTQ $8, 88(DI)
+	JNZ looppav3
 loopav3:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
@@ -9148,10 +9241,67 @@ loopav3:
 	VPBROADCASTD 0(SI)(R8*2), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav3
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav3
+	JMP oddav3
+looppav3:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav3
+	JMP oddav3
+oddav3:
+	CMPQ CX, $-1
+	JNE sumsav3
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav3:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13
@@ -9262,8 +9412,13 @@ TEXT ·gemmAVXVNNIR4(SB), NOSPLIT, $0-8
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav4
+	TESTQ $8, 88(DI)
+	JNZ looppav4
 loopav4:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
@@ -9277,11 +9432,81 @@ loopav4:
 	VPBROADCASTD 0(R9), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $4, R9
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav4
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav4
+	JMP oddav4
+looppav4:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav4
+	JMP oddav4
+oddav4:
+	CMPQ CX, $-1
+	JNE sumsav4
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav4:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13
@@ -9418,8 +9643,13 @@ TEXT ·gemmAVXVNNIR5(SB), NOSPLIT, $0-8
 	VPXOR Y7, Y7, Y7
 	VPXOR Y8, Y8, Y8
 	VPXOR Y9, Y9, Y9
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav5
+	TESTQ $8, 88(DI)
+	JNZ looppav5
 loopav5:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
@@ -9436,11 +9666,93 @@ loopav5:
 	VPBROADCASTD 0(R9)(R8*1), Y14
 	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $4, R9
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav5
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav5
+	JMP oddav5
+looppav5:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav5
+	JMP oddav5
+oddav5:
+	CMPQ CX, $-1
+	JNE sumsav5
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav5:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13
@@ -9603,8 +9915,13 @@ TEXT ·gemmAVXVNNIR6(SB), NOSPLIT, $0-8
 	VPXOR Y9, Y9, Y9
 	VPXOR Y10, Y10, Y10
 	VPXOR Y11, Y11, Y11
+	MOVQ 24(DI), R11
+	SUBQ $2, CX
+	JLT oddav6
+	TESTQ $8, 88(DI)
+	JNZ looppav6
 loopav6:
-	VMOVDQU (DX), Y12
+	VMOVDQU 0(DX), Y12
 	VMOVDQU 32(DX), Y13
 	VPBROADCASTD 0(SI), Y14
 	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
@@ -9624,11 +9941,105 @@ loopav6:
 	VPBROADCASTD 0(R9)(R8*2), Y14
 	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y10, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
 	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y11, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
-	ADDQ $4, SI
-	ADDQ $4, R9
-	ADDQ $64, DX
-	DECQ CX
-	JNZ loopav6
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*2), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y10, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y11, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE loopav6
+	JMP oddav6
+looppav6:
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	PREFETCHT1 0(DX)(R11*1)
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*2), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y10, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y11, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VMOVDQU 64(DX), Y12
+	VMOVDQU 96(DX), Y13
+	PREFETCHT1 64(DX)(R11*1)
+	VPBROADCASTD 4(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 4(R9)(R8*2), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y10, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y11, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JGE looppav6
+	JMP oddav6
+oddav6:
+	CMPQ CX, $-1
+	JNE sumsav6
+	VMOVDQU 0(DX), Y12
+	VMOVDQU 32(DX), Y13
+	VPBROADCASTD 0(SI), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y0, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y1, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*1), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y2, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y3, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(SI)(R8*2), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xed // VPDPBUSD Y5, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9), Y14
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y6, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x0d; BYTE $0x50; BYTE $0xfd // VPDPBUSD Y7, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*1), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xc4 // VPDPBUSD Y8, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xcd // VPDPBUSD Y9, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+	VPBROADCASTD 0(R9)(R8*2), Y14
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xd4 // VPDPBUSD Y10, Y14, Y12 (AVX-VNNI; Intel order acc, unsigned, signed)
+	BYTE $0xc4; BYTE $0x42; BYTE $0x0d; BYTE $0x50; BYTE $0xdd // VPDPBUSD Y11, Y14, Y13 (AVX-VNNI; Intel order acc, unsigned, signed)
+sumsav6:
 	MOVQ 72(DI), AX
 	VMOVDQU (AX), Y12
 	VMOVDQU 32(AX), Y13

@@ -20,7 +20,8 @@ func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }
 
 // avxvnniTier runs gemmAVXVNNIR1..R6: the VNNI scheme in ymm registers
 // with the VEX-encoded VPDPBUSD of CPUs that have AVX-VNNI but no AVX-512.
-var avxvnniTier = tier{name: KernelAVXVNNI, mr: len(avxvnniKernels), np: 1, kern: kernAVXVNNI, flipActs: true, f32: true, rows: true}
+var avxvnniTier = tier{name: KernelAVXVNNI, mr: len(avxvnniKernels), np: 1, kern: kernAVXVNNI, flipActs: true, f32: true, rows: true,
+	chunkPanels: 24, chunkRows: 24}
 
 func kernAVXVNNI(p *kargs, rows, _ int) { avxvnniKernels[rows-1](p) }
 

@@ -128,20 +128,47 @@ func genAVXVNNI(b *asm) {
 		for r := 0; r < 2*mr; r++ {
 			b.i("VPXOR Y%d, Y%d, Y%d", r, r, r)
 		}
-		b.f("loop%s:", lbl)
-		b.i("VMOVDQU (DX), Y12")
-		b.i("VMOVDQU 32(DX), Y13")
-		for r := 0; r < mr; r++ {
-			b.i("VPBROADCASTD %s, Y14", vnniRow(r, 0))
-			b.i(vexDPBUSD(lo(r), 14, 12))
-			b.i(vexDPBUSD(hi(r), 14, 13))
+		// Two k-steps per iteration, then one when ksteps is odd; with
+		// flagPrefetch a second copy of the loop prefetches the next
+		// panel's weights into L2 (see genVNNIKernel).
+		step := func(off int, prefetch bool) {
+			b.i("VMOVDQU %d(DX), Y12", 64*off)
+			b.i("VMOVDQU %d(DX), Y13", 64*off+32)
+			if prefetch {
+				b.i("PREFETCHT1 %d(DX)(R11*1)", 64*off)
+			}
+			for r := 0; r < mr; r++ {
+				b.i("VPBROADCASTD %s, Y14", vnniRow(r, 4*off))
+				b.i(vexDPBUSD(lo(r), 14, 12))
+				b.i(vexDPBUSD(hi(r), 14, 13))
+			}
 		}
-		for i := 0; i < bases; i++ {
-			b.i("ADDQ $4, %s", vnniRowBases[i])
+		b.i("MOVQ %d(DI), R11", offLDW)
+		b.i("SUBQ $2, CX")
+		b.i("JLT odd%s", lbl)
+		b.i("TESTQ $%d, %d(DI)", flagPrefetchBit, offFlags)
+		b.i("JNZ loopp%s", lbl)
+		for _, prefetch := range []bool{false, true} {
+			l := "loop" + lbl
+			if prefetch {
+				l = "loopp" + lbl
+			}
+			b.f("%s:", l)
+			step(0, prefetch)
+			step(1, prefetch)
+			for i := 0; i < bases; i++ {
+				b.i("ADDQ $8, %s", vnniRowBases[i])
+			}
+			b.i("ADDQ $128, DX")
+			b.i("SUBQ $2, CX")
+			b.i("JGE %s", l)
+			b.i("JMP odd%s", lbl)
 		}
-		b.i("ADDQ $64, DX")
-		b.i("DECQ CX")
-		b.i("JNZ loop%s", lbl)
+		b.f("odd%s:", lbl)
+		b.i("CMPQ CX, $-1")
+		b.i("JNE sums%s", lbl)
+		step(0, false)
+		b.f("sums%s:", lbl)
 		// Exact sums: subtract 128*ColSums.
 		b.i("MOVQ %d(DI), AX", offCS)
 		b.i("VMOVDQU (AX), Y12")
