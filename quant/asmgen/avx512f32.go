@@ -107,6 +107,65 @@ func attnAVX512Funcs() []f32Func {
 func avx512ElemFuncs() []f32Func {
 	return []f32Func{
 		{
+			name: "quantizeAVX512", sig: "dst *int8, x *float32, blocks int, inv float32", frame: "$0-28",
+			doc: []string{"for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	VBROADCASTSS inv+24(FP), Z4
+	VBROADCASTSS c127<>(SB), Z5
+	VBROADCASTSS cm127<>(SB), Z6
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "lnApplyAVX512", sig: "dst, x, gamma, beta *float32, blocks int, mean, inv float32", frame: "$0-48",
+			doc: []string{"for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gamma+16(FP), R8
+	MOVQ beta+24(FP), R9
+	MOVQ blocks+32(FP), CX
+	VBROADCASTSS mean+40(FP), Z4
+	VBROADCASTSS inv+44(FP), Z5
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z4, Z0, Z0
+	VMULPS Z5, Z0, Z0
+	VMULPS (R8), Z0, Z0
+	VADDPS (R9), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
 			name: "geluAVX512", sig: "x *float32, blocks int", frame: "$0-16",
 			doc: []string{"for i := range 16*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }"},
 			body: `	MOVQ x+0(FP), SI
