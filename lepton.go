@@ -244,7 +244,8 @@ type Classification struct {
 // normaliser removes along with NUL and other control characters. Texts
 // longer than the max length are truncated unless WithTruncation(false) was
 // given. ctx is checked between encoder layers: a cancelled call returns
-// ctx.Err() promptly and no results.
+// ctx.Err() promptly and no results. A nil ctx is an error wrapping
+// ErrInvalidOption, as it is for every method that takes one.
 func (m *Model) Classify(ctx context.Context, texts []string, opts ...CallOption) ([]Classification, error) {
 	return m.classify(ctx, texts, nil, opts)
 }
@@ -257,6 +258,9 @@ func (m *Model) ClassifyPairs(ctx context.Context, pairs [][2]string, opts ...Ca
 }
 
 func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string, opts []CallOption) ([]Classification, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
@@ -335,6 +339,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 // optionally normalised to unit length (WithNormalize). Tokenisation,
 // truncation and cancellation behave as in Classify.
 func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) ([][]float32, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
@@ -514,6 +521,11 @@ func inputError(err error) error {
 	}
 	return err
 }
+
+// errNilContext is returned by every method given a nil context, which
+// would otherwise panic deep inside the encoder; context.Background() is
+// the context for a call that never needs cancelling.
+var errNilContext = fmt.Errorf("%w: nil context (use context.Background())", ErrInvalidOption)
 
 // finite reports whether every value of x is finite.
 func finite(x []float32) bool {

@@ -407,6 +407,43 @@ func TestCloseAndCancel(t *testing.T) {
 	require.Equal(t, 2, m.Info().Layers, "Info works after Close")
 }
 
+// TestNilContext: every method that takes a context refuses a nil one with
+// ErrInvalidOption instead of panicking, on an open and on a closed model,
+// for empty and non-empty input.
+func TestNilContext(t *testing.T) {
+	m := fixtureModel(t)
+	closed := fixtureModel(t)
+	require.NoError(t, closed.Close())
+	var nilCtx context.Context // a typed nil would not be a nil interface
+	calls := map[string]func(*Model, []string) error{
+		"Classify": func(m *Model, texts []string) error { _, err := m.Classify(nilCtx, texts); return err },
+		"ClassifyPairs": func(m *Model, texts []string) error {
+			pairs := make([][2]string, len(texts))
+			for i, s := range texts {
+				pairs[i] = [2]string{s, s}
+			}
+			_, err := m.ClassifyPairs(nilCtx, pairs)
+			return err
+		},
+		"Embed": func(m *Model, texts []string) error { _, err := m.Embed(nilCtx, texts); return err },
+		"EmbedPrivate": func(m *Model, texts []string) error {
+			_, err := m.EmbedPrivate(nilCtx, texts, WithPrivateEmbedding(1, 1e-6, 1))
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, texts := range [][]string{nil, {"fever"}, {"a", "b", ""}} {
+			err := call(m, texts)
+			require.ErrorIs(t, err, ErrInvalidOption, "%s(%d texts)", name, len(texts))
+			require.Contains(t, err.Error(), "nil context", name)
+			require.ErrorIs(t, call(closed, texts), ErrInvalidOption, "%s on a closed model", name)
+		}
+	}
+	// The model is still usable afterwards.
+	_, err := m.Classify(context.Background(), []string{"fever"})
+	require.NoError(t, err)
+}
+
 // TestConcurrent: many goroutines share one Model (run with -race).
 func TestConcurrent(t *testing.T) {
 	m := fixtureModel(t, WithThreads(2))

@@ -207,6 +207,9 @@ type PrivateEmbedding struct {
 // without it even on empty input, and returns every released vector with
 // what it consumed.
 func (m *Model) EmbedPrivate(ctx context.Context, texts []string, opts ...CallOption) ([]PrivateEmbedding, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	costs := make([]PrivacyCost, len(texts))
 	all := make([]CallOption, 0, len(opts)+1)
 	all = append(all, opts...)
