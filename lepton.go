@@ -56,10 +56,11 @@ type callState struct {
 }
 
 // Open maps the .lep model file at path read-only, validates it (header,
-// section table, tensor directory and their CRC32C checksums; payload
-// checksums are left to `lepton verify`) and returns a Model whose weights
-// alias the mapping: opening takes about the same time whatever the model's
-// size. Where mapping is not possible the file is read into memory.
+// section table, tensor directory and their CRC32C checksums; payloads are
+// checked by WithVerify, Model.Verify or `lepton verify`) and returns a
+// Model whose weights alias the mapping: opening takes about the same time
+// whatever the model's size. Where mapping is not possible the file is read
+// into memory.
 //
 // A missing file returns an error wrapping fs.ErrNotExist; anything that is
 // not a valid .lep file returns an error wrapping ErrInvalidModel.
@@ -156,6 +157,11 @@ func newModelConfig(opts []Option) (modelConfig, error) {
 }
 
 func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
+	if cfg.verify {
+		if err := f.Verify(); err != nil {
+			return nil, damaged(err)
+		}
+	}
 	net := f.Model
 	if err := net.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
@@ -209,6 +215,59 @@ func loadTokenizer(f *lepfile.File) (*tokenize.Tokenizer, error) {
 		return nil, fmt.Errorf("%w: tokenizer: %w", ErrInvalidModel, err)
 	}
 	return tok, nil
+}
+
+// Verify reads every payload of the model file and checks it, as `lepton
+// verify` does: the CRC32C checksum of every section and tensor, that
+// float tensors are finite and scales non-negative, that int8 codes lie in
+// [-127, 127], and that packed weights have zero padding and match their
+// column sums. Its cost is proportional to the file's size.
+//
+// Open does not do this by default (WithVerify makes it), so a file damaged
+// in a weight payload, by a flipped bit on disk or a truncated copy patched
+// up, opens and runs and gives slightly different answers with no error.
+// Verify is how to find out: it returns nil for an intact file, or an error
+// wrapping ErrInvalidModel that lists the problems found (up to 20). A ctx
+// cancelled while it runs returns ctx.Err(); a nil ctx is an error wrapping
+// ErrInvalidOption. Verify may run while other calls use the Model.
+func (m *Model) Verify(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if err := m.file.VerifyContext(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return err
+		}
+		return damaged(err)
+	}
+	return nil
+}
+
+// damaged wraps the problems Verify found in ErrInvalidModel, on one line
+// ("; " between problems) with the count, keeping every problem in the
+// chain for errors.Is.
+func damaged(err error) error {
+	var parts []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	} else {
+		parts = []error{err}
+	}
+	msgs := make([]string, len(parts))
+	for i, p := range parts {
+		// "invalid model file: " would repeat ErrInvalidModel's text.
+		msgs[i] = strings.TrimPrefix(p.Error(), lepfile.ErrFormat.Error()+": ")
+	}
+	what := "1 problem"
+	if len(parts) > 1 {
+		what = strconv.Itoa(len(parts)) + " problems"
+	}
+	return &modelError{msg: ErrInvalidModel.Error() + ": payload check failed (" + what + "): " + strings.Join(msgs, "; "), err: err}
 }
 
 // Close releases the model's memory mapping and worker threads. It waits
@@ -541,7 +600,7 @@ func finite(x []float32) bool {
 // file's structure but not every payload (that is O(size)); damaged weights
 // surface here instead of as silent garbage.
 func nonFinite(input int) error {
-	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (run 'lepton verify')", ErrInvalidModel, input)
+	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (check with Model.Verify or 'lepton verify')", ErrInvalidModel, input)
 }
 
 // hasFloat32 reports whether the file carries the float weights the

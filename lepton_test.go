@@ -694,3 +694,95 @@ func TestDamagedWeights(t *testing.T) {
 	require.NoError(t, err, "the encoder itself is intact")
 	require.Len(t, vecs, 1)
 }
+
+// flipByte returns a copy of the fixture with one bit flipped in a payload
+// byte of the named tensor: the kind of damage a bad copy or flash cell
+// does, invisible to Open.
+func flipByte(t *testing.T, tensor string, at int64) []byte {
+	t.Helper()
+	fixtureModel(t)
+	data := append([]byte(nil), fixtureData...)
+	f, err := lepfile.OpenBytes(data)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, ti := range f.Tensors {
+		if ti.Name == tensor {
+			require.Less(t, at, ti.Length, tensor)
+			data[ti.Offset+at] ^= 0x01
+			return data
+		}
+	}
+	t.Fatalf("no tensor %s", tensor)
+	return nil
+}
+
+// TestVerify: a flipped bit in a weight payload opens and runs without an
+// error and changes the answers; Model.Verify and WithVerify catch it, as
+// `lepton verify` does, and pass an intact file.
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	texts := []string{"fever and chills", "the movie was great fun", "a dry cough", ""}
+	intact := fixtureModel(t)
+	require.NoError(t, intact.Verify(ctx))
+	cls, _, _, _, _ := intact.tok.SpecialIDs()
+	want, err := intact.Classify(ctx, texts)
+	require.NoError(t, err)
+	m, err := OpenBytes(fixtureData, WithVerify(true))
+	require.NoError(t, err, "an intact file passes WithVerify")
+	require.NoError(t, m.Close())
+
+	for _, tc := range []struct {
+		tensor string
+		at     int64
+	}{
+		{"layer.0.qkv.weight", 3},    // packed int8 weights
+		{"layer.1.output.weight", 1}, // last layer
+		{"embeddings.word.weight", int64(cls)*int64(intact.net.Config.Hidden) + 5}, // [CLS]'s row
+		{"classifier.bias", 1}, // fp32: a low mantissa bit
+	} {
+		data := flipByte(t, tc.tensor, tc.at)
+		m, err := OpenBytes(data)
+		require.NoError(t, err, "%s: payload damage is not visible at open", tc.tensor)
+		got, err := m.Classify(ctx, texts)
+		require.NoError(t, err, "%s: an unverified damaged file runs", tc.tensor)
+		changed := false
+		for i := range got {
+			for j := range got[i].Logits {
+				changed = changed || got[i].Logits[j] != want[i].Logits[j]
+			}
+		}
+		require.True(t, changed, "%s: the flipped bit changes the answers", tc.tensor)
+
+		err = m.Verify(ctx)
+		require.ErrorIs(t, err, ErrInvalidModel, tc.tensor)
+		require.Contains(t, err.Error(), tc.tensor)
+		require.Contains(t, err.Error(), "checksum mismatch")
+		require.NotContains(t, err.Error(), "\n", "one line")
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		require.ErrorIs(t, m.Verify(cancelled), context.Canceled)
+		require.NotErrorIs(t, m.Verify(cancelled), ErrInvalidModel)
+		require.NoError(t, m.Close())
+		require.ErrorIs(t, m.Verify(ctx), ErrClosed)
+
+		m, err = OpenBytes(data, WithVerify(true))
+		require.ErrorIs(t, err, ErrInvalidModel, "%s: WithVerify refuses it", tc.tensor)
+		require.Nil(t, m)
+		require.Contains(t, err.Error(), tc.tensor)
+	}
+
+	// Open from a file: the error names the file; WithVerify(false) is the
+	// default.
+	path := filepath.Join(t.TempDir(), "damaged.lep")
+	require.NoError(t, os.WriteFile(path, flipByte(t, "layer.0.qkv.weight", 3), 0o644))
+	m, err = Open(path, WithVerify(true))
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Nil(t, m)
+	require.Contains(t, err.Error(), path)
+	m, err = Open(path, WithVerify(false))
+	require.NoError(t, err)
+	require.ErrorIs(t, m.Verify(ctx), ErrInvalidModel)
+	var nilCtx context.Context
+	require.ErrorIs(t, m.Verify(nilCtx), ErrInvalidOption)
+	require.NoError(t, m.Close())
+}

@@ -62,7 +62,8 @@ type callConfig struct {
 // modelConfig holds the settings fixed at Open.
 type modelConfig struct {
 	threads  int
-	actBits  int // WithActivationBits
+	actBits  int  // WithActivationBits
+	verify   bool // WithVerify
 	defaults callConfig
 }
 
@@ -129,6 +130,21 @@ func WithActivationBits(bits int) Option {
 			return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInvalidOption, bits)
 		}
 		c.actBits = bits
+		return nil
+	})
+}
+
+// WithVerify makes Open and OpenBytes check every payload of the file
+// before returning, as Model.Verify does (default false): a file that fails
+// is not opened, and the error wraps ErrInvalidModel. Without it Open checks
+// the file's structure and the checksums of its header and directory only,
+// which costs the same for any model size; with it opening reads every
+// weight once, a cost proportional to the file's size. Use it where a file
+// may have been damaged on its way (copied to a device, stored on flash)
+// and a slightly wrong answer is worse than a slower start.
+func WithVerify(on bool) Option {
+	return modelOption(func(c *modelConfig) error {
+		c.verify = on
 		return nil
 	})
 }
