@@ -157,8 +157,8 @@ func newModelConfig(opts []Option) (modelConfig, error) {
 }
 
 func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
-	if cfg.verify {
-		if err := f.Verify(); err != nil {
+	if cfg.verify != nil {
+		if err := cfg.verify(f); err != nil {
 			return nil, damaged(err)
 		}
 	}
@@ -364,8 +364,13 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		}
 		out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
 	}
-	if cc.float32 {
-		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) { fill(k, ref.Logits) })
+	if cc.reference != nil {
+		for k := 0; err == nil && k < n; k++ {
+			var ref *bert.RefOutput
+			if ref, err = cc.reference(m, ctx, st, k); err == nil {
+				fill(k, ref.Logits)
+			}
+		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 			logits, err := m.net.Logits(ws)
@@ -384,11 +389,19 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyFairness(&cc, out); err != nil {
-		return nil, err
+	// Calibration, then private release (fairness_options.go,
+	// privacy_options.go), when their options asked for them. They get
+	// st.cc (equal to cc): a pointer to the pooled state, as a pointer to
+	// the local cc would move it to the heap on every call.
+	if cc.fair.apply != nil {
+		if err := cc.fair.apply(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
-	if err := m.applyPrivacy(&cc, out); err != nil { // privacy_options.go
-		return nil, err
+	if cc.priv.applyLabel != nil {
+		if err := cc.priv.applyLabel(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -430,11 +443,14 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	h := m.net.Config.Hidden
 	out := make([][]float32, len(texts))
 	buf := make([]float32, len(texts)*h)
-	if cc.float32 {
-		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) {
-			out[k] = buf[k*h : (k+1)*h : (k+1)*h]
-			copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
-		})
+	if cc.reference != nil {
+		for k := 0; err == nil && k < len(texts); k++ {
+			var ref *bert.RefOutput
+			if ref, err = cc.reference(m, ctx, st, k); err == nil {
+				out[k] = buf[k*h : (k+1)*h : (k+1)*h]
+				copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
+			}
+		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 			for i := 0; i < ws.Seqs(); i++ {
@@ -454,8 +470,10 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyEmbedPrivacy(&cc, out); err != nil { // privacy_options.go
-		return nil, err
+	if cc.priv.applyEmbed != nil { // WithPrivateEmbedding (privacy_options.go); st.cc as in classify
+		if err := cc.priv.applyEmbed(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -477,7 +495,7 @@ func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error)
 	if cc.maxLength == 0 {
 		cc.maxLength = m.net.Config.MaxPositions
 	}
-	if cc.float32 && !m.hasFloat32() {
+	if cc.reference != nil && !m.hasFloat32() {
 		return *cc, fmt.Errorf("%w: WithFloat32 needs the fp32 weights, and this file has none (convert with --keep-fp32)", ErrInvalidOption)
 	}
 	if cc.maxLength > m.net.Config.MaxPositions {
@@ -550,17 +568,14 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 	return nil
 }
 
-// runReference runs every encoded input through the float reference path,
-// one at a time (WithFloat32).
-func (m *Model) runReference(ctx context.Context, st *callState, emit func(k int, ref *bert.RefOutput)) error {
-	for k := range st.ends {
-		ref, err := m.net.Reference(ctx, st.seq(k))
-		if err != nil {
-			return inputError(err)
-		}
-		emit(k, ref)
+// runReference runs encoded input k through the float reference path
+// (WithFloat32).
+func (m *Model) runReference(ctx context.Context, st *callState, k int) (*bert.RefOutput, error) {
+	ref, err := m.net.Reference(ctx, st.seq(k))
+	if err != nil {
+		return nil, inputError(err)
 	}
-	return nil
+	return ref, nil
 }
 
 // seq returns encoded input k as a sequence aliasing st.ids and st.tids.

@@ -1,8 +1,12 @@
 package lepton
 
 import (
+	"context"
 	"fmt"
 	"runtime"
+
+	"lepton/internal/bert"
+	"lepton/internal/lepfile"
 )
 
 // Pooling selects how Embed turns a text's token vectors into one vector.
@@ -54,16 +58,22 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
-	float32   bool           // run the float reference path (WithFloat32)
+	// reference runs the float reference path (WithFloat32(true); nil: the
+	// int8 path). Reached only through this field, so programs that never
+	// ask for it do not link the reference code.
+	reference func(m *Model, ctx context.Context, st *callState, k int) (*bert.RefOutput, error)
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
 	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
 
 // modelConfig holds the settings fixed at Open.
 type modelConfig struct {
-	threads  int
-	actBits  int  // WithActivationBits
-	verify   bool // WithVerify
+	threads int
+	actBits int // WithActivationBits
+	// verify checks every payload at Open (WithVerify(true); nil: no
+	// check). A field, not a flag, so that programs that never verify do
+	// not link the checks.
+	verify   func(*lepfile.File) error
 	defaults callConfig
 }
 
@@ -144,7 +154,10 @@ func WithActivationBits(bits int) Option {
 // and a slightly wrong answer is worse than a slower start.
 func WithVerify(on bool) Option {
 	return modelOption(func(c *modelConfig) error {
-		c.verify = on
+		c.verify = nil
+		if on {
+			c.verify = (*lepfile.File).Verify
+		}
 		return nil
 	})
 }
@@ -203,7 +216,10 @@ func WithNormalize(normalize bool) CallOption {
 // ErrInvalidOption.
 func WithFloat32(on bool) CallOption {
 	return callOption(func(c *callConfig) error {
-		c.float32 = on
+		c.reference = nil
+		if on {
+			c.reference = (*Model).runReference
+		}
 		return nil
 	})
 }
