@@ -224,8 +224,8 @@ func loadTokenizer(f *lepfile.File) (*tokenize.Tokenizer, error) {
 // column sums. Its cost is proportional to the file's size.
 //
 // Open does not do this by default (WithVerify makes it), so a file damaged
-// in a weight payload, by a flipped bit on disk or a truncated copy patched
-// up, opens and runs and gives slightly different answers with no error.
+// in a weight payload, by a flipped bit on disk or in a copy, opens and runs
+// and gives slightly different answers with no error.
 // Verify is how to find out: it returns nil for an intact file, or an error
 // wrapping ErrInvalidModel that lists the problems found (up to 20). A ctx
 // cancelled while it runs returns ctx.Err(); a nil ctx is an error wrapping
