@@ -5,7 +5,8 @@
 //
 //	lepton quantize ./my-bert -o model.lep
 //
-// then open and run it:
+// then open and run it (or open the built-in demonstration model with
+// package lepton/models/clinic):
 //
 //	m, err := lepton.Open("model.lep")
 //	if err != nil { ... }
@@ -28,8 +29,11 @@
 //
 // Open checks the file's structure and checksums of its header and
 // directory, not every weight (that would cost time proportional to the
-// model; `lepton verify` does it). Weights damaged into NaN or infinity are
-// reported by the call that meets them, as ErrInvalidModel.
+// model). Model.Verify checks every payload, as `lepton verify` does, and
+// WithVerify makes Open do it before returning: a weight damaged on disk
+// otherwise goes unnoticed and shifts the answers slightly. Weights damaged
+// into NaN or infinity are reported by the call that meets them, as
+// ErrInvalidModel.
 //
 // # Concurrency and cancellation
 //
@@ -39,10 +43,10 @@
 //
 // # Options
 //
-// Open takes Options (WithThreads, and any CallOption to set a default);
-// Classify, ClassifyPairs and Embed take CallOptions (WithMaxLength,
-// WithTruncation, WithPooling, WithNormalize, WithFloat32) that override the
-// defaults for one call. The output hooks are options too: WithPrivateLabel,
+// Open takes Options (WithThreads, WithActivationBits, WithVerify, and any
+// CallOption to set a default); Classify, ClassifyPairs and Embed take
+// CallOptions (WithMaxLength, WithTruncation, WithPooling, WithNormalize,
+// WithFloat32) that override the defaults for one call. The output hooks are options too: WithPrivateLabel,
 // WithPrivateEmbedding and WithPrivacy release outputs under local
 // differential privacy (package privacy), and WithCalibration and WithGroups
 // apply per-group calibration (package fairness).

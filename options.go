@@ -1,8 +1,12 @@
 package lepton
 
 import (
+	"context"
 	"fmt"
 	"runtime"
+
+	"lepton/internal/bert"
+	"lepton/internal/lepfile"
 )
 
 // Pooling selects how Embed turns a text's token vectors into one vector.
@@ -54,15 +58,22 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
-	float32   bool           // run the float reference path (WithFloat32)
+	// reference runs the float reference path (WithFloat32(true); nil: the
+	// int8 path). Reached only through this field, so programs that never
+	// ask for it do not link the reference code.
+	reference func(m *Model, ctx context.Context, st *callState, k int) (*bert.RefOutput, error)
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
 	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
 
 // modelConfig holds the settings fixed at Open.
 type modelConfig struct {
-	threads  int
-	actBits  int // WithActivationBits
+	threads int
+	actBits int // WithActivationBits
+	// verify checks every payload at Open (WithVerify(true); nil: no
+	// check). A field, not a flag, so that programs that never verify do
+	// not link the checks.
+	verify   func(*lepfile.File) error
 	defaults callConfig
 }
 
@@ -136,6 +147,24 @@ func WithActivationBits(bits int) Option {
 	})
 }
 
+// WithVerify makes Open and OpenBytes check every payload of the file
+// before returning, as Model.Verify does (default false): a file that fails
+// is not opened, and the error wraps ErrInvalidModel. Without it Open checks
+// the file's structure and the checksums of its header and directory only,
+// which costs the same for any model size; with it opening reads every
+// weight once, a cost proportional to the file's size. Use it where a file
+// may have been damaged on its way (copied to a device, stored on flash)
+// and a slightly wrong answer is worse than a slower start.
+func WithVerify(on bool) Option {
+	return modelOption(func(c *modelConfig) error {
+		c.verify = nil
+		if on {
+			c.verify = (*lepfile.File).Verify
+		}
+		return nil
+	})
+}
+
 // WithMaxLength sets the maximum number of tokens per input, [CLS] and
 // [SEP] included (default and upper bound: the model's max positions,
 // typically 512). Longer inputs are truncated, or rejected with ErrTooLong
@@ -190,7 +219,10 @@ func WithNormalize(normalize bool) CallOption {
 // ErrInvalidOption.
 func WithFloat32(on bool) CallOption {
 	return callOption(func(c *callConfig) error {
-		c.float32 = on
+		c.reference = nil
+		if on {
+			c.reference = (*Model).runReference
+		}
 		return nil
 	})
 }

@@ -13,16 +13,16 @@ import (
 	"strings"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // openModel opens the model the CLI runs. It is the one place that decides
 // where a model comes from: the file at path, or, when path is empty, the
-// built-in clinic model (internal/defaultmodel), so that
+// built-in clinic model (lepton/models/clinic), so that
 // `lepton classify "..."` works on a fresh clone with nothing to download.
 func openModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
 	if path == "" {
-		return defaultmodel.Open(opts...)
+		return clinic.Open(opts...)
 	}
 	return lepton.Open(path, opts...)
 }
@@ -36,6 +36,7 @@ type modelFlags struct {
 	noTruncate bool
 	fp32       bool
 	actBits    int
+	verify     bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -46,12 +47,13 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
 	fs.IntVar(&f.actBits, "act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 (faster on AVX2) or 8")
 	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
+	fs.BoolVar(&f.verify, "verify", false, "check every weight payload before running, as 'lepton verify' does")
 }
 
 // options turns the flags into lepton options.
 func (f *modelFlags) options() []lepton.Option {
 	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits),
-		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32)}
+		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32), lepton.WithVerify(f.verify)}
 	if f.maxLength != 0 {
 		opts = append(opts, lepton.WithMaxLength(f.maxLength))
 	}
