@@ -43,7 +43,11 @@ func ParsePooling(s string) (Pooling, error) {
 		return PoolMean, nil
 	}
 	var p Pooling
-	for _, name := range strings.Split(s, "+") {
+	for rest, more := s, true; more; {
+		// strings.Cut, not Split: Embed parses the model's pooling on
+		// every call, which must not allocate.
+		var name string
+		name, rest, more = strings.Cut(rest, "+")
 		i := 0
 		for i < len(poolNames) && poolNames[i] != name {
 			i++
