@@ -1,6 +1,8 @@
 package lepton_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io/fs"
 	"math"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"lepton"
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
+	"lepton/internal/safetensors"
 	"lepton/internal/testshared"
 	"lepton/leptontest"
 )
@@ -206,4 +209,213 @@ func TestGoldenSentenceOverrides(t *testing.T) {
 	_, err = m.Embed(ctx, texts, lepton.WithPrompt("document"))
 	require.ErrorIs(t, err, lepton.ErrInvalidOption)
 	require.Contains(t, err.Error(), "passage, query")
+}
+
+// TestGoldenCrossEncoder converts the random-weight cross-encoder
+// testdata/golden/cross-encoder (a one-output BertForSequenceClassification
+// saved as sentence-transformers' CrossEncoder saves it) and checks Rerank
+// and ClassifyPairs against CrossEncoder.rank and predict, as
+// scripts/golden/make_cross_encoder.py reproduced them: scores, logits and
+// the order (passages may trade places only where their reference scores
+// are within the score tolerance, a near tie).
+func TestGoldenCrossEncoder(t *testing.T) {
+	root := goldenDir(t)
+	lep := quantize(t, filepath.Join(root, "cross-encoder"))
+	m, err := lepton.Open(lep)
+	require.NoError(t, err)
+	info := m.Info()
+	require.NoError(t, m.Close())
+	require.Equal(t, "sigmoid", info.ScoreActivation, "config.json's sentence_transformers.activation_fn")
+	require.Equal(t, []string{"LABEL_0"}, info.Labels)
+	require.Equal(t, 40, info.MaxLength, "tokenizer_config.json's model_max_length")
+	int8Tol := leptontest.Tolerance{Logits: 0.3, Probs: 0.05, Score: 0.05}
+	checkGolden(t, lep, filepath.Join(root, "cross-encoder.golden.json"), []precision{
+		{name: "fp32", call: []lepton.CallOption{lepton.WithFloat32(true)}, tol: leptontest.Tolerance{Logits: 1e-4, Probs: 1e-4, Score: 1e-4}},
+		{name: "int8 8-bit", open: []lepton.Option{lepton.WithActivationBits(8)}, tol: int8Tol},
+		{name: "int8 7-bit", open: []lepton.Option{lepton.WithActivationBits(7)}, tol: int8Tol},
+	})
+}
+
+// TestRerank: the activation a config names (here the older CrossEncoder's
+// Identity) gives raw logits as scores in the same order; ties keep the
+// input order; the calls Rerank refuses.
+func TestRerank(t *testing.T) {
+	root := goldenDir(t)
+	dir := t.TempDir()
+	copyTree(t, filepath.Join(root, "cross-encoder"), dir)
+	cfgPath := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	cfg := strings.Replace(string(b), `"sentence_transformers": {`, `"sbert_ce_default_activation_function": "torch.nn.modules.linear.Identity", "old_sentence_transformers": {`, 1)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	raw, err := lepton.Open(quantize(t, dir))
+	require.NoError(t, err)
+	defer raw.Close()
+	require.Equal(t, "identity", raw.Info().ScoreActivation)
+	sig, err := lepton.Open(quantize(t, filepath.Join(root, "cross-encoder")))
+	require.NoError(t, err)
+	defer sig.Close()
+
+	ctx := t.Context()
+	passages := []string{"fever and chills", "a sore throat", "", "fever and chills", "the plot was charming"}
+	r1, err := raw.Rerank(ctx, "fever", passages)
+	require.NoError(t, err)
+	r2, err := sig.Rerank(ctx, "fever", passages)
+	require.NoError(t, err)
+	require.Len(t, r1, len(passages))
+	seen := map[int]bool{}
+	for k := range r1 {
+		require.Equal(t, r2[k].Index, r1[k].Index, "sigmoid is monotonic: the same order")
+		require.Equal(t, r1[k].Logit, r1[k].Score, "identity: the score is the logit")
+		require.Equal(t, r2[k].Logit, r1[k].Logit)
+		require.InDelta(t, 1/(1+math.Exp(-float64(r2[k].Logit))), r2[k].Score, 1e-6)
+		require.Equal(t, passages[r1[k].Index], r1[k].Text)
+		if k > 0 {
+			require.GreaterOrEqual(t, r1[k-1].Score, r1[k].Score, "sorted, highest first")
+		}
+		seen[r1[k].Index] = true
+	}
+	require.Len(t, seen, len(passages), "every passage once")
+	for k := 1; k < len(r1); k++ {
+		if r1[k].Score == r1[k-1].Score {
+			require.Less(t, r1[k-1].Index, r1[k].Index, "ties keep the input order")
+		}
+	}
+	// Rerank is ClassifyPairs on (query, passage), sorted.
+	pairs := make([][2]string, len(passages))
+	for i, p := range passages {
+		pairs[i] = [2]string{"fever", p}
+	}
+	cl, err := sig.ClassifyPairs(ctx, pairs)
+	require.NoError(t, err)
+	for _, r := range r2 {
+		require.Equal(t, cl[r.Index].Logits[0], r.Logit)
+		require.Equal(t, cl[r.Index].Probs[0], r.Score)
+		require.Equal(t, "LABEL_0", cl[r.Index].Label)
+	}
+
+	empty, err := sig.Rerank(ctx, "fever", nil)
+	require.NoError(t, err)
+	require.Empty(t, empty)
+	_, err = sig.Rerank(ctx, "fever", passages, lepton.WithPrivateLabel(1))
+	require.ErrorIs(t, err, lepton.ErrInvalidOption)
+	_, err = sig.Rerank(ctx, "fever", passages, lepton.WithGroups("a"))
+	require.ErrorIs(t, err, lepton.ErrInvalidOption)
+	_, err = sig.Rerank(ctx, "fever", []string{strings.Repeat("fever ", 100)}, lepton.WithTruncation(false))
+	require.ErrorIs(t, err, lepton.ErrTooLong)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = sig.Rerank(nil, "fever", passages) //nolint:staticcheck
+	require.ErrorIs(t, err, lepton.ErrInvalidOption)
+
+	// Models without a single-output head.
+	st := t.TempDir()
+	copyTree(t, filepath.Join(root, "st-minilm"), st)
+	enc, err := lepton.Open(quantize(t, st))
+	require.NoError(t, err)
+	defer enc.Close()
+	_, err = enc.Rerank(ctx, "fever", passages)
+	require.ErrorIs(t, err, lepton.ErrNoClassifier)
+	require.Contains(t, err.Error(), "this BertModel has no head")
+	cls, err := lepton.Open(quantize(t, filepath.Join(root, "random-bert")))
+	require.NoError(t, err)
+	defer cls.Close()
+	_, err = cls.Rerank(ctx, "fever", passages)
+	require.ErrorIs(t, err, lepton.ErrNoClassifier)
+	require.Contains(t, err.Error(), "3 outputs")
+
+	require.NoError(t, sig.Close())
+	_, err = sig.Rerank(ctx, "fever", passages)
+	require.ErrorIs(t, err, lepton.ErrClosed)
+}
+
+// TestGoldenDistilBERT converts the random-weight
+// DistilBertForSequenceClassification testdata/golden/distilbert and checks
+// Classify and ClassifyPairs against PyTorch (scripts/golden/make_distilbert.py):
+// its tensor names, no token types (pairs give the same logits whatever
+// the segment ids), the pre_classifier + ReLU head.
+func TestGoldenDistilBERT(t *testing.T) {
+	root := goldenDir(t)
+	lep := quantize(t, filepath.Join(root, "distilbert"))
+	m, err := lepton.Open(lep)
+	require.NoError(t, err)
+	info := m.Info()
+	require.Equal(t, "DistilBertForSequenceClassification", info.Architecture)
+	require.Equal(t, []string{"negative", "neutral", "positive"}, info.Labels)
+	require.Equal(t, "1.1", info.Format)
+	require.NoError(t, m.Close())
+	// Label changes are allowed only at near ties (reference probabilities
+	// of the two best labels closer than 0.05).
+	int8Tol := leptontest.Tolerance{Logits: 0.5, Probs: 0.1, LabelMargin: 0.05}
+	checkGolden(t, lep, filepath.Join(root, "distilbert.golden.json"), []precision{
+		{name: "fp32", call: []lepton.CallOption{lepton.WithFloat32(true)}, tol: leptontest.Tolerance{Logits: 1e-4, Probs: 1e-4}},
+		{name: "int8 8-bit", open: []lepton.Option{lepton.WithActivationBits(8)}, tol: int8Tol},
+		{name: "int8 7-bit", open: []lepton.Option{lepton.WithActivationBits(7)}, tol: int8Tol},
+	})
+}
+
+// TestGoldenDistilBERTEncoder makes, from the classifier's checkpoint, the
+// DistilBertModel that DistilBertModel.save_pretrained would write (no
+// head, no "distilbert." prefix, architectures DistilBertModel) and checks
+// its mean-pooled embeddings against PyTorch's encoder.
+func TestGoldenDistilBERTEncoder(t *testing.T) {
+	root := goldenDir(t)
+	dir := t.TempDir()
+	copyTree(t, filepath.Join(root, "distilbert"), dir)
+	var cfg map[string]any
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &cfg))
+	cfg["architectures"] = []string{"DistilBertModel"}
+	for _, k := range []string{"id2label", "label2id", "seq_classif_dropout"} {
+		delete(cfg, k)
+	}
+	b, err = json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644))
+	st, err := safetensors.ReadFile(filepath.Join(dir, "model.safetensors"))
+	require.NoError(t, err)
+	var enc []safetensors.Tensor
+	for _, tt := range st.Tensors {
+		name, ok := strings.CutPrefix(tt.Name, "distilbert.")
+		if !ok {
+			continue // pre_classifier, classifier
+		}
+		tt.Name = name
+		enc = append(enc, tt)
+	}
+	require.Len(t, enc, 4+16*2)
+	var buf bytes.Buffer
+	require.NoError(t, safetensors.Write(&buf, enc, map[string]string{"format": "pt"}))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors"), buf.Bytes(), 0o644))
+
+	lep := quantize(t, dir)
+	m, err := lepton.Open(lep)
+	require.NoError(t, err)
+	require.Equal(t, "DistilBertModel", m.Info().Architecture)
+	require.Equal(t, "mean", m.Info().Pooling, "encoders default to mean pooling")
+	require.NoError(t, m.Close())
+	// Unnormalised mean-pooled states are O(1): component bound 0.1.
+	int8Tol := leptontest.Tolerance{Cosine: 0.001, Vector: 0.1}
+	checkGolden(t, lep, filepath.Join(root, "distilbert-encoder.golden.json"), []precision{
+		{name: "fp32", call: []lepton.CallOption{lepton.WithFloat32(true)}, tol: leptontest.Tolerance{Vector: 1e-4, Cosine: 1e-6}},
+		{name: "int8 8-bit", open: []lepton.Option{lepton.WithActivationBits(8)}, tol: int8Tol},
+		{name: "int8 7-bit", open: []lepton.Option{lepton.WithActivationBits(7)}, tol: int8Tol},
+	})
+}
+
+// TestDistilBERTIgnoresTokenTypes: DistilBERT has no token type
+// embeddings, so a pair's logits are those of the same ids with every
+// segment id 0 (bit for bit: the converter's token type rows are zero).
+func TestDistilBERTIgnoresTokenTypes(t *testing.T) {
+	m, err := lepton.Open(quantize(t, filepath.Join(goldenDir(t), "distilbert")))
+	require.NoError(t, err)
+	defer m.Close()
+	ctx := t.Context()
+	pair, err := m.ClassifyPairs(ctx, [][2]string{{"sore throat", "no fever"}})
+	require.NoError(t, err)
+	// "[CLS] sore throat [SEP] no fever [SEP]" as one text: the [SEP] in
+	// the middle is matched as the special token, segment ids all 0.
+	single, err := m.Classify(ctx, []string{"sore throat [SEP] no fever"})
+	require.NoError(t, err)
+	require.Equal(t, pair[0].Logits, single[0].Logits)
 }
