@@ -30,7 +30,9 @@ import (
 // acceptance figures, at both activation precisions.
 
 // goldenDir is testdata/golden at the repository root.
-func goldenDir(t testing.TB) string { return filepath.Join(testshared.RepoRoot(t), "testdata", "golden") }
+func goldenDir(t testing.TB) string {
+	return filepath.Join(testshared.RepoRoot(t), "testdata", "golden")
+}
 
 // copyTree copies the files under src into dst (created as needed).
 func copyTree(t testing.TB, src, dst string) {
