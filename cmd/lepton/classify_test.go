@@ -152,7 +152,8 @@ func TestRunModelErrors(t *testing.T) {
 	}{
 		{"missing file", 1, "", []string{"classify", "-m", "/nonexistent/model.lep", "x"}, "no such file"},
 		{"not a model", 1, "", []string{"embed", "-m", notModel, "x"}, "invalid model file"},
-		{"bad pooling", 2, "", []string{"embed", "-m", model, "--pooling", "max", "x"}, "pooling"},
+		{"bad pooling", 2, "", []string{"embed", "-m", model, "--pooling", "median", "x"}, "pooling"},
+		{"unknown prompt", 1, "", []string{"embed", "-m", model, "--prompt", "query", "x"}, `prompt "query" (the model's prompts: none)`},
 		{"bad flag", 2, "", []string{"classify", "-m", model, "--bogus", "x"}, "bogus"},
 		{"too long", 1, "", []string{"classify", "-m", model, "--no-truncate", "ok", long}, "exceeds max length"},
 		{"too long from stdin", 1, "ok\n" + long + "\n", []string{"embed", "-m", model, "--no-truncate"}, "input 1"},

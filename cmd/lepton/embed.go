@@ -26,11 +26,12 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
 	var mf modelFlags
 	mf.register(fs)
-	pooling := fs.String("pooling", "", "cls or mean (default: the model's pooling)")
-	normalize := fs.Bool("normalize", false, "scale vectors to unit length")
+	pooling := fs.String("pooling", "", "cls, mean or max (default: the model's pooling)")
+	normalize := fs.Bool("normalize", false, "scale vectors to unit length (default: the model's setting, 'lepton info' shows it; --normalize=false turns a model's off)")
+	prompt := fs.String("prompt", "", "prepend the model's prompt of this name (default: its default prompt; --prompt '' none)")
 	var df dpFlags // privacy_flags.go
 	df.registerEmbed(fs)
-	pos, err := parseArgs(fs, args, stderr, `usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [TEXT...]
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean|max] [--normalize] [--prompt NAME] [TEXT...]
 Without TEXT, embeds each line of standard input. Prints one vector per input,
 space-separated, or with --json one {"vector":[...]} per input. Under
 --dp-embed-epsilon each vector is followed by tab, eps=E, tab, delta=D (its cost).
@@ -58,7 +59,16 @@ space-separated, or with --json one {"vector":[...]} per input. Under
 	defer m.Close()
 	ctx, cancel := interruptible()
 	defer cancel()
-	vecs, costs, err := df.embed(ctx, m, texts, dopts != nil, append(dopts, lepton.WithPooling(pool), lepton.WithNormalize(*normalize))...)
+	copts := append(dopts, lepton.WithPooling(pool))
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "normalize":
+			copts = append(copts, lepton.WithNormalize(*normalize))
+		case "prompt":
+			copts = append(copts, lepton.WithPrompt(*prompt))
+		}
+	})
+	vecs, costs, err := df.embed(ctx, m, texts, dopts != nil, copts...)
 	if err != nil {
 		return err
 	}
