@@ -290,18 +290,23 @@ func Read(path string) (*Golden, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parse(data, path)
+}
+
+// parse decodes a golden file's content; name is for messages.
+func parse(data []byte, name string) (*Golden, error) {
 	var g Golden
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&g); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, name, err)
 	}
 	if g.Version != Version {
-		return nil, fmt.Errorf("%w: %s: version %d (this package reads %d)", ErrFormat, path, g.Version, Version)
+		return nil, fmt.Errorf("%w: %s: version %d (this package reads %d)", ErrFormat, name, g.Version, Version)
 	}
 	for i := range g.Cases {
 		if _, ok := kindOrder[g.Cases[i].Kind]; !ok {
-			return nil, fmt.Errorf("%w: %s: case %d has kind %q", ErrFormat, path, i, g.Cases[i].Kind)
+			return nil, fmt.Errorf("%w: %s: case %d has kind %q", ErrFormat, name, i, g.Cases[i].Kind)
 		}
 	}
 	return &g, nil
