@@ -277,3 +277,12 @@ func abs(x float64) float64 {
 }
 
 func exp(x float64) float64 { return math.Exp(x) }
+
+// TestBenchConcatenatedPooling: bench pools with the model's own pooling,
+// which may concatenate several modes (it sized its buffer for one).
+func TestBenchConcatenatedPooling(t *testing.T) {
+	multi, _ := quantizeCLI(t, goldenFixture("st-minilm"), "--pooling", "cls+max+mean")
+	code, out, errs := runCLI("", "bench", "-m", multi, "--seq", "8", "--runs", "1", "--warmup", "0")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "median")
+}
