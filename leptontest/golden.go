@@ -4,8 +4,8 @@
 // A team that ships a model inside its Go program wants a test that fails
 // when a model file, a Lepton upgrade or a new machine moves the program's
 // outputs. Check records a model's outputs for a list of inputs into a
-// golden file the first time (or when asked to update) and compares later
-// runs with it, reporting what moved and by how much:
+// golden file when asked to, and compares every other run with it,
+// reporting what moved and by how much:
 //
 //	func TestTriageModel(t *testing.T) {
 //		m, err := lepton.Open("testdata/triage.lep")
