@@ -43,8 +43,12 @@ func TestAttentionRows(t *testing.T) {
 		}
 	})
 	var buf AttentionBuf
-	require.Panics(t, func() { AttentionRows(make([]float32, 8), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 4, 2, 4, 1, 3, 1, &buf) })
-	require.Panics(t, func() { AttentionRows(make([]float32, 8), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 4, 2, 4, 2, 1, 1, &buf) })
+	require.Panics(t, func() {
+		AttentionRows(make([]float32, 8), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 4, 2, 4, 1, 3, 1, &buf)
+	})
+	require.Panics(t, func() {
+		AttentionRows(make([]float32, 8), 4, make([]float32, 8), make([]float32, 8), make([]float32, 8), 4, 2, 4, 2, 1, 1, &buf)
+	})
 }
 
 // TestAttentionScratch: AttentionScratch is what an AttentionBuf holds
