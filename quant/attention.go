@@ -88,6 +88,15 @@ func AttentionScratch(n, d int) int {
 	return 4 * (d + attnMR) * np
 }
 
+// Reserve grows b now for a head of n tokens of d values, so that calls
+// up to that size allocate nothing and a series of growing heads leaves no
+// smaller buffers behind.
+func (b *AttentionBuf) Reserve(n, d int) {
+	np := RoundUp(n, attnNR)
+	b.kt = growF32(b.kt, d*np)
+	b.s = growF32(b.s, attnMR*np)
+}
+
 // growF32 returns s resized to n, reusing its array when large enough.
 func growF32(s []float32, n int) []float32 {
 	if cap(s) < n {

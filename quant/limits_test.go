@@ -61,6 +61,11 @@ func TestAttentionScratch(t *testing.T) {
 			q, k, v, ld := attnInputs(rng, n, d, false)
 			Attention(make([]float32, n*d), d, q, k, v, ld, n, d, 1, &buf)
 			require.Equal(t, AttentionScratch(n, d), 4*(cap(buf.kt)+cap(buf.s)), "n=%d d=%d", n, d)
+			var reserved AttentionBuf
+			reserved.Reserve(n, d)
+			require.Equal(t, AttentionScratch(n, d), 4*(cap(reserved.kt)+cap(reserved.s)))
+			out := make([]float32, n*d)
+			require.Zero(t, testing.AllocsPerRun(2, func() { Attention(out, d, q, k, v, ld, n, d, 1, &reserved) }))
 		}
 	}
 }
