@@ -107,19 +107,30 @@ type attnItem struct {
 // under 1% (a typical batch of short texts is one block). Variables only so
 // that tests can shrink them.
 var (
-	// gemmBlockMACs is the multiply-adds of one GEMM block (rows x N x K).
+	// gemmBlockMACs is the work of one GEMM block: rows x N x (K +
+	// gemmStoreMACs), N rounded up to the kernels' 16-column panels.
 	gemmBlockMACs = 1 << 29
 	// rowBlockValues is the values of one block of a row step (rows x
 	// width): LayerNorm, GELU and quantisation.
 	rowBlockValues = 1 << 20
-	// attnBlockMACs is the multiply-adds of one attention item
-	// (2 x rows x tokens x head size): a head of a long sequence is split
+	// attnBlockMACs is the work of one attention item, rows x tokens x
+	// (2 x head size + attnScoreMACs): a head of a long sequence is split
 	// into blocks of query rows.
-	attnBlockMACs = 1 << 25
+	attnBlockMACs = 1 << 26
 	// embedBlockValues is the values between context checks in the
 	// embedding sum.
 	embedBlockValues = 1 << 20
 )
+
+// attnScoreMACs is what one score costs beyond its dot product (an
+// exponential, the softmax passes, the non-SIMD path of short heads),
+// in multiply-adds.
+const attnScoreMACs = 160
+
+// gemmStoreMACs is what writing one output costs, in multiply-adds: with
+// a short K (a hidden size of 4 and a huge intermediate, say) a GEMM is as
+// slow as the memory it writes.
+const gemmStoreMACs = 32
 
 // gemmBlockQuantum: GEMM blocks of more than this many rows are a multiple
 // of it, the row chunk the GEMM splits its work into, so blocking leaves
@@ -315,7 +326,7 @@ func (m *Model) layer(w *Workspace, l *Layer, t int, last bool) error {
 func (w *Workspace) gemm(out []float32, l *Linear, residual bool) error {
 	pool := w.pool()
 	t, n, k := w.acts.M, l.W.N, l.W.K
-	per := max(1, gemmBlockMACs/max(1, n*k))
+	per := max(1, gemmBlockMACs/(quant.RoundUp(n, quant.NR)*(k+gemmStoreMACs)))
 	if per > gemmBlockQuantum {
 		per -= per % gemmBlockQuantum
 	}
@@ -417,7 +428,7 @@ func (w *Workspace) pool() *quant.Pool {
 // of n tokens and heads of d values: all of them unless the head's work
 // exceeds attnBlockMACs.
 func attnRowsPer(n, d int) int {
-	return max(8, attnBlockMACs/max(1, 2*n*d))
+	return max(8, attnBlockMACs/max(1, n*(2*d+attnScoreMACs)))
 }
 
 // attnItems returns how many attention items a sequence of n tokens
