@@ -314,3 +314,46 @@ func TestWithMmap(t *testing.T) {
 func mapSupported() bool {
 	return runtime.GOOS != "windows" && runtime.GOOS != "plan9" && runtime.GOOS != "js" && runtime.GOOS != "wasip1"
 }
+
+// TestFormatDocMemory keeps docs/FORMAT.md's worst-case table and default
+// limit in step with the code: each row states what bert.Model.Scratch
+// (and twice ReferenceScratch) gives for that shape on 2 threads.
+func TestFormatDocMemory(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "FORMAT.md"))
+	require.NoError(t, err)
+	text := string(doc)
+	i := strings.Index(text, "## Memory and time at run time")
+	require.GreaterOrEqual(t, i, 0)
+	section := text[i : i+strings.Index(text[i+3:], "\n## ")+3]
+	short := func(n int64) string { s := bert.FormatBytes(n); return strings.TrimSpace(strings.Split(s, "(")[0]) }
+	require.Contains(t, section, "`DefaultScratchLimit`, "+short(DefaultScratchLimit))
+	for _, r := range []struct {
+		row                   string
+		h, heads, in, p       int
+		ref, refusedReference bool
+	}{
+		{"| MiniLM-L6 (384/1536, 512 positions) |", 384, 12, 1536, 512, true, false},
+		{"| BERT-base (768/3072, 512 positions) |", 768, 12, 3072, 512, true, false},
+		{"| BERT-large (1024/4096, 512 positions) |", 1024, 16, 4096, 512, true, false},
+		{"| BERT-base shape, 8,192 positions |", 768, 12, 3072, 8192, true, true},
+		{"| BERT-base shape, 16,384 positions |", 768, 12, 3072, 16384, true, true},
+		{"| hidden 4, intermediate 65,536, 4,096 positions (a 2.6 MB crafted file) |", 4, 1, 65536, 4096, false, false},
+		{"| hidden 4, intermediate 65,536, 65,536 positions |", 4, 1, 65536, 65536, false, false},
+	} {
+		m := &bert.Model{Config: bert.Config{Hidden: r.h, Heads: r.heads, Intermediate: r.in, MaxPositions: r.p}}
+		need := m.Scratch(bert.Batch{Tokens: max(maxBatchTokens, r.p), Seqs: maxBatchSeqs, Longest: r.p, Threads: 2})
+		want := r.row + " " + short(need)
+		if need > DefaultScratchLimit {
+			want += " (refused by default)"
+		}
+		want += " |"
+		if r.ref {
+			want += " " + short(2*m.ReferenceScratch(r.p))
+			if r.refusedReference {
+				want += " (refused by default)"
+			}
+			want += " |"
+		}
+		require.Contains(t, section, want)
+	}
+}
