@@ -44,6 +44,7 @@ type Model struct {
 
 	f32Once sync.Once // checks the fp32 weight copies on the first WithFloat32 call
 	f32Err  error
+	scratch int64 // worst-case scratch of one call (checkScratch)
 }
 
 // callState is the scratch of one call, recycled through Model.states so
@@ -220,6 +221,7 @@ func (m *Model) checkScratch() error {
 			need, path = ref, "fp32 reference path (WithFloat32)"
 		}
 	}
+	m.scratch = need
 	if need <= m.cfg.scratchLimit {
 		return nil
 	}
@@ -616,6 +618,8 @@ type Info struct {
 	Threads      int      // goroutines per call
 	MaxLength    int      // default max tokens per input
 	Mapped       bool     // weights are memory-mapped (not copied)
+	Scratch      int64    // worst-case scratch memory of one call, bytes (see WithScratchLimit)
+	ScratchLimit int64    // the limit Open checked Scratch against
 	HasFloat32   bool     // the file keeps fp32 weights: WithFloat32 works
 	Format       string   // .lep format version, "major.minor"
 	Metadata     map[string]string
@@ -638,6 +642,7 @@ func (m *Model) Info() Info {
 		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
 		Pooling: pooling, Labels: append([]string(nil), m.labels...), Kernel: quant.KernelName(),
 		ActBits: m.cfg.actBits, Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
+		Scratch: m.scratch, ScratchLimit: m.cfg.scratchLimit,
 		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
 		Metadata: maps.Clone(map[string]string(m.file.Meta)),
 	}

@@ -79,6 +79,8 @@ func TestCraftedModelRefused(t *testing.T) {
 	need := m.net.Scratch(m.worstBatch())
 	require.Greater(t, need, DefaultScratchLimit)
 	require.Less(t, need, int64(2<<30))
+	require.Equal(t, need, m.Info().Scratch)
+	require.Equal(t, int64(2<<30), m.Info().ScratchLimit)
 
 	// Per call, the workspace grows only to what the batch needs: a short
 	// text costs kilobytes of the 1.25 GiB worst case.
