@@ -120,10 +120,14 @@ func (c *watchedCtx) Err() error {
 }
 
 // callWithDeadline runs call under a deadline and checks that it returns
-// the context's error, soon: wall-clock time is noisy on a shared machine,
-// so the firm assertion is the count of looks at the context after it was
-// done (no new block of work started), and the time bound is loose; the
-// measured lateness is logged.
+// the context's error (not a result: it did not run to completion) and
+// stops soon after: wall-clock time is noisy on a shared machine and ~70x
+// slower under qemu (CI runs these tests on arm64 there), so the firm
+// assertion is the count of looks at the context after it was done (no new
+// block of work started once the call saw it), and the time bound only
+// guards against a hang; the measured lateness is logged.
+// (TestForwardCancelMidway in internal/bert checks that the looks come
+// inside every layer, not only between layers.)
 func callWithDeadline(t *testing.T, name string, deadline time.Duration, threads int, call func(ctx context.Context) error) {
 	t.Helper()
 	parent, cancel := context.WithTimeout(context.Background(), deadline)
@@ -134,7 +138,7 @@ func callWithDeadline(t *testing.T, name string, deadline time.Duration, threads
 	elapsed := time.Since(start)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "%s: returned %v after %v", name, err, elapsed)
 	require.LessOrEqual(t, ctx.afterDone.Load(), int64(4*threads+8), "%s: work went on after the deadline", name)
-	require.Less(t, elapsed, deadline+5*time.Second, "%s", name)
+	require.Less(t, elapsed, deadline+30*time.Second, "%s", name)
 	t.Logf("%s, %v deadline: returned after %v (%v late, %d looks at the done context)", name, deadline, elapsed, elapsed-deadline, ctx.afterDone.Load())
 }
 
