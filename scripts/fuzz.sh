@@ -41,12 +41,33 @@ while IFS= read -r f; do
 done < <(git ls-files '*_test.go')
 
 [ ${#targets[@]} -gt 0 ] || { echo "no fuzz target matches $filter" >&2; exit 1; }
+# count prints the number of files in a corpus directory (0 if none).
+count() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
 start=$SECONDS
+flakes=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for t in "${targets[@]}"; do
   dir=${t% *}; name=${t#* }
+  corpus="$dir/testdata/fuzz/$name"
+  before=$(count "$corpus")
   t0=$SECONDS
   echo "-- $dir $name ($fuzztime)"
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" $parallel "$dir"
-  echo "   ($((SECONDS - t0))s)"
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" $parallel "$dir" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    echo "   ($((SECONDS - t0))s)"
+    continue
+  fi
+  # Go 1.26's fuzzing coordinator can fail a target with a bare "context
+  # deadline exceeded" when -fuzztime ends while a worker is busy
+  # (golang/go#75804, fixed in Go 1.27): no input failed, none is saved.
+  # A real failure always writes its input to testdata/fuzz.
+  after=$(count "$corpus")
+  if [ "$after" -eq "$before" ] && grep -q "^    context deadline exceeded$" "$log" && ! grep -q "Failing input written" "$log"; then
+    echo "   WARNING: $name: Go's end-of-fuzztime race (golang/go#75804), no failing input: not a failure ($((SECONDS - t0))s)"
+    flakes=$((flakes + 1))
+    continue
+  fi
+  echo "FAIL: $dir $name (a failing input is saved under $corpus: commit it with the fix)"
+  exit 1
 done
-echo "fuzzed ${#targets[@]} targets in $((SECONDS - start))s"
+echo "fuzzed ${#targets[@]} targets in $((SECONDS - start))s ($flakes ended by Go's fuzztime race)"
