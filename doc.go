@@ -5,7 +5,8 @@
 //
 //	lepton quantize ./my-bert -o model.lep
 //
-// then open and run it:
+// then open and run it (or open the built-in demonstration model with
+// package lepton/models/clinic):
 //
 //	m, err := lepton.Open("model.lep")
 //	if err != nil { ... }
@@ -29,11 +30,14 @@
 // Open checks the file's structure, the checksums of its header and
 // directory, and that its small float tensors (scales, biases, LayerNorm
 // parameters) are finite, not every weight (that would cost time
-// proportional to the model; `lepton verify` does it). Outputs that come
-// out non-finite all the same (weights damaged into extreme values) are
-// reported by the call that meets them, as ErrInvalidModel. WithMmap(false)
-// reads the file into memory instead of mapping it, for files that may be
-// replaced or rewritten in place while open.
+// proportional to the model). Model.Verify checks every payload, as
+// `lepton verify` does, and WithVerify makes Open do it before returning: a
+// weight damaged on disk otherwise goes unnoticed and shifts the answers
+// slightly. Outputs that come out non-finite all the same (weights damaged
+// into extreme values) are reported by the call that meets them, as
+// ErrInvalidModel. WithMmap(false) reads the file into memory instead of
+// mapping it, for files that may be replaced or rewritten in place while
+// open.
 //
 // # Limits
 //
@@ -42,9 +46,8 @@
 // WithScratchLimit allows (default DefaultScratchLimit, 1 GiB;
 // docs/FORMAT.md lists what common models need): a small crafted file with
 // a huge intermediate size and position table would otherwise make one long
-// text exhaust memory.
-// Every batch is checked again before its buffers grow. Each call in
-// flight has its own scratch.
+// text exhaust memory. Every batch is checked again before its buffers
+// grow. Each call in flight has its own scratch.
 //
 // # Concurrency and cancellation
 //
@@ -57,8 +60,8 @@
 //
 // # Options
 //
-// Open takes Options (WithThreads, WithActivationBits, WithScratchLimit,
-// WithMmap, and any CallOption to set a default);
+// Open takes Options (WithThreads, WithActivationBits, WithVerify,
+// WithScratchLimit, WithMmap, and any CallOption to set a default);
 // Classify, ClassifyPairs and Embed take CallOptions (WithMaxLength,
 // WithTruncation, WithPooling, WithNormalize, WithFloat32) that override the
 // defaults for one call. The output hooks are options too: WithPrivateLabel,

@@ -14,7 +14,7 @@ var (
 	ErrInvalidModel = errors.New("lepton: invalid model file")
 	// ErrInvalidOption is returned for an option value out of range, such
 	// as a negative thread count or a max length beyond the model's
-	// position table.
+	// position table, and for a nil context.
 	ErrInvalidOption = errors.New("lepton: invalid option")
 	// ErrInvalidInput is returned for inputs the model cannot run, such as
 	// token ids outside the model's vocabulary. An empty batch is not an

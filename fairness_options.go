@@ -12,6 +12,9 @@ type fairnessConfig struct {
 	cal    *fairness.Calibration
 	policy fairness.UnknownGroupPolicy
 	groups []string
+	// apply is set by WithCalibration: Classify reaches the calibration
+	// code only through it, so programs that never calibrate do not link it.
+	apply func(m *Model, cc *callConfig, out []Classification) error
 }
 
 // WithCalibration makes Classify and ClassifyPairs calibrate each result
@@ -41,6 +44,7 @@ func WithCalibration(a *fairness.Artefact, policy fairness.UnknownGroupPolicy) C
 			return fmt.Errorf("%w: unknown-group policy %d", ErrInvalidOption, policy)
 		}
 		c.fair.cal, c.fair.policy = a.Calibration, policy
+		c.fair.apply = (*Model).applyFairness
 		return nil
 	})
 }

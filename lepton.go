@@ -61,11 +61,11 @@ type callState struct {
 
 // Open maps the .lep model file at path read-only, validates it (header,
 // section table, tensor directory and their CRC32C checksums; every float
-// parameter except the optional fp32 weight copies is finite; payload
-// checksums are left to `lepton verify`) and returns a Model whose weights
-// alias the mapping: opening takes about the same time whatever the model's
-// size. Where mapping is not possible, or under WithMmap(false), the file
-// is read into memory.
+// parameter except the optional fp32 weight copies is finite; payloads are
+// checked by WithVerify, Model.Verify or `lepton verify`) and returns a
+// Model whose weights alias the mapping: opening takes about the same time
+// whatever the model's size. Where mapping is not possible, or under
+// WithMmap(false), the file is read into memory.
 //
 // A missing file returns an error wrapping fs.ErrNotExist; anything that is
 // not a valid .lep file returns an error wrapping ErrInvalidModel, as does
@@ -168,6 +168,11 @@ func newModelConfig(opts []Option) (modelConfig, error) {
 }
 
 func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
+	if cfg.verify != nil {
+		if err := cfg.verify(f); err != nil {
+			return nil, damaged(err)
+		}
+	}
 	net := f.Model
 	if err := net.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModel, err)
@@ -256,6 +261,59 @@ func loadTokenizer(f *lepfile.File) (*tokenize.Tokenizer, error) {
 	return tok, nil
 }
 
+// Verify reads every payload of the model file and checks it, as `lepton
+// verify` does: the CRC32C checksum of every section and tensor, that
+// float tensors are finite and scales non-negative, that int8 codes lie in
+// [-127, 127], and that packed weights have zero padding and match their
+// column sums. Its cost is proportional to the file's size.
+//
+// Open does not do this by default (WithVerify makes it), so a file damaged
+// in a weight payload, by a flipped bit on disk or in a copy, opens and runs
+// and gives slightly different answers with no error.
+// Verify is how to find out: it returns nil for an intact file, or an error
+// wrapping ErrInvalidModel that lists the problems found (up to 20). A ctx
+// cancelled while it runs returns ctx.Err(); a nil ctx is an error wrapping
+// ErrInvalidOption. Verify may run while other calls use the Model.
+func (m *Model) Verify(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if err := m.file.VerifyContext(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return err
+		}
+		return damaged(err)
+	}
+	return nil
+}
+
+// damaged wraps the problems Verify found in ErrInvalidModel, on one line
+// ("; " between problems) with the count, keeping every problem in the
+// chain for errors.Is.
+func damaged(err error) error {
+	var parts []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	} else {
+		parts = []error{err}
+	}
+	msgs := make([]string, len(parts))
+	for i, p := range parts {
+		// "invalid model file: " would repeat ErrInvalidModel's text.
+		msgs[i] = strings.TrimPrefix(p.Error(), lepfile.ErrFormat.Error()+": ")
+	}
+	what := "1 problem"
+	if len(parts) > 1 {
+		what = strconv.Itoa(len(parts)) + " problems"
+	}
+	return &modelError{msg: ErrInvalidModel.Error() + ": payload check failed (" + what + "): " + strings.Join(msgs, "; "), err: err}
+}
+
 // Close releases the model's memory mapping and worker threads. It waits
 // for calls in progress to finish; later calls return ErrClosed. Calling
 // Close more than once is harmless.
@@ -289,7 +347,8 @@ type Classification struct {
 // normaliser removes along with NUL and other control characters. Texts
 // longer than the max length are truncated unless WithTruncation(false) was
 // given. ctx is checked between encoder layers: a cancelled call returns
-// ctx.Err() promptly and no results.
+// ctx.Err() promptly and no results. A nil ctx is an error wrapping
+// ErrInvalidOption, as it is for every method that takes one.
 func (m *Model) Classify(ctx context.Context, texts []string, opts ...CallOption) ([]Classification, error) {
 	return m.classify(ctx, texts, nil, opts)
 }
@@ -302,6 +361,9 @@ func (m *Model) ClassifyPairs(ctx context.Context, pairs [][2]string, opts ...Ca
 }
 
 func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string, opts []CallOption) ([]Classification, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
@@ -346,8 +408,13 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		}
 		out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
 	}
-	if cc.float32 {
-		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) { fill(k, ref.Logits) })
+	if cc.reference != nil {
+		for k := 0; err == nil && k < n; k++ {
+			var ref *bert.RefOutput
+			if ref, err = cc.reference(m, ctx, st, k); err == nil {
+				fill(k, ref.Logits)
+			}
+		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 			logits, err := m.net.LogitsContext(ctx, ws)
@@ -366,11 +433,19 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyFairness(&cc, out); err != nil {
-		return nil, err
+	// Calibration, then private release (fairness_options.go,
+	// privacy_options.go), when their options asked for them. They get
+	// st.cc (equal to cc): a pointer to the pooled state, as a pointer to
+	// the local cc would move it to the heap on every call.
+	if cc.fair.apply != nil {
+		if err := cc.fair.apply(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
-	if err := m.applyPrivacy(&cc, out); err != nil { // privacy_options.go
-		return nil, err
+	if cc.priv.applyLabel != nil {
+		if err := cc.priv.applyLabel(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -380,6 +455,9 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 // optionally normalised to unit length (WithNormalize). Tokenisation,
 // truncation and cancellation behave as in Classify.
 func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) ([][]float32, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
@@ -409,11 +487,14 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	h := m.net.Config.Hidden
 	out := make([][]float32, len(texts))
 	buf := make([]float32, len(texts)*h)
-	if cc.float32 {
-		err = m.runReference(ctx, st, func(k int, ref *bert.RefOutput) {
-			out[k] = buf[k*h : (k+1)*h : (k+1)*h]
-			copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
-		})
+	if cc.reference != nil {
+		for k := 0; err == nil && k < len(texts); k++ {
+			var ref *bert.RefOutput
+			if ref, err = cc.reference(m, ctx, st, k); err == nil {
+				out[k] = buf[k*h : (k+1)*h : (k+1)*h]
+				copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
+			}
+		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 			for i := 0; i < ws.Seqs(); i++ {
@@ -433,8 +514,10 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyEmbedPrivacy(&cc, out); err != nil { // privacy_options.go
-		return nil, err
+	if cc.priv.applyEmbed != nil { // WithPrivateEmbedding (privacy_options.go); st.cc as in classify
+		if err := cc.priv.applyEmbed(m, &st.cc, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -456,20 +539,8 @@ func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error)
 	if cc.maxLength == 0 {
 		cc.maxLength = m.net.Config.MaxPositions
 	}
-	if cc.float32 && !m.hasFloat32() {
+	if cc.reference != nil && !m.hasFloat32() {
 		return *cc, fmt.Errorf("%w: WithFloat32 needs the fp32 weights, and this file has none (convert with --keep-fp32)", ErrInvalidOption)
-	}
-	if cc.float32 {
-		// Open checks the small float tensors; the copies are as large as
-		// the model, so they are checked once, when first used.
-		m.f32Once.Do(func() {
-			if err := m.file.CheckFloatCopies(); err != nil {
-				m.f32Err = invalidModel(err)
-			}
-		})
-		if m.f32Err != nil {
-			return *cc, m.f32Err
-		}
 	}
 	if cc.maxLength > m.net.Config.MaxPositions {
 		return *cc, fmt.Errorf("%w: max length %d exceeds the model's %d positions", ErrInvalidOption, cc.maxLength, m.net.Config.MaxPositions)
@@ -545,17 +616,24 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 	return nil
 }
 
-// runReference runs every encoded input through the float reference path,
-// one at a time (WithFloat32).
-func (m *Model) runReference(ctx context.Context, st *callState, emit func(k int, ref *bert.RefOutput)) error {
-	for k := range st.ends {
-		ref, err := m.net.Reference(ctx, st.seq(k))
-		if err != nil {
-			return inputError(err)
+// runReference runs encoded input k through the float reference path
+// (WithFloat32).
+func (m *Model) runReference(ctx context.Context, st *callState, k int) (*bert.RefOutput, error) {
+	// Open checks the small float tensors; the fp32 copies are as large as
+	// the model, so they are checked once, when first used.
+	m.f32Once.Do(func() {
+		if err := m.file.CheckFloatCopies(); err != nil {
+			m.f32Err = invalidModel(err)
 		}
-		emit(k, ref)
+	})
+	if m.f32Err != nil {
+		return nil, m.f32Err
 	}
-	return nil
+	ref, err := m.net.Reference(ctx, st.seq(k))
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return ref, nil
 }
 
 // seq returns encoded input k as a sequence aliasing st.ids and st.tids.
@@ -577,6 +655,11 @@ func inputError(err error) error {
 	return err
 }
 
+// errNilContext is returned by every method given a nil context, which
+// would otherwise panic deep inside the encoder; context.Background() is
+// the context for a call that never needs cancelling.
+var errNilContext = fmt.Errorf("%w: nil context (use context.Background())", ErrInvalidOption)
+
 // finite reports whether every value of x is finite.
 func finite(x []float32) bool {
 	for _, v := range x {
@@ -591,7 +674,7 @@ func finite(x []float32) bool {
 // non-finite float parameters, but int8 weights with extreme scales can
 // still overflow; such outputs surface here instead of as silent garbage.
 func nonFinite(input int) error {
-	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (run 'lepton verify')", ErrInvalidModel, input)
+	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (check with Model.Verify or 'lepton verify')", ErrInvalidModel, input)
 }
 
 // hasFloat32 reports whether the file carries the float weights the

@@ -408,6 +408,43 @@ func TestCloseAndCancel(t *testing.T) {
 	require.Equal(t, 2, m.Info().Layers, "Info works after Close")
 }
 
+// TestNilContext: every method that takes a context refuses a nil one with
+// ErrInvalidOption instead of panicking, on an open and on a closed model,
+// for empty and non-empty input.
+func TestNilContext(t *testing.T) {
+	m := fixtureModel(t)
+	closed := fixtureModel(t)
+	require.NoError(t, closed.Close())
+	var nilCtx context.Context // a typed nil would not be a nil interface
+	calls := map[string]func(*Model, []string) error{
+		"Classify": func(m *Model, texts []string) error { _, err := m.Classify(nilCtx, texts); return err },
+		"ClassifyPairs": func(m *Model, texts []string) error {
+			pairs := make([][2]string, len(texts))
+			for i, s := range texts {
+				pairs[i] = [2]string{s, s}
+			}
+			_, err := m.ClassifyPairs(nilCtx, pairs)
+			return err
+		},
+		"Embed": func(m *Model, texts []string) error { _, err := m.Embed(nilCtx, texts); return err },
+		"EmbedPrivate": func(m *Model, texts []string) error {
+			_, err := m.EmbedPrivate(nilCtx, texts, WithPrivateEmbedding(1, 1e-6, 1))
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, texts := range [][]string{nil, {"fever"}, {"a", "b", ""}} {
+			err := call(m, texts)
+			require.ErrorIs(t, err, ErrInvalidOption, "%s(%d texts)", name, len(texts))
+			require.Contains(t, err.Error(), "nil context", name)
+			require.ErrorIs(t, call(closed, texts), ErrInvalidOption, "%s on a closed model", name)
+		}
+	}
+	// The model is still usable afterwards.
+	_, err := m.Classify(context.Background(), []string{"fever"})
+	require.NoError(t, err)
+}
+
 // TestConcurrent: many goroutines share one Model (run with -race).
 func TestConcurrent(t *testing.T) {
 	m := fixtureModel(t, WithThreads(2))
@@ -663,4 +700,96 @@ func TestDamagedWeights(t *testing.T) {
 	vecs, err := m.Embed(context.Background(), []string{"fever"})
 	require.NoError(t, err, "the encoder itself is intact")
 	require.Len(t, vecs, 1)
+}
+
+// flipByte returns a copy of the fixture with one bit flipped in a payload
+// byte of the named tensor: the kind of damage a bad copy or flash cell
+// does, invisible to Open.
+func flipByte(t *testing.T, tensor string, at int64) []byte {
+	t.Helper()
+	fixtureModel(t)
+	data := append([]byte(nil), fixtureData...)
+	f, err := lepfile.OpenBytes(data)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, ti := range f.Tensors {
+		if ti.Name == tensor {
+			require.Less(t, at, ti.Length, tensor)
+			data[ti.Offset+at] ^= 0x01
+			return data
+		}
+	}
+	t.Fatalf("no tensor %s", tensor)
+	return nil
+}
+
+// TestVerify: a flipped bit in a weight payload opens and runs without an
+// error and changes the answers; Model.Verify and WithVerify catch it, as
+// `lepton verify` does, and pass an intact file.
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	texts := []string{"fever and chills", "the movie was great fun", "a dry cough", ""}
+	intact := fixtureModel(t)
+	require.NoError(t, intact.Verify(ctx))
+	cls, _, _, _, _ := intact.tok.SpecialIDs()
+	want, err := intact.Classify(ctx, texts)
+	require.NoError(t, err)
+	m, err := OpenBytes(fixtureData, WithVerify(true))
+	require.NoError(t, err, "an intact file passes WithVerify")
+	require.NoError(t, m.Close())
+
+	for _, tc := range []struct {
+		tensor string
+		at     int64
+	}{
+		{"layer.0.qkv.weight", 3},    // packed int8 weights
+		{"layer.1.output.weight", 1}, // last layer
+		{"embeddings.word.weight", int64(cls)*int64(intact.net.Config.Hidden) + 5}, // [CLS]'s row
+		{"classifier.bias", 1}, // fp32: a low mantissa bit
+	} {
+		data := flipByte(t, tc.tensor, tc.at)
+		m, err := OpenBytes(data)
+		require.NoError(t, err, "%s: payload damage is not visible at open", tc.tensor)
+		got, err := m.Classify(ctx, texts)
+		require.NoError(t, err, "%s: an unverified damaged file runs", tc.tensor)
+		changed := false
+		for i := range got {
+			for j := range got[i].Logits {
+				changed = changed || got[i].Logits[j] != want[i].Logits[j]
+			}
+		}
+		require.True(t, changed, "%s: the flipped bit changes the answers", tc.tensor)
+
+		err = m.Verify(ctx)
+		require.ErrorIs(t, err, ErrInvalidModel, tc.tensor)
+		require.Contains(t, err.Error(), tc.tensor)
+		require.Contains(t, err.Error(), "checksum mismatch")
+		require.NotContains(t, err.Error(), "\n", "one line")
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		require.ErrorIs(t, m.Verify(cancelled), context.Canceled)
+		require.NotErrorIs(t, m.Verify(cancelled), ErrInvalidModel)
+		require.NoError(t, m.Close())
+		require.ErrorIs(t, m.Verify(ctx), ErrClosed)
+
+		m, err = OpenBytes(data, WithVerify(true))
+		require.ErrorIs(t, err, ErrInvalidModel, "%s: WithVerify refuses it", tc.tensor)
+		require.Nil(t, m)
+		require.Contains(t, err.Error(), tc.tensor)
+	}
+
+	// Open from a file: the error names the file; WithVerify(false) is the
+	// default.
+	path := filepath.Join(t.TempDir(), "damaged.lep")
+	require.NoError(t, os.WriteFile(path, flipByte(t, "layer.0.qkv.weight", 3), 0o644))
+	m, err = Open(path, WithVerify(true))
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Nil(t, m)
+	require.Contains(t, err.Error(), path)
+	m, err = Open(path, WithVerify(false))
+	require.NoError(t, err)
+	require.ErrorIs(t, m.Verify(ctx), ErrInvalidModel)
+	var nilCtx context.Context
+	require.ErrorIs(t, m.Verify(nilCtx), ErrInvalidOption)
+	require.NoError(t, m.Close())
 }

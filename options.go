@@ -1,10 +1,12 @@
 package lepton
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
 	"lepton/internal/bert"
+	"lepton/internal/lepfile"
 	"lepton/quant"
 )
 
@@ -57,7 +59,10 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
-	float32   bool           // run the float reference path (WithFloat32)
+	// reference runs the float reference path (WithFloat32(true); nil: the
+	// int8 path). Reached only through this field, so programs that never
+	// ask for it do not link the reference code.
+	reference func(m *Model, ctx context.Context, st *callState, k int) (*bert.RefOutput, error)
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
 	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
@@ -68,7 +73,11 @@ type modelConfig struct {
 	actBits      int   // WithActivationBits
 	scratchLimit int64 // WithScratchLimit
 	noMmap       bool  // WithMmap(false)
-	defaults     callConfig
+	// verify checks every payload at Open (WithVerify(true); nil: no
+	// check). A field, not a flag, so that programs that never verify do
+	// not link the checks.
+	verify   func(*lepfile.File) error
+	defaults callConfig
 }
 
 // Option configures Open.
@@ -170,20 +179,41 @@ const DefaultActivationBits = 7
 // (default DefaultActivationBits, 7). Weights are 8-bit either way.
 //
 // 7 bits lets the AVX2 kernel multiply without its exact-sign workaround,
-// which makes the matrix products about 1.25x faster on AVX2 CPUs (the
-// usual laptop and edge-box x86; whole inferences 1.14-1.20x on MiniLM and
-// BERT-base shapes); PyTorch's x86 int8 backend makes the same choice. It
-// doubles the activation rounding step: on the SST-2 test model argmax
-// agreement with fp32 is 99.9% (1 of 872 sentences flips) instead of 100%,
-// and mean-pooled embeddings keep a cosine of at least 0.9996 with fp32
-// instead of 0.9998. Choose 8 when those last digits matter more than
-// speed. Results are identical on every kernel tier for either setting.
+// which makes the matrix products about 1.25x faster on CPUs without VNNI
+// (whole inferences 1.14-1.20x on MiniLM and BERT-base shapes); PyTorch's
+// x86 int8 backend makes the same choice. On the VNNI tiers (AVX-512 VNNI,
+// AVX-VNNI) both precisions run at the same speed, so fleets of such CPUs
+// lose nothing with 8. The default is the same on every tier so that a
+// model gives the same outputs on every machine. 7 bits doubles the
+// activation rounding step: on the SST-2 test model argmax agreement with
+// fp32 is 99.9% (1 of 872 sentences flips) instead of 100%, and mean-pooled
+// embeddings keep a cosine of at least 0.9996 with fp32 instead of 0.9998.
+// Choose 8 when those last digits matter more than speed on AVX2 CPUs.
+// Results are identical on every kernel tier for either setting.
 func WithActivationBits(bits int) Option {
 	return modelOption(func(c *modelConfig) error {
 		if bits != 7 && bits != 8 {
 			return fmt.Errorf("%w: activation bits %d (want 7 or 8)", ErrInvalidOption, bits)
 		}
 		c.actBits = bits
+		return nil
+	})
+}
+
+// WithVerify makes Open and OpenBytes check every payload of the file
+// before returning, as Model.Verify does (default false): a file that fails
+// is not opened, and the error wraps ErrInvalidModel. Without it Open checks
+// the file's structure and the checksums of its header and directory only,
+// which costs the same for any model size; with it opening reads every
+// weight once, a cost proportional to the file's size. Use it where a file
+// may have been damaged on its way (copied to a device, stored on flash)
+// and a slightly wrong answer is worse than a slower start.
+func WithVerify(on bool) Option {
+	return modelOption(func(c *modelConfig) error {
+		c.verify = nil
+		if on {
+			c.verify = (*lepfile.File).Verify
+		}
 		return nil
 	})
 }
@@ -242,7 +272,10 @@ func WithNormalize(normalize bool) CallOption {
 // ErrInvalidOption.
 func WithFloat32(on bool) CallOption {
 	return callOption(func(c *callConfig) error {
-		c.float32 = on
+		c.reference = nil
+		if on {
+			c.reference = (*Model).runReference
+		}
 		return nil
 	})
 }

@@ -22,6 +22,14 @@ type privacyConfig struct {
 
 	// sink receives each embedding's cost (EmbedPrivate); nil otherwise.
 	sink func(i int, c PrivacyCost)
+
+	// applyLabel and applyEmbed are set by WithPrivateLabel and
+	// WithPrivateEmbedding. Classify and Embed reach the privacy code
+	// (randomized response, the Gaussian sampler, the ledger, crypto/rand)
+	// only through them, so a program that never asks for private outputs
+	// does not link it.
+	applyLabel func(m *Model, cc *callConfig, out []Classification) error
+	applyEmbed func(m *Model, cc *callConfig, out [][]float32) error
 }
 
 var (
@@ -75,6 +83,7 @@ func WithPrivateLabel(eps float64) CallOption {
 			}
 		}
 		c.priv.labelEps = eps
+		c.priv.applyLabel = (*Model).applyPrivacy
 		return nil
 	})
 }
@@ -101,6 +110,7 @@ func WithPrivateEmbedding(eps, delta, clip float64) CallOption {
 			}
 		}
 		c.priv.embedEps, c.priv.embedDelta, c.priv.embedClip = eps, delta, clip
+		c.priv.applyEmbed = (*Model).applyEmbedPrivacy
 		return nil
 	})
 }
@@ -207,6 +217,9 @@ type PrivateEmbedding struct {
 // without it even on empty input, and returns every released vector with
 // what it consumed.
 func (m *Model) EmbedPrivate(ctx context.Context, texts []string, opts ...CallOption) ([]PrivateEmbedding, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	costs := make([]PrivacyCost, len(texts))
 	all := make([]CallOption, 0, len(opts)+1)
 	all = append(all, opts...)

@@ -7,20 +7,33 @@ var mulBlockAVX2 = [attnMR]func(dst *float32, ldd uintptr, a *float32, lda uintp
 	mulBlockR1AVX2, mulBlockR2AVX2, mulBlockR3AVX2, mulBlockR4AVX2, mulBlockR5AVX2, mulBlockR6AVX2,
 }
 
-// mulBlockSIMD runs mulBlock with AVX2 on cblocks blocks of 16 columns
-// (strides in float32s).
+// mulBlockAVX512[rows-1] keeps rows x 32 sums in zmm registers.
+var mulBlockAVX512 = [attnMR]func(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32){
+	mulBlockR1AVX512, mulBlockR2AVX512, mulBlockR3AVX512, mulBlockR4AVX512, mulBlockR5AVX512, mulBlockR6AVX512,
+}
+
+// mulBlockSIMD runs mulBlock with AVX-512 (tiers with avx512) or AVX2 on
+// cblocks blocks of 16 columns (strides in float32s).
 func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb int, rows, k, cblocks int, scale float32) {
-	mulBlockAVX2[rows-1](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
+	kern := &mulBlockAVX2
+	if activeTier.Load().avx512 {
+		kern = &mulBlockAVX512
+	}
+	kern[rows-1](dst, uintptr(ldd*4), a, uintptr(lda*4), b, uintptr(ldb*4), k, cblocks, scale)
 }
 
 // expSumSIMD runs Softmax's exp-and-sum pass over the whole blocks of 16
-// values of x with AVX2 when the tier has the fp32 kernels, and returns
+// values of x with AVX-512 or AVX2 when the tier has them, and returns
 // how many values it did.
 func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
 	if len(x) < Lanes || !useF32SIMD() {
 		return 0
 	}
 	done := len(x) &^ (Lanes - 1)
-	expSumAVX2(&x[0], done/Lanes, m, p)
+	if activeTier.Load().avx512 {
+		expSumAVX512(&x[0], done/Lanes, m, p)
+	} else {
+		expSumAVX2(&x[0], done/Lanes, m, p)
+	}
 	return done
 }

@@ -154,6 +154,31 @@ func BenchmarkAttention(b *testing.B) {
 	}
 }
 
+// BenchmarkMulBlock times Attention's block product alone on each tier for
+// full blocks of 6 query rows: scores (k = head size, cols = 128 keys) and
+// context (k = 128 keys, cols = head size).
+func BenchmarkMulBlock(b *testing.B) {
+	old := KernelName()
+	defer SetKernel(old)
+	rng := rand.New(rand.NewPCG(59, 60))
+	for _, tier := range Kernels() {
+		for _, sh := range []struct{ k, cols int }{{32, 128}, {64, 128}, {128, 32}, {128, 64}} {
+			a := f32Inputs(rng, attnMR*sh.k, false)
+			bm := f32Inputs(rng, sh.k*sh.cols, false)
+			dst := make([]float32, attnMR*sh.cols)
+			b.Run(fmt.Sprintf("%s/k%d/cols%d", tier, sh.k, sh.cols), func(b *testing.B) {
+				if err := SetKernel(tier); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					mulBlock(dst, sh.cols, a, sh.k, bm, sh.cols, attnMR, sh.k, sh.cols, 1)
+				}
+				b.ReportMetric(2*float64(attnMR*sh.k*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}
+
 // softmaxDef is Softmax's definition with the maximum taken serially.
 func softmaxDef(x []float32) {
 	m := x[0]

@@ -21,7 +21,7 @@ import (
 // classifier head) on a token-packed batch of mixed lengths once per kernel
 // tier this host supports, single- and multi-threaded, and requires the
 // final hidden states and logits to be identical bit for bit. Under qemu
-// (.ci/run) this covers arm64's sdot and generic tiers.
+// (.ci/run) this covers arm64's i8mm, sdot, neon and generic tiers.
 func TestEncoderTiersBitIdentical(t *testing.T) {
 	spec := synth.Tiny
 	spec.Hidden, spec.Heads, spec.Intermediate = 96, 3, 200 // head size 32, odd tails

@@ -17,6 +17,8 @@ func TestLeptonKernelEnv(t *testing.T) {
 	if os.Getenv("LEPTON_KERNEL_CHILD") != "" {
 		return // the child's own run of this test
 	}
+	old := KernelName() // before probing: SetKernel below changes the tier
+	defer func() { require.NoError(t, SetKernel(old)) }()
 	cases := []struct{ env, want, errPart string }{
 		{"generic", KernelGeneric, ""},
 		{"bogus", defaultName(), "unknown tier"},
@@ -24,13 +26,11 @@ func TestLeptonKernelEnv(t *testing.T) {
 	for _, name := range Kernels() {
 		cases = append(cases, struct{ env, want, errPart string }{name, name, ""})
 	}
-	for _, missing := range []string{KernelVNNI, KernelAVX2, KernelSDOT, KernelNEON} {
+	for _, missing := range []string{KernelVNNI, KernelAVXVNNI, KernelAVX2, KernelI8MM, KernelSDOT, KernelNEON} {
 		if SetKernel(missing) != nil {
 			cases = append(cases, struct{ env, want, errPart string }{missing, defaultName(), "not supported"})
 		}
 	}
-	old := KernelName()
-	defer func() { require.NoError(t, SetKernel(old)) }()
 	require.NoError(t, SetKernel(defaultName()))
 	for _, c := range cases {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelEnvChild$", "-test.count=1", "-test.v")

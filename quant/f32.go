@@ -109,8 +109,14 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 	inv := float32(1 / math.Sqrt(float64(variance+eps)))
 	done = 0
 	if n >= 8 && simd {
-		done = n &^ 7
-		lnApplyAVX2(&dst[0], &x[0], &gamma[0], &beta[0], done/8, mean, inv)
+		if n >= 16 && activeTier.Load().avx512 {
+			done = n &^ 15
+			lnApplyAVX512(&dst[0], &x[0], &gamma[0], &beta[0], done/16, mean, inv)
+		}
+		if rest := (n - done) &^ 7; rest > 0 {
+			lnApplyAVX2(&dst[done], &x[done], &gamma[done], &beta[done], rest/8, mean, inv)
+			done += rest
+		}
 	}
 	for i := done; i < n; i++ {
 		dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i]
@@ -122,12 +128,32 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 func GELU(x []float32) {
 	done := 0
 	if len(x) >= 8 && useF32SIMD() {
-		done = len(x) &^ 7
-		geluAVX2(&x[0], done/8)
+		if len(x) >= 16 && activeTier.Load().avx512 {
+			done = len(x) &^ 15
+			geluAVX512(&x[0], done/16)
+		}
+		if rest := (len(x) - done) &^ 7; rest > 0 {
+			geluAVX2(&x[done], rest/8)
+			done += rest
+		}
 	}
 	for i := done; i < len(x); i++ {
 		v := x[i]
 		x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2))
+	}
+}
+
+// quantizeSIMD quantises len(x) values (a multiple of 8) with the SIMD
+// loops of the active tier: AVX-512 for whole blocks of 16 where the tier
+// has it, AVX2 for the rest. Element-wise, so any split gives the same bits.
+func quantizeSIMD(dst []int8, x []float32, inv float32) {
+	done := 0
+	if len(x) >= 16 && activeTier.Load().avx512 {
+		done = len(x) &^ 15
+		quantizeAVX512(&dst[0], &x[0], done/16, inv)
+	}
+	if done < len(x) {
+		quantizeAVX2(&dst[done], &x[done], (len(x)-done)/8, inv)
 	}
 }
 

@@ -72,6 +72,88 @@ func maxAVX2(x *float32, blocks int) (ret float32)
 //go:noescape
 func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int)
 
+// mulBlockR1AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 1 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR1AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR2AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 2 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR2AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR3AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 3 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR3AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR4AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 4 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR4AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR5AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 5 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR5AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// mulBlockR6AVX512 implements, with the reference's rounding and order:
+//
+//	for r := range 6 { for c := range 16*cblocks { var s float32
+//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    dst[r*ldd/4+c] = s * scale } }
+//
+//go:noescape
+func mulBlockR6AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
+
+// quantizeAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]
+//
+//go:noescape
+func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32)
+
+// lnApplyAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }
+//
+//go:noescape
+func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32)
+
+// geluAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }
+//
+//go:noescape
+func geluAVX512(x *float32, blocks int)
+
+// expSumAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }
+//
+//go:noescape
+func expSumAVX512(x *float32, blocks int, m float32, p *[Lanes]float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }
@@ -169,4 +251,5 @@ var asmConstBits = map[string]uint32{
 	"hiExp":    0x42b00000,
 	"loExp":    0xc2ae999a,
 	"inf":      0x7f800000,
+	"signBit":  0x80000000,
 }

@@ -1,6 +1,9 @@
 package quant
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+)
 
 // GEMM computes dst[M][N] = dequant(a x w^T) + bias, where bias may be nil.
 // It is the narrow interface the forward pass calls; the kernel tier in use
@@ -31,9 +34,9 @@ func (p *Pool) GEMMResidual(dst []float32, a *Acts, w *PackedWeights, bias []flo
 }
 
 // Work decomposition: a chunk is a group of column panels times a block of
-// rows. panelsPerChunk*NR*K int8 of weights (48 KiB at K=768) stay in L1/L2
-// while the chunk's rows stream past them; rowsPerChunk keeps the
-// activations of a chunk (up to 96 KiB at K=768) in L2.
+// rows, tier.chunkPanels x tier.chunkRows (defaults below when 0). With the
+// defaults, 3 panels of weights (48 KiB at K=768) stay in L1/L2 while up to
+// 96 rows of activations (96 KiB at K=768) stream past them from L2.
 const (
 	panelsPerChunk = 3
 	rowsPerChunk   = 96
@@ -44,17 +47,19 @@ const (
 
 // gemmCall is one GEMM in flight, shared by the goroutines working on it.
 type gemmCall struct {
-	t       *tier
-	kern    func(p *kargs, rows, panels int) // t.kern, or t.kern7 for 7-bit activations
-	dst     []float32
-	a       *Acts
-	w       *PackedWeights
-	bias    []float32
-	flags   uintptr
-	m, n    int
-	kp      int
-	rowsPer int // rows per chunk, a multiple of t.mr
-	mChunks int
+	t         *tier
+	kern      func(p *kargs, rows, panels int) // t.kern, or t.kern7 for 7-bit activations
+	dst       []float32
+	a         *Acts
+	aData     []int8 // a.Data, or its sign-flipped copy for flipActs tiers
+	w         *PackedWeights
+	bias      []float32
+	flags     uintptr
+	m, n      int
+	kp        int
+	rowsPer   int // rows per chunk, a multiple of t.mr
+	panelsPer int // panels per chunk
+	mChunks   int
 }
 
 func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, flags uintptr) {
@@ -74,15 +79,38 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		flags |= flagBias
 	}
 	t := activeTier.Load()
-	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
+	g := gemmCall{t: t, kern: t.kern, dst: dst, a: a, aData: a.Data, w: w, bias: bias, flags: flags, m: m, n: n, kp: kp}
 	if a.Bits == 7 && t.kern7 != nil {
 		g.kern = t.kern7
 	}
-	g.rowsPer = RoundUp(min(rowsPerChunk, m), t.mr)
-	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
-	chunks := g.mChunks * ((RoundUp(n, NR)/NR + panelsPerChunk - 1) / panelsPerChunk)
 	j := p.getJob()
-	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
+	if t.flipActs {
+		if cap(j.flipped) < m*kp {
+			j.flipped = make([]int8, m*kp)
+		}
+		g.aData = j.flipped[:m*kp]
+		flipActs(g.aData, a.Data[:m*kp])
+	}
+	g.panelsPer = cmp.Or(t.chunkPanels, panelsPerChunk)
+	g.rowsPer = RoundUp(min(cmp.Or(t.chunkRows, rowsPerChunk), m), t.mr)
+	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
+	if g.mChunks == 1 {
+		// One pass over the weights: each is read from memory once and
+		// used by few rows, so the kernels wait on memory and
+		// prefetching the next tile's weights pays.
+		g.flags |= flagPrefetch
+	}
+	panels := RoundUp(n, NR) / NR
+	parallel := p.Threads() > 1 && m*n*k >= serialOps
+	if want := 4 * p.Threads(); parallel && g.mChunks*((panels+g.panelsPer-1)/g.panelsPer) < want {
+		// Too few chunks to keep every thread busy to the end (a short
+		// batch is one row chunk): narrow them, down to one kernel call's
+		// panels.
+		per := (panels*g.mChunks + want - 1) / want
+		g.panelsPer = max(t.np, min(g.panelsPer, RoundUp(per, t.np)))
+	}
+	chunks := g.mChunks * ((panels + g.panelsPer - 1) / g.panelsPer)
+	if !parallel || chunks == 1 {
 		for c := range chunks {
 			g.chunk(c, &j.s)
 		}
@@ -102,8 +130,8 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 	pg, mc := c/g.mChunks, c%g.mChunks
 	panels := RoundUp(g.n, NR) / NR
 	full := g.n / NR
-	p0 := pg * panelsPerChunk
-	p1 := min(p0+panelsPerChunk, panels)
+	p0 := pg * g.panelsPer
+	p1 := min(p0+g.panelsPer, panels)
 	m0 := mc * g.rowsPer
 	m1 := min(m0+g.rowsPer, g.m)
 	kp := g.kp
@@ -145,7 +173,7 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 			if i < extra {
 				rows++
 			}
-			k.a = &g.a.Data[r*kp]
+			k.a = &g.aData[r*kp]
 			k.as = &g.a.Scales[r]
 			k.dst = &g.dst[r*g.n+n0]
 			if tail {

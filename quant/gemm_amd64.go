@@ -150,7 +150,8 @@ var avx2U7Kernels = [5]func(*kargs){
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR1P1(p *kargs)
@@ -161,21 +162,11 @@ func gemmVNNIR1P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR1P2(p *kargs)
-
-// gemmVNNIR1P3 is the AVX-512 VNNI micro-kernel for 1 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 1, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR1P3(p *kargs)
 
 // gemmVNNIR2P1 is the AVX-512 VNNI micro-kernel for 2 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 2, c < 16:
@@ -183,7 +174,8 @@ func gemmVNNIR1P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR2P1(p *kargs)
@@ -194,21 +186,11 @@ func gemmVNNIR2P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR2P2(p *kargs)
-
-// gemmVNNIR2P3 is the AVX-512 VNNI micro-kernel for 2 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 2, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR2P3(p *kargs)
 
 // gemmVNNIR3P1 is the AVX-512 VNNI micro-kernel for 3 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 3, c < 16:
@@ -216,7 +198,8 @@ func gemmVNNIR2P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR3P1(p *kargs)
@@ -227,21 +210,11 @@ func gemmVNNIR3P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR3P2(p *kargs)
-
-// gemmVNNIR3P3 is the AVX-512 VNNI micro-kernel for 3 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 3, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR3P3(p *kargs)
 
 // gemmVNNIR4P1 is the AVX-512 VNNI micro-kernel for 4 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 4, c < 16:
@@ -249,7 +222,8 @@ func gemmVNNIR3P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR4P1(p *kargs)
@@ -260,21 +234,11 @@ func gemmVNNIR4P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR4P2(p *kargs)
-
-// gemmVNNIR4P3 is the AVX-512 VNNI micro-kernel for 4 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 4, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR4P3(p *kargs)
 
 // gemmVNNIR5P1 is the AVX-512 VNNI micro-kernel for 5 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 5, c < 16:
@@ -282,7 +246,8 @@ func gemmVNNIR4P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR5P1(p *kargs)
@@ -293,21 +258,11 @@ func gemmVNNIR5P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR5P2(p *kargs)
-
-// gemmVNNIR5P3 is the AVX-512 VNNI micro-kernel for 5 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 5, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR5P3(p *kargs)
 
 // gemmVNNIR6P1 is the AVX-512 VNNI micro-kernel for 6 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 6, c < 16:
@@ -315,7 +270,8 @@ func gemmVNNIR5P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR6P1(p *kargs)
@@ -326,21 +282,11 @@ func gemmVNNIR6P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR6P2(p *kargs)
-
-// gemmVNNIR6P3 is the AVX-512 VNNI micro-kernel for 6 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 6, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR6P3(p *kargs)
 
 // gemmVNNIR7P1 is the AVX-512 VNNI micro-kernel for 7 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 7, c < 16:
@@ -348,7 +294,8 @@ func gemmVNNIR6P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR7P1(p *kargs)
@@ -359,21 +306,11 @@ func gemmVNNIR7P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR7P2(p *kargs)
-
-// gemmVNNIR7P3 is the AVX-512 VNNI micro-kernel for 7 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 7, c < 48:
-//
-//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
-//
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
-//
-//go:noescape
-func gemmVNNIR7P3(p *kargs)
 
 // gemmVNNIR8P1 is the AVX-512 VNNI micro-kernel for 8 row(s) x 1 panel(s) (16 columns).
 // It implements, for r < 8, c < 16:
@@ -381,7 +318,8 @@ func gemmVNNIR7P3(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR8P1(p *kargs)
@@ -392,30 +330,262 @@ func gemmVNNIR8P1(p *kargs)
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
 //	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
 func gemmVNNIR8P2(p *kargs)
 
-// gemmVNNIR8P3 is the AVX-512 VNNI micro-kernel for 8 row(s) x 3 panel(s) (48 columns).
-// It implements, for r < 8, c < 48:
+// gemmVNNIR9P1 is the AVX-512 VNNI micro-kernel for 9 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 9, c < 16:
 //
 //	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
-//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:48], acc[r], as[r], ws, bias, p.flags) }
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
 //
-// computed as sum (a+128)*w - 128*ColSums[c]; w[q] is panel q at p.w + q*p.ldw.
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
 //
 //go:noescape
-func gemmVNNIR8P3(p *kargs)
+func gemmVNNIR9P1(p *kargs)
+
+// gemmVNNIR9P2 is the AVX-512 VNNI micro-kernel for 9 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 9, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR9P2(p *kargs)
+
+// gemmVNNIR10P1 is the AVX-512 VNNI micro-kernel for 10 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 10, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR10P1(p *kargs)
+
+// gemmVNNIR10P2 is the AVX-512 VNNI micro-kernel for 10 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 10, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR10P2(p *kargs)
+
+// gemmVNNIR11P1 is the AVX-512 VNNI micro-kernel for 11 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 11, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR11P1(p *kargs)
+
+// gemmVNNIR11P2 is the AVX-512 VNNI micro-kernel for 11 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 11, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR11P2(p *kargs)
+
+// gemmVNNIR12P1 is the AVX-512 VNNI micro-kernel for 12 row(s) x 1 panel(s) (16 columns).
+// It implements, for r < 12, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR12P1(p *kargs)
+
+// gemmVNNIR12P2 is the AVX-512 VNNI micro-kernel for 12 row(s) x 2 panel(s) (32 columns).
+// It implements, for r < 12, c < 32:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[c/16][(k/4)*64 + (c%16)*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:32], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80); w[q] is panel q at p.w + q*p.ldw.
+//
+//go:noescape
+func gemmVNNIR12P2(p *kargs)
+
+// peakVNNI runs iters iterations of 24 independent zmm VPDPBUSD (3072 int8
+// operations each: 24 x 64 multiply-adds), no loads: the AVX-512 VNNI int8
+// peak of this core, which BenchmarkPeakVNNI reports.
+//
+//go:noescape
+func peakVNNI(iters int)
+
+// peakAVXVNNI is peakVNNI for the VEX-encoded ymm form: 12 independent
+// chains, 768 int8 operations per iteration (BenchmarkPeakAVXVNNI).
+//
+//go:noescape
+func peakAVXVNNI(iters int)
+
+// flipSigns stores src[i] XOR 0x80 (a+128 as an unsigned byte) to dst[i]
+// for i < 32*blocks: the activations as the VNNI kernels read them.
+//
+//go:noescape
+func flipSigns(dst, src *int8, blocks int)
+
+const (
+	vnniMR = 12 // rows per VNNI kernel call, at most
+	vnniNP = 2  // panels per VNNI kernel call, at most
+)
 
 // vnniKernels[r-1][p-1] handles r rows and p panels.
-var vnniKernels = [8][3]func(*kargs){
-	{gemmVNNIR1P1, gemmVNNIR1P2, gemmVNNIR1P3},
-	{gemmVNNIR2P1, gemmVNNIR2P2, gemmVNNIR2P3},
-	{gemmVNNIR3P1, gemmVNNIR3P2, gemmVNNIR3P3},
-	{gemmVNNIR4P1, gemmVNNIR4P2, gemmVNNIR4P3},
-	{gemmVNNIR5P1, gemmVNNIR5P2, gemmVNNIR5P3},
-	{gemmVNNIR6P1, gemmVNNIR6P2, gemmVNNIR6P3},
-	{gemmVNNIR7P1, gemmVNNIR7P2, gemmVNNIR7P3},
-	{gemmVNNIR8P1, gemmVNNIR8P2, gemmVNNIR8P3},
+var vnniKernels = [vnniMR][vnniNP]func(*kargs){
+	{
+		gemmVNNIR1P1,
+		gemmVNNIR1P2,
+	},
+	{
+		gemmVNNIR2P1,
+		gemmVNNIR2P2,
+	},
+	{
+		gemmVNNIR3P1,
+		gemmVNNIR3P2,
+	},
+	{
+		gemmVNNIR4P1,
+		gemmVNNIR4P2,
+	},
+	{
+		gemmVNNIR5P1,
+		gemmVNNIR5P2,
+	},
+	{
+		gemmVNNIR6P1,
+		gemmVNNIR6P2,
+	},
+	{
+		gemmVNNIR7P1,
+		gemmVNNIR7P2,
+	},
+	{
+		gemmVNNIR8P1,
+		gemmVNNIR8P2,
+	},
+	{
+		gemmVNNIR9P1,
+		gemmVNNIR9P2,
+	},
+	{
+		gemmVNNIR10P1,
+		gemmVNNIR10P2,
+	},
+	{
+		gemmVNNIR11P1,
+		gemmVNNIR11P2,
+	},
+	{
+		gemmVNNIR12P1,
+		gemmVNNIR12P2,
+	},
+}
+
+// gemmAVXVNNIR1 is the AVX-VNNI micro-kernel for 1 row(s) x 16 columns (one panel).
+// It implements, for r < 1, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR1(p *kargs)
+
+// gemmAVXVNNIR2 is the AVX-VNNI micro-kernel for 2 row(s) x 16 columns (one panel).
+// It implements, for r < 2, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR2(p *kargs)
+
+// gemmAVXVNNIR3 is the AVX-VNNI micro-kernel for 3 row(s) x 16 columns (one panel).
+// It implements, for r < 3, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR3(p *kargs)
+
+// gemmAVXVNNIR4 is the AVX-VNNI micro-kernel for 4 row(s) x 16 columns (one panel).
+// It implements, for r < 4, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR4(p *kargs)
+
+// gemmAVXVNNIR5 is the AVX-VNNI micro-kernel for 5 row(s) x 16 columns (one panel).
+// It implements, for r < 5, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR5(p *kargs)
+
+// gemmAVXVNNIR6 is the AVX-VNNI micro-kernel for 6 row(s) x 16 columns (one panel).
+// It implements, for r < 6, c < 16:
+//
+//	acc[r][c] = sum over k < 4*p.ksteps of int32(a[r][k]) * int32(w[(k/4)*64 + c*4 + k%4])
+//	if p.flags&flagRaw != 0 { raw[r][c] = acc[r][c] } else { epilogueRow(dst[r][0:16], acc[r], as[r], ws, bias, p.flags) }
+//
+// computed as sum (a+128)*w - 128*ColSums[c] from sign-flipped activations
+// (p.a holds a XOR 0x80).
+//
+//go:noescape
+func gemmAVXVNNIR6(p *kargs)
+
+// avxvnniKernels[r-1] handles r rows.
+var avxvnniKernels = [6]func(*kargs){
+	gemmAVXVNNIR1,
+	gemmAVXVNNIR2,
+	gemmAVXVNNIR3,
+	gemmAVXVNNIR4,
+	gemmAVXVNNIR5,
+	gemmAVXVNNIR6,
 }

@@ -14,8 +14,10 @@ var ErrKernel = errors.New("quant: kernel tier unavailable")
 
 // Tier names, as accepted by SetKernel and the LEPTON_KERNEL variable.
 const (
-	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD)
-	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW with the VPSIGNB trick)
+	KernelVNNI    = "vnni"    // amd64 AVX-512 VNNI (VPDPBUSD on zmm)
+	KernelAVXVNNI = "avxvnni" // amd64 AVX-VNNI (VEX VPDPBUSD on ymm, no AVX-512)
+	KernelAVX2    = "avx2"    // amd64 AVX2 (VPMADDUBSW)
+	KernelI8MM    = "i8mm"    // arm64 int8 matrix multiply (SMMLA)
 	KernelSDOT    = "sdot"    // arm64 NEON dot product (SDOT)
 	KernelNEON    = "neon"    // arm64 without SDOT: NEON SMULL/SADALP
 	KernelGeneric = "generic" // pure Go, the reference every tier must match
@@ -46,6 +48,9 @@ const (
 	flagBias     = 1 // add bias[n] after the scale product
 	flagResidual = 2 // add the value already in dst last (dst += ...)
 	flagRaw      = 4 // store exact int32 sums to raw; no epilogue
+	// flagPrefetch asks kernels that can to prefetch the next tile's
+	// weights: GEMM sets it when few rows share each weight.
+	flagPrefetch = 8
 )
 
 // tier is one implementation of the GEMM micro-kernel. kern computes a tile
@@ -61,8 +66,17 @@ type tier struct {
 	// with the same rows/panels limits and the same results; tiers
 	// without it run kern, which is exact for any code in [-127, 127].
 	kern7 func(p *kargs, rows, panels int)
-	f32   bool // the fp32 kernels and quantisation use the AVX2 loops
-	rows  bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
+	// flipActs tiers read activations as unsigned bytes a+128 (a XOR
+	// 0x80): GEMM makes that copy once per call (flipActs) instead of the
+	// kernel flipping each broadcast.
+	flipActs bool
+	// chunkPanels x chunkRows is the GEMM work unit (0: the defaults
+	// panelsPerChunk and rowsPerChunk); it decides which operand stays
+	// in L1 while the other streams.
+	chunkPanels, chunkRows int
+	f32                    bool // the fp32 kernels and quantisation use the AVX2 loops
+	avx512                 bool // ... and the AVX-512 ones where they exist
+	rows                   bool // Attention (and arm64 Softmax) use the architecture's SIMD loops
 	// optIn tiers are never chosen automatically, only by SetKernel or
 	// LEPTON_KERNEL: they have not yet been validated on hardware that
 	// runs them (tests iterate over them wherever they are supported).
@@ -97,15 +111,15 @@ func kernelFromEnv(name string) error {
 	return nil
 }
 
-// KernelName returns the tier GEMM uses now: "vnni", "avx2", "sdot",
-// "neon" or "generic".
+// KernelName returns the tier GEMM uses now: "vnni", "avxvnni", "avx2",
+// "i8mm", "sdot", "neon" or "generic".
 func KernelName() string { return activeTier.Load().name }
 
 // Kernels lists the tiers this CPU and build support, fastest first. The
-// last one is always "generic". "vnni" is listed where the CPU has AVX-512
-// VNNI but is only used when forced (SetKernel, LEPTON_KERNEL=vnni) until
-// it has been validated on such hardware: the development machine's
-// hypervisor hides AVX-512.
+// last one is always "generic". GEMM uses the first one that is not
+// opt-in (see the tier table in the package documentation): "i8mm" (arm64
+// FEAT_I8MM) is listed where the CPU has it but is used only when forced,
+// as it has run only under qemu so far.
 func Kernels() []string {
 	names := make([]string, len(tiers))
 	for i, t := range tiers {
@@ -126,10 +140,10 @@ func SetKernel(name string) error {
 		}
 	}
 	switch name {
-	case KernelVNNI, KernelAVX2, KernelSDOT, KernelNEON, KernelGeneric:
+	case KernelVNNI, KernelAVXVNNI, KernelAVX2, KernelI8MM, KernelSDOT, KernelNEON, KernelGeneric:
 		return fmt.Errorf("%w: %q is not supported here (have %s)", ErrKernel, name, strings.Join(Kernels(), ", "))
 	}
-	return fmt.Errorf("%w: unknown tier %q (want vnni, avx2, sdot, neon or generic)", ErrKernel, name)
+	return fmt.Errorf("%w: unknown tier %q (want vnni, avxvnni, avx2, i8mm, sdot, neon or generic)", ErrKernel, name)
 }
 
 // KernelError reports why the LEPTON_KERNEL environment variable could not

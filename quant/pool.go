@@ -88,7 +88,7 @@ func (p *Pool) Close() {
 // so a worker's scratch is used by one chunk at a time even when calls nest.
 type scratch struct {
 	k   kargs
-	raw [8 * NR]int32
+	raw [16 * NR]int32 // one raw tile: up to 16 rows of one panel
 }
 
 func (p *Pool) worker() {
@@ -161,6 +161,9 @@ type job struct {
 	g  gemmCall    // for GEMM jobs
 	fn func(i int) // for For jobs
 	s  scratch     // the calling goroutine's scratch
+	// flipped holds the activations as a flipActs tier reads them; it
+	// grows to the largest GEMM the job has run and is then reused.
+	flipped []int8
 }
 
 // drain runs chunks of generation gen (of n chunks) until none is left to

@@ -22,9 +22,22 @@ var neonTier = tier{name: KernelNEON, mr: len(neonKernels), np: 1, kern: kernNEO
 
 func kernNEON(p *kargs, rows, _ int) { neonKernels[rows-1](p) }
 
+// i8mmTier runs gemmI8MMR1..R8 (gemm_i8mm_arm64.s): SMMLA (WORD-encoded)
+// on 2x8 activation blocks and column pairs zipped from the packed panel,
+// up to 8 rows x 16 columns per call (two 8-column halves), the SDOT
+// kernels' epilogue. x/sys/cpu's HasI8MM is the Linux hwcap2 "i8mm" bit
+// (macOS: hw.optional.arm.FEAT_I8MM). It is opt-in (see Kernels): it has
+// been verified only under qemu (QEMU_CPU=max), not on hardware.
+var i8mmTier = tier{name: KernelI8MM, mr: len(i8mmKernels), np: 1, kern: kernI8MM, rows: true, optIn: true}
+
+func kernI8MM(p *kargs, rows, _ int) { i8mmKernels[rows-1](p) }
+
 // hostTiers returns the SIMD tiers this CPU supports, fastest first.
 func hostTiers() []*tier {
 	var ts []*tier
+	if cpu.ARM64.HasI8MM {
+		ts = append(ts, &i8mmTier)
+	}
 	if cpu.ARM64.HasASIMDDP {
 		ts = append(ts, &sdotTier)
 	}

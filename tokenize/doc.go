@@ -118,8 +118,9 @@
 //
 // # Backends
 //
-// [Backend] is the interface Lepton needs. Building with -tags hftokenizers
-// adds HFTokenizer, backed by the Rust library through
-// github.com/daulet/tokenizers (cgo plus a prebuilt static library), used to
-// cross-check this package when that library is available.
+// [Backend] is the interface Lepton needs. The separate module
+// lepton/tokenize/hftokenizers (built with -tags hftokenizers) implements
+// it with the Rust library through github.com/daulet/tokenizers (cgo plus a
+// prebuilt static library), used to cross-check this package when that
+// library is available.
 package tokenize

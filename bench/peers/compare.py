@@ -36,15 +36,32 @@ CASES = {
     "mixed b8": ["--lengths", "16,32,48,64,80,96,112,128"],
 }
 RUNS = {"b1 s128": 20, "b1 s16": 60, "mixed b8": 6}
-ISSUE_ORT = {  # the issue's reference medians (ms), quiet machine
-    ("minilm", "b1 s128"): 12.1, ("minilm", "b1 s16"): 2.27, ("minilm", "mixed b8"): 106,
-    ("base", "b1 s128"): 72.7, ("base", "b1 s16"): 12.8, ("base", "mixed b8"): 591,
-}
-TARGET = {"b1 s128": 0.85, "b1 s16": 0.6, "mixed b8": 0.5}
+TARGET = {"b1 s128": 0.75, "b1 s16": 0.5, "mixed b8": 0.4}  # issue 11, 1 thread, AVX-512 VNNI host
 
 
-def run_json(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+def host_cpu():
+    """The CPU model and its int8 extensions, from /proc/cpuinfo's first CPU."""
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if not line.strip():
+                break
+            k, _, v = line.partition(":")
+            info[k.strip()] = v.strip()
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    ext = [f for f in ("avx2", "avx512_vnni", "avx_vnni") if f in flags]
+    return (f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')} model "
+            f"{info.get('model', '?')}), {os.cpu_count()} CPUs, {' '.join(ext) or 'no AVX2'}")
+
+
+def texts(r):
+    return len(r["lengths"])
+
+
+def run_json(cmd, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -76,6 +93,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--act-bits", default="7,8",
                     help="Lepton activation precisions to run (lepton bench --act-bits), comma-separated")
+    ap.add_argument("--kernels", default="",
+                    help="Lepton kernel tiers to run (LEPTON_KERNEL), comma-separated; default: the automatic one")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs-scale", type=float, default=1.0, help="multiply the per-case run counts")
     ap.add_argument("--lepton", default="/tmp/lepton-bench", help="lepton binary (built by this script)")
@@ -117,7 +136,9 @@ def main():
                 same_model_check(a.lepton, os.path.join(HERE, "models", shape), bits)
     cases = a.cases.split(",")
     threads = a.threads.split(",")
+    kernels = a.kernels.split(",") if a.kernels else [""]
     res = {}  # (shape, case, threads, engine) -> list of result dicts
+    print(f"host: {host_cpu()}", file=sys.stderr)
 
     def record(key, r):
         r["key"] = list(key)
@@ -136,10 +157,12 @@ def main():
                         src = ["--synthetic", shape]
                     else:
                         src = ["-m", os.path.join(mdir, "model.lep")]
-                    for bits in act_bits:
-                        lep = run_json([a.lepton, "bench", *src, *CASES[case], "--threads", t, "--runs", runs,
-                                        "--act-bits", bits, "--json"])
-                        record((shape, case, t, "lepton-a" + bits), lep)
+                    for kern in kernels:
+                        env = dict(os.environ, LEPTON_KERNEL=kern) if kern else None
+                        for bits in act_bits:
+                            lep = run_json([a.lepton, "bench", *src, *CASES[case], "--threads", t, "--runs", runs,
+                                            "--act-bits", bits, "--json"], env)
+                            record((shape, case, t, "lepton-a" + bits + ("-" + kern if kern else "")), lep)
                     ortargs = [*CASES[case], "--threads", t, "--runs", runs, "--spin", "1" if a.ort_spin else "0"]
                     o = run_json(["node", os.path.join(HERE, "ort_bench.js"), "--model",
                                   os.path.join(mdir, "model_int8.onnx"), *ortargs])
@@ -156,13 +179,19 @@ def main():
 
 
 def lepton_engines(res):
-    """Lepton's engine keys in the results, 7-bit first ("lepton" in raw files
-    from before --act-bits existed means 8-bit)."""
-    return sorted({k[3] for k in res if k[3].startswith("lepton")}, key=engine_bits)
+    """Lepton's engine keys in the results: "lepton-a<bits>[-<kernel>]"
+    ("lepton" in raw files from before --act-bits existed means 8-bit)."""
+    return sorted({k[3] for k in res if k[3].startswith("lepton")}, key=lambda e: (engine_kernel(e), engine_bits(e)))
 
 
 def engine_bits(engine):
-    return engine[len("lepton-a"):] if engine.startswith("lepton-a") else "8"
+    return engine[len("lepton-a"):].split("-")[0] if engine.startswith("lepton-a") else "8"
+
+
+def engine_kernel(engine):
+    """The forced kernel tier of an engine key, "" for the automatic one."""
+    parts = engine.split("-")
+    return parts[2] if len(parts) > 2 else ""
 
 
 def report(res, shapes, cases, threads, rounds, spin, fp32):
@@ -170,11 +199,12 @@ def report(res, shapes, cases, threads, rounds, spin, fp32):
     if not res:
         return
     engines = lepton_engines(res)
-    kernel = next(r["kernel"] for k, v in res.items() if k[3] in engines for r in v)
-    print(f"\nLepton kernel: {kernel}; {rounds} rounds, median of per-process medians; "
-          f"ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all', {spin}\n")
-    hdr = ("| shape | case | threads | Lepton act. bits | Lepton ms | ORT int8 ms | Lepton/ORT | target "
-           "| Lepton CPU ms | ORT CPU ms | CPU ratio |")
+    kernel = ", ".join(sorted({r["kernel"] for k, v in res.items() if k[3] in engines for r in v}))
+    print(f"\nHost: {host_cpu()}. Lepton kernel: {kernel}; {rounds} rounds, median of per-process medians; "
+          f"ORT = onnxruntime-node 1.30.0 int8 (DynamicQuantizeMatMul), graph optimisation 'all', {spin}. "
+          f"CPU-s/1k = CPU seconds per 1,000 texts (all threads), the energy figure.\n")
+    hdr = ("| shape | case | threads | Lepton kernel | act. bits | Lepton ms | ORT int8 ms | Lepton/ORT | target "
+           "| Lepton CPU ms | ORT CPU ms | CPU ratio | Lepton CPU-s/1k | ORT CPU-s/1k |")
     if fp32:
         hdr += " ORT fp32 ms |"
     print(hdr)
@@ -190,8 +220,10 @@ def report(res, shapes, cases, threads, rounds, spin, fp32):
                     l, o = med(lk, "median_ms"), med(ok, "median_ms")
                     tgt = f"<= {TARGET[case]}" if t == "1" else ""
                     lc, oc = med(lk, "cpu_ms"), med(ok, "cpu_ms")
-                    line = (f"| {shape} | {case} | {t} | {engine_bits(eng)} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
-                            f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} |")
+                    lt, ot = texts(res[lk][0]), texts(res[ok][0])
+                    kern = res[lk][0]["kernel"]
+                    line = (f"| {shape} | {case} | {t} | {kern} | {engine_bits(eng)} | {l:.2f} | {o:.2f} | {l / o:.3f} | {tgt} "
+                            f"| {lc:.2f} | {oc:.2f} | {lc / oc:.3f} | {lc / lt:.2f} | {oc / ot:.2f} |")
                     if fp32:
                         line += f" {med((shape, case, t, 'ort-fp32'), 'median_ms'):.2f} |"
                     print(line)

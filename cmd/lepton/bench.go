@@ -43,14 +43,18 @@ type benchResult struct {
 	// CPUMS is the process's CPU time (user+system, every thread) per timed
 	// run: close to MedianMS for one thread on an idle machine, and a
 	// steadier figure than wall time when other processes compete for cores.
-	CPUMS     float64 `json:"cpu_ms"`
-	Engine    string  `json:"engine"`
-	Model     string  `json:"model"`
-	Lengths   []int   `json:"lengths"`
-	Runs      int     `json:"runs"`
-	TextsPerS float64 `json:"texts_per_s"`
-	GoVersion string  `json:"go_version"`
-	ActBits   int     `json:"act_bits"`
+	CPUMS float64 `json:"cpu_ms"`
+	// CPUSPer1kTexts is CPU seconds per 1,000 texts of this batch shape
+	// (cpu_ms per run / texts per run): the energy-proportional figure,
+	// since a busy core's power draw is roughly constant.
+	CPUSPer1kTexts float64 `json:"cpu_s_per_1k_texts"`
+	Engine         string  `json:"engine"`
+	Model          string  `json:"model"`
+	Lengths        []int   `json:"lengths"`
+	Runs           int     `json:"runs"`
+	TextsPerS      float64 `json:"texts_per_s"`
+	GoVersion      string  `json:"go_version"`
+	ActBits        int     `json:"act_bits"`
 }
 
 type benchFlags struct {
@@ -211,6 +215,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	r.CPUMS = -1
 	if cpu0 >= 0 && cpu1 >= 0 {
 		r.CPUMS = (cpu1 - cpu0) * 1000 / float64(f.runs)
+		r.CPUSPer1kTexts = r.CPUMS / float64(len(lengths))
 	}
 	r.Kernel, r.Threads, r.OpenMS, r.PeakRSSMB = quant.KernelName(), f.threads, openMS, peakRSSMB()
 	r.ActBits = f.actBits
@@ -221,7 +226,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model    %s (%s)\n", name, m.Config.String())
 	fmt.Fprintf(stdout, "kernel   %s, %d-bit activations, %d thread(s), batch %d, lengths %v\n", r.Kernel, r.ActBits, r.Threads, len(lengths), compactLengths(lengths))
 	fmt.Fprintf(stdout, "latency  median %.3f ms, min %.3f, max %.3f over %d runs\n", r.MedianMS, r.MinMS, r.MaxMS, r.Runs)
-	fmt.Fprintf(stdout, "rate     %.0f tokens/s, %.1f texts/s; CPU %.3f ms per run\n", r.TokensPerS, r.TextsPerS, r.CPUMS)
+	fmt.Fprintf(stdout, "rate     %.0f tokens/s, %.1f texts/s; CPU %.3f ms per run, %.2f CPU-s per 1,000 texts\n", r.TokensPerS, r.TextsPerS, r.CPUMS, r.CPUSPer1kTexts)
 	fmt.Fprintf(stdout, "open     %.2f ms, peak RSS %.1f MB\n", r.OpenMS, r.PeakRSSMB)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"lepton/fairness"
+	"lepton/fairness/report"
 )
 
 func init() {
@@ -215,7 +216,7 @@ func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 		}
 		ri.Thresholds = a.Thresholds
 	}
-	fr, err := fairness.WriteReport(df.out, ri)
+	fr, err := report.Write(df.out, ri)
 	if err != nil {
 		return err
 	}

@@ -13,16 +13,16 @@ import (
 	"strings"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // openModel opens the model the CLI runs. It is the one place that decides
 // where a model comes from: the file at path, or, when path is empty, the
-// built-in clinic model (internal/defaultmodel), so that
+// built-in clinic model (lepton/models/clinic), so that
 // `lepton classify "..."` works on a fresh clone with nothing to download.
 func openModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
 	if path == "" {
-		return defaultmodel.Open(opts...)
+		return clinic.Open(opts...)
 	}
 	return lepton.Open(path, opts...)
 }
@@ -38,6 +38,7 @@ type modelFlags struct {
 	actBits    int
 	noMmap     bool
 	scratchMiB int64
+	verify     bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -50,13 +51,14 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
 	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of mapping it (for a file that may be replaced in place)")
 	fs.Int64Var(&f.scratchMiB, "scratch-limit", lepton.DefaultScratchLimit>>20, "most scratch memory one call may need, in MiB: a model that could need more is refused")
+	fs.BoolVar(&f.verify, "verify", false, "check every weight payload before running, as 'lepton verify' does")
 }
 
 // options turns the flags into lepton options.
 func (f *modelFlags) options() []lepton.Option {
 	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits),
-		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32), lepton.WithMmap(!f.noMmap),
-		lepton.WithScratchLimit(f.scratchMiB << 20)}
+		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32), lepton.WithVerify(f.verify),
+		lepton.WithMmap(!f.noMmap), lepton.WithScratchLimit(f.scratchMiB << 20)}
 	if f.maxLength != 0 {
 		opts = append(opts, lepton.WithMaxLength(f.maxLength))
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"lepton/internal/defaultmodel"
 	"lepton/internal/lepfile"
+	"lepton/models/clinic"
 )
 
 func init() {
@@ -67,8 +67,8 @@ func modelArg(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, m
 // when -m is omitted. It returns the name to show for the model.
 func openLep(path string) (*lepfile.File, string, error) {
 	if path == "" {
-		f, err := lepfile.OpenBytes(defaultmodel.Bytes())
-		return f, defaultmodel.Name, err
+		f, err := lepfile.OpenBytes(clinic.Bytes())
+		return f, clinic.Name, err
 	}
 	f, err := lepfile.Open(path)
 	return f, path, err

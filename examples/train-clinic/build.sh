@@ -12,7 +12,7 @@
 # Steps: train.py (model + split.json, metrics.json, reference/), baseline.py
 # (baseline.json), tokenizers.js parity check, `lepton quantize`, the int8
 # evaluation with Lepton, then `lepton quantize` again with the measured
-# figures as metadata into internal/defaultmodel/clinic.lep.
+# figures as metadata into models/clinic/clinic.lep.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/clinic-model}
@@ -64,5 +64,5 @@ PYEOF
 }
 meta > "$OUT/meta.args"
 mapfile -t METAS < "$OUT/meta.args"
-"$OUT/lepton" quantize "$OUT" -o internal/defaultmodel/clinic.lep --no-progress "${METAS[@]}"
+"$OUT/lepton" quantize "$OUT" -o models/clinic/clinic.lep --no-progress "${METAS[@]}"
 go run ./$HERE/eval

@@ -1,6 +1,7 @@
 package lepfile_test
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -87,4 +88,35 @@ func TestVerifyStructure(t *testing.T) {
 	err = f.Verify()
 	require.ErrorIs(t, err, lepfile.ErrChecksum)
 	require.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), 20)
+}
+
+// TestVerifyContext: a cancelled context stops verification with ctx.Err()
+// and no verdict, before any payload is judged, damaged or not; a live one
+// gives Verify's answer.
+func TestVerifyContext(t *testing.T) {
+	m := tinyModel(t, lepfile.ArchBertClassification, true, true)
+	data := encode(t, m, testTokenizer, nil)
+	bad := slices.Clone(data)
+	l := parseLayout(t, bad)
+	e := l.tensors["layer.0.qkv.weight"]
+	off := binary.LittleEndian.Uint64(bad[e+8:])
+	bad[off+3] ^= 0x01
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i, d := range [][]byte{data, bad} {
+		f, err := lepfile.OpenBytes(d)
+		require.NoError(t, err)
+		require.ErrorIs(t, f.VerifyContext(cancelled), context.Canceled)
+		require.NotErrorIs(t, f.VerifyContext(cancelled), lepfile.ErrChecksum)
+		err = f.VerifyContext(context.Background())
+		if i == 0 {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, lepfile.ErrChecksum)
+			require.Contains(t, err.Error(), "layer.0.qkv.weight")
+		}
+		require.Equal(t, f.Verify(), err)
+		require.NoError(t, f.Close())
+		require.ErrorIs(t, f.VerifyContext(context.Background()), lepfile.ErrClosed)
+	}
 }

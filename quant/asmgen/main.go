@@ -33,14 +33,16 @@ func main() {
 	out := flag.String("out", "..", "directory to write the generated files into")
 	flag.Parse()
 	files := map[string][]byte{
-		"gemm_amd64.s":  genAMD64(),
-		"gemm_amd64.go": append(append(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsAVX2U7()...), goDeclsVNNI()...),
-		"gemm_arm64.s":  genARM64(),
-		"gemm_arm64.go": append(goDecls("arm64", "SDOT", "sdot", sdotMR), goDeclsNEON()...),
-		"f32_amd64.s":   genF32AMD64(),
-		"f32_amd64.go":  genF32Decls(),
-		"f32_arm64.s":   genF32ARM64(),
-		"f32_arm64.go":  genF32ARM64Decls(),
+		"gemm_amd64.s":       genAMD64(),
+		"gemm_amd64.go":      concat(goDecls("amd64", "AVX2", "avx2", avx2MR), goDeclsAVX2U7(), goDeclsVNNI(), goDeclsAVXVNNI()),
+		"gemm_arm64.s":       genARM64(),
+		"gemm_arm64.go":      append(goDecls("arm64", "SDOT", "sdot", sdotMR), goDeclsNEON()...),
+		"f32_amd64.s":        genF32AMD64(),
+		"f32_amd64.go":       genF32Decls(),
+		"f32_arm64.s":        genF32ARM64(),
+		"f32_arm64.go":       genF32ARM64Decls(),
+		"gemm_i8mm_arm64.s":  genI8MM(),
+		"gemm_i8mm_arm64.go": goDeclsI8MM(),
 	}
 	for name, data := range files {
 		if filepath.Ext(name) == ".go" {
@@ -78,9 +80,14 @@ const (
 	offBias   = 80
 	offFlags  = 88
 	offRaw    = 96
+
+	flagRawBit      = 4 // quant.flagRaw
+	flagPrefetchBit = 8 // quant.flagPrefetch
 )
 
 type asm struct{ bytes.Buffer }
+
+func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func (b *asm) f(format string, args ...any) { fmt.Fprintf(&b.Buffer, format+"\n", args...) }
 func (b *asm) i(format string, args ...any) { b.f("\t"+format, args...) }
@@ -157,6 +164,9 @@ func genAMD64() []byte {
 	}
 	genPeakAVX2(&b)
 	genVNNI(&b)
+	genAVXVNNI(&b)
+	genPeakVNNI(&b)
+	genFlipSigns(&b)
 	return b.Bytes()
 }
 
@@ -410,50 +420,118 @@ func genARM64() []byte {
 // columns 4j..4j+3, are in V(4r+j): the dequantisation epilogue into dst,
 // or with flagRaw a plain store to p.raw (R5). R0 holds p.
 func armEpilogue(b *asm, mr int, lbl string) {
+	e := armEpi{lbl: lbl, ws: 16, bias: 24, res: 28, as: 20, asws: 21}
+	for r := 0; r < mr; r++ {
+		e.rows = append(e.rows, []int{4 * r, 4*r + 1, 4*r + 2, 4*r + 3})
+	}
+	armEpilogueRows(b, e)
+}
+
+// armEpi says where an arm64 kernel left its exact int32 sums and which
+// vector registers the epilogue may use.
+type armEpi struct {
+	lbl string
+	// rows[r] lists the consecutive registers (4 columns each) that hold
+	// row r's sums; every row has the same count q (4: 16 columns, 2: 8).
+	rows [][]int
+	// prep, if set, emits the code that fills rows[r] just before row r
+	// is used (the I8MM kernels transpose their 2x2 blocks there).
+	prep func(r int)
+	// col is the byte offset of the first column in the 16-column panel
+	// (0, or 32 for an I8MM kernel's second half).
+	col int
+	// First of q consecutive registers each for the weight scales, the
+	// bias and the residual; as holds as[r] in every lane, asws as*ws.
+	ws, bias, res, as, asws int
+	// next, if set, is branched to instead of returning (the I8MM
+	// kernels' first half continues with the second).
+	next string
+}
+
+// armEpilogueRows writes the epilogue every arm64 kernel shares, for the
+// sums and registers e describes: per row, v = float32(acc)*(as[r]*ws),
+// then + bias, then + dst (each rounded: FMUL and FADD, never fused), or
+// with flagRaw the sums stored to raw row r (64 bytes apart, from R5, which
+// points at raw row 0, column e.col/4). R0 holds p.
+func armEpilogueRows(b *asm, e armEpi) {
+	q := len(e.rows[0])
+	regs := func(first int) string {
+		var s []byte
+		for j := 0; j < q; j++ {
+			if j > 0 {
+				s = append(s, ", "...)
+			}
+			s = fmt.Appendf(s, "V%d.S4", first+j)
+		}
+		return string(s)
+	}
+	lbl := e.lbl
 	b.i("MOVD %d(R0), R9", offFlags)
 	b.i("TBNZ $2, R9, raw%s", lbl)
-	// Epilogue: V16-V19 = ws, V24-V27 = bias, V20 = as[r], V21 = as*ws.
 	b.i("MOVD %d(R0), R10", offDst)
 	b.i("MOVD %d(R0), R11", offLDD)
 	b.i("MOVD %d(R0), R12", offAS)
 	b.i("MOVD %d(R0), R13", offWS)
-	b.i("VLD1 (R13), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	if e.col != 0 {
+		b.i("ADD $%d, R10, R10", e.col)
+		b.i("ADD $%d, R13, R13", e.col)
+	}
+	b.i("VLD1 (R13), [%s]", regs(e.ws))
 	b.i("TBZ $0, R9, nobias%s", lbl)
 	b.i("MOVD %d(R0), R14", offBias)
-	b.i("VLD1 (R14), [V24.S4, V25.S4, V26.S4, V27.S4]")
+	if e.col != 0 {
+		b.i("ADD $%d, R14, R14", e.col)
+	}
+	b.i("VLD1 (R14), [%s]", regs(e.bias))
 	b.f("nobias%s:", lbl)
-	for r := 0; r < mr; r++ {
-		b.i("VLD1R.P 4(R12), [V20.S4]")
-		for j := 0; j < 4; j++ {
-			a := 4*r + j
-			b.i("WORD $0x%08x // FMUL V21.4S, V20.4S, V%d.4S", fmul4s(21, 20, 16+j), 16+j)
+	for r, row := range e.rows {
+		if e.prep != nil {
+			e.prep(r)
+		}
+		b.i("VLD1R.P 4(R12), [V%d.S4]", e.as)
+		for j, a := range row {
+			b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V%d.4S", fmul4s(e.asws, e.as, e.ws+j), e.asws, e.as, e.ws+j)
 			b.i("WORD $0x%08x // SCVTF V%d.4S, V%d.4S", scvtf4s(a, a), a, a)
-			b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V21.4S", fmul4s(a, a, 21), a, a)
+			b.i("WORD $0x%08x // FMUL V%d.4S, V%d.4S, V%d.4S", fmul4s(a, a, e.asws), a, a, e.asws)
 		}
 		b.i("TBZ $0, R9, nb%s_%d", lbl, r)
-		for j := 0; j < 4; j++ {
-			a := 4*r + j
-			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 24+j), a, a, 24+j)
+		for j, a := range row {
+			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, e.bias+j), a, a, e.bias+j)
 		}
 		b.f("nb%s_%d:", lbl, r)
 		b.i("TBZ $1, R9, nr%s_%d", lbl, r)
-		b.i("VLD1 (R10), [V28.S4, V29.S4, V30.S4, V31.S4]")
-		for j := 0; j < 4; j++ {
-			a := 4*r + j
-			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, 28+j), a, a, 28+j)
+		b.i("VLD1 (R10), [%s]", regs(e.res))
+		for j, a := range row {
+			b.i("WORD $0x%08x // FADD V%d.4S, V%d.4S, V%d.4S", fadd4s(a, a, e.res+j), a, a, e.res+j)
 		}
 		b.f("nr%s_%d:", lbl, r)
-		b.i("VST1 [V%d.S4, V%d.S4, V%d.S4, V%d.S4], (R10)", 4*r, 4*r+1, 4*r+2, 4*r+3)
-		if r < mr-1 {
+		b.i("VST1 [%s], (R10)", regs(row[0]))
+		if r < len(e.rows)-1 {
 			b.i("ADD R11, R10, R10")
 		}
 	}
-	b.i("RET")
-	b.f("raw%s:", lbl)
-	for r := 0; r < mr; r++ {
-		b.i("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(R5)", 4*r, 4*r+1, 4*r+2, 4*r+3)
+	if e.next != "" {
+		b.i("B %s", e.next)
+	} else {
+		b.i("RET")
 	}
-	b.i("RET\n")
+	b.f("raw%s:", lbl)
+	if q != 4 {
+		b.i("MOVD $64, R15") // raw rows are 64 bytes apart, more than the registers hold
+	}
+	for r, row := range e.rows {
+		if e.prep != nil {
+			e.prep(r)
+		}
+		if q == 4 {
+			b.i("VST1.P [%s], 64(R5)", regs(row[0]))
+		} else {
+			b.i("VST1.P [%s], (R5)(R15)", regs(row[0]))
+		}
+	}
+	if e.next == "" {
+		b.i("RET\n")
+	}
 }
 
 // Vector float encodings Go's arm64 assembler lacks (4 x float32, Q=1):

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // TestScore checks accuracy and macro-F1 against scikit-learn 1.2.1
@@ -98,7 +98,7 @@ func TestEvaluate(t *testing.T) {
 	require.InDelta(t, metrics.Test.MacroF1, rep.FP32.MacroF1, 1e-4)
 
 	// The metadata in the embedded file must state what is measured here.
-	m, err := defaultmodel.Open()
+	m, err := clinic.Open()
 	require.NoError(t, err)
 	defer m.Close()
 	meta := m.Info().Metadata

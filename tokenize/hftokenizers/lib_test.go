@@ -1,4 +1,4 @@
-package tokenize
+package hftokenizers
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestHFBackend runs the hftokenizers comparison (hf_backend_test.go) when
+// TestHFBackend runs the hftokenizers comparison (parity_test.go) when
 // the Rust static library is available, in a child `go test -tags
 // hftokenizers`, because without the library the tagged test binary cannot
 // even link. It looks for libtokenizers.a in the -L directories of

@@ -1,4 +1,4 @@
-package defaultmodel_test
+package clinic_test
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // TestBuiltIn checks what the CLI and the README promise about the
 // embedded model: it opens, it is a 24-way classifier that fits the size
 // budget, and its metadata says what it is and how accurate it is.
 func TestBuiltIn(t *testing.T) {
-	b := defaultmodel.Bytes()
+	b := clinic.Bytes()
 	require.NotEmpty(t, b)
 	require.Less(t, len(b), 8<<20, "the built-in model must stay under 8 MiB")
 
-	m, err := defaultmodel.Open(lepton.WithThreads(1))
+	m, err := clinic.Open(lepton.WithThreads(1))
 	require.NoError(t, err)
 	defer m.Close()
 	info := m.Info()
@@ -47,7 +47,15 @@ func TestBuiltIn(t *testing.T) {
 	require.InDelta(t, 1, sum, 1e-4, "an empty text still gets a distribution")
 
 	// Opening it again while the first is open works: the bytes are read-only.
-	m2, err := defaultmodel.Open()
+	m2, err := clinic.Open()
 	require.NoError(t, err)
 	require.NoError(t, m2.Close())
+
+	// Bytes is a copy: changing it changes neither later copies nor what
+	// Open opens.
+	b[len(b)/2] ^= 0xff
+	require.NotEqual(t, b, clinic.Bytes())
+	m3, err := clinic.Open(lepton.WithVerify(true))
+	require.NoError(t, err, "the embedded model is intact")
+	require.NoError(t, m3.Close())
 }

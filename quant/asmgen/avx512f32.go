@@ -1,0 +1,302 @@
+package main
+
+import "fmt"
+
+// The fp32 kernels of the vnni tier in zmm registers: the same reference
+// loops and operation sequences as the AVX2 ones (products rounded before
+// they are added, never fused), 16 lanes per register instead of 8. Zen 4
+// splits a zmm operation into two 256-bit halves and Intel cores run it on
+// two ports instead of three, so the gain is in instruction count and
+// register count (more independent chains), not in raw width alone.
+
+// attnAVX512Funcs are mulBlockR1AVX512..mulBlockR6AVX512 (see attnDoc):
+// each pass over t covers 32 columns, Z(2r) and Z(2r+1) holding row r's
+// sums (12 independent add chains at 6 rows, enough to hide VADDPS's
+// latency on two pipes), Z12-Z13 row t of b, Z14 the broadcast a[r][t],
+// Z15 products; a last odd block of 16 columns uses Z(2r) alone.
+func attnAVX512Funcs() []f32Func {
+	var fs []f32Func
+	for rows := 1; rows <= attnMRAVX2; rows++ {
+		var body string
+		add := func(f string, a ...any) { body += fmt.Sprintf("\t"+f+"\n", a...) }
+		label := func(l string) { body += l + ":\n" }
+		add("MOVQ dst+0(FP), DI")
+		add("MOVQ ldd+8(FP), R8")
+		add("MOVQ a+16(FP), SI")
+		add("MOVQ lda+24(FP), R9")
+		add("MOVQ b+32(FP), DX")
+		add("MOVQ ldb+40(FP), R10")
+		add("MOVQ k+48(FP), R11")
+		add("MOVQ cblocks+56(FP), R12")
+		add("VBROADCASTSS scale+64(FP), Z16")
+		aRow := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(R13)", "(R13)(R9*1)", "(R13)(R9*2)"}
+		dRow := []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(AX)", "(AX)(R8*1)", "(AX)(R8*2)"}
+		// block emits one pass over t for w zmm (16 columns each) per row.
+		block := func(w int, lbl string) {
+			for r := 0; r < rows; r++ {
+				for j := 0; j < w; j++ {
+					add("VXORPS Z%d, Z%d, Z%d", 2*r+j, 2*r+j, 2*r+j)
+				}
+			}
+			add("MOVQ SI, AX")
+			if rows > 3 {
+				add("LEAQ (SI)(R9*2), R13")
+				add("ADDQ R9, R13")
+			}
+			add("MOVQ DX, BX")
+			add("MOVQ R11, CX")
+			label("t" + lbl)
+			for j := 0; j < w; j++ {
+				add("VMOVUPS %d(BX), Z%d", 64*j, 12+j)
+			}
+			for r := 0; r < rows; r++ {
+				add("VBROADCASTSS %s, Z14", aRow[r])
+				for j := 0; j < w; j++ {
+					add("VMULPS Z%d, Z14, Z15", 12+j)
+					add("VADDPS Z15, Z%d, Z%d", 2*r+j, 2*r+j)
+				}
+			}
+			add("ADDQ R10, BX")
+			add("ADDQ $4, AX")
+			if rows > 3 {
+				add("ADDQ $4, R13")
+			}
+			add("DECQ CX")
+			add("JNZ t" + lbl)
+			for r := 0; r < rows; r++ {
+				if r == 3 {
+					add("LEAQ (DI)(R8*2), AX")
+					add("ADDQ R8, AX")
+				}
+				for j := 0; j < w; j++ {
+					add("VMULPS Z16, Z%d, Z%d", 2*r+j, 2*r+j)
+					add("VMOVUPS Z%d, %d%s", 2*r+j, 64*j, dRow[r])
+				}
+			}
+			add("ADDQ $%d, DX", 64*w)
+			add("ADDQ $%d, DI", 64*w)
+		}
+		add("TESTQ R11, R11")
+		add("JZ done")
+		label("pairs")
+		add("CMPQ R12, $2")
+		add("JLT single")
+		block(2, "2")
+		add("SUBQ $2, R12")
+		add("JMP pairs")
+		label("single")
+		add("TESTQ R12, R12")
+		add("JZ done")
+		block(1, "1")
+		label("done")
+		add("VZEROUPPER")
+		add("RET")
+		fs = append(fs, f32Func{
+			name: fmt.Sprintf("mulBlockR%dAVX512", rows), sig: attnSig, frame: attnFrame,
+			doc: attnDoc(rows), body: body,
+		})
+	}
+	return fs
+}
+
+// avx512ElemFuncs are GELU and Softmax's exp-and-sum pass in zmm registers,
+// two blocks of 16 per iteration, interleaved instruction by instruction.
+// Constants are broadcast from memory (.BCST); the lane selections of the
+// AVX2 sequences (VBLENDVPS, VANDNPS on compare results) become mask
+// registers with the same predicates.
+func avx512ElemFuncs() []f32Func {
+	return []f32Func{
+		{
+			name: "quantizeAVX512", sig: "dst *int8, x *float32, blocks int, inv float32", frame: "$0-28",
+			doc: []string{"for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	VBROADCASTSS inv+24(FP), Z4
+	VBROADCASTSS c127<>(SB), Z5
+	VBROADCASTSS cm127<>(SB), Z6
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "lnApplyAVX512", sig: "dst, x, gamma, beta *float32, blocks int, mean, inv float32", frame: "$0-48",
+			doc: []string{"for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gamma+16(FP), R8
+	MOVQ beta+24(FP), R9
+	MOVQ blocks+32(FP), CX
+	VBROADCASTSS mean+40(FP), Z4
+	VBROADCASTSS inv+44(FP), Z5
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z4, Z0, Z0
+	VMULPS Z5, Z0, Z0
+	VMULPS (R8), Z0, Z0
+	VADDPS (R9), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "geluAVX512", sig: "x *float32, blocks int", frame: "$0-16",
+			doc: []string{"for i := range 16*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }"},
+			body: `	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VPBROADCASTD absMask<>(SB), Z15
+	VBROADCASTSS one<>(SB), Z14
+	VBROADCASTSS two<>(SB), Z13
+	VBROADCASTSS half<>(SB), Z12
+	VBROADCASTSS invSqrt2<>(SB), Z11
+	SUBQ $2, CX
+	JLT tail
+loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z5
+` + interleave(gelu16("Z0", "Z1", "Z2", "Z3", "Z4", "K1"), gelu16("Z5", "Z6", "Z7", "Z8", "Z9", "K2")) + `	VMOVUPS Z0, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ $128, SI
+	SUBQ $2, CX
+	JGE loop
+tail:
+	CMPQ CX, $-1
+	JNE done
+	VMOVUPS (SI), Z0
+` + gelu16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z0, (SI)
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "expSumAVX512", sig: "x *float32, blocks int, m float32, p *[Lanes]float32", frame: "$0-32",
+			doc: []string{"for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }"},
+			body: `	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VBROADCASTSS m+16(FP), Z15
+	MOVQ p+24(FP), DX
+	VMOVUPS (DX), Z14
+	SUBQ $2, CX
+	JLT tail
+loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z5
+	VSUBPS Z15, Z0, Z0
+	VSUBPS Z15, Z5, Z5
+` + interleave(exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1"), exp16("Z5", "Z6", "Z7", "Z8", "Z9", "K2")) + `	VMOVUPS Z1, (SI)
+	VADDPS Z1, Z14, Z14
+	VMOVUPS Z6, 64(SI)
+	VADDPS Z6, Z14, Z14
+	ADDQ $128, SI
+	SUBQ $2, CX
+	JGE loop
+tail:
+	CMPQ CX, $-1
+	JNE done
+	VMOVUPS (SI), Z0
+	VSUBPS Z15, Z0, Z0
+` + exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z1, (SI)
+	VADDPS Z1, Z14, Z14
+done:
+	VMOVUPS Z14, (DX)
+	VZEROUPPER
+	RET
+`,
+		},
+	}
+}
+
+// gelu16 is gelu8 on the 16 lanes of v (constants absMask, one, two, half,
+// invSqrt2 in Z15..Z11): the sign of z picks erfc(|z|) through mask k
+// (VPMOVD2M-free: VPTESTMD against the sign bit, AVX-512F).
+func gelu16(v, z, a, q, c, k string) string {
+	return fmt.Sprintf(`	VMULPS Z11, %[1]s, %[2]s
+	VPANDD Z15, %[2]s, %[3]s
+	VBROADCASTSS erfA6<>(SB), %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS.BCST erfA5<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS.BCST erfA4<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS.BCST erfA3<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS.BCST erfA2<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS.BCST erfA1<>(SB), %[4]s, %[4]s
+	VMULPS %[3]s, %[4]s, %[4]s
+	VADDPS Z14, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VMULPS %[4]s, %[4]s, %[4]s
+	VDIVPS %[4]s, Z14, %[5]s
+	VSUBPS %[5]s, Z13, %[4]s
+	VPTESTMD.BCST signBit<>(SB), %[2]s, %[6]s
+	VBLENDMPS %[5]s, %[4]s, %[6]s, %[4]s
+	VMULPS Z12, %[1]s, %[1]s
+	VMULPS %[4]s, %[1]s, %[1]s
+`, v, z, a, q, c, k)
+}
+
+// exp16 is exp8 on the 16 lanes of t: VRNDSCALEPS $0 rounds to nearest
+// even like VROUNDPS $0; t > 88 (ordered, false for NaN) selects +Inf and
+// lanes not t >= -87.3 (NLT unordered: NaN keeps its lane) are zeroed.
+func exp16(t, out, kf, r, tmp, k string) string {
+	return fmt.Sprintf(`	VMULPS.BCST log2e<>(SB), %[1]s, %[3]s
+	VRNDSCALEPS $0, %[3]s, %[3]s
+	VMULPS.BCST ln2Hi<>(SB), %[3]s, %[5]s
+	VSUBPS %[5]s, %[1]s, %[4]s
+	VMULPS.BCST ln2Lo<>(SB), %[3]s, %[5]s
+	VSUBPS %[5]s, %[4]s, %[4]s
+	VBROADCASTSS e7<>(SB), %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST e6<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST e5<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST e4<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST e3<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST half<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST one<>(SB), %[2]s, %[2]s
+	VMULPS %[4]s, %[2]s, %[2]s
+	VADDPS.BCST one<>(SB), %[2]s, %[2]s
+	VCVTPS2DQ %[3]s, %[3]s
+	VPADDD.BCST i127<>(SB), %[3]s, %[3]s
+	VPSLLD $23, %[3]s, %[3]s
+	VMULPS %[3]s, %[2]s, %[2]s
+	VCMPPS.BCST $14, hiExp<>(SB), %[1]s, %[6]s
+	VBLENDMPS.BCST inf<>(SB), %[2]s, %[6]s, %[2]s
+	VCMPPS.BCST $5, loExp<>(SB), %[1]s, %[6]s
+	VMOVAPS.Z %[2]s, %[6]s, %[2]s
+`, t, out, kf, r, tmp, k)
+}
