@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,4 +363,30 @@ func TestFormatDocMemory(t *testing.T) {
 		}
 		require.Contains(t, section, want)
 	}
+}
+
+// TestScratchBoundMeasured: the worst case Open computes (Info().Scratch)
+// bounds what a call of the longest input allocates, beyond the memory in
+// proportion to its input (token ids, encodings, results: a few hundred
+// bytes per token), and is not a loose bound.
+func TestScratchBoundMeasured(t *testing.T) {
+	m, err := Open(craftedModel(t, 1, 4, 1, 4096, 2048), WithThreads(2))
+	require.NoError(t, err)
+	defer m.Close()
+	text := longText(2048)
+	ctx := context.Background()
+	_, err = m.Classify(ctx, []string{"warm the pool up"})
+	require.NoError(t, err)
+	m.states = sync.Pool{} // a fresh workspace for the measured call
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = m.Classify(ctx, []string{text})
+	require.NoError(t, err)
+	runtime.ReadMemStats(&after)
+	used := int64(after.TotalAlloc - before.TotalAlloc)
+	bound := m.Info().Scratch
+	t.Logf("2,048 tokens: %s allocated, bound %s", bert.FormatBytes(used), bert.FormatBytes(bound))
+	require.LessOrEqual(t, used, bound+2048*512+1<<20)
+	require.Greater(t, used, bound/2)
 }

@@ -320,16 +320,22 @@ func (m *Model) layer(w *Workspace, l *Layer, t int, last bool) error {
 	return nil
 }
 
+// gemmRows returns the rows of one GEMM block for an n x k weight.
+func gemmRows(n, k int) int {
+	per := max(1, gemmBlockMACs/(quant.RoundUp(n, quant.NR)*(k+gemmStoreMACs)))
+	if per > gemmBlockQuantum {
+		per -= per % gemmBlockQuantum
+	}
+	return per
+}
+
 // gemm computes out = acts W^T + b (residual: out += acts W^T + b) for the
 // rows of w.acts, in blocks of about gemmBlockMACs multiply-adds with a
 // look at the context before each. Blocks give the same bits as one call.
 func (w *Workspace) gemm(out []float32, l *Linear, residual bool) error {
 	pool := w.pool()
 	t, n, k := w.acts.M, l.W.N, l.W.K
-	per := max(1, gemmBlockMACs/(quant.RoundUp(n, quant.NR)*(k+gemmStoreMACs)))
-	if per > gemmBlockQuantum {
-		per -= per % gemmBlockQuantum
-	}
+	per := gemmRows(n, k)
 	kp := quant.RoundUp(k, quant.KR)
 	for lo := 0; lo < t; lo += per {
 		if err := w.ctx.Err(); err != nil {

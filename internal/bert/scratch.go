@@ -33,7 +33,8 @@ type Batch struct {
 // context and FFN activations in fp32 (4*(5*hidden + intermediate) bytes)
 // and their int8 quantisation (max(hidden, intermediate) bytes); per
 // attention chunk (at most 4 per thread) one head of the longest sequence
-// (quant.AttentionScratch).
+// (quant.AttentionScratch); and the copy of one GEMM block's activations
+// that some kernel tiers make (at most a block of the widest matrix).
 func (m *Model) Scratch(b Batch) int64 {
 	c := &m.Config
 	h, in := int64(c.Hidden), int64(c.Intermediate)
@@ -57,6 +58,13 @@ func (m *Model) Scratch(b Batch) int64 {
 	} {
 		total += allocSize(size)
 	}
+	// The GEMM's own copy of a block's activations (kernel tiers that read
+	// them sign-flipped keep one per job of the pool): the widest block.
+	gemm := 0
+	for _, nk := range [][2]int{{3 * c.Hidden, c.Hidden}, {c.Hidden, c.Hidden}, {c.Intermediate, c.Hidden}, {c.Hidden, c.Intermediate}} {
+		gemm = max(gemm, min(b.Tokens, gemmRows(nk[0], nk[1]))*quant.RoundUp(nk[1], quant.KR))
+	}
+	total += allocSize(int64(gemm))
 	// Per chunk: the keys and the scores of one head, two buffers.
 	scores := int64(quant.AttentionScratch(b.Longest, 0))
 	keys := int64(quant.AttentionScratch(b.Longest, d)) - scores
