@@ -69,7 +69,7 @@ func TestCraftedModelRefused(t *testing.T) {
 	t.Log(err)
 
 	// The same shape with 4,096 positions: the audit measured 1.29 GiB
-	// for a 4,096-token call; the bound says 1.25 GiB of scratch, over the
+	// for a 4,096-token call; the bound says 1.28 GiB of scratch, over the
 	// 1 GiB default.
 	path4k := craftedModel(t, 1, 4, 1, 65536, 4096)
 	_, err = Open(path4k)
@@ -84,7 +84,7 @@ func TestCraftedModelRefused(t *testing.T) {
 	require.Equal(t, int64(2<<30), m.Info().ScratchLimit)
 
 	// Per call, the workspace grows only to what the batch needs: a short
-	// text costs kilobytes of the 1.25 GiB worst case.
+	// text costs kilobytes of the 1.28 GiB worst case.
 	ctx := context.Background()
 	_, err = m.Classify(ctx, []string{"warm up"})
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func callWithDeadline(t *testing.T, name string, deadline time.Duration, threads
 // the call returns ctx.Err() within milliseconds of the deadline.
 func TestDeadlineCraftedModel(t *testing.T) {
 	if testing.Short() {
-		t.Skip("allocates the 1.25 GiB the crafted model needs for 4,096 tokens")
+		t.Skip("allocates the 1.28 GiB the crafted model needs for 4,096 tokens")
 	}
 	m, err := Open(craftedModel(t, 1, 4, 1, 65536, 4096), WithScratchLimit(2<<30), WithThreads(2))
 	require.NoError(t, err)
