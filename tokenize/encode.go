@@ -217,7 +217,7 @@ type Encoder struct {
 	// word, kept even when an over-long word stops storing characters.
 	longEnd int
 
-	// Stopping early (see tick and stopAt). halt is set when the context
+	// Stopping early (see tick and full). halt is set when the context
 	// is done (err holds why) or when the sequence being tokenised has
 	// reached limit tokens, beyond which nothing can be kept.
 	ctx      context.Context // nil: never cancelled
