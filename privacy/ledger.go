@@ -103,7 +103,7 @@ type ledgerBody struct {
 }
 
 // MaxLedgerSize is the largest ledger file OpenLedger reads and Charge
-// writes: 64 MiB, about 450,000 releases. A charge that would grow the file
+// writes: 64 MiB, about 480,000 releases. A charge that would grow the file
 // past it is refused with a *LedgerFullError before anything is written;
 // CompactLedger shrinks the file to a few hundred bytes, keeping the spent
 // budget.

@@ -20,7 +20,7 @@ const ledgerUsage = `usage: lepton ledger show [--json] LEDGER
 show prints the ledger's budget and composed spend. compact folds every
 release into one carried total, keeping the spend exactly: run it when a
 charge fails with "ledger file full" (the file may hold up to 64 MiB, about
-450,000 releases). --archive first copies the ledger, with its per-release
+480,000 releases). --archive first copies the ledger, with its per-release
 history, to FILE (which must not exist).
 `
 
