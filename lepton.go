@@ -41,6 +41,10 @@ type Model struct {
 	cfg    modelConfig
 	labels []string
 	states sync.Pool // *callState
+
+	f32Once sync.Once // checks the fp32 weight copies on the first WithFloat32 call
+	f32Err  error
+	scratch int64 // worst-case scratch of one call (checkScratch)
 }
 
 // callState is the scratch of one call, recycled through Model.states so
@@ -57,20 +61,27 @@ type callState struct {
 }
 
 // Open maps the .lep model file at path read-only, validates it (header,
-// section table, tensor directory and their CRC32C checksums; payloads are
+// section table, tensor directory and their CRC32C checksums; every float
+// parameter except the optional fp32 weight copies is finite; payloads are
 // checked by WithVerify, Model.Verify or `lepton verify`) and returns a
 // Model whose weights alias the mapping: opening takes about the same time
-// whatever the model's size. Where mapping is not possible the file is read
-// into memory.
+// whatever the model's size. Where mapping is not possible, or under
+// WithMmap(false), the file is read into memory.
 //
 // A missing file returns an error wrapping fs.ErrNotExist; anything that is
-// not a valid .lep file returns an error wrapping ErrInvalidModel.
+// not a valid .lep file returns an error wrapping ErrInvalidModel, as does
+// a model whose calls could need more scratch memory than WithScratchLimit
+// allows.
 func Open(path string, opts ...Option) (*Model, error) {
 	cfg, err := newModelConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	f, err := lepfile.Open(path)
+	var lopts []lepfile.Option
+	if cfg.noMmap {
+		lopts = append(lopts, lepfile.WithoutMmap())
+	}
+	f, err := lepfile.Open(path, lopts...)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -142,7 +153,7 @@ func (e *modelError) Error() string   { return e.msg }
 func (e *modelError) Unwrap() []error { return []error{ErrInvalidModel, e.err} }
 
 func newModelConfig(opts []Option) (modelConfig, error) {
-	cfg := modelConfig{actBits: DefaultActivationBits, defaults: callConfig{truncate: true}}
+	cfg := modelConfig{actBits: DefaultActivationBits, scratchLimit: DefaultScratchLimit, defaults: callConfig{truncate: true}}
 	if err := WithThreads(0).applyModel(&cfg); err != nil {
 		return cfg, err
 	}
@@ -178,7 +189,11 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 		// Every text using the extra ids would fail at run time; say so now.
 		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's embedding table only %d", ErrInvalidModel, tok.VocabSize(), net.Config.Vocab)
 	}
-	m := &Model{file: f, net: net, tok: tok, cfg: cfg, pool: quant.NewPool(cfg.threads)}
+	m := &Model{file: f, net: net, tok: tok, cfg: cfg}
+	if err := m.checkScratch(); err != nil {
+		return nil, err
+	}
+	m.pool = quant.NewPool(cfg.threads)
 	if net.Classifier != nil {
 		m.labels = make([]string, net.Classifier.W.N)
 		for i := range m.labels {
@@ -190,6 +205,35 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// worstBatch is the largest batch a call runs: the model's longest input
+// (max positions, which WithMaxLength cannot exceed) in a batch of the
+// most tokens and sequences run's batching allows.
+func (m *Model) worstBatch() bert.Batch {
+	p := m.net.Config.MaxPositions
+	return bert.Batch{Tokens: max(maxBatchTokens, p), Seqs: maxBatchSeqs, Longest: p, Threads: m.cfg.threads}
+}
+
+// checkScratch refuses a model whose calls could need more scratch memory
+// than the limit: the worst batch of the int8 path and, when the file has
+// float weights (WithFloat32), twice the reference path's per-layer
+// allocation for the longest input.
+func (m *Model) checkScratch() error {
+	need := m.net.Scratch(m.worstBatch())
+	path := "int8 path"
+	if m.hasFloat32() {
+		if ref := 2 * m.net.ReferenceScratch(m.net.Config.MaxPositions); ref > need {
+			need, path = ref, "fp32 reference path (WithFloat32)"
+		}
+	}
+	m.scratch = need
+	if need <= m.cfg.scratchLimit {
+		return nil
+	}
+	c := &m.net.Config
+	return fmt.Errorf("%w: a call may need %s of scratch memory (%s, inputs of %d tokens: max_positions %d, hidden %d, intermediate %d, %d threads), over the limit of %s; raise it with WithScratchLimit if the model is trusted",
+		ErrInvalidModel, scratchBytes(need), path, c.MaxPositions, c.MaxPositions, c.Hidden, c.Intermediate, m.cfg.threads, scratchBytes(m.cfg.scratchLimit))
 }
 
 // loadTokenizer decodes the tokenizer embedded in the file.
@@ -346,7 +390,7 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	if n == 0 {
 		return []Classification{}, nil
 	}
-	if err := m.encode(st, texts, pairs, cc); err != nil {
+	if err := m.encode(ctx, st, texts, pairs, cc); err != nil {
 		return nil, err
 	}
 	nl := len(m.labels)
@@ -384,7 +428,7 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
-			logits, err := m.net.Logits(ws)
+			logits, err := m.net.LogitsContext(ctx, ws)
 			if err != nil {
 				return err
 			}
@@ -447,7 +491,7 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	if err != nil {
 		return nil, err
 	}
-	if err := m.encode(st, plan.texts(texts), nil, cc); err != nil {
+	if err := m.encode(ctx, st, plan.texts(texts), nil, cc); err != nil {
 		return nil, err
 	}
 	h, dim := m.net.Config.Hidden, plan.dim
@@ -520,11 +564,12 @@ func (m *Model) getState() *callState {
 	if st, ok := m.states.Get().(*callState); ok {
 		return st
 	}
-	return &callState{ws: bert.Workspace{Pool: m.pool, ActBits: m.cfg.actBits}, enc: m.tok.NewEncoder()}
+	return &callState{ws: bert.Workspace{Pool: m.pool, ActBits: m.cfg.actBits, MaxScratch: m.cfg.scratchLimit}, enc: m.tok.NewEncoder()}
 }
 
-// encode tokenises every input into st.ids / st.tids / st.ends.
-func (m *Model) encode(st *callState, texts []string, pairs [][2]string, cc callConfig) error {
+// encode tokenises every input into st.ids / st.tids / st.ends, looking at
+// ctx as it goes (tokenize.Encoder.EncodeContext).
+func (m *Model) encode(ctx context.Context, st *callState, texts []string, pairs [][2]string, cc callConfig) error {
 	opt := tokenize.EncodeOptions{MaxLength: cc.maxLength, Truncation: tokenize.LongestFirst, ErrorOnTruncate: !cc.truncate}
 	st.ids, st.tids, st.ends = st.ids[:0], st.tids[:0], st.ends[:0]
 	n := max(len(texts), len(pairs))
@@ -534,11 +579,14 @@ func (m *Model) encode(st *callState, texts []string, pairs [][2]string, cc call
 			err error
 		)
 		if pairs != nil {
-			enc, err = st.enc.EncodePair(pairs[i][0], pairs[i][1], opt)
+			enc, err = st.enc.EncodePairContext(ctx, pairs[i][0], pairs[i][1], opt)
 		} else {
-			enc, err = st.enc.Encode(texts[i], opt)
+			enc, err = st.enc.EncodeContext(ctx, texts[i], opt)
 		}
 		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return ctxErr
+			}
 			if errors.Is(err, tokenize.ErrTooLong) {
 				return fmt.Errorf("%w: input %d: %w", ErrTooLong, i, err)
 			}
@@ -580,6 +628,16 @@ func (m *Model) run(ctx context.Context, st *callState, emit func(first int, ws 
 // runReference runs encoded input k through the float reference path
 // (WithFloat32).
 func (m *Model) runReference(ctx context.Context, st *callState, k int) (*bert.RefOutput, error) {
+	// Open checks the small float tensors; the fp32 copies are as large as
+	// the model, so they are checked once, when first used.
+	m.f32Once.Do(func() {
+		if err := m.file.CheckFloatCopies(); err != nil {
+			m.f32Err = invalidModel(err)
+		}
+	})
+	if m.f32Err != nil {
+		return nil, m.f32Err
+	}
 	ref, err := m.net.Reference(ctx, st.seq(k))
 	if err != nil {
 		return nil, inputError(err)
@@ -596,10 +654,11 @@ func (st *callState) seq(k int) bert.Sequence {
 	return bert.Sequence{IDs: st.ids[start:st.ends[k]], TypeIDs: st.tids[start:st.ends[k]]}
 }
 
-// inputError maps the encoder's ErrInput to ErrInvalidInput, keeping both in
-// the chain; other errors (context, model) pass through.
+// inputError maps the encoder's ErrInput (and ErrScratch, a batch over the
+// scratch limit, which Open's worst case rules out) to ErrInvalidInput,
+// keeping both in the chain; other errors (context, model) pass through.
 func inputError(err error) error {
-	if errors.Is(err, bert.ErrInput) {
+	if errors.Is(err, bert.ErrInput) || errors.Is(err, bert.ErrScratch) {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	return err
@@ -620,9 +679,9 @@ func finite(x []float32) bool {
 	return true
 }
 
-// nonFinite is the error for NaN or infinite outputs. Open checks the
-// file's structure but not every payload (that is O(size)); damaged weights
-// surface here instead of as silent garbage.
+// nonFinite is the error for NaN or infinite outputs. Open refuses
+// non-finite float parameters, but int8 weights with extreme scales can
+// still overflow; such outputs surface here instead of as silent garbage.
 func nonFinite(input int) error {
 	return fmt.Errorf("%w: input %d produced non-finite outputs; the weights may be damaged (check with Model.Verify or 'lepton verify')", ErrInvalidModel, input)
 }
@@ -668,6 +727,8 @@ type Info struct {
 	Threads         int    // goroutines per call
 	MaxLength       int    // default max tokens per input (the model's max_seq_length or model_max_length, else MaxPositions)
 	Mapped          bool   // weights are memory-mapped (not copied)
+	Scratch         int64  // worst-case scratch memory of one call, bytes (see WithScratchLimit)
+	ScratchLimit    int64  // the limit Open checked Scratch against
 	HasFloat32      bool   // the file keeps fp32 weights: WithFloat32 works
 	Format          string // .lep format version, "major.minor"
 	Metadata        map[string]string
@@ -689,6 +750,7 @@ func (m *Model) Info() Info {
 		Prompts: maps.Clone(c.Prompts), DefaultPrompt: c.DefaultPrompt,
 		Labels: append([]string(nil), m.labels...), ScoreActivation: c.ScoreActivation, Kernel: quant.KernelName(),
 		ActBits: m.cfg.actBits, Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
+		Scratch: m.scratch, ScratchLimit: m.cfg.scratchLimit,
 		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
 		Metadata: maps.Clone(map[string]string(m.file.Meta)),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -353,7 +354,7 @@ func TestEmbedPooling(t *testing.T) {
 	st := m.getState()
 	cc, err := m.callConfig(st, nil)
 	require.NoError(t, err)
-	require.NoError(t, m.encode(st, texts, nil, cc))
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
 	h := m.Info().Hidden
 	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 		for i := 0; i < ws.Seqs(); i++ {
@@ -396,7 +397,7 @@ func TestEmbedPooling(t *testing.T) {
 	mx, err := m.Embed(ctx, texts, WithPooling(PoolMax))
 	require.NoError(t, err)
 	st = m.getState()
-	require.NoError(t, m.encode(st, texts, nil, cc))
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
 	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 		for i := 0; i < ws.Seqs(); i++ {
 			hs := ws.Hidden(i)
@@ -692,26 +693,32 @@ func TestFloat32Path(t *testing.T) {
 	}
 }
 
-// TestDamagedWeights: Open validates structure, not every payload (that
-// would cost O(size); `lepton verify` does it). A bit-rotted bias that turns
-// into NaN is reported as ErrInvalidModel at the call, not returned as
-// garbage probabilities.
+// TestDamagedWeights: Open validates structure and the small float
+// tensors, not every payload (that would cost O(size); `lepton verify`
+// does it). A bit-rotted bias that turns into NaN is refused at open
+// (issue 13); a scale damaged into a huge finite value makes the outputs
+// overflow, which the call reports as ErrInvalidModel rather than
+// returning garbage probabilities.
 func TestDamagedWeights(t *testing.T) {
 	fixtureModel(t)
-	data := append([]byte(nil), fixtureData...)
-	f, err := lepfile.OpenBytes(data)
+	f, err := lepfile.OpenBytes(fixtureData)
 	require.NoError(t, err)
-	var off int64 = -1
+	offs := map[string]int64{}
 	for _, ti := range f.Tensors {
-		if ti.Name == "classifier.bias" {
-			off = ti.Offset
-		}
+		offs[ti.Name] = ti.Offset
 	}
 	require.NoError(t, f.Close())
-	require.GreaterOrEqual(t, off, int64(0), "classifier.bias tensor")
-	copy(data[off:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+
+	data := append([]byte(nil), fixtureData...)
+	copy(data[offs["classifier.bias"]:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+	_, err = OpenBytes(data)
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "classifier.bias")
+
+	data = append([]byte(nil), fixtureData...)
+	binary.LittleEndian.PutUint32(data[offs["classifier.scales"]:], math.Float32bits(3e38))
 	m, err := OpenBytes(data)
-	require.NoError(t, err, "payload damage is not visible at open")
+	require.NoError(t, err, "a finite scale is not visible at open")
 	defer m.Close()
 	_, err = m.Classify(context.Background(), []string{"fever"})
 	require.ErrorIs(t, err, ErrInvalidModel)

@@ -7,6 +7,7 @@ import (
 
 	"lepton/internal/bert"
 	"lepton/internal/lepfile"
+	"lepton/quant"
 )
 
 // Pooling selects how Embed turns a text's token vectors into one vector.
@@ -84,8 +85,10 @@ type callConfig struct {
 
 // modelConfig holds the settings fixed at Open.
 type modelConfig struct {
-	threads int
-	actBits int // WithActivationBits
+	threads      int
+	actBits      int   // WithActivationBits
+	scratchLimit int64 // WithScratchLimit
+	noMmap       bool  // WithMmap(false)
 	// verify checks every payload at Open (WithVerify(true); nil: no
 	// check). A field, not a flag, so that programs that never verify do
 	// not link the checks.
@@ -116,22 +119,72 @@ type callOption func(*callConfig) error
 func (f callOption) applyCall(c *callConfig) error   { return f(c) }
 func (f callOption) applyModel(c *modelConfig) error { return f(&c.defaults) }
 
+// MaxThreads is the most goroutines one Model may use (WithThreads). More
+// would not speed up BERT's matrices and would cost memory: every thread
+// adds attention scratch to each call's workspace.
+const MaxThreads = quant.MaxThreads
+
 // WithThreads sets how many goroutines one call may use for the matrix
-// products and attention heads (default runtime.GOMAXPROCS(0); 0 means the
-// default). Concurrent calls share these workers. A negative value is an
-// error.
+// products and attention heads (default runtime.GOMAXPROCS(0), capped at
+// MaxThreads; 0 means the default). Concurrent calls share these workers.
+// A negative value or one above MaxThreads is an error.
 func WithThreads(n int) Option {
 	return modelOption(func(c *modelConfig) error {
-		if n < 0 {
-			return fmt.Errorf("%w: threads %d", ErrInvalidOption, n)
+		if n < 0 || n > MaxThreads {
+			return fmt.Errorf("%w: threads %d (want 0..%d)", ErrInvalidOption, n, MaxThreads)
 		}
 		if n == 0 {
-			n = runtime.GOMAXPROCS(0)
+			n = min(runtime.GOMAXPROCS(0), MaxThreads)
 		}
 		c.threads = n
 		return nil
 	})
 }
+
+// DefaultScratchLimit is the most scratch memory one call may need unless
+// WithScratchLimit says otherwise: 1 GiB, several times what BERT-base or
+// BERT-large needs (docs/FORMAT.md, "Memory", lists worst cases), far
+// below what a crafted file could ask for.
+const DefaultScratchLimit int64 = 1 << 30
+
+// WithScratchLimit sets the most scratch memory (bytes) one call may need
+// (default DefaultScratchLimit). Open works out the worst case of the model
+// (its longest input, max_positions tokens, in the largest batch a call
+// runs, on WithThreads goroutines, and the fp32 reference path when the
+// file has float weights) and refuses with ErrInvalidModel, quoting the
+// figure, a model that could need more; every batch is checked again
+// before its buffers grow. Each call in flight has its own scratch, so
+// concurrent calls need this much each; the texts, token ids and results
+// of a call come on top, in proportion to the input. Raise the limit for a
+// long-context model you trust; lower it on a small device. Values below
+// 1 MiB are an error.
+func WithScratchLimit(bytes int64) Option {
+	return modelOption(func(c *modelConfig) error {
+		if bytes < 1<<20 {
+			return fmt.Errorf("%w: scratch limit %d bytes (want at least 1 MiB)", ErrInvalidOption, bytes)
+		}
+		c.scratchLimit = bytes
+		return nil
+	})
+}
+
+// WithMmap chooses how Open loads the file: mapped read-only and used in
+// place (true, the default: opening costs the same for any size and
+// processes share the pages) or read into memory (false: opening reads the
+// whole file, and the Model uses a private copy). Choose false when the
+// file may be replaced, truncated or rewritten in place while the Model
+// is open (a mapped file that shrinks under a running process kills it
+// with SIGBUS) or lives on a file system that cannot map. OpenBytes
+// ignores it.
+func WithMmap(on bool) Option {
+	return modelOption(func(c *modelConfig) error {
+		c.noMmap = !on
+		return nil
+	})
+}
+
+// scratchBytes formats a byte count for messages.
+func scratchBytes(n int64) string { return bert.FormatBytes(n) }
 
 // DefaultActivationBits is the activation precision of the int8 path unless
 // WithActivationBits says otherwise.

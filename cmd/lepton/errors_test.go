@@ -23,7 +23,7 @@ func registered() []string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return append(names, "fairness threshold", "fairness report")
+	return append(names, "fairness threshold", "fairness report", "ledger show", "ledger compact")
 }
 
 // TestBogusFlagOneLine: every command answers an unknown flag with exactly

@@ -36,6 +36,8 @@ type modelFlags struct {
 	noTruncate bool
 	fp32       bool
 	actBits    int
+	noMmap     bool
+	scratchMiB int64
 	verify     bool
 }
 
@@ -47,13 +49,16 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
 	fs.IntVar(&f.actBits, "act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 (faster on AVX2) or 8")
 	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
+	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of mapping it (for a file that may be replaced in place)")
+	fs.Int64Var(&f.scratchMiB, "scratch-limit", lepton.DefaultScratchLimit>>20, "most scratch memory one call may need, in MiB: a model that could need more is refused")
 	fs.BoolVar(&f.verify, "verify", false, "check every weight payload before running, as 'lepton verify' does")
 }
 
 // options turns the flags into lepton options.
 func (f *modelFlags) options() []lepton.Option {
 	opts := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits),
-		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32), lepton.WithVerify(f.verify)}
+		lepton.WithTruncation(!f.noTruncate), lepton.WithFloat32(f.fp32), lepton.WithVerify(f.verify),
+		lepton.WithMmap(!f.noMmap), lepton.WithScratchLimit(f.scratchMiB << 20)}
 	if f.maxLength != 0 {
 		opts = append(opts, lepton.WithMaxLength(f.maxLength))
 	}

@@ -301,18 +301,25 @@ func (c *countdownCtx) Err() error {
 	return nil
 }
 
-// TestForwardCancelMidway: cancellation is noticed between layers.
+// TestForwardCancelMidway: cancellation is noticed at every check, inside
+// layers as well as between them: cancelled after any number of checks
+// short of a whole pass, Forward returns ctx.Err(); with enough it runs to
+// the end. (One goroutine, so the checks come in a fixed order.)
 func TestForwardCancelMidway(t *testing.T) {
 	cfg := smallConfig()
 	cfg.Layers = 4
 	m := randomModel(t, cfg, 3, 12)
 	seqs := randomSeqs(cfg, []int{5, 9}, 13)
-	for checks := 0; checks <= cfg.Layers; checks++ {
-		ctx := &countdownCtx{Context: context.Background(), n: checks}
-		err := m.Forward(ctx, &Workspace{}, seqs)
-		require.ErrorIs(t, err, context.Canceled, "cancelled after %d checks", checks)
-		require.Less(t, ctx.n, 0)
+	probe := &countdownCtx{Context: context.Background(), n: 1 << 30}
+	require.NoError(t, m.Forward(probe, &Workspace{Pool: serial}, seqs))
+	checks := 1<<30 - probe.n
+	// Before the work, the embeddings' quantisation, and per layer at
+	// least 4 GEMMs, 5 row steps and attention.
+	require.GreaterOrEqual(t, checks, 2+cfg.Layers*10, "checks per pass")
+	for k := 0; k < checks; k++ {
+		ctx := &countdownCtx{Context: context.Background(), n: k}
+		err := m.Forward(ctx, &Workspace{Pool: serial}, seqs)
+		require.ErrorIs(t, err, context.Canceled, "cancelled after %d checks", k)
 	}
-	// One check before the work and one per layer: enough budget succeeds.
-	require.NoError(t, m.Forward(&countdownCtx{Context: context.Background(), n: cfg.Layers + 1}, &Workspace{}, seqs))
+	require.NoError(t, m.Forward(&countdownCtx{Context: context.Background(), n: checks}, &Workspace{Pool: serial}, seqs))
 }

@@ -41,6 +41,12 @@ var ErrUnsupported = errors.New("unsupported checkpoint")
 // the wrong shape. The message names what was expected and what was found.
 var ErrMissing = errors.New("missing or malformed tensor")
 
+// ErrMismatch is returned when config.json and the checkpoint's tensors
+// disagree: more encoder layers than num_hidden_layers, a shape other than
+// the sizes imply, or a tensor the configured model has no place for.
+// Converting anyway would write a valid-looking model of the wrong network.
+var ErrMismatch = errors.New("config.json does not match the checkpoint")
+
 // ErrMissingFile is returned when the model directory lacks a file the
 // conversion needs (config.json, model.safetensors, tokenizer.json or
 // vocab.txt); the error also wraps the file-system error (fs.ErrNotExist).

@@ -290,7 +290,12 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 	}
 	tensors := map[string][]float32{}
 	dtypes := map[string]bool{}
-	needed := TensorNames(cfg, true) // sorted; the pooler counts
+	// Sorted; a BERT pooler counts (FromFloat keeps it for BertModel when
+	// present), DistilBertModel has none (a pre_classifier is its
+	// classification head's, ignored like the classifier).
+	needed := TensorNames(cfg, cfg.Architecture != lepfile.ArchDistilBertModel)
+	seen := map[string]bool{}
+	var ignored []string // checkpoint tensors the model does not use
 	for i := range st.Tensors {
 		if progress != nil {
 			progress(i+1, total)
@@ -298,14 +303,22 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 		t := &st.Tensors[i]
 		name, ok := hfName(t.Name)
 		if !ok {
+			ignored = append(ignored, t.Name)
 			continue
 		}
-		if _, dup := tensors[name]; dup {
+		if seen[name] {
 			return fail(fmt.Errorf("%s: %w: %s appears twice (with and without the bert. prefix?)", stPath, ErrMissing, name))
 		}
-		_, isNeeded := slices.BinarySearch(needed, name)
-		if want := shapeOf(&cfg, name); isNeeded && !slices.Equal(t.Shape, want) {
-			return fail(fmt.Errorf("%s: %w: %s has shape %v, config.json implies %v", stPath, ErrMissing, t.Name, t.Shape, want))
+		seen[name] = true
+		if _, isNeeded := slices.BinarySearch(needed, name); !isNeeded {
+			if err := checkUnused(&cfg, name); err != nil {
+				return fail(fmt.Errorf("%s: %w", stPath, err))
+			}
+			ignored = append(ignored, t.Name)
+			continue
+		}
+		if want := shapeOf(&cfg, name); !slices.Equal(t.Shape, want) {
+			return fail(fmt.Errorf("%s: %w: %w: %s has shape %v, config.json implies %v", stPath, ErrMismatch, ErrMissing, t.Name, t.Shape, want))
 		}
 		v, err := t.Float32()
 		if err != nil {
@@ -322,7 +335,6 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 	// Keep what the metadata needs, then release the mapped checkpoint
 	// before quantising: only the decoded floats stay in memory.
 	sum := sha256.Sum256(st.Raw)
-	ignored := countIgnored(st)
 	stMeta := st.Metadata
 	if err := st.Close(); err != nil {
 		return fail(err)
@@ -366,7 +378,11 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 		"weight_layout":          "I8P16K4",
 		"fused_qkv":              "true",
 		"default_pooling":        cfg.Pooling,
-		"source_tensors_ignored": strconv.Itoa(ignored),
+		"source_tensors_ignored": strconv.Itoa(len(ignored)),
+	}
+	if len(ignored) > 0 {
+		sort.Strings(ignored)
+		meta["source_tensors_ignored_names"] = abbreviate(ignored, 8)
 	}
 	for k, v := range stMeta {
 		meta["safetensors."+k] = v
@@ -378,14 +394,34 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 	return m, blob, meta, nil
 }
 
-func countIgnored(st *safetensors.File) int {
-	n := 0
-	for _, t := range st.Tensors {
-		if _, ok := hfName(t.Name); !ok {
-			n++
+// checkUnused decides about a checkpoint tensor in BERT's namespace that
+// the model built from cfg does not use: an encoder layer beyond
+// config.json's count, or a tensor of a known layer or of the embeddings
+// that this converter does not know, means config.json and the checkpoint
+// disagree (or the checkpoint holds a variant this converter would
+// silently mistranslate): an error wrapping ErrMismatch. A classifier head
+// under a BertModel or DistilBertModel config is left out on purpose (the
+// encoder alone is converted) and, like buffers such as token_type_ids, only
+// counted.
+func checkUnused(cfg *bert.Config, name string) error {
+	if rest, ok := strings.CutPrefix(name, "encoder.layer."); ok {
+		idx, _, _ := strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(idx); err == nil && n >= cfg.Layers {
+			return fmt.Errorf("%w: the checkpoint has %s but config.json says num_hidden_layers %d", ErrMismatch, name, cfg.Layers)
 		}
+		return fmt.Errorf("%w: the checkpoint has %s, which is not part of a BERT layer as this converter knows it", ErrMismatch, name)
 	}
-	return n
+	switch {
+	case strings.HasPrefix(name, "embeddings.") && strings.HasSuffix(name, "_ids"):
+		return nil // a buffer (token_type_ids), not a weight
+	case strings.HasPrefix(name, "embeddings."):
+		return fmt.Errorf("%w: the checkpoint has %s, which BERT's embeddings do not have as this converter knows them", ErrMismatch, name)
+	case strings.HasPrefix(name, "classifier.") && (cfg.Architecture == lepfile.ArchBertModel || cfg.Architecture == lepfile.ArchDistilBertModel):
+		return nil
+	case strings.HasPrefix(name, "pooler.") && cfg.Architecture == lepfile.ArchDistilBertModel:
+		return nil // DistilBERT's pre_classifier belongs to the classification head
+	}
+	return fmt.Errorf("%w: the checkpoint has %s, which config.json's %s does not use", ErrMismatch, name, cfg.Architecture)
 }
 
 // loadTokenizer reads tokenizer.json, or vocab.txt with the normalisation

@@ -435,3 +435,28 @@ func TestTokenizerMaxLength(t *testing.T) {
 		}
 	}
 }
+
+// TestDistilBERTEncoderIgnoresHead: a DistilBertForSequenceClassification
+// checkpoint under a DistilBertModel config converts the encoder alone and
+// counts the head (pre_classifier, classifier) as ignored, as BertModel does
+// with a BERT classifier.
+func TestDistilBERTEncoderIgnoresHead(t *testing.T) {
+	enc := tinyConfig()
+	enc.Architecture = lepfile.ArchDistilBertModel
+	enc.Labels, enc.Pooling = nil, "mean"
+	enc.PoolerActivation = lepfile.PoolerActivation(enc.Architecture)
+	dir := distilDir(t, enc, convert.Random(enc, 17), nil)
+	h := enc.Hidden
+	addTensors(t, dir, map[string][]int{
+		"distilbert.pre_classifier.weight": {h, h}, "distilbert.pre_classifier.bias": {h},
+		"classifier.weight": {2, h}, "classifier.bias": {2},
+	})
+	m, _, meta, err := convert.FromHF(dir, convert.Options{})
+	require.NoError(t, err)
+	require.Nil(t, m.Classifier)
+	require.Nil(t, m.Pooler)
+	require.Equal(t, "6", meta["source_tensors_ignored"], "position_ids, the MLM head and the classification head's 4 tensors: %s", meta["source_tensors_ignored_names"])
+	for _, n := range []string{"distilbert.pre_classifier.weight", "classifier.bias"} {
+		require.Contains(t, meta["source_tensors_ignored_names"], n)
+	}
+}
