@@ -61,6 +61,12 @@ func Write(dir string, in fairness.ReportInput) (*fairness.FullReport, error) {
 		}
 	}
 	last := stages[len(stages)-1]
+	if in.Thresholds != nil && in.Thresholds.PositiveClass != nil {
+		// One-vs-rest rules: the ROC curves of their class's probability.
+		if last, err = fairness.OneVsRest(last, *in.Thresholds.PositiveClass); err != nil {
+			return nil, err
+		}
+	}
 	if len(last[0].Probs) == 2 {
 		var dec *fairness.Report
 		if in.Thresholds != nil {
