@@ -91,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		// Library errors carry their own "lepton: " prefix; one is enough.
 		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], oneLineError(strings.TrimPrefix(err.Error(), "lepton: ")))
-		if _, ok := err.(errUsage); ok {
+		if isUsage(err) {
 			return 2
 		}
 		return 1

@@ -141,8 +141,9 @@ func writeAtomic(path string, write func(io.Writer) error, check func(tmpPath st
 	return os.Rename(tmp.Name(), path)
 }
 
-// isTerminal reports whether w is a terminal (progress bars only there).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a reader or writer) is a terminal:
+// progress bars only there, and a hint when texts are typed at one.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
