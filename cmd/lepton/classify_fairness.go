@@ -70,9 +70,9 @@ func (f *fairFlags) options(private bool) ([]lepton.CallOption, error) {
 		opts = append(opts, lepton.WithGroups(f.group))
 	}
 	if f.calibration != "" {
-		a, err := loadArtefact(f.calibration, fairness.KindCalibration) // fairness.go
+		a, err := loadArtefact("calibration", f.calibration, fairness.KindCalibration) // fairness.go
 		if err != nil {
-			return nil, flagError("calibration", err)
+			return nil, err
 		}
 		if err := f.knownGroup(a, "calibration"); err != nil {
 			return nil, err
@@ -84,9 +84,9 @@ func (f *fairFlags) options(private bool) ([]lepton.CallOption, error) {
 		opts = append(opts, lepton.WithCalibration(a, policy))
 	}
 	if f.thresholds != "" {
-		a, err := loadArtefact(f.thresholds, fairness.KindThresholds)
+		a, err := loadArtefact("thresholds", f.thresholds, fairness.KindThresholds)
 		if err != nil {
-			return nil, flagError("thresholds", err)
+			return nil, err
 		}
 		// Rules fitted on calibrated scores are wrong on raw ones and
 		// vice versa: the artefact names the calibration it expects.

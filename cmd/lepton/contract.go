@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"lepton"
@@ -74,6 +75,21 @@ func (e *namedError) Error() string {
 	return e.prefix + ": " + strings.TrimPrefix(e.err.Error(), "lepton: ")
 }
 func (e *namedError) Unwrap() error { return e.err }
+
+// fileError names the flag and the file in an error about a file given by
+// flag name: "--in: scores.csv: line 3: ...". Errors from the operating
+// system name the file already ("--in: open x.csv: no such file or
+// directory").
+func fileError(name, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) || isUsage(err) {
+		return flagError(name, err)
+	}
+	return flagError(name, fmt.Errorf("%s: %w", path, err))
+}
 
 // optionError turns an error wrapping lepton.ErrInvalidOption (a flag
 // value the library refuses, possibly only for this model) into a usage

@@ -50,6 +50,11 @@ type errUsage struct{ msg string }
 
 func (e errUsage) Error() string { return e.msg }
 
+// errUsageShown is a usage error whose usage text the command printed
+// itself (a command group run without its subcommand): exit status 2 and
+// nothing more on stderr.
+var errUsageShown = errUsage{}
+
 // parseArgs parses args with fs, flags before or after the positional
 // arguments (parseInterspersed). Parse errors come back as errUsage, printed
 // as one line by run. On -h it prints usage and the flag summary to stderr
@@ -89,6 +94,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		if err == error(errUsageShown) {
+			return 2
+		}
 		// Library errors carry their own "lepton: " prefix; one is enough.
 		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], oneLineError(strings.TrimPrefix(err.Error(), "lepton: ")))
 		if isUsage(err) {
