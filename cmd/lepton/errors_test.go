@@ -31,7 +31,7 @@ func registered() []string {
 // -h prints the usage and exits 0.
 func TestBogusFlagOneLine(t *testing.T) {
 	names := registered()
-	for _, want := range []string{"bench", "calibrate", "classify", "embed", "fairness", "info", "quantize", "tokenize", "verify", "version"} {
+	for _, want := range []string{"bench", "calibrate", "classify", "embed", "eval", "fairness", "info", "quantize", "tokenize", "verify", "version"} {
 		require.Contains(t, names, want, "the table covers every command")
 	}
 	for _, name := range names {

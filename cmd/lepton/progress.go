@@ -72,8 +72,13 @@ func (p *progress) advance(batch []input) {
 	if len(batch) == 0 {
 		return
 	}
-	p.lines += len(batch)
-	p.bytes = batch[len(batch)-1].end
+	p.set(p.lines+len(batch), batch[len(batch)-1].end)
+}
+
+// set records how many lines (rows) are done and up to which byte of the
+// input, and redraws the bar (throttled).
+func (p *progress) set(lines int, bytes int64) {
+	p.lines, p.bytes = lines, bytes
 	if !p.show {
 		return
 	}
