@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stretchr/testify/require"
 
 	"lepton/internal/convert"
@@ -50,12 +51,24 @@ func runFixture(t *testing.T) string {
 	return runFixturePath
 }
 
+// TestMain installs this test binary as the lepton command for the
+// scripts in testdata/script (script_test.go) and removes the shared
+// fixture after the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	testscript.Main(cleanupM{m}, map[string]func(){
+		"lepton": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// cleanupM runs the tests, then removes runFixture's file.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	code := c.m.Run()
 	if runFixturePath != "" {
 		os.RemoveAll(filepath.Dir(runFixturePath))
 	}
-	os.Exit(code)
+	return code
 }
 
 // runCLI runs one command line and returns exit status, stdout and stderr.

@@ -89,8 +89,7 @@ func (p *progress) set(lines int, bytes int64) {
 		p.bar = p.newBar()
 	}
 	if p.size >= 0 {
-		p.bar.Describe(fmt.Sprintf("%s: %d lines", p.what, p.lines))
-		_ = p.bar.Set64(p.bytes)
+		_ = p.bar.Set64(min(p.bytes, p.size))
 	} else {
 		_ = p.bar.Set64(int64(p.lines))
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +98,10 @@ DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json
 		return nil
 	}
 	if err := writeAtomic(*out, func(w io.Writer) error { return writeLep(w, m, tok, md) }, check); err != nil {
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return flagError("o", err)
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, summary)

@@ -71,20 +71,25 @@ check passed, 1 when the file is damaged (or cannot be read).
 			return err
 		}
 		if !v.OK {
-			return fmt.Errorf("%s is damaged (%d problems; --json lists them)", name, len(v.Problems))
+			return damagedError(name, v.Problems, verr)
 		}
 		return nil
 	}
 	if verr != nil {
-		// main prints the joined problems on one line, separated by "; ".
-		if len(v.Problems) == 1 {
-			return fmt.Errorf("%s is damaged: %w", name, verr)
-		}
-		return fmt.Errorf("%s is damaged (%d problems): %w", name, len(v.Problems), verr)
+		return damagedError(name, v.Problems, verr)
 	}
 	fmt.Fprintf(stdout, "%s: OK (format %s, %s, %d sections, %d tensors, every CRC32C and packed-weight check passed)\n",
 		name, v.Format, humanBytes(f.Size), v.Sections, v.Tensors)
 	return nil
+}
+
+// damagedError says what is wrong with a damaged file: main prints the
+// joined problems on one line, separated by "; ".
+func damagedError(name string, problems []string, err error) error {
+	if len(problems) == 1 {
+		return fmt.Errorf("%s is damaged: %w", name, err)
+	}
+	return fmt.Errorf("%s is damaged (%d problems): %w", name, len(problems), err)
 }
 
 // isDamage reports whether err says the bytes of a model file are wrong
