@@ -305,8 +305,15 @@ func warnDiagnostics(w *warnings, in *input, where string, d lepton.Diagnostics,
 			where, d.Tokens, maxTokens(m, maxLength), len(in.text))
 	}
 	if d.Unknown >= mostlyUnknown {
-		w.warn(warnUnknown, "%s: %d of its %d tokens are [UNK], unknown to the model's vocabulary: the answer says little about the text",
-			where, int(math.Round(d.Unknown*float64(d.Tokens))), d.Tokens)
+		unk := int(math.Round(d.Unknown * float64(d.Tokens)))
+		what := fmt.Sprintf("%d of its %d tokens are", unk, d.Tokens)
+		switch {
+		case d.Tokens == 1:
+			what = "its only token is"
+		case unk == d.Tokens:
+			what = fmt.Sprintf("all %d of its tokens are", unk)
+		}
+		w.warn(warnUnknown, "%s: %s [UNK], unknown to the model's vocabulary: the answer says little about the text", where, what)
 	}
 }
 

@@ -151,11 +151,17 @@ func (m *evalMetrics) report() evalReport {
 	return rep
 }
 
+// maxConfusionOnStdout is the most labels whose confusion matrix eval
+// prints on stdout: a wider table is unreadable on a terminal, and is in
+// report.md, the plots and the JSON.
+const maxConfusionOnStdout = 12
+
 // writeMarkdown writes the report as Markdown: the summary, the per-class
-// table and the confusion matrix. Only deterministic figures are written
-// unless withThroughput (report.md under --out has it; stdout does not, so
-// two runs of one model on one file print the same bytes).
-func (r *evalReport) writeMarkdown(w io.Writer, withThroughput bool) error {
+// table and the confusion matrix (full: in report.md; for stdout, only up
+// to maxConfusionOnStdout labels). Only deterministic figures are written
+// unless full (report.md under --out has the throughput; stdout does not,
+// so two runs of one model on one file print the same bytes).
+func (r *evalReport) writeMarkdown(w io.Writer, full bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s on %s\n\n", r.Model, r.Data)
 	fmt.Fprintf(&b, "| inputs | accuracy (95%% CI) | macro-F1 | weighted F1 | ECE | log loss |\n|---|---|---|---|---|---|\n")
@@ -166,7 +172,7 @@ func (r *evalReport) writeMarkdown(w io.Writer, withThroughput bool) error {
 	fmt.Fprintf(&b, "| %d | %s | %.4f | %.4f | %.4f | %.4f |\n\n", r.Inputs, acc, r.MacroF1, r.WeightedF1, r.ECE, r.LogLoss)
 	fmt.Fprintf(&b, "Skipped (blank text): %d. Truncated to the max length: %d. At least half [UNK]: %d.\n", r.Skipped, r.Truncated, r.MostlyUnknown)
 	fmt.Fprintf(&b, "ECE: %d equal-width bins of the %s.\n", fairness.ECEBins, map[bool]string{true: "probability of label 1", false: "top-label confidence"}[len(r.Labels) == 2])
-	if withThroughput && r.Throughput != nil {
+	if full && r.Throughput != nil {
 		t := r.Throughput
 		fmt.Fprintf(&b, "Throughput: %.0f texts/s, %.0f tokens/s (%.2f s in the model, %d threads, kernel %s; %.2f s in all).\n",
 			t.TextsPerS, t.TokensPerS, t.Seconds, t.Threads, t.Kernel, t.TotalSeconds)
@@ -180,6 +186,11 @@ func (r *evalReport) writeMarkdown(w io.Writer, withThroughput bool) error {
 	}
 	for i, c := range r.Classes {
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %d |\n", i, mdEscape(c.Label), opt(c.Precision), opt(c.Recall), opt(c.F1), c.Support, c.Predicted)
+	}
+	if !full && len(r.Labels) > maxConfusionOnStdout {
+		fmt.Fprintf(&b, "\nThe %dx%d confusion matrix is in --out DIR (report.md, confusion.png, confusion.svg) and in --json.\n", len(r.Labels), len(r.Labels))
+		_, err := io.WriteString(w, b.String())
+		return err
 	}
 	b.WriteString("\n## Confusion matrix\n\nRows: true label; columns: predicted label (numbered as above).\n\n| true \\ predicted |")
 	for i := range r.Labels {
