@@ -129,7 +129,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	ctx, cancel := interruptible()
 	defer cancel()
 
-	prog := newProgress(pf, stderr, src, "classify")
+	prog := newProgress(pf, stdout, stderr, src, "classify")
 	warn := newWarnings(stderr, "classify", prog)
 	if src.interactive() {
 		fmt.Fprintln(stderr, "lepton classify: reading one text per line (Ctrl-D ends)")
@@ -161,7 +161,7 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		// (those before a failing input too), redraw the bar.
 		defer prog.advance(batch)
 		defer out.Flush()
-		defer prog.clear()
+		defer prog.beforeOutput()
 		for i := range batch {
 			in := &batch[i]
 			if in.skip != "" {

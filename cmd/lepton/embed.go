@@ -78,7 +78,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, cancel := interruptible()
 	defer cancel()
 
-	prog := newProgress(pf, stderr, src, "embed")
+	prog := newProgress(pf, stdout, stderr, src, "embed")
 	warn := newWarnings(stderr, "embed", prog)
 	if src.interactive() {
 		fmt.Fprintln(stderr, "lepton embed: reading one text per line (Ctrl-D ends)")
@@ -109,7 +109,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		defer prog.advance(batch) // as in classify
 		defer out.Flush()
-		defer prog.clear()
+		defer prog.beforeOutput()
 		for i := range batch {
 			in := &batch[i]
 			if in.skip != "" {

@@ -96,7 +96,7 @@ func runEval(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if st != nil && st.Mode().IsRegular() {
 		src.size = st.Size()
 	}
-	prog := newProgress(pf, stderr, src, "eval")
+	prog := newProgress(pf, stdout, stderr, src, "eval")
 	warn := newWarnings(stderr, "eval", prog)
 	met := newEvalMetrics(info.Labels)
 	labels := newLabelIndex(info.Labels)

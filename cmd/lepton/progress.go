@@ -37,25 +37,32 @@ const (
 // of known size (with the time left), or a count of lines. It is only ever
 // written to stderr, never to the output, so --json output stays one JSON
 // object per line. Everything runs on the command's goroutine: the bar
-// renders only when advance is called (no background spinner), so warnings
-// and results, printed after clear, never interleave with it.
+// renders only when set is called (no background spinner), at most every
+// redrawEvery, so warnings, and results when stdout shares the terminal,
+// are printed after clear and never interleave with it.
 type progress struct {
-	w     io.Writer
-	what  string // the command, shown before the bar
-	size  int64  // bytes of the input, -1 when unknown
-	show  bool   // the bar may be shown
-	eager bool   // show it from the first batch (else once the input proves long)
-	start time.Time
-	lines int
-	bytes int64
-	bar   *progressbar.ProgressBar
+	w         io.Writer
+	what      string // the command, shown before the bar
+	size      int64  // bytes of the input, -1 when unknown
+	show      bool   // the bar may be shown
+	eager     bool   // show it from the first batch (else once the input proves long)
+	stdoutTTY bool   // results go to a terminal too: clear the bar before them
+	start     time.Time
+	lines     int
+	bytes     int64
+	bar       *progressbar.ProgressBar
+	drawn     time.Time // when the bar was last drawn
+	cleared   bool      // the bar was erased: draw it at the next set
 }
+
+// redrawEvery throttles the bar.
+const redrawEvery = 100 * time.Millisecond
 
 // newProgress decides whether a run gets a progress bar: --progress forces
 // one and --no-progress none; otherwise only when stderr is a terminal and
 // the input is a file or a pipe (not a person typing, nor TEXT arguments).
-func newProgress(pf progressFlags, stderr io.Writer, src *inputSource, what string) *progress {
-	p := &progress{w: stderr, what: what, size: src.size, start: time.Now()}
+func newProgress(pf progressFlags, stdout, stderr io.Writer, src *inputSource, what string) *progress {
+	p := &progress{w: stderr, what: what, size: src.size, start: time.Now(), stdoutTTY: isTerminal(stdout)}
 	switch {
 	case pf.off:
 	case pf.on:
@@ -88,6 +95,10 @@ func (p *progress) set(lines int, bytes int64) {
 		}
 		p.bar = p.newBar()
 	}
+	if !p.cleared && time.Since(p.drawn) < redrawEvery {
+		return
+	}
+	p.drawn, p.cleared = time.Now(), false
 	if p.size >= 0 {
 		_ = p.bar.Set64(min(p.bytes, p.size))
 	} else {
@@ -99,25 +110,36 @@ func (p *progress) newBar() *progressbar.ProgressBar {
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetSpinnerChangeInterval(0), // no goroutine: see the type's comment
 	}
 	if p.size >= 0 {
+		// ShowCount (bytes done of the total) makes every set redraw, not
+		// only a new percentage: a bar erased for a warning comes back at
+		// once.
 		return progressbar.NewOptions64(max(p.size, 1), append(opts,
 			progressbar.OptionSetDescription(p.what), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetPredictTime(true))...)
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true))...)
 	}
 	return progressbar.NewOptions64(-1, append(opts,
 		progressbar.OptionSetDescription(p.what), progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(), progressbar.OptionSetItsString("lines"))...)
 }
 
-// clear erases the bar before something else is written to the terminal;
-// the next advance draws it again.
+// clear erases the bar before something else is written to stderr; the
+// next set draws it again.
 func (p *progress) clear() {
-	if p.bar != nil {
+	if p.bar != nil && !p.cleared {
 		_ = p.bar.Clear()
+		p.cleared = true
+	}
+}
+
+// beforeOutput erases the bar before results are written to stdout, when
+// stdout is the same kind of thing as the bar's: a terminal.
+func (p *progress) beforeOutput() {
+	if p.stdoutTTY {
+		p.clear()
 	}
 }
 

@@ -113,13 +113,13 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	}
 	ctx, cancel := interruptible()
 	defer cancel()
-	prog := newProgress(pf, stderr, src, "tokenize")
+	prog := newProgress(pf, stdout, stderr, src, "tokenize")
 	out := bufio.NewWriter(stdout)
 	opt := tokenize.EncodeOptions{MaxLength: *maxLen}
 	err = src.stream(ctx, func(batch []input) error {
 		defer prog.advance(batch) // as in classify
 		defer out.Flush()
-		prog.clear()
+		prog.beforeOutput()
 		for i := range batch {
 			in := &batch[i]
 			var (
