@@ -27,7 +27,7 @@ func openPTY(t *testing.T) (ctrl, tty *os.File) {
 	}
 	ctrl = os.NewFile(uintptr(fd), "/dev/ptmx")
 	require.NoError(t, unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0)) // unlockpt
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)                      // ptsname
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)                       // ptsname
 	require.NoError(t, err)
 	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
 	require.NoError(t, err)
