@@ -95,6 +95,10 @@ func runCalibrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fileError("in", df.in, err)
 	}
+	if k := len(ss[0].Probs); m != fairness.Temperature && k != 2 {
+		// The method given cannot apply to these scores: a usage error.
+		return usagef("--method %s needs binary scores, %s has %d classes (use temperature)", m, df.in, k)
+	}
 	a, err := fairness.NewCalibrationArtefact(ss, m, df.minGroup)
 	if err != nil {
 		return fileError("in", df.in, err)

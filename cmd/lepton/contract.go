@@ -35,10 +35,12 @@ import (
 //   - Warnings about inputs go to stderr as "lepton CMD: warning: line N:
 //     ..." and never change the exit status.
 //
-// New commands use usagef and errUsage for usage errors, flagError for file
-// errors, optionError on errors from lepton.Open and the calls, and
-// openModel for -m; TestContract then covers them with a table entry and
-// a script in testdata/script.
+// New commands use usagef and errUsage for usage errors, flagError and
+// fileError for file errors, optionError on errors from lepton.Open and the
+// calls, modelFlags.open (or openModel, openLep and modelFileError) for -m,
+// openInputs and inputSource.stream to read texts, and warnings for
+// per-input warnings; then they get rows in TestContract and a script
+// testdata/script/NAME.txtar, which TestScriptPerCommand requires.
 
 // usagef returns a usage error (exit status 2).
 func usagef(format string, args ...any) error {

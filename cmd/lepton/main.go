@@ -1,7 +1,12 @@
 // Command lepton converts BERT checkpoints to Lepton's int8 .lep format and
-// runs them: classify, embed, tokenize, inspect and verify models.
+// runs them: classify, embed, tokenize, evaluate, calibrate, inspect and
+// verify models.
 //
-// Each subcommand lives in its own file and registers itself in init.
+// Each subcommand lives in its own file and registers itself in init. All
+// of them keep one contract (exit status 0/1/2, one-line errors that name
+// the flag of a bad file, -m falling back to the built-in model, warnings
+// on stderr): see contract.go and the README's "The command-line tool".
+// Each has a script test in testdata/script and rows in TestContract.
 package main
 
 import (
