@@ -73,6 +73,7 @@ func runOnTTY(t *testing.T, stdin io.Reader, stdinTTY bool, args ...string) (std
 // and TEXT arguments get none; a person typing gets a hint, an answer per
 // line, and no bar.
 func TestProgressOnTerminal(t *testing.T) {
+	requireSubprocess(t)
 	model := runFixture(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -27,6 +28,7 @@ import (
 // labels negative/neutral/positive, 128 positions) and BINARY_MODEL (the
 // same with a 2-label head), and REPO (the repository root).
 func TestScripts(t *testing.T) {
+	requireSubprocess(t)
 	model := runFixture(t)
 	binary := binaryFixture(t)
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
@@ -46,6 +48,23 @@ func TestScripts(t *testing.T) {
 			"damage": cmdDamage,
 		},
 	})
+}
+
+// requireSubprocess skips a test that runs the lepton command (this test
+// binary, installed by TestMain) as a subprocess where that cannot work:
+// under a user-mode emulator without binfmt_misc (CI's arm64 run under
+// qemu-aarch64-static) the kernel cannot execute the binary at all. These
+// tests run natively in CI; the in-process tests cover the same code under
+// emulation.
+func requireSubprocess(t *testing.T) {
+	t.Helper()
+	bin, err := exec.LookPath("lepton")
+	require.NoError(t, err, "TestMain installs the lepton command")
+	err = exec.Command(bin, "version").Run()
+	if errors.Is(err, syscall.ENOEXEC) {
+		t.Skipf("cannot run the test binary as a subprocess here (%v): an emulated architecture without binfmt_misc; this test runs natively", err)
+	}
+	require.NoError(t, err, "lepton version as a subprocess")
 }
 
 // cmdExits is the scripts' "exits N command args...".

@@ -25,6 +25,7 @@ func TestStreamMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pipes 200,000 lines through the CLI (about 8 s of CPU)")
 	}
+	requireSubprocess(t)
 	bin, err := exec.LookPath("lepton") // this test binary, installed by TestMain
 	require.NoError(t, err)
 	for _, tc := range []struct {
