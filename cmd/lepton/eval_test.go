@@ -219,7 +219,8 @@ func TestEvalCLI(t *testing.T) {
 // model's data (examples/train-clinic/split.json), eval reproduces the
 // accuracy, macro-F1 and per-label F1 that scikit-learn computed from
 // PyTorch's fp32 logits (examples/train-clinic/metrics.json; int8 and fp32
-// agree on every test row), and on the whole file it runs with --out.
+// agree on every test row), and writes --out and --out-scores for it (the
+// whole file, as the README shows it, runs in TestReadme).
 func TestEvalSymptom2Disease(t *testing.T) {
 	data := testshared.Path(t, "data/symptom2disease/Symptom2Disease.csv")
 	root := testshared.RepoRoot(t)
@@ -267,11 +268,14 @@ func TestEvalSymptom2Disease(t *testing.T) {
 		require.InDelta(t, metrics.Test.PerClassF1[c.Label], *c.F1, 5e-5, c.Label)
 	}
 
-	code, out, errs = runCLI("", "eval", "--in", data, "--out", filepath.Join(dir, "all"), "--out-scores", filepath.Join(dir, "scores.csv"))
+	code, out, errs = runCLI("", "eval", "--in", test, "--out", filepath.Join(dir, "out"), "--out-scores", filepath.Join(dir, "scores.csv"))
 	require.Equal(t, 0, code, errs)
-	require.Contains(t, out, "| 1200 | ")
+	require.Contains(t, out, "| 242 | ")
+	for _, f := range []string{"metrics.json", "report.md", "confusion.png", "confusion.svg", "reliability.png", "reliability.svg"} {
+		require.FileExists(t, filepath.Join(dir, "out", f))
+	}
 	ss, err := fairness.ReadFile(filepath.Join(dir, "scores.csv"))
 	require.NoError(t, err)
-	require.Len(t, ss, 1200)
+	require.Len(t, ss, 242)
 	require.Len(t, ss[0].Probs, 24)
 }
