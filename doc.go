@@ -1,7 +1,9 @@
-// Package lepton runs BERT text classifiers and encoders in pure Go, from a
-// single int8-quantised .lep file: no cgo, no Python, no network.
+// Package lepton runs BERT and DistilBERT text classifiers, sentence
+// embedders and cross-encoder rerankers in pure Go, from a single
+// int8-quantised .lep file: no cgo, no Python, no network.
 //
-// Convert a Hugging Face checkpoint once with the command-line tool
+// Convert a Hugging Face checkpoint or a sentence-transformers folder once
+// with the command-line tool
 //
 //	lepton quantize ./my-bert -o model.lep
 //
@@ -14,6 +16,13 @@
 //	res, err := m.Classify(ctx, []string{"great movie", "dull and far too long"})
 //	// res[i].Label, res[i].Index, res[i].Probs
 //	vecs, err := m.Embed(ctx, texts, lepton.WithPooling(lepton.PoolMean), lepton.WithNormalize(true))
+//	ranked, err := reranker.Rerank(ctx, "query", passages) // best first, with indexes
+//
+// A model converted from a sentence-transformers folder records its
+// pooling, normalisation, prompts and max_seq_length, and Embed applies them
+// by default, so its vectors are those of encode(). Package
+// lepton/leptontest records a model's outputs in golden files and checks
+// them in tests.
 //
 // # How it runs
 //
@@ -44,9 +53,10 @@
 // # Options
 //
 // Open takes Options (WithThreads, WithActivationBits, WithVerify, and any
-// CallOption to set a default); Classify, ClassifyPairs and Embed take
-// CallOptions (WithMaxLength, WithTruncation, WithPooling, WithNormalize,
-// WithFloat32) that override the defaults for one call. The output hooks are options too: WithPrivateLabel,
+// CallOption to set a default); Classify, ClassifyPairs, Embed and Rerank
+// take CallOptions (WithMaxLength, WithTruncation, WithPooling,
+// WithNormalize, WithPrompt, WithFloat32) that override the defaults for one
+// call. The output hooks are options too: WithPrivateLabel,
 // WithPrivateEmbedding and WithPrivacy release outputs under local
 // differential privacy (package privacy), and WithCalibration and WithGroups
 // apply per-group calibration (package fairness).
@@ -56,7 +66,9 @@
 // Any Go string is accepted. An empty text becomes [CLS] [SEP]. Invalid
 // UTF-8 bytes decode to U+FFFD, which BERT's normaliser drops, as it drops
 // NUL and other control characters. Texts longer than the max length
-// (default: the model's position table, typically 512 tokens) are truncated
+// (default: the model's max_seq_length or tokenizer model_max_length when
+// the converted folder had one, else its position table, typically 512
+// tokens) are truncated
 // unless WithTruncation(false) asks for ErrTooLong instead.
 //
 // A classifier answers every input, confidently or not, so each result

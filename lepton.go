@@ -55,6 +55,7 @@ type callState struct {
 	diag []Diagnostics
 	seqs []bert.Sequence
 	cc   callConfig
+	plan embedPlan // Embed's pooling, normalisation and prompt (sentence.go)
 }
 
 // Open maps the .lep model file at path read-only, validates it (header,
@@ -289,9 +290,13 @@ func (m *Model) Close() error {
 
 // Classification is the result of classifying one input.
 type Classification struct {
-	Label  string    // the most probable label
-	Index  int       // its index in Info().Labels
-	Probs  []float32 // softmax probability of every label
+	Label string // the most probable label
+	Index int    // its index in Info().Labels
+	// Probs holds the softmax probability of every label. A single-output
+	// head (a cross-encoder; see Rerank) has one value instead: its score,
+	// the logit through Info().ScoreActivation (a sigmoid probability by
+	// default).
+	Probs  []float32
 	Logits []float32 // the classifier's raw scores
 	// Privacy is set under WithPrivateLabel: Label and Index are then the
 	// privately released label, Probs and Logits nil, and this is its cost.
@@ -388,7 +393,13 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		lg := buf[2*k*nl : (2*k+1)*nl : (2*k+1)*nl]
 		pr := buf[(2*k+1)*nl : (2*k+2)*nl : (2*k+2)*nl]
 		copy(lg, logits)
-		bert.Softmax(pr, lg)
+		if nl == 1 {
+			// A single-output head (cross-encoder) has a score, not a
+			// distribution: its activation of the logit (Info().ScoreActivation).
+			pr[0] = bert.Score(lg[0], m.net.Config.ScoreActivation)
+		} else {
+			bert.Softmax(pr, lg)
+		}
 		best := 0
 		for j, v := range lg {
 			if v > lg[best] {
@@ -439,9 +450,13 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 	return out, nil
 }
 
-// Embed returns one vector (of Info().Hidden values) per text, in input
-// order, pooled as WithPooling says (default: the model's pooling) and
-// optionally normalised to unit length (WithNormalize). Tokenisation,
+// Embed returns one vector per text, in input order: the text (after the
+// model's default prompt, if it has one, or WithPrompt's) is encoded and its
+// token vectors pooled as WithPooling says (default: the model's pooling,
+// Info().Pooling; vectors have Info().EmbeddingDim values) and normalised to
+// unit length if WithNormalize says so (default: Info().Normalize). For a
+// model converted from a sentence-transformers folder these defaults are
+// the folder's, so the vectors are those of its encode(). Tokenisation,
 // truncation and cancellation behave as in Classify. EmbedDetailed returns
 // each vector with its input's Diagnostics.
 func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) ([][]float32, error) {
@@ -505,37 +520,36 @@ func (m *Model) embed(ctx context.Context, texts []string, opts []CallOption, di
 	if len(texts) == 0 {
 		return [][]float32{}, nil
 	}
-	pool := bert.PoolCLS
-	switch cc.pooling {
-	case PoolMean:
-		pool = bert.PoolMean
-	case PoolDefault:
-		if p, err := bert.ParsePooling(m.net.Config.Pooling); err == nil {
-			pool = p
-		}
-	}
-	if err := m.encode(st, texts, nil, cc); err != nil {
+	plan, err := m.embedPlan(st, &cc) // pooling, normalisation, prompt (sentence.go)
+	if err != nil {
 		return nil, err
 	}
-	copy(diag, st.diag)
-	h := m.net.Config.Hidden
+	if err := m.encode(st, plan.texts(texts), nil, cc); err != nil {
+		return nil, err
+	}
+	if diag != nil {
+		copy(diag, st.diag)
+		if plan.hasPrompt {
+			m.unprompt(st, plan.prompt, diag)
+		}
+	}
+	h, dim := m.net.Config.Hidden, plan.dim
 	out := make([][]float32, len(texts))
-	buf := make([]float32, len(texts)*h)
+	buf := make([]float32, len(texts)*dim)
 	if cc.reference != nil {
 		for k := 0; err == nil && k < len(texts); k++ {
 			var ref *bert.RefOutput
 			if ref, err = cc.reference(m, ctx, st, k); err == nil {
-				out[k] = buf[k*h : (k+1)*h : (k+1)*h]
-				copy(out[k], bert.RefPool(ref.Hidden, h, pool, cc.normalize))
+				out[k] = buf[k*dim : (k+1)*dim : (k+1)*dim]
+				plan.pool(out[k], ref.Hidden, h)
 			}
 		}
 	} else {
 		err = m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 			for i := 0; i < ws.Seqs(); i++ {
 				k := first + i
-				v := buf[k*h : (k+1)*h : (k+1)*h]
-				ws.Embed(v, i, pool, cc.normalize)
-				out[k] = v
+				out[k] = buf[k*dim : (k+1)*dim : (k+1)*dim]
+				plan.pool(out[k], ws.Hidden(i), h)
 			}
 			return nil
 		})
@@ -571,7 +585,7 @@ func (m *Model) callConfig(st *callState, opts []CallOption) (callConfig, error)
 		}
 	}
 	if cc.maxLength == 0 {
-		cc.maxLength = m.net.Config.MaxPositions
+		cc.maxLength = m.defaultMaxLength()
 	}
 	if cc.reference != nil && !m.hasFloat32() {
 		return *cc, fmt.Errorf("%w: WithFloat32 needs the fp32 weights, and this file has none (convert with --keep-fp32)", ErrInvalidOption)
@@ -638,6 +652,27 @@ func (m *Model) diagnose(enc *tokenize.Encoding) Diagnostics {
 		d.Unknown = float64(unknown) / float64(d.Tokens)
 	}
 	return d
+}
+
+// unprompt takes the prompt's own tokens out of diagnostics measured on
+// prompt + text, so that they describe the caller's text: an empty text
+// after a prompt is still empty.
+func (m *Model) unprompt(st *callState, prompt string, diag []Diagnostics) {
+	enc, err := st.enc.Encode(prompt, tokenize.EncodeOptions{})
+	if err != nil {
+		return
+	}
+	p := m.diagnose(enc)
+	pUnk := int(math.Round(p.Unknown * float64(p.Tokens)))
+	for i := range diag {
+		d := &diag[i]
+		unk := int(math.Round(d.Unknown*float64(d.Tokens))) - pUnk
+		d.Tokens = max(d.Tokens-p.Tokens, 0)
+		d.Unknown = 0
+		if d.Tokens > 0 {
+			d.Unknown = float64(min(max(unk, 0), d.Tokens)) / float64(d.Tokens)
+		}
+	}
 }
 
 // run pushes the encoded inputs through the encoder in batches and calls
@@ -725,24 +760,41 @@ func (m *Model) hasFloat32() bool {
 
 // Info describes an open model.
 type Info struct {
-	Architecture string // "BertModel" or "BertForSequenceClassification"
+	Architecture string // "BertModel", "BertForSequenceClassification", "DistilBertModel" or "DistilBertForSequenceClassification"
 	Layers       int
-	Hidden       int // embedding size
+	Hidden       int // hidden size
 	Heads        int
 	Intermediate int
 	Vocab        int
 	MaxPositions int
 	TypeVocab    int
-	Pooling      string   // the model's default pooling: "cls" or "mean"
-	Labels       []string // classifier labels by index; empty for encoders
-	Kernel       string   // the int8 kernel tier in use (quant.KernelName)
-	ActBits      int      // activation precision of the int8 path (WithActivationBits)
-	Threads      int      // goroutines per call
-	MaxLength    int      // default max tokens per input
-	Mapped       bool     // weights are memory-mapped (not copied)
-	HasFloat32   bool     // the file keeps fp32 weights: WithFloat32 works
-	Format       string   // .lep format version, "major.minor"
-	Metadata     map[string]string
+	// Pooling is the model's default pooling: "cls", "mean", "max", ...,
+	// or several sentence-transformers modes joined by "+" ("cls+mean"),
+	// whose vectors Embed concatenates.
+	Pooling string
+	// EmbeddingDim is the length of Embed's vectors under the default
+	// pooling: Hidden times the number of pooling modes.
+	EmbeddingDim int
+	// Normalize reports whether Embed normalises vectors by default (a
+	// sentence-transformers Normalize module).
+	Normalize bool
+	// Prompts are the model's named prompts (WithPrompt), DefaultPrompt
+	// the one Embed prepends unless told otherwise ("" none).
+	Prompts       map[string]string
+	DefaultPrompt string
+	Labels        []string // classifier labels by index; empty for encoders
+	// ScoreActivation is how a single-output head's logit becomes the
+	// Score of Rerank (and the one probability of Classify): "sigmoid",
+	// "identity" or "tanh"; "" for other models.
+	ScoreActivation string
+	Kernel          string // the int8 kernel tier in use (quant.KernelName)
+	ActBits         int    // activation precision of the int8 path (WithActivationBits)
+	Threads         int    // goroutines per call
+	MaxLength       int    // default max tokens per input (the model's max_seq_length or model_max_length, else MaxPositions)
+	Mapped          bool   // weights are memory-mapped (not copied)
+	HasFloat32      bool   // the file keeps fp32 weights: WithFloat32 works
+	Format          string // .lep format version, "major.minor"
+	Metadata        map[string]string
 }
 
 // Info returns the model's configuration and runtime settings. It works on
@@ -751,18 +803,27 @@ func (m *Model) Info() Info {
 	c := &m.net.Config
 	maxLen := m.cfg.defaults.maxLength
 	if maxLen == 0 {
-		maxLen = c.MaxPositions
+		maxLen = m.defaultMaxLength()
 	}
-	pooling := c.Pooling
-	if pooling == "" {
-		pooling = "cls"
-	}
+	mode, _ := bert.ParsePooling(c.Pooling) // validated at Open
 	return Info{
 		Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
-		Pooling: pooling, Labels: append([]string(nil), m.labels...), Kernel: quant.KernelName(),
+		Pooling: mode.String(), EmbeddingDim: mode.Dim(c.Hidden), Normalize: c.Normalize,
+		Prompts: maps.Clone(c.Prompts), DefaultPrompt: c.DefaultPrompt,
+		Labels: append([]string(nil), m.labels...), ScoreActivation: c.ScoreActivation, Kernel: quant.KernelName(),
 		ActBits: m.cfg.actBits, Threads: m.cfg.threads, MaxLength: maxLen, Mapped: m.file.Mapped, HasFloat32: m.hasFloat32(),
 		Format:   strconv.Itoa(m.file.Major) + "." + strconv.Itoa(m.file.Minor),
 		Metadata: maps.Clone(map[string]string(m.file.Meta)),
 	}
+}
+
+// defaultMaxLength is the max length of a call without WithMaxLength: the
+// one the model file records (a sentence-transformers max_seq_length, a
+// tokenizer's model_max_length), else the position table.
+func (m *Model) defaultMaxLength() int {
+	if n := m.net.Config.MaxLength; n > 0 {
+		return n
+	}
+	return m.net.Config.MaxPositions
 }

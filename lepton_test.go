@@ -383,8 +383,34 @@ func TestEmbedPooling(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, PoolMean, p)
 	require.Equal(t, "mean", p.String())
-	_, err = ParsePooling("max")
+	p, err = ParsePooling("max")
+	require.NoError(t, err)
+	require.Equal(t, PoolMax, p)
+	require.Equal(t, "max", p.String())
+	_, err = ParsePooling("median")
 	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = mm.Embed(ctx, texts, WithPooling(PoolMax+1))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	// Max pooling against the int8 forward pass's hidden states.
+	mx, err := m.Embed(ctx, texts, WithPooling(PoolMax))
+	require.NoError(t, err)
+	st = m.getState()
+	require.NoError(t, m.encode(st, texts, nil, cc))
+	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		for i := 0; i < ws.Seqs(); i++ {
+			hs := ws.Hidden(i)
+			for d := 0; d < h; d++ {
+				best := hs[d]
+				for r := 1; r < ws.Len(i); r++ {
+					best = max(best, hs[r*h+d])
+				}
+				require.Equal(t, best, mx[first+i][d])
+			}
+		}
+		return nil
+	}))
+	m.states.Put(st)
 }
 
 func TestCloseAndCancel(t *testing.T) {

@@ -14,29 +14,36 @@ type Pooling int
 
 // Pooling modes.
 const (
-	// PoolDefault uses the pooling recorded in the model file (mean for
-	// sentence-embedding models, CLS otherwise).
+	// PoolDefault uses the pooling recorded in the model file: for a
+	// converted sentence-transformers folder, its Pooling module's (which
+	// may be several modes concatenated, Info().Pooling says which);
+	// otherwise mean for encoders and CLS for classifiers.
 	PoolDefault Pooling = iota
 	// PoolCLS takes the final hidden state of the [CLS] token.
 	PoolCLS
 	// PoolMean averages the final hidden states of all the text's tokens
 	// (special tokens included, as the attention mask does).
 	PoolMean
+	// PoolMax takes the maximum of each dimension over the text's tokens
+	// (special tokens included), as sentence-transformers' max pooling.
+	PoolMax
 )
 
-// String returns "default", "cls" or "mean".
+// String returns "default", "cls", "mean" or "max".
 func (p Pooling) String() string {
 	switch p {
 	case PoolCLS:
 		return "cls"
 	case PoolMean:
 		return "mean"
+	case PoolMax:
+		return "max"
 	}
 	return "default"
 }
 
-// ParsePooling maps "cls", "mean" and "" (default) to a Pooling, for
-// command lines and config files.
+// ParsePooling maps "cls", "mean", "max" and "" (default) to a Pooling,
+// for command lines and config files.
 func ParsePooling(s string) (Pooling, error) {
 	switch s {
 	case "", "default":
@@ -45,8 +52,10 @@ func ParsePooling(s string) (Pooling, error) {
 		return PoolCLS, nil
 	case "mean", "MEAN":
 		return PoolMean, nil
+	case "max", "MAX":
+		return PoolMax, nil
 	}
-	return 0, fmt.Errorf("%w: pooling %q (want cls or mean)", ErrInvalidOption, s)
+	return 0, fmt.Errorf("%w: pooling %q (want cls, mean or max)", ErrInvalidOption, s)
 }
 
 // callConfig holds the settings of one call. Open's options set a Model's
@@ -58,6 +67,13 @@ type callConfig struct {
 	truncate  bool // truncate over-long texts (true) or fail with ErrTooLong
 	pooling   Pooling
 	normalize bool
+	// normalizeSet: WithNormalize was given; otherwise Embed follows the
+	// model file (its Normalize module).
+	normalizeSet bool
+	// prompt names the prompt Embed prepends when promptSet (WithPrompt);
+	// otherwise the model's default prompt.
+	prompt    string
+	promptSet bool
 	// reference runs the float reference path (WithFloat32(true); nil: the
 	// int8 path). Reached only through this field, so programs that never
 	// ask for it do not link the reference code.
@@ -194,7 +210,7 @@ func WithTruncation(truncate bool) CallOption {
 // pooling recorded in the model file).
 func WithPooling(p Pooling) CallOption {
 	return callOption(func(c *callConfig) error {
-		if p < PoolDefault || p > PoolMean {
+		if p < PoolDefault || p > PoolMax {
 			return fmt.Errorf("%w: pooling %d", ErrInvalidOption, p)
 		}
 		c.pooling = p
@@ -202,11 +218,13 @@ func WithPooling(p Pooling) CallOption {
 	})
 }
 
-// WithNormalize makes Embed scale every vector to unit L2 norm (default
-// false), so that dot products are cosine similarities.
+// WithNormalize chooses whether Embed scales every vector to unit L2 norm,
+// so that dot products are cosine similarities. The default is the model
+// file's: true for a sentence-transformers model with a Normalize module
+// (Info().Normalize), false otherwise.
 func WithNormalize(normalize bool) CallOption {
 	return callOption(func(c *callConfig) error {
-		c.normalize = normalize
+		c.normalize, c.normalizeSet = normalize, true
 		return nil
 	})
 }

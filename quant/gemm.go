@@ -100,8 +100,17 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 		// prefetching the next tile's weights pays.
 		g.flags |= flagPrefetch
 	}
-	chunks := g.mChunks * ((RoundUp(n, NR)/NR + g.panelsPer - 1) / g.panelsPer)
-	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
+	panels := RoundUp(n, NR) / NR
+	parallel := p.Threads() > 1 && m*n*k >= serialOps
+	if want := 4 * p.Threads(); parallel && g.mChunks*((panels+g.panelsPer-1)/g.panelsPer) < want {
+		// Too few chunks to keep every thread busy to the end (a short
+		// batch is one row chunk): narrow them, down to one kernel call's
+		// panels.
+		per := (panels*g.mChunks + want - 1) / want
+		g.panelsPer = max(t.np, min(g.panelsPer, RoundUp(per, t.np)))
+	}
+	chunks := g.mChunks * ((panels + g.panelsPer - 1) / g.panelsPer)
+	if !parallel || chunks == 1 {
 		for c := range chunks {
 			g.chunk(c, &j.s)
 		}

@@ -178,7 +178,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	emb := make([]float32, m.Config.Hidden)
+	emb := make([]float32, pool.Dim(m.Config.Hidden)) // several pooling modes concatenate
 	infer := func() error {
 		if err := m.Forward(ctx, ws, seqs); err != nil {
 			return err

@@ -301,7 +301,7 @@ func warnDiagnostics(w *warnings, in *input, where string, d lepton.Diagnostics,
 		w.warn(warnUTF8, "%s: not valid UTF-8 (is the input in another encoding?); the invalid bytes were ignored", where)
 	}
 	if d.Truncated {
-		w.warn(warnTruncated, "%s: truncated: only its first %d tokens were read (max length %d; the line has %d bytes)",
+		w.warn(warnTruncated, "%s: truncated: only its first %d tokens were read (max length %d; the text has %d bytes)",
 			where, d.Tokens, maxTokens(m, maxLength), len(in.text))
 	}
 	if d.Unknown >= mostlyUnknown {

@@ -198,7 +198,7 @@ func TestClassifyWarnings(t *testing.T) {
 	require.Len(t, strings.Split(strings.TrimSuffix(out, "\n"), "\n"), 4, "line 4 has no tokens: skipped")
 	require.Contains(t, out, "\tcaf\uFFFD fever\n", "invalid bytes are echoed as U+FFFD")
 	require.Equal(t, strings.Join([]string{
-		"lepton classify: warning: line 2: truncated: only its first 126 tokens were read (max length 128; the line has 1600 bytes)",
+		"lepton classify: warning: line 2: truncated: only its first 126 tokens were read (max length 128; the text has 1600 bytes)",
 		"lepton classify: warning: line 3: 2 of its 3 tokens are [UNK], unknown to the model's vocabulary: the answer says little about the text",
 		"lepton classify: warning: line 4: no tokens once normalised (control characters only?), skipped",
 		"lepton classify: warning: line 5: not valid UTF-8 (is the input in another encoding?); the invalid bytes were ignored",
@@ -294,7 +294,8 @@ func TestRunModelErrors(t *testing.T) {
 	}{
 		{"missing file", 1, "", []string{"classify", "-m", "/nonexistent/model.lep", "x"}, "-m: open model: open /nonexistent/model.lep: no such file"},
 		{"not a model", 1, "", []string{"embed", "-m", notModel, "x"}, "-m: invalid model file"},
-		{"bad pooling", 2, "", []string{"embed", "-m", model, "--pooling", "max", "x"}, `--pooling "max": want cls or mean`},
+		{"bad pooling", 2, "", []string{"embed", "-m", model, "--pooling", "median", "x"}, `--pooling "median": want cls, mean or max`},
+		{"unknown prompt", 2, "", []string{"embed", "-m", model, "--prompt", "query", "x"}, `--prompt "query": the model has no such prompt (its prompts: none)`},
 		{"bad flag", 2, "", []string{"classify", "-m", model, "--bogus", "x"}, "bogus"},
 		{"too long", 1, "", []string{"classify", "-m", model, "--no-truncate", long, "ok"}, "argument 1: longer than the max length of 128 tokens (--no-truncate)"},
 		{"too long from stdin", 1, long + "\n", []string{"embed", "-m", model, "--no-truncate"}, "line 1: longer than the max length"},

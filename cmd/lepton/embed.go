@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
+	"strings"
 
 	"lepton"
 )
@@ -28,7 +30,7 @@ type embedJSON struct {
 	Privacy *dpCost `json:"privacy,omitempty"`
 }
 
-const embedUsage = `usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean] [--normalize] [--no-text] [--in FILE | TEXT...]
+const embedUsage = `usage: lepton embed [-m MODEL] [--json] [--pooling cls|mean|max] [--normalize] [--prompt NAME] [--no-text] [--in FILE | TEXT...]
 Embeds each TEXT, or each line of --in FILE or of standard input, as lines
 arrive. Prints one vector per input, space-separated, then a tab and the
 text; or with --json one {"line","text","vector","tokens","truncated","unknown"}
@@ -40,8 +42,9 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
 	var mf modelFlags
 	mf.register(fs)
-	pooling := fs.String("pooling", "", "cls or mean (default: the model's pooling)")
-	normalize := fs.Bool("normalize", false, "scale vectors to unit length")
+	pooling := fs.String("pooling", "", "cls, mean or max (default: the model's pooling)")
+	normalize := fs.Bool("normalize", false, "scale vectors to unit length (default: the model's setting, 'lepton info' shows it; --normalize=false turns a model's off)")
+	prompt := fs.String("prompt", "", "prepend the model's prompt of this name (default: its default prompt; --prompt '' none)")
 	var df dpFlags // privacy_flags.go
 	df.registerEmbed(fs)
 	var pf progressFlags
@@ -57,7 +60,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	pool, err := lepton.ParsePooling(*pooling)
 	if err != nil {
-		return usagef("--pooling %q: want cls or mean", *pooling)
+		return usagef("--pooling %q: want cls, mean or max", *pooling)
 	}
 	df.parsed(fs)
 	dopts, err := df.embedOptions()
@@ -74,7 +77,21 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	callOpts := append(dopts, lepton.WithPooling(pool), lepton.WithNormalize(*normalize), lepton.WithTruncation(true))
+	if *prompt != "" {
+		if _, ok := m.Info().Prompts[*prompt]; !ok {
+			return usagef("--prompt %q: the model has no such prompt (its prompts: %s)", *prompt, promptList(m.Info().Prompts))
+		}
+	}
+	callOpts := append(dopts, lepton.WithPooling(pool), lepton.WithTruncation(true))
+	// --normalize and --prompt follow the model unless given.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "normalize":
+			callOpts = append(callOpts, lepton.WithNormalize(*normalize))
+		case "prompt":
+			callOpts = append(callOpts, lepton.WithPrompt(*prompt))
+		}
+	})
 	ctx, cancel := interruptible()
 	defer cancel()
 
@@ -158,4 +175,17 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	prog.finish()
 	warn.summary()
 	return err
+}
+
+// promptList names a model's prompts for messages.
+func promptList(prompts map[string]string) string {
+	if len(prompts) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(prompts))
+	for n := range prompts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }

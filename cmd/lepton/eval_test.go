@@ -79,14 +79,6 @@ func TestEvalMetricsGolden(t *testing.T) {
 	}
 }
 
-// writeFile writes a test file and returns its path.
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	return p
-}
-
 // TestEvalCLI: eval on the golden random model (labels negative, neutral,
 // positive) from CSV, TSV and JSONL agree; labels by name, any case, or
 // index; blank texts are skipped; --out writes every file and

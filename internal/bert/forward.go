@@ -15,35 +15,6 @@ type Sequence struct {
 	TypeIDs []int32
 }
 
-// Pooling selects how a sequence's token vectors become one embedding.
-type Pooling uint8
-
-// Pooling modes.
-const (
-	PoolCLS  Pooling = iota // the final hidden state of the first ([CLS]) token
-	PoolMean                // the mean over all the sequence's tokens (the attention mask)
-)
-
-// ParsePooling maps "cls" and "mean" (the names stored in a model's config)
-// to a Pooling. An empty name means PoolCLS.
-func ParsePooling(s string) (Pooling, error) {
-	switch s {
-	case "cls", "", "CLS":
-		return PoolCLS, nil
-	case "mean", "MEAN":
-		return PoolMean, nil
-	}
-	return 0, fmt.Errorf("%w: unknown pooling %q (want cls or mean)", ErrInput, s)
-}
-
-// String returns the config name of p.
-func (p Pooling) String() string {
-	if p == PoolMean {
-		return "mean"
-	}
-	return "cls"
-}
-
 // Workspace holds every scratch buffer of one forward pass, so that a
 // steady stream of calls does no heap allocation once the buffers have grown
 // to the largest batch seen. A Workspace is used by one call at a time; pool
@@ -328,47 +299,8 @@ func (w *Workspace) attend(seq, head int, buf *quant.AttentionBuf) {
 	quant.Attention(w.ctxb[r0*h+head*d:r1*h], h, qkv[head*d:], qkv[h+head*d:], qkv[2*h+head*d:], st, r1-r0, d, scale, buf)
 }
 
-// Embed writes the embedding of sequence i of the last batch into dst
-// (len hidden), optionally scaled to unit L2 norm. A zero vector stays zero.
-func (w *Workspace) Embed(dst []float32, i int, mode Pooling, normalize bool) {
-	h := w.hidden
-	hs := w.Hidden(i)
-	switch mode {
-	case PoolMean:
-		// Sum in float64: sequences can be hundreds of tokens long.
-		n := len(hs) / h
-		for d := 0; d < h; d++ {
-			var s float64
-			for r := 0; r < n; r++ {
-				s += float64(hs[r*h+d])
-			}
-			dst[d] = float32(s / float64(n))
-		}
-	default:
-		copy(dst[:h], hs[:h])
-	}
-	if normalize {
-		L2Normalize(dst[:h])
-	}
-}
-
-// L2Normalize scales v to unit Euclidean norm in place; a zero vector is
-// left unchanged.
-func L2Normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := 1 / math.Sqrt(s)
-	for i, x := range v {
-		v[i] = float32(float64(x) * inv)
-	}
-}
-
-// Logits runs the pooler (dense + tanh on [CLS]) and the classifier over
+// Logits runs the pooler (dense + tanh on [CLS]; DistilBERT's
+// pre_classifier, dense + ReLU) and the classifier over
 // every sequence of the last batch and returns their raw scores as a
 // [nseq][labels] row-major view into w, valid until w is used again. It
 // needs a model with a classifier head.
@@ -391,9 +323,7 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 		w.acts.Bits = w.ActBits
 		quant.QuantizeRows(&w.acts, w.cls, b, h)
 		w.pool().GEMM(w.pooled, &w.acts, &m.Pooler.W, m.Pooler.Bias)
-		for i, v := range w.pooled {
-			w.pooled[i] = float32(math.Tanh(float64(v)))
-		}
+		poolerActivation(w.pooled, m.Config.PoolerActivation)
 		in = w.pooled
 	}
 	n := m.Classifier.W.N

@@ -159,7 +159,7 @@ func TestPooling(t *testing.T) {
 		in   string
 		want Pooling
 		err  bool
-	}{{"cls", PoolCLS, false}, {"", PoolCLS, false}, {"mean", PoolMean, false}, {"max", 0, true}} {
+	}{{"cls", PoolCLS, false}, {"", PoolCLS, false}, {"mean", PoolMean, false}, {"max", PoolMax, false}, {"median", 0, true}} {
 		p, err := ParsePooling(tc.in)
 		if tc.err {
 			require.ErrorIs(t, err, ErrInput)
@@ -237,7 +237,13 @@ func TestValidate(t *testing.T) {
 		{"layer count", func(m *Model) { m.Layers = m.Layers[:1] }},
 		{"activation", func(m *Model) { m.Config.Activation = "relu" }},
 		{"eps", func(m *Model) { m.Config.LayerNormEps = 0 }},
-		{"pooling", func(m *Model) { m.Config.Pooling = "max" }},
+		{"pooling", func(m *Model) { m.Config.Pooling = "median" }},
+		{"pooling twice", func(m *Model) { m.Config.Pooling = "mean+cls+mean" }},
+		{"pooler activation", func(m *Model) { m.Config.PoolerActivation = "gelu" }},
+		{"score activation", func(m *Model) { m.Config.ScoreActivation = "softmax" }},
+		{"max length", func(m *Model) { m.Config.MaxLength = m.Config.MaxPositions + 1 }},
+		{"negative max length", func(m *Model) { m.Config.MaxLength = -1 }},
+		{"default prompt", func(m *Model) { m.Config.DefaultPrompt = "query" }},
 		{"word rows", func(m *Model) { m.Word.Rows-- }},
 		{"word scales", func(m *Model) { m.Word.Scales = m.Word.Scales[:3] }},
 		{"word f32", func(m *Model) { m.Word.F32 = m.Word.F32[:3] }},

@@ -107,9 +107,7 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	cls := x[:h]
 	if m.Pooler != nil {
 		pooled := refLinear(cls, 1, h, m.Pooler)
-		for i, v := range pooled {
-			pooled[i] = math.Tanh(v)
-		}
+		refPoolerActivation(pooled, c.PoolerActivation)
 		res.Pooled = toF32(pooled)
 		cls = pooled
 	}
@@ -117,27 +115,6 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 		res.Logits = toF32(refLinear(cls, 1, h, m.Classifier))
 	}
 	return res, nil
-}
-
-// RefPool pools reference hidden states ([n][h]) like Workspace.Embed.
-func RefPool(hidden []float32, h int, mode Pooling, normalize bool) []float32 {
-	out := make([]float32, h)
-	n := len(hidden) / h
-	if mode == PoolMean {
-		for d := 0; d < h; d++ {
-			var s float64
-			for r := 0; r < n; r++ {
-				s += float64(hidden[r*h+d])
-			}
-			out[d] = float32(s / float64(n))
-		}
-	} else {
-		copy(out, hidden[:h])
-	}
-	if normalize {
-		L2Normalize(out)
-	}
-	return out
 }
 
 func toF32(x []float64) []float32 {

@@ -224,7 +224,7 @@ func parse(data []byte) (*File, error) {
 	if byName["pooler.weight"] != nil {
 		m.Pooler = &bert.Linear{}
 	}
-	if cfg.Architecture == ArchBertClassification {
+	if IsClassifier(cfg.Architecture) {
 		m.Classifier = &bert.Linear{}
 	} else if byName["classifier.weight"] != nil {
 		return nil, errf(ErrFormat, "%s file has a classifier", cfg.Architecture)
