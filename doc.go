@@ -88,4 +88,11 @@
 // tokens) are truncated unless WithTruncation(false) asks for ErrTooLong
 // instead; a single text is only tokenised as far as the max length needs,
 // so a huge one costs little.
+//
+// A classifier answers every input, confidently or not, so each result
+// carries Diagnostics: how many of the input's tokens the model read,
+// whether it was truncated, and the share of them that are [UNK] (words or
+// scripts the vocabulary cannot spell). Check them before acting on an
+// answer about an empty text, a cut one or one the model could not read
+// (Classification.Diagnostics; EmbedDetailed for embeddings).
 package lepton

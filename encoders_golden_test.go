@@ -462,3 +462,40 @@ func TestEmbeddingStressFixture(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagnosticsPromptAndRerank: a prompt Embed prepends is not counted in
+// the diagnostics of the caller's text (an empty text after a prompt is
+// still empty), and Rerank's results carry their pairs' diagnostics.
+func TestDiagnosticsPromptAndRerank(t *testing.T) {
+	root := goldenDir(t)
+	st, err := lepton.Open(quantize(t, filepath.Join(root, "st-minilm")))
+	require.NoError(t, err)
+	defer st.Close()
+	require.Contains(t, st.Info().Prompts, "query")
+	ctx := t.Context()
+	texts := []string{"", "sore throat", "😷"}
+	plain, err := st.EmbedDetailed(ctx, texts)
+	require.NoError(t, err)
+	prompted, err := st.EmbedDetailed(ctx, texts, lepton.WithPrompt("query"))
+	require.NoError(t, err)
+	for i := range texts {
+		require.Equal(t, plain[i].Diagnostics, prompted[i].Diagnostics, "text %q", texts[i])
+		require.NotEqual(t, plain[i].Vector, prompted[i].Vector, "the prompt changes the vector")
+	}
+	require.Equal(t, lepton.Diagnostics{}, prompted[0].Diagnostics)
+	require.Equal(t, lepton.Diagnostics{Tokens: 1, Unknown: 1}, prompted[2].Diagnostics)
+
+	ce, err := lepton.Open(quantize(t, filepath.Join(root, "cross-encoder")))
+	require.NoError(t, err)
+	defer ce.Close()
+	long := strings.Repeat("fever and chills ", 100)
+	ranked, err := ce.Rerank(ctx, "fever", []string{"fever and chills", long})
+	require.NoError(t, err)
+	for _, r := range ranked {
+		want := lepton.Diagnostics{Tokens: 4} // fever + fever and chills
+		if r.Index == 1 {
+			want = lepton.Diagnostics{Tokens: ce.Info().MaxLength - 3, Truncated: true}
+		}
+		require.Equal(t, want, r.Diagnostics, "passage %d", r.Index)
+	}
+}

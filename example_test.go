@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"lepton"
 	"lepton/internal/convert"
@@ -73,6 +74,42 @@ func ExampleModel_Classify() {
 	// Output:
 	// neutral (index 1) p=0.51 of 3 labels
 	// positive (index 2) p=0.47 of 3 labels
+}
+
+// A classifier picks a label for any input, even one it could not read;
+// Diagnostics say which answers are about the text.
+func ExampleDiagnostics() {
+	path, cleanup := exampleModel()
+	defer cleanup()
+	m, err := lepton.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	texts := []string{"fever and cough", "", "😷 😷", strings.Repeat("fever ", 1000)}
+	res, err := m.Classify(context.Background(), texts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, r := range res {
+		d := r.Diagnostics
+		switch {
+		case d.Tokens == 0:
+			fmt.Printf("input %d: empty, no answer\n", i)
+		case d.Unknown >= 0.5:
+			fmt.Printf("input %d: %.0f%% of its tokens are unknown to the model, no answer\n", i, 100*d.Unknown)
+		case d.Truncated:
+			fmt.Printf("input %d: %s, from its first %d tokens only\n", i, r.Label, d.Tokens)
+		default:
+			fmt.Printf("input %d: %s\n", i, r.Label)
+		}
+	}
+	// Output:
+	// input 0: neutral
+	// input 1: empty, no answer
+	// input 2: 100% of its tokens are unknown to the model, no answer
+	// input 3: neutral, from its first 126 tokens only
 }
 
 func ExampleModel_ClassifyPairs() {

@@ -40,6 +40,7 @@ type Model struct {
 	pool   *quant.Pool
 	cfg    modelConfig
 	labels []string
+	unk    int32     // the tokenizer's unknown token, -1 without one (Diagnostics.Unknown)
 	states sync.Pool // *callState
 
 	f32Once sync.Once // checks the fp32 weight copies on the first WithFloat32 call
@@ -55,6 +56,7 @@ type callState struct {
 	ids  []int32 // token ids of every input, back to back
 	tids []int32 // token type ids, same layout
 	ends []int   // ends[i]: end of input i in ids
+	diag []Diagnostics
 	seqs []bert.Sequence
 	cc   callConfig
 	plan embedPlan // Embed's pooling, normalisation and prompt (sentence.go)
@@ -189,7 +191,8 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 		// Every text using the extra ids would fail at run time; say so now.
 		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's embedding table only %d", ErrInvalidModel, tok.VocabSize(), net.Config.Vocab)
 	}
-	m := &Model{file: f, net: net, tok: tok, cfg: cfg}
+	_, _, _, unk, _ := tok.SpecialIDs()
+	m := &Model{file: f, net: net, tok: tok, cfg: cfg, unk: unk}
 	if err := m.checkScratch(); err != nil {
 		return nil, err
 	}
@@ -342,6 +345,36 @@ type Classification struct {
 	// Privacy is set under WithPrivateLabel: Label and Index are then the
 	// privately released label, Probs and Logits nil, and this is its cost.
 	Privacy *PrivacyCost
+	// Diagnostics say how much of the input the model read: check them
+	// before trusting an answer about an empty, cut or unreadable text.
+	Diagnostics Diagnostics
+}
+
+// Diagnostics describe how the model read one input, so that a caller can
+// tell an answer about the text from a confident answer about almost
+// nothing: a classifier always picks a label, even for an empty text, a
+// text in a script its vocabulary lacks, or the first few lines of a long
+// document.
+//
+// They describe the caller's own input and are not privatised: under
+// WithPrivateLabel or WithPrivateEmbedding they are still exact, so do
+// not release them with the private output.
+type Diagnostics struct {
+	// Tokens is the number of the input's own tokens the model read:
+	// special tokens ([CLS], [SEP]) excluded, so 0 for an empty text, one
+	// of white space only, or one the normaliser empties (control
+	// characters); at most the max length minus the special tokens.
+	Tokens int
+	// Truncated reports that the input had more tokens than the max
+	// length (WithMaxLength, default the model's) and its end was not
+	// read. WithTruncation(false) makes such inputs an error instead.
+	Truncated bool
+	// Unknown is the share of Tokens that are the tokenizer's unknown
+	// token ([UNK]), in [0, 1] (0 when Tokens is 0): characters or words
+	// the vocabulary cannot spell, such as emoji, or Chinese for an
+	// English vocabulary. An input that is mostly unknown tells the model
+	// little whatever it answers.
+	Unknown float64
 }
 
 // Classify runs the classifier on each text and returns one result per
@@ -417,7 +450,7 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 				best = j
 			}
 		}
-		out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg}
+		out[k] = Classification{Label: m.labels[best], Index: best, Probs: pr, Logits: lg, Diagnostics: st.diag[k]}
 	}
 	if cc.reference != nil {
 		for k := 0; err == nil && k < n; k++ {
@@ -468,8 +501,47 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 // unit length if WithNormalize says so (default: Info().Normalize). For a
 // model converted from a sentence-transformers folder these defaults are
 // the folder's, so the vectors are those of its encode(). Tokenisation,
-// truncation and cancellation behave as in Classify.
+// truncation and cancellation behave as in Classify. EmbedDetailed returns
+// each vector with its input's Diagnostics.
 func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) ([][]float32, error) {
+	return m.embed(ctx, texts, opts, nil, nil)
+}
+
+// Embedding is one vector of EmbedDetailed with what is known about its
+// input.
+type Embedding struct {
+	Vector []float32
+	// Diagnostics say how much of the input the model read (see
+	// Classification.Diagnostics).
+	Diagnostics Diagnostics
+	// Privacy is set under WithPrivateEmbedding: Vector is then the
+	// private release, and this is its cost (as EmbedPrivate returns).
+	Privacy *PrivacyCost
+}
+
+// EmbedDetailed is Embed returning, with each vector, its input's
+// Diagnostics and, under WithPrivateEmbedding, its privacy cost.
+func (m *Model) EmbedDetailed(ctx context.Context, texts []string, opts ...CallOption) ([]Embedding, error) {
+	diag := make([]Diagnostics, len(texts))
+	var costs []PrivacyCost
+	vecs, err := m.embed(ctx, texts, opts, diag, &costs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Embedding, len(vecs))
+	for i, v := range vecs {
+		out[i] = Embedding{Vector: v, Diagnostics: diag[i]}
+		if costs != nil {
+			out[i].Privacy = &costs[i]
+		}
+	}
+	return out, nil
+}
+
+// embed is Embed. When diag is not nil it receives each input's
+// diagnostics; when costs is not nil and the call releases privately it
+// receives each vector's cost.
+func (m *Model) embed(ctx context.Context, texts []string, opts []CallOption, diag []Diagnostics, costs *[]PrivacyCost) ([][]float32, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -484,6 +556,11 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	if err != nil {
 		return nil, err
 	}
+	if costs != nil && cc.priv.applyEmbed != nil && cc.priv.sink == nil {
+		c := make([]PrivacyCost, len(texts))
+		*costs = c
+		st.cc.priv.sink = func(i int, cost PrivacyCost) { c[i] = cost }
+	}
 	if len(texts) == 0 {
 		return [][]float32{}, nil
 	}
@@ -493,6 +570,12 @@ func (m *Model) Embed(ctx context.Context, texts []string, opts ...CallOption) (
 	}
 	if err := m.encode(ctx, st, plan.texts(texts), nil, cc); err != nil {
 		return nil, err
+	}
+	if diag != nil {
+		copy(diag, st.diag)
+		if plan.hasPrompt {
+			m.unprompt(st, plan.prompt, diag)
+		}
 	}
 	h, dim := m.net.Config.Hidden, plan.dim
 	out := make([][]float32, len(texts))
@@ -571,7 +654,7 @@ func (m *Model) getState() *callState {
 // ctx as it goes (tokenize.Encoder.EncodeContext).
 func (m *Model) encode(ctx context.Context, st *callState, texts []string, pairs [][2]string, cc callConfig) error {
 	opt := tokenize.EncodeOptions{MaxLength: cc.maxLength, Truncation: tokenize.LongestFirst, ErrorOnTruncate: !cc.truncate}
-	st.ids, st.tids, st.ends = st.ids[:0], st.tids[:0], st.ends[:0]
+	st.ids, st.tids, st.ends, st.diag = st.ids[:0], st.tids[:0], st.ends[:0], st.diag[:0]
 	n := max(len(texts), len(pairs))
 	for i := 0; i < n; i++ {
 		var (
@@ -595,8 +678,49 @@ func (m *Model) encode(ctx context.Context, st *callState, texts []string, pairs
 		st.ids = append(st.ids, enc.IDs...)
 		st.tids = append(st.tids, enc.TypeIDs...)
 		st.ends = append(st.ends, len(st.ids))
+		st.diag = append(st.diag, m.diagnose(enc))
 	}
 	return nil
+}
+
+// diagnose measures one encoded input (see Diagnostics).
+func (m *Model) diagnose(enc *tokenize.Encoding) Diagnostics {
+	d := Diagnostics{Truncated: enc.Truncated}
+	unknown := 0
+	for j, id := range enc.IDs {
+		if enc.SpecialTokensMask[j] != 0 {
+			continue
+		}
+		d.Tokens++
+		if id == m.unk {
+			unknown++
+		}
+	}
+	if d.Tokens > 0 {
+		d.Unknown = float64(unknown) / float64(d.Tokens)
+	}
+	return d
+}
+
+// unprompt takes the prompt's own tokens out of diagnostics measured on
+// prompt + text, so that they describe the caller's text: an empty text
+// after a prompt is still empty.
+func (m *Model) unprompt(st *callState, prompt string, diag []Diagnostics) {
+	enc, err := st.enc.Encode(prompt, tokenize.EncodeOptions{})
+	if err != nil {
+		return
+	}
+	p := m.diagnose(enc)
+	pUnk := int(math.Round(p.Unknown * float64(p.Tokens)))
+	for i := range diag {
+		d := &diag[i]
+		unk := int(math.Round(d.Unknown*float64(d.Tokens))) - pUnk
+		d.Tokens = max(d.Tokens-p.Tokens, 0)
+		d.Unknown = 0
+		if d.Tokens > 0 {
+			d.Unknown = float64(min(max(unk, 0), d.Tokens)) / float64(d.Tokens)
+		}
+	}
 }
 
 // run pushes the encoded inputs through the encoder in batches and calls

@@ -819,3 +819,77 @@ func TestVerify(t *testing.T) {
 	require.ErrorIs(t, m.Verify(nilCtx), ErrInvalidOption)
 	require.NoError(t, m.Close())
 }
+
+// TestDiagnostics: every result says how much of its input the model read.
+// The fixture's vocabulary (testdata/golden/random-bert/vocab.txt, 225
+// pieces) has "fever", "and", "cough" but no emoji or Chinese, which
+// become [UNK].
+func TestDiagnostics(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	long := strings.Repeat("fever and cough ", 400) // 1200 tokens, 128 positions
+	cases := []struct {
+		text string
+		want Diagnostics
+	}{
+		{"", Diagnostics{}},
+		{"   \t ", Diagnostics{}},
+		{"\x01\x02\x00", Diagnostics{}}, // control characters only: normalised away
+		{"fever and cough", Diagnostics{Tokens: 3}},
+		{"😀 😷", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"中文", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"fever 😀 and cough", Diagnostics{Tokens: 4, Unknown: 0.25}},
+		{long, Diagnostics{Tokens: 126, Truncated: true}},
+		{strings.Repeat("fever ", 126), Diagnostics{Tokens: 126}}, // fits exactly: not truncated
+		{strings.Repeat("fever ", 127), Diagnostics{Tokens: 126, Truncated: true}},
+	}
+	texts := make([]string, len(cases))
+	for i, c := range cases {
+		texts[i] = c.text
+	}
+	res, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+	embs, err := m.EmbedDetailed(ctx, texts)
+	require.NoError(t, err)
+	vecs, err := m.Embed(ctx, texts)
+	require.NoError(t, err)
+	for i, c := range cases {
+		require.Equal(t, c.want, res[i].Diagnostics, "Classify, case %d", i)
+		require.Equal(t, c.want, embs[i].Diagnostics, "EmbedDetailed, case %d", i)
+		require.Equal(t, vecs[i], embs[i].Vector, "EmbedDetailed's vector is Embed's, case %d", i)
+		require.Nil(t, embs[i].Privacy)
+	}
+
+	// A shorter max length: the truncation point moves with it.
+	res, err = m.Classify(ctx, []string{"fever and cough", "fever and cough fever"}, WithMaxLength(5))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 3, Truncated: true}, res[1].Diagnostics)
+
+	// Pairs count both texts' tokens.
+	res, err = m.ClassifyPairs(ctx, [][2]string{{"fever", "😀 cough"}, {"", ""}})
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3, Unknown: 1.0 / 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{}, res[1].Diagnostics)
+
+	// Private releases keep the (exact) diagnostics of their inputs.
+	res, err = m.Classify(ctx, []string{"😀", long}, WithPrivateLabel(1))
+	require.NoError(t, err)
+	require.NotNil(t, res[0].Privacy)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 126, Truncated: true}, res[1].Diagnostics)
+	priv, err := m.EmbedPrivate(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 1}, priv[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, priv[1].Diagnostics)
+	embs, err = m.EmbedDetailed(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	for i, e := range embs {
+		require.NotNil(t, e.Privacy, "input %d", i)
+		require.Equal(t, priv[i].Cost.Epsilon, e.Privacy.Epsilon)
+		require.Equal(t, priv[i].Diagnostics, e.Diagnostics)
+	}
+	empty, err := m.EmbedDetailed(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, empty)
+}

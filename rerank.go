@@ -12,6 +12,9 @@ type Ranked struct {
 	Text  string  // the passage
 	Score float32 // its relevance: Logit through the model's score activation (Info().ScoreActivation)
 	Logit float32 // the raw output of the model's single-output head
+	// Diagnostics of the (query, passage) pair, as for Classify: an
+	// over-long passage is truncated and its end not read.
+	Diagnostics Diagnostics
 }
 
 // Rerank scores every passage against query with a cross-encoder (a
@@ -66,7 +69,7 @@ func (m *Model) Rerank(ctx context.Context, query string, passages []string, opt
 	}
 	out := make([]Ranked, len(res))
 	for i, r := range res {
-		out[i] = Ranked{Index: i, Text: passages[i], Score: r.Probs[0], Logit: r.Logits[0]}
+		out[i] = Ranked{Index: i, Text: passages[i], Score: r.Probs[0], Logit: r.Logits[0], Diagnostics: r.Diagnostics}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Score > out[b].Score })
 	return out, nil

@@ -663,9 +663,9 @@ func CompactLedger(path, archive string) (Spent, error) {
 		return Spent{}, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerCorrupt}
 	}
 	before := compose(body.Carried, body.Entries, body.Budget)
-	if len(body.Entries) == 0 {
-		return before, nil // nothing to fold
-	}
+	// The archive is written (and an existing one refused) whether or not
+	// there is anything to fold, so that a caller who asked for one always
+	// has it.
 	if archive != "" {
 		if _, err := os.Lstat(archive); err == nil {
 			return Spent{}, &LedgerError{Path: path, Reason: "archive " + archive + " already exists", Err: ErrLedgerIO, Cause: fs.ErrExist}
@@ -673,6 +673,9 @@ func CompactLedger(path, archive string) (Spent, error) {
 		if err := writeAtomic(archive, data, nil); err != nil {
 			return Spent{}, err
 		}
+	}
+	if len(body.Entries) == 0 {
+		return before, nil // nothing to fold
 	}
 	c := fold(body.Carried, body.Entries)
 	c.Compactions++

@@ -95,6 +95,10 @@ type Encoding struct {
 	// EncodeOptions.ReturnOverflowing is set, each post-processed (special
 	// tokens, padding) like the main encoding.
 	Overflowing []Encoding
+	// Truncated reports that the input had more tokens than
+	// EncodeOptions.MaxLength and lost some to truncation, so that callers
+	// can say so instead of answering about a text they did not read.
+	Truncated bool
 }
 
 // Len returns the number of tokens.
@@ -105,6 +109,7 @@ func (e *Encoding) reset() {
 	e.AttentionMask, e.SpecialTokensMask = e.AttentionMask[:0], e.SpecialTokensMask[:0]
 	e.Offsets, e.Tokens = e.Offsets[:0], e.Tokens[:0]
 	e.Overflowing = e.Overflowing[:0]
+	e.Truncated = false
 }
 
 func (e *Encoding) push(id, typ int32, off [2]int, attn, special uint8) {
@@ -128,6 +133,7 @@ func (e *Encoding) clone() Encoding {
 		AttentionMask:     u8[:n:n],
 		SpecialTokensMask: u8[n : 2*n : 2*n],
 		Offsets:           append([][2]int(nil), e.Offsets...),
+		Truncated:         e.Truncated,
 	}
 	copy(c.IDs, e.IDs)
 	copy(c.TypeIDs, e.TypeIDs)
@@ -347,6 +353,7 @@ func (t *Tokenizer) EncodePairBatch(ctx context.Context, pairs [][2]string, opt 
 // in full instead.
 type batchSpan struct {
 	worker, start, n int
+	truncated        bool
 	full             *Encoding
 }
 
@@ -401,7 +408,7 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 						spans[i] = batchSpan{full: &full}
 						continue
 					}
-					spans[i] = batchSpan{worker: w, start: e.flat.Len(), n: e.out.Len()}
+					spans[i] = batchSpan{worker: w, start: e.flat.Len(), n: e.out.Len(), truncated: e.out.Truncated}
 					e.flat.appendFrom(&e.out)
 				}
 			}
@@ -466,6 +473,7 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 			SpecialTokensMask: u8[total+pos : total+end : total+end],
 			Offsets:           offs[pos:end:end],
 			Tokens:            toks[pos:end:end],
+			Truncated:         sp.truncated,
 		}
 		src := &encs[sp.worker].flat
 		copy(o.IDs, src.IDs[sp.start:sp.start+sp.n])
@@ -593,6 +601,7 @@ func (e *Encoder) encode(ctx context.Context, a, b string, pair bool, opt Encode
 	}
 	e.out.reset()
 	e.assemble(&e.out, e.winA[0], e.winB[0], true, true, pair)
+	e.out.Truncated = e.winA[0] != [2]int{0, la} || e.winB[0] != [2]int{0, lb}
 	if opt.ReturnOverflowing && (len(e.winA) > 1 || len(e.winB) > 1) {
 		// Pairs overflow as a cross product of both sequences' windows;
 		// bound it so that hostile input cannot demand millions of

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math"
 	"os"
 	"strconv"
@@ -46,7 +47,9 @@ moved beyond the tolerance, 0 otherwise.
 
 func runGolden(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage{"want 'golden record' or 'golden check' (see lepton golden -h)"}
+		// As 'lepton' alone: the usage, readable, and exit status 2.
+		fmt.Fprint(stderr, goldenUsage)
+		return errUsageShown
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, goldenUsage)
@@ -124,7 +127,7 @@ func (g *goldenFlags) apply(opts map[string]string) (overridden []string, err er
 func (g *goldenFlags) open() (*lepton.Model, []lepton.CallOption, error) {
 	pool, err := lepton.ParsePooling(g.pooling)
 	if err != nil {
-		return nil, nil, errUsage{err.Error()}
+		return nil, nil, usagef("--pooling %q: want cls, mean or max", g.pooling)
 	}
 	call := []lepton.CallOption{lepton.WithPooling(pool)}
 	if g.set("normalize") {
@@ -133,9 +136,15 @@ func (g *goldenFlags) open() (*lepton.Model, []lepton.CallOption, error) {
 	if g.set("prompt") {
 		call = append(call, lepton.WithPrompt(g.prompt))
 	}
-	m, err := openModel(g.mf.model, g.mf.options()...)
+	m, err := g.mf.open() // model.go: flag checks, -m named in errors
 	if err != nil {
 		return nil, nil, err
+	}
+	if g.prompt != "" {
+		if _, ok := m.Info().Prompts[g.prompt]; !ok {
+			m.Close()
+			return nil, nil, usagef("--prompt %q: the model has no such prompt (its prompts: %s)", g.prompt, promptList(m.Info().Prompts))
+		}
 	}
 	return m, call, nil
 }
@@ -184,7 +193,7 @@ func runGoldenRecord(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 		golden.Options = nil
 	}
 	if err := golden.WriteFile(*out); err != nil {
-		return err
+		return fileError("o", *out, err)
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d cases\n", *out, len(golden.Cases))
 	return nil
@@ -198,23 +207,31 @@ type goldenInputsJSON struct {
 	Rerank   []leptontest.Query `json:"rerank"`
 }
 
+// goldenInputFlags are golden record's input flags, in files' order.
+var goldenInputFlags = [5]string{"classify", "pairs", "embed", "rerank", "inputs"}
+
 // readGoldenInputs reads the input files of golden record (classify,
-// pairs, embed, rerank, inputs; "" none, "-" standard input).
+// pairs, embed, rerank, inputs; "" none, "-" standard input). Every line is
+// an input, blank ones too (a golden file pins what the model does with
+// exactly these inputs). Errors name the flag and the file.
 func readGoldenInputs(files [5]string, stdin io.Reader) (leptontest.Inputs, error) {
 	var in leptontest.Inputs
 	stdinUsed := false
-	open := func(name string) (io.ReadCloser, error) {
+	open := func(k int) (io.ReadCloser, error) {
+		name := files[k]
 		if name == "-" {
 			if stdinUsed || stdin == nil {
-				return nil, errUsage{"only one input file can be standard input"}
+				return nil, usagef("--%s -: only one input file can be standard input", goldenInputFlags[k])
 			}
 			stdinUsed = true
 			return io.NopCloser(stdin), nil
 		}
-		return os.Open(name)
+		f, err := os.Open(name)
+		return f, flagError(goldenInputFlags[k], err)
 	}
-	lines := func(name string) ([]string, error) {
-		f, err := open(name)
+	fail := func(k int, err error) error { return fileError(goldenInputFlags[k], files[k], err) }
+	lines := func(k int) ([]string, error) {
+		f, err := open(k)
 		if err != nil {
 			return nil, err
 		}
@@ -226,32 +243,36 @@ func readGoldenInputs(files [5]string, stdin io.Reader) (leptontest.Inputs, erro
 			out = append(out, strings.TrimSuffix(sc.Text(), "\r"))
 		}
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fail(k, err)
 		}
 		return out, nil
 	}
 	var err error
 	if files[0] != "" {
-		if in.Classify, err = lines(files[0]); err != nil {
+		if in.Classify, err = lines(0); err != nil {
 			return in, err
 		}
 	}
 	if files[1] != "" {
-		ls, err := lines(files[1])
+		ls, err := lines(1)
 		if err != nil {
 			return in, err
 		}
-		if in.ClassifyPairs, err = splitPairs(ls, false); err != nil {
-			return in, fmt.Errorf("%s: %w", files[1], err)
+		for i, l := range ls {
+			a, b, ok := strings.Cut(l, "\t")
+			if !ok {
+				return in, fail(1, fmt.Errorf("line %d: want two tab-separated texts", i+1))
+			}
+			in.ClassifyPairs = append(in.ClassifyPairs, [2]string{a, b})
 		}
 	}
 	if files[2] != "" {
-		if in.Embed, err = lines(files[2]); err != nil {
+		if in.Embed, err = lines(2); err != nil {
 			return in, err
 		}
 	}
 	if files[3] != "" {
-		ls, err := lines(files[3])
+		ls, err := lines(3)
 		if err != nil {
 			return in, err
 		}
@@ -263,13 +284,13 @@ func readGoldenInputs(files [5]string, stdin io.Reader) (leptontest.Inputs, erro
 			dec := json.NewDecoder(strings.NewReader(l))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&q); err != nil {
-				return in, fmt.Errorf("%s: line %d: want {\"query\": ..., \"passages\": [...]}: %v", files[3], i+1, err)
+				return in, fail(3, fmt.Errorf("line %d: want {\"query\": ..., \"passages\": [...]}: %v", i+1, err))
 			}
 			in.Rerank = append(in.Rerank, q)
 		}
 	}
 	if files[4] != "" {
-		f, err := open(files[4])
+		f, err := open(4)
 		if err != nil {
 			return in, err
 		}
@@ -278,7 +299,7 @@ func readGoldenInputs(files [5]string, stdin io.Reader) (leptontest.Inputs, erro
 		dec := json.NewDecoder(io.LimitReader(f, 256<<20))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&j); err != nil {
-			return in, fmt.Errorf("%s: %v", files[4], err)
+			return in, fail(4, err)
 		}
 		in.Classify = append(in.Classify, j.Classify...)
 		in.ClassifyPairs = append(in.ClassifyPairs, j.Pairs...)
@@ -335,7 +356,11 @@ func runGoldenCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	want, err := leptontest.Read(pos[0])
 	if err != nil {
-		return err
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return err // names the file already
+		}
+		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	overridden, err := g.apply(want.Options)
 	if err != nil {

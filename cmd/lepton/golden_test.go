@@ -100,8 +100,8 @@ func TestGoldenCLI(t *testing.T) {
 
 	// The committed reference goldens can be checked from the command line too.
 	code, out, errs = runCLI("", "golden", "check", "-m", ce, "--fp32", goldenFixture("cross-encoder.golden.json"))
-	require.Equal(t, 1, code, "a file without --keep-fp32 weights: %s", errs)
-	require.Contains(t, errs, "WithFloat32 needs the fp32 weights")
+	require.Equal(t, 2, code, "a file without --keep-fp32 weights: a flag the model cannot take: %s", errs)
+	require.Contains(t, errs, "--fp32: the model has no fp32 weights")
 	code, out, errs = runCLI("", "golden", "check", "-m", ce, "--logits", "0.3", "--probs", "0.05", "--score", "0.05",
 		goldenFixture("cross-encoder.golden.json"))
 	require.Equal(t, 0, code, errs+out)
@@ -112,7 +112,6 @@ func TestGoldenCLI(t *testing.T) {
 		args []string
 		want string
 	}{
-		{2, []string{"golden"}, "want 'golden record' or 'golden check'"},
 		{2, []string{"golden", "replay"}, `unknown golden command "replay"`},
 		{2, []string{"golden", "record", "-m", model, "--classify", classify}, "-o GOLDEN.json is required"},
 		{2, []string{"golden", "record", "-m", model, "-o", golden}, "no inputs"},
@@ -132,6 +131,12 @@ func TestGoldenCLI(t *testing.T) {
 	}
 	// A golden file that records a setting this version does not know.
 	g.Options["temperature"] = "2"
+	// 'lepton golden' alone: its usage, readable on several lines, as
+	// 'lepton fairness' alone, and exit status 2.
+	code, out, errs = runCLI("", "golden")
+	require.Equal(t, 2, code)
+	require.Empty(t, out)
+	require.True(t, strings.HasPrefix(errs, "usage: lepton golden record"), errs)
 	bad := filepath.Join(dir, "bad.golden.json")
 	require.NoError(t, g.WriteFile(bad))
 	code, _, errs = runCLI("", "golden", "check", "-m", model, bad)
@@ -146,7 +151,7 @@ func TestRerankCLI(t *testing.T) {
 	ce, summary := quantizeCLI(t, goldenFixture("cross-encoder"))
 	require.Contains(t, summary, "a single-output head scored with sigmoid (lepton rerank)")
 	code, out, errs := runCLI("", "rerank", "-m", ce, "what causes a high fever and chills",
-		"a high fever with chills can be a sign of an infection", "the movie was boring and too long", "", "fever and chills")
+		"a high fever with chills can be a sign of an infection", "the movie was boring and too long", "a headache", "fever and chills")
 	require.Equal(t, 0, code, errs)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.Len(t, lines, 4)
@@ -183,6 +188,9 @@ func TestRerankCLI(t *testing.T) {
 		{2, []string{"rerank", "fever", "a"}, "-m MODEL is required"},
 		{2, []string{"rerank", "-m", ce}, "want a QUERY"},
 		{2, []string{"rerank", "-m", ce, "--top", "-1", "q", "p"}, "--top -1"},
+		{2, []string{"rerank", "-m", ce, "q", "p", " "}, "passage 1 (argument 3) is blank"},
+		{2, []string{"rerank", "-m", ce, " ", "p"}, "the QUERY is blank"},
+		{1, []string{"rerank", "-m", ce, "--in", filepath.Join(t.TempDir(), "none.txt"), "q"}, "--in: open "},
 		{1, []string{"rerank", "-m", runFixture(t), "q", "p"}, "Rerank needs a cross-encoder with one output; this BertForSequenceClassification has a classifier with 3 outputs"},
 	} {
 		code, _, errs := runCLI("", tc.args...)
@@ -211,15 +219,15 @@ func TestQuantizeEncoders(t *testing.T) {
 		}
 		return s
 	}
-	code, out, errs = runCLI("", "embed", "-m", st, "sore throat")
+	code, out, errs = runCLI("", "embed", "-m", st, "--no-text", "sore throat")
 	require.Equal(t, 0, code, errs)
 	require.InDelta(t, 1, norm(out), 1e-5)
-	code, raw, errs := runCLI("", "embed", "-m", st, "--normalize=false", "sore throat")
+	code, raw, errs := runCLI("", "embed", "-m", st, "--no-text", "--normalize=false", "sore throat")
 	require.Equal(t, 0, code, errs)
 	require.Greater(t, abs(norm(raw)-1), 1e-3)
-	code, q, errs := runCLI("", "embed", "-m", st, "--prompt", "query", "sore throat")
+	code, q, errs := runCLI("", "embed", "-m", st, "--no-text", "--prompt", "query", "sore throat")
 	require.Equal(t, 0, code, errs)
-	code, q2, errs := runCLI("", "embed", "-m", st, "query: sore throat")
+	code, q2, errs := runCLI("", "embed", "-m", st, "--no-text", "query: sore throat")
 	require.Equal(t, 0, code, errs)
 	require.Equal(t, q2, q)
 	require.NotEqual(t, out, q)

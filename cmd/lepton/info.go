@@ -85,7 +85,7 @@ Without MODEL, describes the built-in clinic model.
 	}
 	f, name, err := openLep(path)
 	if err != nil {
-		return err
+		return modelFileError(path, err)
 	}
 	defer f.Close()
 	info := buildInfo(name, f)

@@ -54,6 +54,11 @@ func runLedger(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return errUsage{"--json is for show"}
 		}
 		before := fileSize(path)
+		if *archive != "" {
+			if _, err := os.Lstat(*archive); err == nil {
+				return flagError("archive", fmt.Errorf("%s already exists (an archive is never overwritten)", *archive))
+			}
+		}
 		s, err := privacy.CompactLedger(path, *archive)
 		if err != nil {
 			return err

@@ -58,7 +58,7 @@ func TestModelFlagsLimits(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Equal(t, mapped, read)
 	code, _, errs = runCLI("", "classify", "-m", model, "--threads", "100000", "fever")
-	require.Equal(t, 1, code)
+	require.Equal(t, 2, code, "an out-of-range flag value is a usage error")
 	require.Contains(t, errs, "threads 100000")
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +122,10 @@ A classification head with one output (a cross-encoder) is scored for Rerank.
 		return nil
 	}
 	if err := writeAtomic(*out, func(w io.Writer) error { return writeLep(w, m, tok, md) }, check); err != nil {
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return flagError("o", err)
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, summary)
@@ -165,8 +171,9 @@ func writeAtomic(path string, write func(io.Writer) error, check func(tmpPath st
 	return os.Rename(tmp.Name(), path)
 }
 
-// isTerminal reports whether w is a terminal (progress bars only there).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a reader or writer) is a terminal:
+// progress bars only there, and a hint when texts are typed at one.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
