@@ -80,7 +80,11 @@ func genVNNIKernel(b *asm, mr, np int) {
 			b.i("VMOVDQU32 %d%s, Z%d", 64*off, wsrc[p], 24+p)
 		}
 		if prefetch {
+			// Both panels of the next tile: R14 = np*ldw, R10 = R14+ldw.
 			b.i("PREFETCHT1 %d(DX)(R14*1)", 64*off)
+			if np > 1 {
+				b.i("PREFETCHT1 %d(DX)(R10*1)", 64*off)
+			}
 		}
 		for r := 0; r < mr; r++ {
 			b.i("VPBROADCASTD %s, Z28", vnniRow(r, 4*off))
@@ -91,6 +95,7 @@ func genVNNIKernel(b *asm, mr, np int) {
 	}
 	b.i("MOVQ R11, R14")
 	b.i("IMULQ $%d, R14", np)
+	b.i("LEAQ (R14)(R11*1), R10") // R10 (3*lda) is free once the row bases are set
 	b.i("SUBQ $2, CX")
 	b.i("JLT odd%s", lbl)
 	b.i("TESTQ $%d, %d(DI)", flagPrefetchBit, offFlags)
