@@ -2,7 +2,12 @@ module lepton/beam
 
 go 1.26.0
 
-require lepton v0.0.0
+require (
+	github.com/stretchr/testify v1.12.1
+	lepton v0.0.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
 
 require (
 	cel.dev/expr v0.25.2 // indirect

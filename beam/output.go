@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 )
@@ -101,6 +102,8 @@ func WriteLines(s beam.Scope, path string, shards int, lines beam.PCollection) e
 		return fmt.Errorf("%w: empty output path", ErrInvalidConfig)
 	}
 	s = s.Scope("lepton.WriteLines")
+	// Files hold every window's lines: group them in the global window.
+	lines = beam.WindowInto(s, window.NewGlobalWindows(), lines)
 	indexes := make([]any, shards)
 	for i := range indexes {
 		indexes[i] = i
