@@ -1,0 +1,455 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/stretchr/testify/require"
+
+	"lepton"
+	leptonbeam "lepton/beam"
+	"lepton/privacy"
+)
+
+// The pipelines run on Beam's embedded Prism runner, with this test binary
+// as the (loopback) worker, as `lepton-beam` runs by default.
+func TestMain(m *testing.M) {
+	beamlog.LogLevel = "warn" // Prism logs every job step at INFO
+	code := ptest.MainRetWithDefault(m, "prism")
+	if cliDir != "" {
+		os.RemoveAll(cliDir)
+	}
+	os.Exit(code)
+}
+
+// parseConfig parses command-line flags as main does.
+func parseConfig(args ...string) (*config, error) {
+	var c config
+	fs := flag.NewFlagSet("lepton-beam", flag.ContinueOnError)
+	fs.SetOutput(new(bytes.Buffer))
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &c, c.parsed(fs)
+}
+
+// runCommand builds the pipeline that args describe and runs it on Prism,
+// in this process; it returns the run's summary, wall time and CPU time.
+func runCommand(t testing.TB, args ...string) (summary, time.Duration, time.Duration) {
+	t.Helper()
+	c, err := parseConfig(args...)
+	require.NoError(t, err)
+	p, err := build(context.Background(), c)
+	require.NoError(t, err)
+	cpu0, start := cpuSelf(), time.Now()
+	res, err := ptest.RunWithMetrics(p)
+	require.NoError(t, err)
+	return summarize(res), time.Since(start), cpuSelf() - cpu0
+}
+
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var (
+	cliOnce sync.Once
+	cliDir  string
+	cliPath string
+	cliErr  error
+)
+
+// cli returns the `lepton` command, built from this repository (the
+// parent module) once per test binary: the reference the pipeline must
+// agree with.
+func cli(t testing.TB) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		root, err := filepath.Abs("../../..")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		if mod, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !bytes.HasPrefix(mod, []byte("module lepton\n")) {
+			cliErr = fmt.Errorf("%s is not the lepton repository (go.mod: %v)", root, err)
+			return
+		}
+		if cliDir, cliErr = os.MkdirTemp("", "lepton-cli-"); cliErr != nil {
+			return
+		}
+		cliPath = filepath.Join(cliDir, "lepton")
+		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/lepton")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("go build ./cmd/lepton: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, cliErr)
+	return cliPath
+}
+
+// runCLI runs `lepton classify --json` on the lines of file and returns its
+// output, wall time and CPU time.
+func runCLI(t testing.TB, file string) ([]byte, time.Duration, time.Duration) {
+	t.Helper()
+	in, err := os.Open(file)
+	require.NoError(t, err)
+	defer in.Close()
+	var out, stderr bytes.Buffer
+	cmd := exec.Command(cli(t), "classify", "--json")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &out, &stderr
+	start := time.Now()
+	require.NoError(t, cmd.Run(), stderr.String())
+	wall := time.Since(start)
+	return out.Bytes(), wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// corpus generates n texts (fixed seed) and writes them to dir: texts.txt,
+// one per line, for `lepton classify`, and parts JSON-lines files
+// texts-K.jsonl of {"id":"I","text":...} records, I being the text's line.
+// The texts are awkward on purpose: 1 to 60 words, some over the model's
+// 128 tokens (truncated by both), accents, CJK, emoji, punctuation, HTML
+// characters, a few empty or blank.
+func corpus(t testing.TB, dir string, n, parts int) []string {
+	t.Helper()
+	words := strings.Fields("I have had a high fever chills and headache for three days my skin is itchy with red scaly patches " +
+		"dry cough chest pain burning when I pee stomach ache nausea vomiting joint pain stiff neck tired dizzy " +
+		"blurred vision sore throat runny nose wheezing at night, since Monday; (worse) it's \"bad\" <b>&</b> " +
+		"Kopfschmerzen café naïve 発熱 😷 x-ray 38.5°C")
+	r := rand.New(rand.NewPCG(18, uint64(n)))
+	texts := make([]string, n)
+	for i := range texts {
+		switch {
+		case i%1000 == 17:
+			texts[i] = "" // the CLI classifies it as [CLS] [SEP]; the pipeline under --allow_empty too
+		case i%1000 == 503:
+			texts[i] = " \t "
+		default:
+			k := 1 + r.IntN(60)
+			if i%250 == 3 {
+				k = 130 + r.IntN(200)
+			}
+			ws := make([]string, k)
+			for j := range ws {
+				ws[j] = words[r.IntN(len(words))]
+			}
+			texts[i] = strings.Join(ws, " ")
+		}
+	}
+	var txt bytes.Buffer
+	files := make([]*bufio.Writer, parts)
+	for k := range parts {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("texts-%d.jsonl", k)))
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		files[k] = bufio.NewWriter(f)
+		defer func() { require.NoError(t, files[k].Flush()) }()
+	}
+	for i, s := range texts {
+		txt.WriteString(s)
+		txt.WriteByte('\n')
+		line, err := json.Marshal(map[string]string{"id": strconv.Itoa(i), "text": s})
+		require.NoError(t, err)
+		w := files[i*parts/n]
+		w.Write(line)
+		w.WriteByte('\n')
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "texts.txt"), txt.Bytes(), 0o644))
+	return texts
+}
+
+// textsForTest is how many texts TestIdentityWithCLI runs: 100,000 (the
+// issue's acceptance size; about a minute of CPU for each side on the
+// built-in model), 5,000 under -short, or LEPTON_BEAM_TEXTS.
+func textsForTest(t testing.TB) int {
+	if s := os.Getenv("LEPTON_BEAM_TEXTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "LEPTON_BEAM_TEXTS")
+		return n
+	}
+	if testing.Short() {
+		return 5000
+	}
+	return 100000
+}
+
+// TestIdentityWithCLI is the acceptance test: the texts, classified by the
+// lepton-beam pipeline on Prism (two input files, results in two shards),
+// give exactly what `lepton classify --json` prints for them: for every
+// text, its result line is the CLI's line byte for byte once the
+// pipeline's "id" is taken out; every ID comes back exactly once.
+func TestIdentityWithCLI(t *testing.T) {
+	n := textsForTest(t)
+	dir := t.TempDir()
+	corpus(t, dir, n, 2)
+	want, cliWall, cliCPU := runCLI(t, filepath.Join(dir, "texts.txt"))
+	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
+	require.Len(t, cliLines, n)
+
+	out := filepath.Join(dir, "out", "results.jsonl")
+	sum, wall, cpu := runCommand(t, "--input", filepath.Join(dir, "texts-*.jsonl"), "--id_field", "id",
+		"--allow_empty", "--output", out, "--shards", "2")
+
+	seen := make([]bool, n)
+	var got int
+	for k := range 2 {
+		f, err := os.Open(leptonbeam.ShardName(out, k, 2))
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			rest, ok := strings.CutPrefix(line, `{"id":"`)
+			require.True(t, ok, line)
+			id, body, ok := strings.Cut(rest, `",`)
+			require.True(t, ok, line)
+			i, err := strconv.Atoi(id)
+			require.NoError(t, err, line)
+			require.True(t, i >= 0 && i < n, "unknown id %d", i)
+			require.False(t, seen[i], "id %d twice", i)
+			seen[i] = true
+			require.Equal(t, cliLines[i], "{"+body, "text %d", i)
+			got++
+		}
+		require.NoError(t, sc.Err())
+		f.Close()
+	}
+	require.Equal(t, n, got, "every text has exactly one result")
+	for k := range 2 {
+		dead, err := os.ReadFile(leptonbeam.ShardName(filepath.Join(dir, "out", "results.dead.jsonl"), k, 2))
+		require.NoError(t, err)
+		require.Empty(t, dead)
+	}
+	require.EqualValues(t, n, sum.texts, "the texts counter")
+	t.Logf("%d texts: lepton classify %.1f s wall, %.1f s CPU (%.0f texts/s); lepton-beam on Prism %.1f s wall, %.1f s CPU (%.0f texts/s), at most %d bundles at once",
+		n, cliWall.Seconds(), cliCPU.Seconds(), float64(n)/cliWall.Seconds(), wall.Seconds(), cpu.Seconds(), float64(n)/wall.Seconds(), sum.maxConcurrency)
+	if n >= 20000 {
+		// Prism splits a long-running bundle when it makes no progress
+		// between two ticks (0.1 s at first): the corpus ran on at least
+		// two bundles at once, sharing the worker's one model.
+		require.GreaterOrEqual(t, sum.maxConcurrency, int64(2))
+	}
+}
+
+// TestTextLines: plain text lines, as `lepton classify` reads them, give
+// the same results; results carry their text (there is no ID), so they are
+// compared as a multiset. Empty and blank lines go to the dead letters by
+// default.
+func TestTextLines(t *testing.T) {
+	const n = 3000
+	dir := t.TempDir()
+	texts := corpus(t, dir, n, 1)
+	want, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"))
+	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
+	expect := map[string][]string{} // text -> its CLI lines, one per occurrence
+	var empty int
+	for i, s := range texts {
+		if strings.TrimSpace(s) == "" {
+			empty++
+			continue
+		}
+		expect[s] = append(expect[s], cliLines[i])
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	runCommand(t, "--input", filepath.Join(dir, "texts.txt"), "--output", out)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	require.Len(t, lines, n-empty)
+	for _, l := range lines {
+		var r struct {
+			Text *string `json:"text"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &r))
+		require.NotNil(t, r.Text, "text lines keep their text")
+		label := strings.Index(l, `,"label":`)
+		require.Positive(t, label)
+		body := "{" + l[label+1:]
+		rest := expect[*r.Text]
+		require.NotEmpty(t, rest, "a text not in the input, or once too often: %q", *r.Text)
+		require.Equal(t, rest[0], body)
+		expect[*r.Text] = rest[1:]
+	}
+	dead, err := os.ReadFile(filepath.Join(dir, "out.dead.jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, empty, strings.Count(string(dead), `"reason":"empty"`))
+}
+
+// TestDPCount: devices classify their notes with the built-in model and
+// release only the label, under randomized response at epsilon 2 (what
+// `lepton classify --json --dp-label-epsilon 2` prints); dp-count on those
+// lines estimates how many devices hold each diagnosis, overall and per
+// site, and the true counts (the devices' non-private labels) fall in the
+// intervals.
+func TestDPCount(t *testing.T) {
+	const n, eps = 20000, 2.0
+	dir := t.TempDir()
+	texts := corpus(t, dir, n, 1)
+	m, err := openLocalModel("")
+	require.NoError(t, err)
+	defer m.Close()
+	truth, err := m.Classify(context.Background(), texts)
+	require.NoError(t, err)
+	rel, err := privacy.New(privacy.WithSource(privacy.NewTestingSource(5)))
+	require.NoError(t, err)
+	released, err := m.Classify(context.Background(), texts, lepton.WithPrivateLabel(eps), lepton.WithPrivacy(rel))
+	require.NoError(t, err)
+	k := len(m.Info().Labels)
+	trueCount := map[string][]int{"": make([]int, k), "north": make([]int, k), "south": make([]int, k)}
+	var reports bytes.Buffer
+	for i, r := range released {
+		site := []string{"north", "south"}[i%2]
+		line, err := json.Marshal(struct {
+			Label   string              `json:"label"`
+			Index   int                 `json:"index"`
+			Privacy *lepton.PrivacyCost `json:"privacy"`
+			Site    string              `json:"site"`
+		}{r.Label, r.Index, r.Privacy, site})
+		require.NoError(t, err)
+		reports.Write(line)
+		reports.WriteByte('\n')
+		trueCount[""][truth[i].Index]++
+		trueCount[site][truth[i].Index]++
+	}
+	reports.WriteString("not a report\n")
+	in := filepath.Join(dir, "reports.jsonl")
+	require.NoError(t, os.WriteFile(in, reports.Bytes(), 0o644))
+
+	for _, key := range []string{"", "site"} {
+		out := filepath.Join(dir, "counts"+key+".jsonl")
+		runCommand(t, "--task", "dp-count", "--input", in, "--epsilon", "2", "--confidence", "0.99", "--key_field", key, "--output", out)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		require.Len(t, lines, map[string]int{"": 1, "site": 2}[key])
+		for _, l := range lines {
+			var c countsJSON
+			require.NoError(t, json.Unmarshal([]byte(l), &c))
+			site := ""
+			if c.Key != nil {
+				site = *c.Key
+			}
+			wantN := map[string]int64{"": n, "north": n / 2, "south": n / 2}[site]
+			require.Equal(t, wantN, c.Reports, site)
+			require.Zero(t, c.Rejected)
+			require.Len(t, c.Labels, k)
+			var missed int
+			for j, lc := range c.Labels {
+				require.Equal(t, m.Info().Labels[j], lc.Label)
+				if tc := float64(trueCount[site][j]); tc < *lc.Lo || tc > *lc.Hi {
+					missed++
+				}
+			}
+			t.Logf("site %q: %d reports, %d of %d 99%% intervals miss the true count", site, c.Reports, missed, k)
+			require.LessOrEqual(t, missed, 2, site)
+		}
+		dead, err := os.ReadFile(filepath.Join(dir, "counts"+key+".dead.jsonl"))
+		require.NoError(t, err)
+		require.Equal(t, 1, strings.Count(string(dead), `"reason":"parse"`))
+	}
+}
+
+func TestFlags(t *testing.T) {
+	c, err := parseConfig("--input", "notes/*.csv", "--output", "out/results.jsonl")
+	require.NoError(t, err)
+	require.Equal(t, leptonbeam.FormatCSV, c.format)
+	require.False(t, c.keepText)
+	require.Equal(t, "out/results.dead.jsonl", c.deadLetter)
+	require.Equal(t, leptonbeam.Model{Embedded: builtinModel, ActBits: 7}, c.modelSpec())
+
+	c, err = parseConfig("--input", "notes.txt", "--output", "res", "--model", "gs://b/m.lep", "--threads", "2")
+	require.NoError(t, err)
+	require.Equal(t, leptonbeam.FormatLines, c.format)
+	require.True(t, c.keepText, "text lines carry their text by default")
+	require.Equal(t, "res.dead", c.deadLetter)
+	require.Equal(t, leptonbeam.Model{Path: "gs://b/m.lep", Threads: 2, ActBits: 7}, c.modelSpec())
+
+	for name, want := range map[string]string{"a.JSONL": "jsonl", "a.ndjson.gz": "jsonl", "a.csv.gz": "csv", "a.tsv": "lines", "dir/*": "lines"} {
+		require.Equal(t, want, formatFromName(name), name)
+	}
+	for _, args := range [][]string{
+		{"--output", "o"},
+		{"--input", "i"},
+		{"--input", "i", "--output", "o", "--task", "tag"},
+		{"--input", "i", "--output", "o", "--dead_letter", "o"},
+		{"--input", "i", "--output", "o", "--task", "dp-count"}, // no --epsilon
+	} {
+		_, err := parseConfig(args...)
+		require.ErrorAs(t, err, new(usageError), "%q", args)
+	}
+	c, err = parseConfig("--input", "i.csv", "--output", "o", "--comma", ";;")
+	require.NoError(t, err)
+	_, err = build(context.Background(), c)
+	require.ErrorAs(t, err, new(usageError))
+	c, err = parseConfig("--input", "i", "--output", "o", "--task", "dp-count", "--epsilon", "1", "--mechanism", "laplace")
+	require.NoError(t, err)
+	_, err = build(context.Background(), c)
+	require.ErrorAs(t, err, new(usageError))
+	c, err = parseConfig("--input", "i", "--output", "o", "--batch_texts", "-1")
+	require.NoError(t, err)
+	_, err = build(context.Background(), c)
+	require.ErrorIs(t, err, leptonbeam.ErrInvalidConfig)
+}
+
+// BenchmarkThroughput runs the same texts through `lepton classify --json`
+// (one process, one call) and through lepton-beam on Prism (in this
+// process), and reports texts/s and CPU-ms per 1,000 texts for each: the
+// engine's overhead is the ratio. LEPTON_BEAM_TEXTS sets the size
+// (default 20,000). Run with -benchtime 1x -count 3 and take medians:
+//
+//	go test ./cmd/lepton-beam -run '^$' -bench Throughput -benchtime 1x -count 3
+func BenchmarkThroughput(b *testing.B) {
+	n := 20000
+	if s := os.Getenv("LEPTON_BEAM_TEXTS"); s != "" {
+		var err error
+		n, err = strconv.Atoi(s)
+		require.NoError(b, err)
+	}
+	dir := b.TempDir()
+	corpus(b, dir, n, 2)
+	cli(b)
+	b.Run("cli", func(b *testing.B) {
+		var wall, cpu time.Duration
+		for b.Loop() {
+			_, w, c := runCLI(b, filepath.Join(dir, "texts.txt"))
+			wall += w
+			cpu += c
+		}
+		reportRates(b, n, wall, cpu)
+	})
+	b.Run("beam-prism", func(b *testing.B) {
+		var wall, cpu time.Duration
+		for i := 0; b.Loop(); i++ {
+			_, w, c := runCommand(b, "--input", filepath.Join(dir, "texts-*.jsonl"), "--id_field", "id",
+				"--allow_empty", "--output", filepath.Join(dir, fmt.Sprint("out", i), "r.jsonl"))
+			wall += w
+			cpu += c
+		}
+		reportRates(b, n, wall, cpu)
+	})
+}
+
+func reportRates(b *testing.B, n int, wall, cpu time.Duration) {
+	runs := float64(b.N)
+	b.ReportMetric(float64(n)*runs/wall.Seconds(), "texts/s")
+	b.ReportMetric(cpu.Seconds()*1000/runs/(float64(n)/1000), "cpu-ms/1k-texts")
+}
