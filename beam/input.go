@@ -253,6 +253,10 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(Rec
 		}
 		fields, err := f.csvFields(l)
 		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) { // its line number is always 1: the record is one line
+				err = fmt.Errorf("column %d: %w", pe.Column, pe.Err)
+			}
 			parseDead(ReasonParse, "CSV: "+err.Error())
 			return
 		}

@@ -361,7 +361,7 @@ func report(w io.Writer, c *config, res beam.PipelineResult, took time.Duration)
 		dead += n
 		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
 	}
-	fmt.Fprintf(w, "lepton-beam: %d texts in %.1f s (%.0f texts/s, at most %d bundles at once), results in %s; %d dead letters",
+	fmt.Fprintf(w, "lepton-beam: %d texts in %.1f s (%.0f texts/s; bundles at once: at most %d), results in %s; %d dead letters",
 		s.texts, took.Seconds(), float64(s.texts)/took.Seconds(), s.maxConcurrency, c.output, dead)
 	if dead > 0 {
 		fmt.Fprintf(w, " (%s) in %s", strings.Join(reasons, ", "), c.deadLetter)
