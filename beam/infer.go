@@ -208,7 +208,7 @@ type pending struct {
 type batcher struct {
 	opts    Options
 	call    []lepton.CallOption
-	model   *lepton.Model
+	model   *sharedModel
 	release func()
 	items   []pending
 	texts   []string
@@ -378,8 +378,11 @@ func (f *ClassifyFn) Teardown() { f.b.teardown() }
 func (f *ClassifyFn) runner(emit func(beam.EventTime, Classified), dead func(beam.EventTime, DeadLetter)) func(context.Context, []pending, []string) error {
 	return func(ctx context.Context, items []pending, texts []string) error {
 		return runBatch(ctx, items, texts,
-			func(ctx context.Context, texts []string) ([]lepton.Classification, error) {
-				return f.b.model.Classify(ctx, texts, f.b.call...)
+			func(ctx context.Context, texts []string) (res []lepton.Classification, err error) {
+				if cerr := f.b.model.call(ctx, func() { res, err = f.b.model.model.Classify(ctx, texts, f.b.call...) }); cerr != nil {
+					return nil, cerr
+				}
+				return res, err
 			},
 			func(p pending, c lepton.Classification) {
 				out := Classified{ID: p.rec.ID, Label: c.Label, Index: c.Index, Probs: c.Probs}
@@ -435,8 +438,11 @@ func (f *EmbedFn) Teardown() { f.b.teardown() }
 func (f *EmbedFn) runner(emit func(beam.EventTime, Embedded), dead func(beam.EventTime, DeadLetter)) func(context.Context, []pending, []string) error {
 	return func(ctx context.Context, items []pending, texts []string) error {
 		return runBatch(ctx, items, texts,
-			func(ctx context.Context, texts []string) ([][]float32, error) {
-				return f.b.model.Embed(ctx, texts, f.b.call...)
+			func(ctx context.Context, texts []string) (res [][]float32, err error) {
+				if cerr := f.b.model.call(ctx, func() { res, err = f.b.model.model.Embed(ctx, texts, f.b.call...) }); cerr != nil {
+					return nil, cerr
+				}
+				return res, err
 			},
 			func(p pending, v []float32) {
 				out := Embedded{ID: p.rec.ID, Vector: v}

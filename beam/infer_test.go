@@ -8,7 +8,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +71,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"two models", Options{Model: Model{Path: "m.lep", Embedded: testModel}}, false},
 		{"unregistered", Options{Model: Model{Embedded: "nope"}}, false},
 		{"negative threads", Options{Model: Model{Embedded: testModel, Threads: -1}}, false},
+		{"negative calls", Options{Model: Model{Embedded: testModel, Calls: -1}}, false},
 		{"act bits 6", Options{Model: Model{Embedded: testModel, ActBits: 6}}, false},
 		{"act bits 8", Options{Model: Model{Embedded: testModel, ActBits: 8}}, true},
 		{"negative batch", Options{Model: ok, Batch: Batching{MaxTexts: -1}}, false},
@@ -175,14 +179,15 @@ func bitsLen(n int) int {
 // open Model, which is closed when the last releases it.
 func TestModelSharing(t *testing.T) {
 	spec := Model{Embedded: testModel, Threads: 1}
-	m1, rel1, err := acquireModel(bg, spec)
+	s1, rel1, err := acquireModel(bg, spec)
 	require.NoError(t, err)
-	m2, rel2, err := acquireModel(bg, spec)
+	s2, rel2, err := acquireModel(bg, spec)
 	require.NoError(t, err)
-	require.Same(t, m1, m2)
+	require.Same(t, s1, s2)
+	m1, m2 := s1.model, s2.model
 	other, relOther, err := acquireModel(bg, Model{Embedded: testModel, Threads: 2})
 	require.NoError(t, err)
-	require.NotSame(t, m1, other, "other open options, another Model")
+	require.NotSame(t, m1, other.model, "other open options, another Model")
 	relOther()
 
 	rel1()
@@ -193,9 +198,9 @@ func TestModelSharing(t *testing.T) {
 	_, err = m2.Classify(bg, []string{"fever"})
 	require.ErrorIs(t, err, lepton.ErrClosed)
 
-	m3, rel3, err := acquireModel(bg, spec)
+	s3, rel3, err := acquireModel(bg, spec)
 	require.NoError(t, err)
-	require.NotSame(t, m1, m3, "reopened after the last release")
+	require.NotSame(t, m1, s3.model, "reopened after the last release")
 	rel3()
 
 	// A model that cannot be opened is an error of Setup, and is not cached.
@@ -213,6 +218,48 @@ func TestModelSharing(t *testing.T) {
 	require.ErrorIs(t, err, lepton.ErrInvalidModel)
 }
 
+// TestCallLimit: at most Model.Calls calls run at once on a shared model;
+// the others wait, and give up when their context ends.
+func TestCallLimit(t *testing.T) {
+	require.Equal(t, 1, Model{}.calls(), "a call on all CPUs runs alone")
+	require.Equal(t, 3, Model{Calls: 3}.calls())
+	require.Equal(t, max(1, runtime.GOMAXPROCS(0)), Model{Threads: 1}.calls())
+	require.Equal(t, 1, Model{Threads: 1 << 20}.calls())
+
+	sh, release, err := acquireModel(bg, Model{Embedded: testModel, Calls: 2})
+	require.NoError(t, err)
+	defer release()
+	var inside atomic.Int32
+	entered, unblock := make(chan bool), make(chan bool)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, sh.call(bg, func() {
+				inside.Add(1)
+				entered <- true
+				<-unblock
+				inside.Add(-1)
+			}))
+		}()
+	}
+	<-entered
+	<-entered
+	time.Sleep(50 * time.Millisecond) // room for a third call to get in, were it let
+	require.EqualValues(t, 2, inside.Load())
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	require.ErrorIs(t, sh.call(ctx, func() { t.Error("ran past the limit") }), context.Canceled)
+	go func() {
+		for range 3 {
+			<-entered
+		}
+	}()
+	close(unblock)
+	wg.Wait()
+}
+
 // TestModelSources: a local file, a file on a Beam file system (memfs here,
 // gs:// in production) and an embedded model give the same results.
 func TestModelSources(t *testing.T) {
@@ -221,8 +268,9 @@ func TestModelSources(t *testing.T) {
 	texts := []string{"itchy red rash on my arms", "burning when I pee"}
 	var want []lepton.Classification
 	for i, spec := range []Model{{Embedded: testModel}, {Path: local}, {Path: "memfs://models/clinic.lep", Verify: true}} {
-		m, release, err := acquireModel(bg, spec)
+		sh, release, err := acquireModel(bg, spec)
 		require.NoError(t, err, spec)
+		m := sh.model
 		got, err := m.Classify(bg, texts)
 		require.NoError(t, err)
 		if i == 0 {

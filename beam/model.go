@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -46,6 +47,13 @@ type Model struct {
 	// Verify checks every weight payload when the model is opened
 	// (lepton.WithVerify): worth it for a model copied from remote storage.
 	Verify bool `json:"verify,omitempty"`
+	// Calls bounds the Lepton calls running at once on this model in one
+	// worker process, whatever the number of bundles (0: one call when
+	// Threads is 0, since a call then uses every CPU already; otherwise
+	// GOMAXPROCS/Threads, at least one). Calls beyond it wait: concurrent
+	// calls sharing one Model's threads cost more CPU and finish later
+	// than the same calls one after the other (beam/README.md).
+	Calls int `json:"calls,omitempty"`
 }
 
 func (m Model) validate() error {
@@ -56,6 +64,8 @@ func (m Model) validate() error {
 		return fmt.Errorf("%w: Model.Path %q and Model.Embedded %q are both set", ErrInvalidConfig, m.Path, m.Embedded)
 	case m.Threads < 0:
 		return fmt.Errorf("%w: Model.Threads %d is negative", ErrInvalidConfig, m.Threads)
+	case m.Calls < 0:
+		return fmt.Errorf("%w: Model.Calls %d is negative", ErrInvalidConfig, m.Calls)
 	case m.ActBits != 0 && m.ActBits != 7 && m.ActBits != 8:
 		return fmt.Errorf("%w: Model.ActBits %d: want 7 or 8 (0: default)", ErrInvalidConfig, m.ActBits)
 	}
@@ -73,6 +83,17 @@ func (m Model) options() []lepton.Option {
 		opts = append(opts, lepton.WithActivationBits(m.ActBits))
 	}
 	return opts
+}
+
+// calls is the limit Calls documents.
+func (m Model) calls() int {
+	switch {
+	case m.Calls > 0:
+		return m.Calls
+	case m.Threads == 0:
+		return 1
+	}
+	return max(1, runtime.GOMAXPROCS(0)/m.Threads)
 }
 
 func (m Model) String() string {
@@ -117,17 +138,30 @@ var models = struct {
 type sharedModel struct {
 	ready chan struct{} // closed once model or err is set
 	model *lepton.Model
+	calls chan struct{} // a token per call running (Model.Calls)
 	err   error
 	refs  int
 }
 
+// call runs fn while holding one of the model's call tokens.
+func (sh *sharedModel) call(ctx context.Context, fn func()) error {
+	select {
+	case sh.calls <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-sh.calls }()
+	fn()
+	return nil
+}
+
 // acquireModel returns the process's open model for m, opening it if no
 // DoFn instance holds it, and the func that releases it.
-func acquireModel(ctx context.Context, m Model) (*lepton.Model, func(), error) {
+func acquireModel(ctx context.Context, m Model) (*sharedModel, func(), error) {
 	models.Lock()
 	sh, ok := models.open[m]
 	if !ok {
-		sh = &sharedModel{ready: make(chan struct{})}
+		sh = &sharedModel{ready: make(chan struct{}), calls: make(chan struct{}, m.calls())}
 		models.open[m] = sh
 	}
 	sh.refs++
@@ -151,7 +185,7 @@ func acquireModel(ctx context.Context, m Model) (*lepton.Model, func(), error) {
 		return nil, nil, sh.err
 	}
 	var once sync.Once
-	return sh.model, func() { once.Do(func() { releaseModel(m, sh) }) }, nil
+	return sh, func() { once.Do(func() { releaseModel(m, sh) }) }, nil
 }
 
 func releaseModel(m Model, sh *sharedModel) {
