@@ -66,7 +66,7 @@ type config struct {
 	keepText                                 bool
 	// model and inference
 	model                        string
-	threads, actBits             int
+	threads, actBits, calls      int
 	verify                       bool
 	batchTexts, batchBytes       int
 	maxLength, maxTextBytes      int
@@ -97,6 +97,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.keepText, "keep_text", false, "copy each text into its result (default: true for text lines, which have no ID)")
 	fs.StringVar(&c.model, "model", "", "model file (.lep), local or on a Beam file system (default: the built-in clinic model)")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines per Lepton call, shared by a worker's bundles (0: all CPUs)")
+	fs.IntVar(&c.calls, "calls", 0, "Lepton calls at once per worker process (0: one when --threads is 0, else CPUs/threads)")
 	fs.IntVar(&c.actBits, "act_bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 or 8")
 	fs.BoolVar(&c.verify, "verify", false, "check every weight payload when a worker opens the model")
 	fs.IntVar(&c.batchTexts, "batch_texts", leptonbeam.DefaultBatchTexts, "texts per Lepton call, at most")
@@ -163,7 +164,7 @@ func formatFromName(name string) string {
 }
 
 func (c *config) modelSpec() leptonbeam.Model {
-	m := leptonbeam.Model{Path: c.model, Threads: c.threads, ActBits: c.actBits, Verify: c.verify}
+	m := leptonbeam.Model{Path: c.model, Threads: c.threads, Calls: c.calls, ActBits: c.actBits, Verify: c.verify}
 	if c.model == "" {
 		m.Embedded = builtinModel
 	}
