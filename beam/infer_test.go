@@ -374,8 +374,10 @@ func TestClassifyPipeline(t *testing.T) {
 			if strict {
 				require.Greater(t, tooLong, 3)
 			}
+			// Prism may undercount metrics (cmd/lepton-beam's summary), never over.
 			s := summarizeCounters(res)
-			require.Equal(t, int64(len(got)), s["texts"])
+			require.LessOrEqual(t, s["texts"], int64(len(got)))
+			require.Positive(t, s["texts"])
 		})
 	}
 }
