@@ -110,13 +110,16 @@ func cli(t testing.TB) string {
 
 // runCLI runs `lepton classify --json` on the lines of file and returns its
 // output, wall time and CPU time.
-func runCLI(t testing.TB, file string) ([]byte, time.Duration, time.Duration) {
+func runCLI(t testing.TB, file string, args ...string) ([]byte, time.Duration, time.Duration) {
 	t.Helper()
 	in, err := os.Open(file)
 	require.NoError(t, err)
 	defer in.Close()
 	var out, stderr bytes.Buffer
-	cmd := exec.Command(cli(t), "classify", "--json")
+	if len(args) == 0 {
+		args = []string{"classify", "--json"}
+	}
+	cmd := exec.Command(cli(t), args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &out, &stderr
 	start := time.Now()
 	require.NoError(t, cmd.Run(), stderr.String())
@@ -247,6 +250,36 @@ func TestIdentityWithCLI(t *testing.T) {
 		// between two ticks (0.1 s at first): the corpus ran on at least
 		// two bundles at once, sharing the worker's one model.
 		require.GreaterOrEqual(t, sum.maxConcurrency, int64(2))
+	}
+}
+
+// TestEmbedIdentityWithCLI: --task embed gives what `lepton embed --json`
+// prints, byte for byte after the "id".
+func TestEmbedIdentityWithCLI(t *testing.T) {
+	const n = 1000
+	dir := t.TempDir()
+	corpus(t, dir, n, 1)
+	want, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"), "embed", "--json", "--pooling", "mean", "--normalize")
+	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
+	require.Len(t, cliLines, n)
+	out := filepath.Join(dir, "vectors.jsonl")
+	runCommand(t, "--task", "embed", "--input", filepath.Join(dir, "texts-0.jsonl"), "--id_field", "id",
+		"--allow_empty", "--pooling", "mean", "--normalize", "--output", out)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	require.Len(t, lines, n)
+	seen := map[int]bool{}
+	for _, l := range lines {
+		rest, ok := strings.CutPrefix(l, `{"id":"`)
+		require.True(t, ok, l)
+		id, body, ok := strings.Cut(rest, `",`)
+		require.True(t, ok, l)
+		i, err := strconv.Atoi(id)
+		require.NoError(t, err)
+		require.False(t, seen[i], "id %d twice", i)
+		seen[i] = true
+		require.Equal(t, cliLines[i], "{"+body, "text %d", i)
 	}
 }
 
