@@ -224,7 +224,7 @@ func parse(data []byte) (*File, error) {
 	if byName["pooler.weight"] != nil {
 		m.Pooler = &bert.Linear{}
 	}
-	if cfg.Architecture == ArchBertClassification {
+	if IsClassifier(cfg.Architecture) {
 		m.Classifier = &bert.Linear{}
 	} else if byName["classifier.weight"] != nil {
 		return nil, errf(ErrFormat, "%s file has a classifier", cfg.Architecture)
@@ -260,7 +260,53 @@ func parse(data []byte) (*File, error) {
 		}
 	}
 	f.Model = m
+	if err := f.checkFloatSlots(withF32, false); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkFloatSlots checks that float tensors are finite and scales not
+// negative: the small ones (scales, biases, LayerNorm parameters: a few
+// values per row or channel, cheap to read at open) when copies is false,
+// the fp32 weight copies (as large as the model) when it is true. A NaN
+// there is never caught later: quantisation maps NaN to 0, so the outputs
+// stay finite and wrong. The error says whether the tensor's checksum
+// still matches (written that way) or not (damaged since).
+func (f *File) checkFloatSlots(withF32, copies bool) error {
+	byName := make(map[string]*TensorInfo, len(f.Tensors))
+	for i := range f.Tensors {
+		byName[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	for _, s := range modelSlots(f.Model, withF32) {
+		if s.f32 == nil || strings.HasSuffix(s.name, ".weight_f32") != copies {
+			continue
+		}
+		err := checkFloats(*s.f32, strings.HasSuffix(s.name, ".scales"))
+		if err == nil {
+			continue
+		}
+		t := byName[s.name]
+		if got := checksum(f.data[t.Offset : t.Offset+t.Length]); got != t.CRC {
+			return errf(ErrChecksum, "tensor %s: %v, and its CRC32C is %08x, computed %08x: the file is damaged", s.name, err, t.CRC, got)
+		}
+		return errf(ErrFormat, "tensor %s: %v (the file was written with it: a damaged checkpoint or a buggy writer)", s.name, err)
+	}
+	return nil
+}
+
+// CheckFloatCopies checks the fp32 weight copies (files written with
+// --keep-fp32) as Open checks the small float tensors: finite values only.
+// It reads as much as the model's size, so it is left to the first use of
+// the copies (lepton.WithFloat32) and to Verify.
+func (f *File) CheckFloatCopies() error {
+	if f.closed || f.data == nil {
+		return ErrClosed
+	}
+	if f.Model == nil || f.Model.Word.F32 == nil {
+		return nil
+	}
+	return f.checkFloatSlots(true, true)
 }
 
 // parseDirectory decodes and validates the tensor directory: dtypes,
