@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -30,22 +31,39 @@ type Record struct {
 	Text string `json:"text"`
 }
 
-// Classified is the classification of one Record: the fields of
-// lepton.Classification that `lepton classify --json` prints, with the same
-// JSON names.
+// Classified is the classification of one Record, with the fields and
+// JSON names of a line of `lepton classify --json` (its "line" is "id"
+// here): the most probable label, its probability, the labels by
+// probability, and the input's lepton.Diagnostics.
 type Classified struct {
-	ID    string    `json:"id,omitempty"`
-	Text  string    `json:"text,omitempty"` // under Options.KeepText
-	Label string    `json:"label"`          // the most probable label
-	Index int       `json:"index"`          // its index in the model's labels
-	Probs []float32 `json:"probs"`          // the probability of every label
+	ID    string      `json:"id,omitempty"`
+	Text  string      `json:"text,omitempty"` // under Options.KeepText
+	Label string      `json:"label"`          // the most probable label
+	Index int         `json:"index"`          // its index in the model's labels
+	Score float32     `json:"score"`          // its probability
+	Top   []LabelProb `json:"top"`            // labels by probability, ties in label order (Options.TopK)
+	// Diagnostics (lepton.Diagnostics): the input's own tokens read,
+	// whether it was cut at the max length, and its share of [UNK].
+	Tokens    int     `json:"tokens"`
+	Truncated bool    `json:"truncated"`
+	Unknown   float64 `json:"unknown"` // exact here; FormatJSON rounds it to 4 decimals as the CLI does
 }
 
-// Embedded is the vector of one Record, as `lepton embed --json` prints it.
+// LabelProb is a label and its probability.
+type LabelProb struct {
+	Label string  `json:"label"`
+	Prob  float32 `json:"prob"`
+}
+
+// Embedded is the vector of one Record, with the fields of a line of
+// `lepton embed --json` ("line" is "id" here).
 type Embedded struct {
-	ID     string    `json:"id,omitempty"`
-	Text   string    `json:"text,omitempty"` // under Options.KeepText
-	Vector []float32 `json:"vector"`
+	ID        string    `json:"id,omitempty"`
+	Text      string    `json:"text,omitempty"` // under Options.KeepText
+	Vector    []float32 `json:"vector"`
+	Tokens    int       `json:"tokens"`
+	Truncated bool      `json:"truncated"`
+	Unknown   float64   `json:"unknown"`
 }
 
 // DeadLetter is a record that was not run, and why.
@@ -58,19 +76,29 @@ type DeadLetter struct {
 	Error  string `json:"error"`  // the detail, for a person
 }
 
-// The reasons of dead letters.
+// The reasons of dead letters. The first four mirror what `lepton
+// classify` skips or refuses (blank lines, NUL bytes, inputs with no
+// tokens, --no-truncate), so that a pipeline's results and dead letters
+// together match the CLI's output line for line.
 const (
 	// ReasonEmpty: the text is empty or only white space (Checks.AllowEmpty
-	// runs it instead, as the empty text [CLS] [SEP], like `lepton classify`).
+	// runs it instead, as the empty text [CLS] [SEP]).
 	ReasonEmpty = "empty"
+	// ReasonBinary: the text holds a NUL byte: binary data, not a text.
+	ReasonBinary = "binary"
+	// ReasonNoTokens: the text has no tokens once normalised (control
+	// characters only, say): the model would read nothing of it
+	// (lepton.Diagnostics.Tokens is 0). Checks.AllowEmpty keeps its result.
+	ReasonNoTokens = "no_tokens"
+	// ReasonTooLong: under Checks.Strict, the text has more tokens than the
+	// max length (lepton.Diagnostics.Truncated); otherwise it is truncated
+	// and its result says so.
+	ReasonTooLong = "too_long"
 	// ReasonInvalidUTF8: the text is not valid UTF-8. Lepton would decode
 	// each bad byte to U+FFFD and drop it; Checks.AllowInvalidUTF8 lets it.
 	ReasonInvalidUTF8 = "invalid_utf8"
 	// ReasonTooLarge: the text has more bytes than Checks.MaxTextBytes.
 	ReasonTooLarge = "too_large"
-	// ReasonTooLong: under Checks.Strict, the text has more tokens than the
-	// max length (lepton.ErrTooLong); otherwise it is truncated.
-	ReasonTooLong = "too_long"
 	// ReasonInvalidInput: the model refused the text (lepton.ErrInvalidInput).
 	ReasonInvalidInput = "invalid_input"
 	// ReasonParse: Read could not make a Record of the line (bad CSV or
@@ -87,6 +115,9 @@ type Options struct {
 	// KeepText copies each record's text into its result (off by default:
 	// results are joined to inputs by ID, and texts can be large).
 	KeepText bool `json:"keep_text,omitempty"`
+	// TopK is how many labels Classified.Top lists, most probable first
+	// (0: all, as `lepton classify --json` does).
+	TopK int `json:"top_k,omitempty"`
 }
 
 // Batching bounds the batches handed to one Lepton call. A batch is run
@@ -106,7 +137,9 @@ const (
 // Checks decide which records go to the dead-letter output instead of the
 // model (see the Reason constants).
 type Checks struct {
-	// AllowEmpty runs empty and white-space texts (default: ReasonEmpty).
+	// AllowEmpty runs empty and white-space texts (default: ReasonEmpty)
+	// and keeps the results of texts with no tokens (default:
+	// ReasonNoTokens).
 	AllowEmpty bool `json:"allow_empty,omitempty"`
 	// AllowInvalidUTF8 runs texts that are not valid UTF-8 (default:
 	// ReasonInvalidUTF8).
@@ -116,8 +149,8 @@ type Checks struct {
 	// only to be truncated.
 	MaxTextBytes int `json:"max_text_bytes,omitempty"`
 	// Strict sends texts longer than the max length, in tokens, to the
-	// dead letters (ReasonTooLong) instead of truncating them
-	// (lepton.WithTruncation(false)).
+	// dead letters (ReasonTooLong) instead of classifying their beginning
+	// (as `lepton classify --no-truncate` refuses them).
 	Strict bool `json:"strict,omitempty"`
 	// MaxLength is lepton.WithMaxLength: tokens per text, [CLS] and [SEP]
 	// included (0: the model's limit).
@@ -127,6 +160,18 @@ type Checks struct {
 // DefaultMaxTextBytes is Checks.MaxTextBytes' default: 1 MiB, some 2,000
 // times what a 512-token BERT reads.
 const DefaultMaxTextBytes = 1 << 20
+
+// checkResult returns why a text whose result has diagnostics d goes to the
+// dead letters after all, or "".
+func (c Checks) checkResult(d lepton.Diagnostics, maxLength int) (reason, detail string) {
+	switch {
+	case d.Tokens == 0 && !c.AllowEmpty:
+		return ReasonNoTokens, "no tokens once normalised (control characters only?)"
+	case d.Truncated && c.Strict:
+		return ReasonTooLong, fmt.Sprintf("longer than the max length of %d tokens (Checks.Strict)", maxLength)
+	}
+	return "", ""
+}
 
 func (o Options) validate() error {
 	if err := o.Model.validate(); err != nil {
@@ -139,20 +184,25 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: Batch.MaxBytes %d is negative", ErrInvalidConfig, o.Batch.MaxBytes)
 	case o.Checks.MaxLength != 0 && o.Checks.MaxLength < 3:
 		return fmt.Errorf("%w: Checks.MaxLength %d: want 0 (the model's) or at least 3", ErrInvalidConfig, o.Checks.MaxLength)
+	case o.TopK < 0:
+		return fmt.Errorf("%w: TopK %d is negative", ErrInvalidConfig, o.TopK)
 	}
 	return nil
 }
 
 // callOptions are the lepton options every call of the DoFn uses.
+// Truncation stays on, so that a batch never fails for one long text;
+// Checks.Strict is applied to each result's Diagnostics.
 func (o Options) callOptions() []lepton.CallOption {
-	opts := []lepton.CallOption{lepton.WithTruncation(!o.Checks.Strict)}
+	opts := []lepton.CallOption{lepton.WithTruncation(true)}
 	if o.Checks.MaxLength != 0 {
 		opts = append(opts, lepton.WithMaxLength(o.Checks.MaxLength))
 	}
 	return opts
 }
 
-// check returns why text goes to the dead letters, or "".
+// check returns why text goes to the dead letters before it reaches the
+// model, or "".
 func (c Checks) check(text string) (reason, detail string) {
 	limit := c.MaxTextBytes
 	if limit == 0 {
@@ -160,6 +210,9 @@ func (c Checks) check(text string) (reason, detail string) {
 	}
 	if limit > 0 && len(text) > limit {
 		return ReasonTooLarge, fmt.Sprintf("text has %d bytes, over the limit of %d (Checks.MaxTextBytes)", len(text), limit)
+	}
+	if strings.IndexByte(text, 0) >= 0 {
+		return ReasonBinary, fmt.Sprintf("text holds a NUL byte at offset %d (binary data?)", strings.IndexByte(text, 0))
 	}
 	if !c.AllowInvalidUTF8 && !utf8.ValidString(text) {
 		return ReasonInvalidUTF8, fmt.Sprintf("text is not valid UTF-8 (first bad byte at offset %d)", firstInvalid(text))
@@ -213,7 +266,9 @@ type batcher struct {
 	items   []pending
 	texts   []string
 	bytes   int
-	started bool // StartBundle ran and FinishBundle has not
+	started bool     // StartBundle ran and FinishBundle has not
+	labels  []string // the model's labels
+	maxLen  int      // the max length in force, for messages
 }
 
 func (b *batcher) setup(ctx context.Context, o Options, extra ...lepton.CallOption) error {
@@ -226,6 +281,8 @@ func (b *batcher) setup(ctx context.Context, o Options, extra ...lepton.CallOpti
 	}
 	b.opts, b.model, b.release = o, m, release
 	b.call = append(o.callOptions(), extra...)
+	b.labels = m.model.Info().Labels
+	b.maxLen = cmp0(o.Checks.MaxLength, m.model.Info().MaxLength)
 	return nil
 }
 
@@ -328,6 +385,35 @@ func runBatch[T any](ctx context.Context, items []pending, texts []string,
 	return runBatch(ctx, items[h:], texts[h:], call, ok, bad)
 }
 
+// deadAfter sends a record whose result fails Checks to the dead letters
+// and reports whether it did.
+func (b *batcher) deadAfter(ctx context.Context, dead func(beam.EventTime, DeadLetter), p pending, d lepton.Diagnostics) bool {
+	reason, detail := b.opts.Checks.checkResult(d, b.maxLen)
+	if reason == "" {
+		return false
+	}
+	emitDead(ctx, dead, p.ts, DeadLetter{ID: p.rec.ID, Input: p.rec.Text, Reason: reason, Error: detail})
+	return true
+}
+
+// topLabels returns the k most probable labels (all for k = 0), ties in
+// label order, as `lepton classify` lists them.
+func topLabels(labels []string, probs []float32, k int) []LabelProb {
+	if k == 0 || k > len(probs) {
+		k = len(probs)
+	}
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	out := make([]LabelProb, k)
+	for j, i := range idx[:k] {
+		out[j] = LabelProb{Label: labels[i], Prob: probs[i]}
+	}
+	return out
+}
+
 // deadFromError is the dead letter of a record the model refused.
 func deadFromError(p pending, err error) DeadLetter {
 	reason := ReasonInvalidInput
@@ -385,7 +471,12 @@ func (f *ClassifyFn) runner(emit func(beam.EventTime, Classified), dead func(bea
 				return res, err
 			},
 			func(p pending, c lepton.Classification) {
-				out := Classified{ID: p.rec.ID, Label: c.Label, Index: c.Index, Probs: c.Probs}
+				d := c.Diagnostics
+				if f.b.deadAfter(ctx, dead, p, d) {
+					return
+				}
+				out := Classified{ID: p.rec.ID, Label: c.Label, Index: c.Index, Score: c.Probs[c.Index],
+					Top: topLabels(f.b.labels, c.Probs, f.TopK), Tokens: d.Tokens, Truncated: d.Truncated, Unknown: d.Unknown}
 				if f.KeepText {
 					out.Text = p.rec.Text
 				}
@@ -399,20 +490,55 @@ func (f *ClassifyFn) runner(emit func(beam.EventTime, Classified), dead func(bea
 // on its second output.
 type EmbedFn struct {
 	Options
-	// Pooling is "cls", "mean" or "" for the model's own (lepton.ParsePooling).
+	Embedding
+	b batcher
+}
+
+// Embedding says how Embed makes vectors; the zero value follows the
+// model, as `lepton embed` does without flags.
+type Embedding struct {
+	// Pooling is "cls", "mean", "max" or "" for the model's own
+	// (lepton.ParsePooling).
 	Pooling string `json:"pooling,omitempty"`
-	// Normalize scales every vector to unit length (lepton.WithNormalize).
-	Normalize bool `json:"normalize,omitempty"`
-	b         batcher
+	// Normalize, if set, says whether to scale vectors to unit length
+	// (lepton.WithNormalize; nil: the model's setting).
+	Normalize *bool `json:"normalize,omitempty"`
+	// Prompt, if set, names the model's prompt to prepend, "" for none
+	// (lepton.WithPrompt; nil: the model's default prompt).
+	Prompt *string `json:"prompt,omitempty"`
+}
+
+func (e Embedding) options() ([]lepton.CallOption, error) {
+	pool, err := lepton.ParsePooling(e.Pooling)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	opts := []lepton.CallOption{lepton.WithPooling(pool)}
+	if e.Normalize != nil {
+		opts = append(opts, lepton.WithNormalize(*e.Normalize))
+	}
+	if e.Prompt != nil {
+		opts = append(opts, lepton.WithPrompt(*e.Prompt))
+	}
+	return opts, nil
 }
 
 // Setup opens (or shares) the model.
 func (f *EmbedFn) Setup(ctx context.Context) error {
-	pool, err := lepton.ParsePooling(f.Pooling)
+	opts, err := f.Embedding.options()
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return err
 	}
-	return f.b.setup(ctx, f.Options, lepton.WithPooling(pool), lepton.WithNormalize(f.Normalize))
+	if err := f.b.setup(ctx, f.Options, opts...); err != nil {
+		return err
+	}
+	if f.Prompt != nil && *f.Prompt != "" {
+		if _, ok := f.b.model.model.Info().Prompts[*f.Prompt]; !ok {
+			f.b.teardown()
+			return fmt.Errorf("%w: the model has no prompt %q", ErrInvalidConfig, *f.Prompt)
+		}
+	}
+	return nil
 }
 
 // StartBundle records the bundle in the concurrency metric.
@@ -438,14 +564,18 @@ func (f *EmbedFn) Teardown() { f.b.teardown() }
 func (f *EmbedFn) runner(emit func(beam.EventTime, Embedded), dead func(beam.EventTime, DeadLetter)) func(context.Context, []pending, []string) error {
 	return func(ctx context.Context, items []pending, texts []string) error {
 		return runBatch(ctx, items, texts,
-			func(ctx context.Context, texts []string) (res [][]float32, err error) {
-				if cerr := f.b.model.call(ctx, func() { res, err = f.b.model.model.Embed(ctx, texts, f.b.call...) }); cerr != nil {
+			func(ctx context.Context, texts []string) (res []lepton.Embedding, err error) {
+				if cerr := f.b.model.call(ctx, func() { res, err = f.b.model.model.EmbedDetailed(ctx, texts, f.b.call...) }); cerr != nil {
 					return nil, cerr
 				}
 				return res, err
 			},
-			func(p pending, v []float32) {
-				out := Embedded{ID: p.rec.ID, Vector: v}
+			func(p pending, e lepton.Embedding) {
+				d := e.Diagnostics
+				if f.b.deadAfter(ctx, dead, p, d) {
+					return
+				}
+				out := Embedded{ID: p.rec.ID, Vector: e.Vector, Tokens: d.Tokens, Truncated: d.Truncated, Unknown: d.Unknown}
 				if f.KeepText {
 					out.Text = p.rec.Text
 				}
@@ -468,18 +598,17 @@ func Classify(s beam.Scope, records beam.PCollection, o Options) (results, dead 
 	return results, dead, nil
 }
 
-// Embed embeds every Record of records with the model of o, pooled as
-// pooling says ("cls", "mean" or "" for the model's own) and scaled to unit
-// length if normalize. It returns the PCollection of Embedded and that of
-// DeadLetter.
-func Embed(s beam.Scope, records beam.PCollection, o Options, pooling string, normalize bool) (results, dead beam.PCollection, err error) {
+// Embed embeds every Record of records with the model of o, pooled,
+// normalised and prompted as e says. It returns the PCollection of Embedded
+// and that of DeadLetter.
+func Embed(s beam.Scope, records beam.PCollection, o Options, e Embedding) (results, dead beam.PCollection, err error) {
 	if err := o.validate(); err != nil {
 		return beam.PCollection{}, beam.PCollection{}, err
 	}
-	if _, err := lepton.ParsePooling(pooling); err != nil {
-		return beam.PCollection{}, beam.PCollection{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	if _, err := e.options(); err != nil {
+		return beam.PCollection{}, beam.PCollection{}, err
 	}
 	s = s.Scope("lepton.Embed")
-	results, dead = beam.ParDo2(s, &EmbedFn{Options: o, Pooling: pooling, Normalize: normalize}, records)
+	results, dead = beam.ParDo2(s, &EmbedFn{Options: o, Embedding: e}, records)
 	return results, dead, nil
 }

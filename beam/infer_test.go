@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +44,9 @@ func TestChecks(t *testing.T) {
 		{"truncated rune", Checks{}, "caf\xc3", ReasonInvalidUTF8},
 		{"invalid UTF-8 allowed", Checks{AllowInvalidUTF8: true}, "fever \xff", ""},
 		{"U+FFFD itself is valid", Checks{}, "fever \uFFFD", ""},
+		{"NUL byte", Checks{}, "fever\x00chills", ReasonBinary},
+		{"NUL byte, everything allowed", Checks{AllowEmpty: true, AllowInvalidUTF8: true}, "\x00", ReasonBinary},
+		{"control characters only", Checks{}, "\x01\x02", ""}, // found by the model: ReasonNoTokens
 		{"at the default size limit", Checks{}, long, ""},
 		{"over the default size limit", Checks{}, long + "a", ReasonTooLarge},
 		{"over a set limit", Checks{MaxTextBytes: 3}, "abcd", ReasonTooLarge},
@@ -78,6 +83,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative bytes", Options{Model: ok, Batch: Batching{MaxBytes: -1}}, false},
 		{"max length 2", Options{Model: ok, Checks: Checks{MaxLength: 2}}, false},
 		{"max length 3", Options{Model: ok, Checks: Checks{MaxLength: 3}}, true},
+		{"negative top k", Options{Model: ok, TopK: -1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.o.validate()
@@ -92,8 +98,67 @@ func TestOptionsValidate(t *testing.T) {
 	_ = p
 	_, _, err := Classify(s, beam.Create(s, Record{Text: "x"}), Options{})
 	require.ErrorIs(t, err, ErrInvalidConfig)
-	_, _, err = Embed(s, beam.Create(s, Record{Text: "x"}), Options{Model: ok}, "max", false)
+	_, _, err = Embed(s, beam.Create(s, Record{Text: "x"}), Options{Model: ok}, Embedding{Pooling: "median"})
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestTopLabels: labels by probability, ties in label order (as `lepton
+// classify` lists them), k of them (0 or more than there are: all).
+func TestTopLabels(t *testing.T) {
+	labels := []string{"a", "b", "c", "d"}
+	probs := []float32{0.2, 0.4, 0.2, 0.2}
+	for _, tc := range []struct {
+		k    int
+		want string
+	}{
+		{0, "b a c d"},
+		{1, "b"},
+		{2, "b a"},
+		{4, "b a c d"},
+		{9, "b a c d"},
+	} {
+		got := topLabels(labels, probs, tc.k)
+		var names []string
+		for _, lp := range got {
+			names = append(names, lp.Label)
+			require.Equal(t, probs[slices.Index(labels, lp.Label)], lp.Prob)
+		}
+		require.Equal(t, tc.want, strings.Join(names, " "), "k=%d", tc.k)
+	}
+	require.Len(t, topLabels([]string{"only"}, []float32{1}, 0), 1)
+}
+
+// TestEmbedSetup: an Embedding the model cannot do fails Setup with
+// ErrInvalidConfig and releases the model.
+func TestEmbedSetup(t *testing.T) {
+	o := Options{Model: Model{Embedded: testModel, Threads: 1}}
+	none, missing := "", "query"
+	for _, tc := range []struct {
+		name string
+		e    Embedding
+		ok   bool
+	}{
+		{"model's own", Embedding{}, true},
+		{"no prompt", Embedding{Prompt: &none}, true},
+		{"max pooling", Embedding{Pooling: "max"}, true},
+		{"unknown prompt", Embedding{Prompt: &missing}, false},
+		{"unknown pooling", Embedding{Pooling: "median"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &EmbedFn{Options: o, Embedding: tc.e}
+			err := f.Setup(bg)
+			if tc.ok {
+				require.NoError(t, err)
+				f.Teardown()
+			} else {
+				require.ErrorIs(t, err, ErrInvalidConfig)
+			}
+			models.Lock()
+			_, cached := models.open[o.Model]
+			models.Unlock()
+			require.False(t, cached, "released")
+		})
+	}
 }
 
 // TestRunBatch: a batch whose call fails because of some records is halved
@@ -309,6 +374,8 @@ func awkwardRecords(n int, seed uint64) []Record {
 		Record{ID: "empty", Text: ""},
 		Record{ID: "blank", Text: " \t "},
 		Record{ID: "bad-utf8", Text: "fever and \xff\xfe chills"},
+		Record{ID: "nul", Text: "fever\x00and chills"},
+		Record{ID: "controls", Text: "\x01\x02\x7f"},
 		Record{ID: "huge", Text: strings.Repeat("fever ", 400)}, // 2,400 bytes
 	)
 }
@@ -350,7 +417,9 @@ func TestClassifyPipeline(t *testing.T) {
 			require.Equal(t, len(recs), len(got)+len(deadReason), "every record has one result or one dead letter")
 			var tooLong int
 			for _, r := range recs {
-				want, err := m.Classify(bg, []string{r.Text}, lepton.WithTruncation(!strict))
+				want, err := m.Classify(bg, []string{r.Text})
+				require.NoError(t, err)
+				d := want[0].Diagnostics
 				switch {
 				case r.ID == "empty" || r.ID == "blank":
 					require.Equal(t, ReasonEmpty, deadReason[r.ID])
@@ -358,25 +427,49 @@ func TestClassifyPipeline(t *testing.T) {
 					require.Equal(t, ReasonInvalidUTF8, deadReason[r.ID])
 				case r.ID == "huge":
 					require.Equal(t, ReasonTooLarge, deadReason[r.ID])
-				case errors.Is(err, lepton.ErrTooLong):
-					require.True(t, strict)
+				case r.ID == "nul":
+					require.Equal(t, ReasonBinary, deadReason[r.ID])
+				case r.ID == "controls":
+					require.Zero(t, d.Tokens)
+					require.Equal(t, ReasonNoTokens, deadReason[r.ID])
+				case d.Truncated && strict:
 					require.Equal(t, ReasonTooLong, deadReason[r.ID], r.ID)
 					tooLong++
 				default:
-					require.NoError(t, err)
 					require.Contains(t, got, r.ID)
 					c := got[r.ID]
 					require.Equal(t, want[0].Label, c.Label, r.ID)
 					require.Equal(t, want[0].Index, c.Index, r.ID)
-					require.Equal(t, want[0].Probs, c.Probs, r.ID) // bit for bit, through JSON
+					require.Equal(t, want[0].Probs[c.Index], c.Score, r.ID) // bit for bit, through JSON
+					require.Len(t, c.Top, len(want[0].Probs))
+					for j, lp := range c.Top {
+						i := slices.Index(m.Info().Labels, lp.Label)
+						require.Equal(t, want[0].Probs[i], lp.Prob, r.ID)
+						if j > 0 { // by probability, ties in label order
+							prev := c.Top[j-1]
+							require.True(t, prev.Prob > lp.Prob || (prev.Prob == lp.Prob && slices.Index(m.Info().Labels, prev.Label) < i))
+						}
+					}
+					require.Equal(t, c.Label, c.Top[0].Label)
+					require.Equal(t, d.Tokens, c.Tokens)
+					require.Equal(t, d.Truncated, c.Truncated)
+					require.Equal(t, math.Round(d.Unknown*1e4)/1e4, c.Unknown)
 				}
 			}
 			if strict {
 				require.Greater(t, tooLong, 3)
 			}
 			// Prism may undercount metrics (cmd/lepton-beam's summary), never over.
+			// "texts" counts what the model ran: the results and the dead
+			// letters found from a result's diagnostics.
+			ran := len(got)
+			for _, reason := range deadReason {
+				if reason == ReasonNoTokens || reason == ReasonTooLong {
+					ran++
+				}
+			}
 			s := summarizeCounters(res)
-			require.LessOrEqual(t, s["texts"], int64(len(got)))
+			require.LessOrEqual(t, s["texts"], int64(ran))
 			require.Positive(t, s["texts"])
 		})
 	}
@@ -406,8 +499,10 @@ func TestEmbedPipeline(t *testing.T) {
 	recs := awkwardRecords(120, 2)[:120]
 	m := clinicModel(t)
 	dir := t.TempDir()
+	yes := true
 	run(t, func(s beam.Scope) {
-		results, dead, err := Embed(s, beam.CreateList(s, recs), Options{Model: Model{Embedded: testModel}, Batch: Batching{MaxTexts: 16}, KeepText: true}, "mean", true)
+		results, dead, err := Embed(s, beam.CreateList(s, recs), Options{Model: Model{Embedded: testModel}, Batch: Batching{MaxTexts: 16}, KeepText: true},
+			Embedding{Pooling: "mean", Normalize: &yes})
 		require.NoError(t, err)
 		writeAll(t, s, filepath.Join(dir, "out.jsonl"), results)
 		writeAll(t, s, filepath.Join(dir, "dead.jsonl"), dead)
@@ -422,10 +517,13 @@ func TestEmbedPipeline(t *testing.T) {
 		byID[e.ID] = e
 	}
 	for _, r := range recs {
-		want, err := m.Embed(bg, []string{r.Text}, lepton.WithPooling(lepton.PoolMean), lepton.WithNormalize(true))
+		want, err := m.EmbedDetailed(bg, []string{r.Text}, lepton.WithPooling(lepton.PoolMean), lepton.WithNormalize(true))
 		require.NoError(t, err)
-		require.Equal(t, r.Text, byID[r.ID].Text, "KeepText")
-		require.Equal(t, want[0], byID[r.ID].Vector, r.ID)
+		got := byID[r.ID]
+		require.Equal(t, r.Text, got.Text, "KeepText")
+		require.Equal(t, want[0].Vector, got.Vector, r.ID)
+		require.Equal(t, want[0].Diagnostics.Tokens, got.Tokens, r.ID)
+		require.Equal(t, want[0].Diagnostics.Truncated, got.Truncated, r.ID)
 	}
 }
 

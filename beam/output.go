@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"path"
 	"reflect"
 	"strings"
@@ -34,7 +35,7 @@ func init() {
 // FormatJSON turns a PCollection of Classified, Embedded or DeadLetter into
 // one of JSON lines (without the newline). A result's fields after "id" and
 // "text" are those of `lepton classify --json` or `lepton embed --json`,
-// byte for byte. A dead letter whose input is not valid UTF-8 carries it as
+// byte for byte ("unknown" rounded to 4 decimals as there). A dead letter whose input is not valid UTF-8 carries it as
 // "input_base64" instead of "input", so that no byte is lost.
 func FormatJSON(s beam.Scope, col beam.PCollection) (beam.PCollection, error) {
 	s = s.Scope("lepton.FormatJSON")
@@ -61,9 +62,18 @@ func marshalLine(v any) (string, error) {
 	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
-func classifiedJSON(c Classified) (string, error) { return marshalLine(c) }
+func classifiedJSON(c Classified) (string, error) {
+	c.Unknown = round4(c.Unknown)
+	return marshalLine(c)
+}
 
-func embeddedJSON(e Embedded) (string, error) { return marshalLine(e) }
+func embeddedJSON(e Embedded) (string, error) {
+	e.Unknown = round4(e.Unknown)
+	return marshalLine(e)
+}
+
+// round4 rounds a share to 4 decimals, as the CLI prints it.
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // deadJSON is a DeadLetter as written: the input as a string when it is
 // valid UTF-8, in base64 otherwise.

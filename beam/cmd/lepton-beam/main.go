@@ -71,8 +71,9 @@ type config struct {
 	batchTexts, batchBytes       int
 	maxLength, maxTextBytes      int
 	strict, allowEmpty, allowBad bool
-	pooling                      string
+	pooling, prompt              string
 	normalize                    bool
+	topK                         int
 	// dp-count
 	mechanism  string
 	epsilon    float64
@@ -104,11 +105,13 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.batchBytes, "batch_bytes", leptonbeam.DefaultBatchBytes, "bytes of text per Lepton call, at most (a larger text runs alone)")
 	fs.IntVar(&c.maxLength, "max_length", 0, "max tokens per text, [CLS] and [SEP] included (0: the model's limit)")
 	fs.IntVar(&c.maxTextBytes, "max_text_bytes", leptonbeam.DefaultMaxTextBytes, "texts larger than this go to the dead letters (too_large; negative: no limit)")
-	fs.BoolVar(&c.strict, "strict", false, "texts over the max length go to the dead letters (too_long) instead of being truncated")
-	fs.BoolVar(&c.allowEmpty, "allow_empty", false, "run empty texts (as `lepton classify` does) instead of dead-lettering them")
+	fs.BoolVar(&c.strict, "strict", false, "texts over the max length go to the dead letters (too_long) instead of being truncated (lepton's --no-truncate)")
+	fs.BoolVar(&c.allowEmpty, "allow_empty", false, "run empty texts and keep the results of texts with no tokens, instead of dead-lettering them")
 	fs.BoolVar(&c.allowBad, "allow_invalid_utf8", false, "run texts that are not valid UTF-8 (Lepton drops the bad bytes) instead of dead-lettering them")
-	fs.StringVar(&c.pooling, "pooling", "", "embed: cls or mean (default: the model's pooling)")
-	fs.BoolVar(&c.normalize, "normalize", false, "embed: scale vectors to unit length")
+	fs.IntVar(&c.topK, "top_k", 0, `classify: labels listed in "top", most probable first (0: all, as lepton classify --json)`)
+	fs.StringVar(&c.pooling, "pooling", "", "embed: cls, mean or max (default: the model's pooling)")
+	fs.BoolVar(&c.normalize, "normalize", false, "embed: scale vectors to unit length (default: the model's setting; --normalize=false turns a model's off)")
+	fs.StringVar(&c.prompt, "prompt", "", "embed: prepend the model's prompt of this name (default: its default prompt; --prompt '' none)")
 	fs.StringVar(&c.mechanism, "mechanism", "rr", "dp-count: rr (k-ary randomized response) or oue (optimized unary encoding)")
 	fs.Float64Var(&c.epsilon, "epsilon", 0, "dp-count: the epsilon every device released at (required)")
 	fs.IntVar(&c.k, "k", 0, "dp-count: number of labels (default: the model's)")
@@ -191,10 +194,20 @@ func build(ctx context.Context, c *config) (*beam.Pipeline, error) {
 		Batch:    leptonbeam.Batching{MaxTexts: c.batchTexts, MaxBytes: c.batchBytes},
 		Checks:   leptonbeam.Checks{AllowEmpty: c.allowEmpty, AllowInvalidUTF8: c.allowBad, MaxTextBytes: c.maxTextBytes, Strict: c.strict, MaxLength: c.maxLength},
 		KeepText: c.keepText,
+		TopK:     c.topK,
 	}
 	var results, dead beam.PCollection
 	if c.task == taskEmbed {
-		results, dead, err = leptonbeam.Embed(s, records, o, c.pooling, c.normalize)
+		// --normalize and --prompt follow the model unless given, as in
+		// lepton embed.
+		e := leptonbeam.Embedding{Pooling: c.pooling}
+		if c.set["normalize"] {
+			e.Normalize = &c.normalize
+		}
+		if c.set["prompt"] {
+			e.Prompt = &c.prompt
+		}
+		results, dead, err = leptonbeam.Embed(s, records, o, e)
 	} else {
 		results, dead, err = leptonbeam.Classify(s, records, o)
 	}

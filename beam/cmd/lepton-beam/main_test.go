@@ -108,8 +108,8 @@ func cli(t testing.TB) string {
 	return cliPath
 }
 
-// runCLI runs `lepton classify --json` on the lines of file and returns its
-// output, wall time and CPU time.
+// runCLI runs `lepton ARGS...` (default: classify --json) on the lines of
+// file and returns its output, wall time and CPU time.
 func runCLI(t testing.TB, file string, args ...string) ([]byte, time.Duration, time.Duration) {
 	t.Helper()
 	in, err := os.Open(file)
@@ -129,10 +129,11 @@ func runCLI(t testing.TB, file string, args ...string) ([]byte, time.Duration, t
 
 // corpus generates n texts (fixed seed) and writes them to dir: texts.txt,
 // one per line, for `lepton classify`, and parts JSON-lines files
-// texts-K.jsonl of {"id":"I","text":...} records, I being the text's line.
+// texts-K.jsonl of {"id":"N","text":...} records, N being the text's line
+// number in texts.txt (from 1, as the CLI's "line").
 // The texts are awkward on purpose: 1 to 60 words, some over the model's
 // 128 tokens (truncated by both), accents, CJK, emoji, punctuation, HTML
-// characters, a few empty or blank.
+// characters, a few empty, blank or of control characters only.
 func corpus(t testing.TB, dir string, n, parts int) []string {
 	t.Helper()
 	words := strings.Fields("I have had a high fever chills and headache for three days my skin is itchy with red scaly patches " +
@@ -144,9 +145,11 @@ func corpus(t testing.TB, dir string, n, parts int) []string {
 	for i := range texts {
 		switch {
 		case i%1000 == 17:
-			texts[i] = "" // the CLI classifies it as [CLS] [SEP]; the pipeline under --allow_empty too
+			texts[i] = "" // skipped by the CLI; a dead letter of the pipeline
 		case i%1000 == 503:
 			texts[i] = " \t "
+		case i%1000 == 711:
+			texts[i] = "\x01\x02\x1b" // no tokens once normalised: skipped by both
 		default:
 			k := 1 + r.IntN(60)
 			if i%250 == 3 {
@@ -171,7 +174,7 @@ func corpus(t testing.TB, dir string, n, parts int) []string {
 	for i, s := range texts {
 		txt.WriteString(s)
 		txt.WriteByte('\n')
-		line, err := json.Marshal(map[string]string{"id": strconv.Itoa(i), "text": s})
+		line, err := json.Marshal(map[string]string{"id": strconv.Itoa(i + 1), "text": s})
 		require.NoError(t, err)
 		w := files[i*parts/n]
 		w.Write(line)
@@ -179,6 +182,72 @@ func corpus(t testing.TB, dir string, n, parts int) []string {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "texts.txt"), txt.Bytes(), 0o644))
 	return texts
+}
+
+// byLine maps the JSON lines of `lepton classify|embed --json` to their
+// "line" number and the rest of the line after that field.
+func byLine(t testing.TB, out []byte) map[int]string {
+	t.Helper()
+	m := map[int]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		rest, ok := strings.CutPrefix(l, `{"line":`)
+		require.True(t, ok, l)
+		n, body, ok := strings.Cut(rest, ",")
+		require.True(t, ok, l)
+		i, err := strconv.Atoi(n)
+		require.NoError(t, err, l)
+		m[i] = body
+	}
+	return m
+}
+
+// byID reads the pipeline's result files and maps each "id" to the rest of
+// its line after that field, failing on an ID seen twice.
+func byID(t testing.TB, files ...string) map[int]string {
+	t.Helper()
+	m := map[int]string{}
+	for _, name := range files {
+		f, err := os.Open(name)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			l := sc.Text()
+			rest, ok := strings.CutPrefix(l, `{"id":"`)
+			require.True(t, ok, l)
+			id, body, ok := strings.Cut(rest, `",`)
+			require.True(t, ok, l)
+			i, err := strconv.Atoi(id)
+			require.NoError(t, err, l)
+			require.NotContains(t, m, i, "id %d twice", i)
+			m[i] = body
+		}
+		require.NoError(t, sc.Err())
+		f.Close()
+	}
+	return m
+}
+
+// deadByID maps each dead letter's "id" to its reason.
+func deadByID(t testing.TB, files ...string) map[int]string {
+	t.Helper()
+	m := map[int]string{}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		require.NoError(t, err)
+		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if l == "" {
+				continue
+			}
+			var d struct{ ID, Reason string }
+			require.NoError(t, json.Unmarshal([]byte(l), &d))
+			i, err := strconv.Atoi(d.ID)
+			require.NoError(t, err, l)
+			require.NotContains(t, m, i, "dead letter %d twice", i)
+			m[i] = d.Reason
+		}
+	}
+	return m
 }
 
 // textsForTest is how many texts TestIdentityWithCLI runs: 100,000 (the
@@ -198,53 +267,43 @@ func textsForTest(t testing.TB) int {
 
 // TestIdentityWithCLI is the acceptance test: the texts, classified by the
 // lepton-beam pipeline on Prism (two input files, results in two shards),
-// give exactly what `lepton classify --json` prints for them: for every
-// text, its result line is the CLI's line byte for byte once the
-// pipeline's "id" is taken out; every ID comes back exactly once.
+// give exactly what `lepton classify --json --no-text` prints for them: for
+// every text the CLI answers, the pipeline's line is the CLI's byte for byte
+// after their first field ("id" there, "line" here, the same number);
+// every text the CLI skips (blank, no tokens) is a dead letter saying why;
+// nothing else comes back, and nothing twice.
 func TestIdentityWithCLI(t *testing.T) {
 	n := textsForTest(t)
 	dir := t.TempDir()
-	corpus(t, dir, n, 2)
-	want, cliWall, cliCPU := runCLI(t, filepath.Join(dir, "texts.txt"))
-	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
-	require.Len(t, cliLines, n)
+	texts := corpus(t, dir, n, 2)
+	out0, cliWall, cliCPU := runCLI(t, filepath.Join(dir, "texts.txt"), "classify", "--json", "--no-text")
+	cli := byLine(t, out0)
 
 	out := filepath.Join(dir, "out", "results.jsonl")
-	sum, wall, cpu := runCommand(t, "--input", filepath.Join(dir, "texts-*.jsonl"), "--id_field", "id",
-		"--allow_empty", "--output", out, "--shards", "2")
+	sum, wall, cpu := runCommand(t, "--input", filepath.Join(dir, "texts-*.jsonl"), "--id_field", "id", "--output", out, "--shards", "2")
+	got := byID(t, leptonbeam.ShardName(out, 0, 2), leptonbeam.ShardName(out, 1, 2))
+	dead := deadByID(t, leptonbeam.ShardName(filepath.Join(dir, "out", "results.dead.jsonl"), 0, 2),
+		leptonbeam.ShardName(filepath.Join(dir, "out", "results.dead.jsonl"), 1, 2))
 
-	seen := make([]bool, n)
-	var got int
-	for k := range 2 {
-		f, err := os.Open(leptonbeam.ShardName(out, k, 2))
-		require.NoError(t, err)
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Text()
-			rest, ok := strings.CutPrefix(line, `{"id":"`)
-			require.True(t, ok, line)
-			id, body, ok := strings.Cut(rest, `",`)
-			require.True(t, ok, line)
-			i, err := strconv.Atoi(id)
-			require.NoError(t, err, line)
-			require.True(t, i >= 0 && i < n, "unknown id %d", i)
-			require.False(t, seen[i], "id %d twice", i)
-			seen[i] = true
-			require.Equal(t, cliLines[i], "{"+body, "text %d", i)
-			got++
+	require.Equal(t, len(cli), len(got), "as many results as the CLI printed lines")
+	for line, body := range cli {
+		require.Contains(t, got, line, "line %d: no result", line)
+		require.Equal(t, body, got[line], "line %d", line)
+	}
+	for i, s := range texts {
+		if _, ok := cli[i+1]; ok {
+			continue
 		}
-		require.NoError(t, sc.Err())
-		f.Close()
+		want := leptonbeam.ReasonNoTokens
+		if strings.TrimSpace(s) == "" {
+			want = leptonbeam.ReasonEmpty
+		}
+		require.Equal(t, want, dead[i+1], "line %d, skipped by the CLI", i+1)
 	}
-	require.Equal(t, n, got, "every text has exactly one result")
-	for k := range 2 {
-		dead, err := os.ReadFile(leptonbeam.ShardName(filepath.Join(dir, "out", "results.dead.jsonl"), k, 2))
-		require.NoError(t, err)
-		require.Empty(t, dead)
-	}
+	require.Equal(t, n, len(got)+len(dead), "every text has one result or one dead letter")
 	require.LessOrEqual(t, sum.texts, int64(n), "the texts counter (Prism may undercount, never over)")
-	t.Logf("%d texts: lepton classify %.1f s wall, %.1f s CPU (%.0f texts/s); lepton-beam on Prism %.1f s wall, %.1f s CPU (%.0f texts/s), at most %d bundles at once",
-		n, cliWall.Seconds(), cliCPU.Seconds(), float64(n)/cliWall.Seconds(), wall.Seconds(), cpu.Seconds(), float64(n)/wall.Seconds(), sum.maxConcurrency)
+	t.Logf("%d texts (%d answered, %d skipped): lepton classify %.1f s wall, %.1f s CPU (%.0f texts/s); lepton-beam on Prism %.1f s wall, %.1f s CPU (%.0f texts/s), at most %d bundles at once",
+		n, len(got), len(dead), cliWall.Seconds(), cliCPU.Seconds(), float64(n)/cliWall.Seconds(), wall.Seconds(), cpu.Seconds(), float64(n)/wall.Seconds(), sum.maxConcurrency)
 	if n >= 20000 {
 		// Prism splits a long-running bundle when it makes no progress
 		// between two ticks (0.1 s at first): the corpus ran on at least
@@ -254,77 +313,51 @@ func TestIdentityWithCLI(t *testing.T) {
 }
 
 // TestEmbedIdentityWithCLI: --task embed gives what `lepton embed --json`
-// prints, byte for byte after the "id".
+// prints, byte for byte after the first field.
 func TestEmbedIdentityWithCLI(t *testing.T) {
 	const n = 1000
 	dir := t.TempDir()
 	corpus(t, dir, n, 1)
-	want, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"), "embed", "--json", "--pooling", "mean", "--normalize")
-	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
-	require.Len(t, cliLines, n)
+	out0, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"), "embed", "--json", "--no-text", "--pooling", "mean", "--normalize")
+	cli := byLine(t, out0)
 	out := filepath.Join(dir, "vectors.jsonl")
 	runCommand(t, "--task", "embed", "--input", filepath.Join(dir, "texts-0.jsonl"), "--id_field", "id",
-		"--allow_empty", "--pooling", "mean", "--normalize", "--output", out)
-	data, err := os.ReadFile(out)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	require.Len(t, lines, n)
-	seen := map[int]bool{}
-	for _, l := range lines {
-		rest, ok := strings.CutPrefix(l, `{"id":"`)
-		require.True(t, ok, l)
-		id, body, ok := strings.Cut(rest, `",`)
-		require.True(t, ok, l)
-		i, err := strconv.Atoi(id)
-		require.NoError(t, err)
-		require.False(t, seen[i], "id %d twice", i)
-		seen[i] = true
-		require.Equal(t, cliLines[i], "{"+body, "text %d", i)
+		"--pooling", "mean", "--normalize", "--output", out)
+	got := byID(t, out)
+	require.Equal(t, len(cli), len(got))
+	for line, body := range cli {
+		require.Equal(t, body, got[line], "line %d", line)
 	}
 }
 
 // TestTextLines: plain text lines, as `lepton classify` reads them, give
-// the same results; results carry their text (there is no ID), so they are
-// compared as a multiset. Empty and blank lines go to the dead letters by
-// default.
+// the same lines as `lepton classify --json` with its "line" field left
+// out (lines have no ID; the text is kept). Texts may repeat, so lines are
+// compared as multisets. Blank lines and texts without tokens become dead
+// letters.
 func TestTextLines(t *testing.T) {
 	const n = 3000
 	dir := t.TempDir()
-	texts := corpus(t, dir, n, 1)
-	want, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"))
-	cliLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
-	expect := map[string][]string{} // text -> its CLI lines, one per occurrence
-	var empty int
-	for i, s := range texts {
-		if strings.TrimSpace(s) == "" {
-			empty++
-			continue
-		}
-		expect[s] = append(expect[s], cliLines[i])
+	corpus(t, dir, n, 1)
+	out0, _, _ := runCLI(t, filepath.Join(dir, "texts.txt"), "classify", "--json")
+	want := map[string]int{}
+	for _, body := range byLine(t, out0) {
+		want["{"+body]++
 	}
 	out := filepath.Join(dir, "out.jsonl")
 	runCommand(t, "--input", filepath.Join(dir, "texts.txt"), "--output", out)
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
+	got := map[string]int{}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	require.Len(t, lines, n-empty)
 	for _, l := range lines {
-		var r struct {
-			Text *string `json:"text"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(l), &r))
-		require.NotNil(t, r.Text, "text lines keep their text")
-		label := strings.Index(l, `,"label":`)
-		require.Positive(t, label)
-		body := "{" + l[label+1:]
-		rest := expect[*r.Text]
-		require.NotEmpty(t, rest, "a text not in the input, or once too often: %q", *r.Text)
-		require.Equal(t, rest[0], body)
-		expect[*r.Text] = rest[1:]
+		require.True(t, strings.HasPrefix(l, `{"text":`), "text lines keep their text: %s", l)
+		got[l]++
 	}
+	require.Equal(t, want, got)
 	dead, err := os.ReadFile(filepath.Join(dir, "out.dead.jsonl"))
 	require.NoError(t, err)
-	require.Equal(t, empty, strings.Count(string(dead), `"reason":"empty"`))
+	require.Equal(t, n-len(lines), strings.Count(string(dead), "\n"))
 }
 
 // TestDPCount: devices classify their notes with the built-in model and
@@ -463,7 +496,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.Run("cli", func(b *testing.B) {
 		var wall, cpu time.Duration
 		for b.Loop() {
-			_, w, c := runCLI(b, filepath.Join(dir, "texts.txt"))
+			_, w, c := runCLI(b, filepath.Join(dir, "texts.txt"), "classify", "--json", "--no-text")
 			wall += w
 			cpu += c
 		}
@@ -473,7 +506,7 @@ func BenchmarkThroughput(b *testing.B) {
 		var wall, cpu time.Duration
 		for i := 0; b.Loop(); i++ {
 			_, w, c := runCommand(b, "--input", filepath.Join(dir, "texts-*.jsonl"), "--id_field", "id",
-				"--allow_empty", "--output", filepath.Join(dir, fmt.Sprint("out", i), "r.jsonl"))
+				"--output", filepath.Join(dir, fmt.Sprint("out", i), "r.jsonl"))
 			wall += w
 			cpu += c
 		}
