@@ -130,11 +130,16 @@ func parse(data []byte) (*File, error) {
 		f.Sections = append(f.Sections, s)
 		secs[s.Kind] = &f.Sections[len(f.Sections)-1]
 	}
-	sorted := slices.Clone(f.Sections)
-	slices.SortFunc(sorted, func(a, b SectionInfo) int { return cmp.Compare(a.Offset, b.Offset) })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i-1].Offset+sorted[i-1].Length > sorted[i].Offset {
-			return nil, errf(ErrFormat, "sections %q and %q overlap", sorted[i-1].Kind, sorted[i].Kind)
+	// Indices are sorted, not entries, for the reason given in parseDirectory.
+	order := make([]int, len(f.Sections))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(f.Sections[a].Offset, f.Sections[b].Offset) })
+	for i := 1; i < len(order); i++ {
+		prev, cur := &f.Sections[order[i-1]], &f.Sections[order[i]]
+		if prev.Offset+prev.Length > cur.Offset {
+			return nil, errf(ErrFormat, "sections %q and %q overlap", prev.Kind, cur.Kind)
 		}
 	}
 	for _, s := range f.Sections {
@@ -396,11 +401,18 @@ func parseDirectory(b []byte, dataSec *SectionInfo) ([]TensorInfo, error) {
 		out = append(out, TensorInfo{Name: name, DType: dt, Layout: layout, Shape: shape, Offset: int64(off), Length: int64(length), CRC: crc})
 		pos += size
 	}
-	sorted := slices.Clone(out)
-	slices.SortFunc(sorted, func(a, b TensorInfo) int { return cmp.Compare(a.Offset, b.Offset) })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i-1].Offset+sorted[i-1].Length > sorted[i].Offset {
-			return nil, errf(ErrFormat, "tensors %s and %s overlap", sorted[i-1].Name, sorted[i].Name)
+	// Sort indices rather than the entries: the sort then shares its
+	// instantiation with other []int sorts instead of adding one for
+	// TensorInfo to every embedding binary.
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(out[a].Offset, out[b].Offset) })
+	for i := 1; i < len(order); i++ {
+		prev, cur := &out[order[i-1]], &out[order[i]]
+		if prev.Offset+prev.Length > cur.Offset {
+			return nil, errf(ErrFormat, "tensors %s and %s overlap", prev.Name, cur.Name)
 		}
 	}
 	return out, nil

@@ -271,51 +271,68 @@ func (s *slot) setView(b []byte) {
 func modelSlots(m *bert.Model, withF32 bool) []slot {
 	c := &m.Config
 	h := c.Hidden
-	var out []slot
-	f32 := func(name string, p *[]float32, shape ...int) {
-		out = append(out, slot{name: name, dtype: F32, shape: shape, f32: p})
-	}
-	emb := func(prefix string, e *bert.Embedding, rows int) {
-		out = append(out, slot{name: prefix + ".weight", dtype: I8, shape: []int{rows, h}, i8: &e.Data})
-		f32(prefix+".scales", &e.Scales, rows)
-		if withF32 {
-			f32(prefix+".weight_f32", &e.F32, rows, h)
-		}
-	}
-	lin := func(prefix string, l *bert.Linear, n, k int) {
-		out = append(out, slot{name: prefix + ".weight", dtype: I8, layout: quant.LayoutI8P16K4, shape: []int{n, k}, i8: &l.W.Data})
-		f32(prefix+".scales", &l.W.Scales, n)
-		out = append(out, slot{name: prefix + ".colsums", dtype: I32, shape: []int{quant.RoundUp(n, quant.NR)}, i32: &l.W.ColSums})
-		f32(prefix+".bias", &l.Bias, n)
-		if withF32 {
-			f32(prefix+".weight_f32", &l.F32, n, k)
-		}
-	}
-	ln := func(prefix string, l *bert.LayerNorm) {
-		f32(prefix+".gamma", &l.Gamma, h)
-		f32(prefix+".beta", &l.Beta, h)
-	}
-	emb("embeddings.word", &m.Word, c.Vocab)
-	emb("embeddings.position", &m.Position, c.MaxPositions)
-	emb("embeddings.token_type", &m.TokenType, c.TypeVocab)
-	ln("embeddings.ln", &m.EmbLN)
+	b := &slotList{hidden: h, withF32: withF32}
+	b.emb("embeddings.word", &m.Word, c.Vocab)
+	b.emb("embeddings.position", &m.Position, c.MaxPositions)
+	b.emb("embeddings.token_type", &m.TokenType, c.TypeVocab)
+	b.ln("embeddings.ln", &m.EmbLN)
 	for i := range m.Layers {
 		p := "layer." + strconv.Itoa(i) + "."
 		l := &m.Layers[i]
-		lin(p+"qkv", &l.QKV, 3*h, h)
-		lin(p+"attn_out", &l.AttnOut, h, h)
-		ln(p+"attn_ln", &l.AttnLN)
-		lin(p+"inter", &l.Inter, c.Intermediate, h)
-		lin(p+"output", &l.Output, h, c.Intermediate)
-		ln(p+"out_ln", &l.OutLN)
+		b.lin(p+"qkv", &l.QKV, 3*h, h)
+		b.lin(p+"attn_out", &l.AttnOut, h, h)
+		b.ln(p+"attn_ln", &l.AttnLN)
+		b.lin(p+"inter", &l.Inter, c.Intermediate, h)
+		b.lin(p+"output", &l.Output, h, c.Intermediate)
+		b.ln(p+"out_ln", &l.OutLN)
 	}
 	if m.Pooler != nil {
-		lin("pooler", m.Pooler, h, h)
+		b.lin("pooler", m.Pooler, h, h)
 	}
 	if m.Classifier != nil {
-		lin("classifier", m.Classifier, len(c.Labels), h)
+		b.lin("classifier", m.Classifier, len(c.Labels), h)
 	}
-	return out
+	return b.out
+}
+
+// slotList collects slots for modelSlots. Its methods are kept out of line:
+// inlined at every call site they made modelSlots one of the largest
+// functions in an embedding binary.
+type slotList struct {
+	out     []slot
+	hidden  int
+	withF32 bool
+}
+
+//go:noinline
+func (b *slotList) f32(name string, p *[]float32, shape ...int) {
+	b.out = append(b.out, slot{name: name, dtype: F32, shape: shape, f32: p})
+}
+
+//go:noinline
+func (b *slotList) emb(prefix string, e *bert.Embedding, rows int) {
+	b.out = append(b.out, slot{name: prefix + ".weight", dtype: I8, shape: []int{rows, b.hidden}, i8: &e.Data})
+	b.f32(prefix+".scales", &e.Scales, rows)
+	if b.withF32 {
+		b.f32(prefix+".weight_f32", &e.F32, rows, b.hidden)
+	}
+}
+
+//go:noinline
+func (b *slotList) lin(prefix string, l *bert.Linear, n, k int) {
+	b.out = append(b.out, slot{name: prefix + ".weight", dtype: I8, layout: quant.LayoutI8P16K4, shape: []int{n, k}, i8: &l.W.Data})
+	b.f32(prefix+".scales", &l.W.Scales, n)
+	b.out = append(b.out, slot{name: prefix + ".colsums", dtype: I32, shape: []int{quant.RoundUp(n, quant.NR)}, i32: &l.W.ColSums})
+	b.f32(prefix+".bias", &l.Bias, n)
+	if b.withF32 {
+		b.f32(prefix+".weight_f32", &l.F32, n, k)
+	}
+}
+
+//go:noinline
+func (b *slotList) ln(prefix string, l *bert.LayerNorm) {
+	b.f32(prefix+".gamma", &l.Gamma, b.hidden)
+	b.f32(prefix+".beta", &l.Beta, b.hidden)
 }
 
 // setDims records the logical dimensions of every linear and embedding of
