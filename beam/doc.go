@@ -33,19 +33,20 @@
 // Records in a window other than the global window (streaming pipelines)
 // are run one at a time, so each result stays in its record's window.
 //
-// Adding another Lepton task (token classification when Lepton gains it)
-// takes a result type and a DoFn whose batch call is that method; the
+// There is no Tag yet: Lepton has no token classification on main. Adding
+// it (or another Lepton task) takes a result type and a DoFn whose batch call is that method; the
 // batching, checks, dead letters and model sharing are common (infer.go).
 //
 // # Dead letters
 //
 // Checks decides which records go to the dead-letter output instead of the
-// model. By default: an empty or all-whitespace text (ReasonEmpty), invalid
-// UTF-8 (ReasonInvalidUTF8, which Lepton would otherwise silently drop byte
-// by byte), a text of more than Checks.MaxTextBytes bytes (ReasonTooLarge)
-// and, under Checks.Strict, a text longer than the model's max length in
-// tokens (ReasonTooLong; otherwise such texts are truncated, as Lepton and
-// its CLI do). Read sends lines that are not valid records (bad CSV, bad
+// model. By default: an empty or all-whitespace text (ReasonEmpty), a text
+// holding a NUL byte (ReasonBinary), invalid UTF-8 (ReasonInvalidUTF8, which
+// Lepton would otherwise silently drop byte by byte), a text of more than
+// Checks.MaxTextBytes bytes (ReasonTooLarge), a text in which the model
+// reads no token (ReasonNoTokens) and, under Checks.Strict, a text longer
+// than the model's max length in tokens (ReasonTooLong; otherwise such texts
+// are truncated, as Lepton and its CLI do, and their results say so). Read sends lines that are not valid records (bad CSV, bad
 // JSON, a missing text field) there too (ReasonParse). A dead letter keeps
 // the record's input exactly, so it can be fixed and run again.
 //
