@@ -178,8 +178,12 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's embedding table only %d", ErrInvalidModel, tok.VocabSize(), net.Config.Vocab)
 	}
 	m := &Model{file: f, net: net, tok: tok, cfg: cfg, pool: quant.NewPool(cfg.threads)}
-	if net.Classifier != nil {
-		m.labels = make([]string, net.Classifier.W.N)
+	head := net.Classifier
+	if head == nil {
+		head = net.TokenClassifier
+	}
+	if head != nil {
+		m.labels = make([]string, head.W.N)
 		for i := range m.labels {
 			if i < len(net.Config.Labels) && net.Config.Labels[i] != "" {
 				m.labels[i] = net.Config.Labels[i]
@@ -326,7 +330,11 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		return nil, ErrClosed
 	}
 	if m.net.Classifier == nil {
-		return nil, fmt.Errorf("%w (architecture %s): use Embed", ErrNoClassifier, m.net.Config.Architecture)
+		use := "use Embed"
+		if m.net.TokenClassifier != nil {
+			use = "use Tag"
+		}
+		return nil, fmt.Errorf("%w (architecture %s): %s", ErrNoClassifier, m.net.Config.Architecture, use)
 	}
 	n := max(len(texts), len(pairs))
 	st := m.getState()
@@ -627,7 +635,7 @@ func (m *Model) hasFloat32() bool {
 
 // Info describes an open model.
 type Info struct {
-	Architecture string // "BertModel" or "BertForSequenceClassification"
+	Architecture string // "BertModel", "BertForSequenceClassification" or "BertForTokenClassification"
 	Layers       int
 	Hidden       int // embedding size
 	Heads        int
@@ -636,7 +644,7 @@ type Info struct {
 	MaxPositions int
 	TypeVocab    int
 	Pooling      string   // the model's default pooling: "cls" or "mean"
-	Labels       []string // classifier labels by index; empty for encoders
+	Labels       []string // classifier labels by index (per text, or per token for Tag); empty for encoders
 	Kernel       string   // the int8 kernel tier in use (quant.KernelName)
 	ActBits      int      // activation precision of the int8 path (WithActivationBits)
 	Threads      int      // goroutines per call

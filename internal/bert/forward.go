@@ -71,7 +71,7 @@ type Workspace struct {
 	attn   []quant.AttentionBuf // one scratch per attention chunk (see attendChunk)
 	cls    []float32            // [nseq][H]
 	pooled []float32            // [nseq][H]
-	logits []float32            // [nseq][labels]
+	logits []float32            // [nseq][labels], or [T][labels] for TokenLogits
 
 	heads, headSz, hidden int
 	attendFn              func(c int) // w.attendChunk, built once so Pool.For does not allocate
@@ -403,6 +403,31 @@ func (m *Model) Logits(w *Workspace) ([]float32, error) {
 	w.pool().GEMM(w.logits, &w.acts, &m.Classifier.W, m.Classifier.Bias)
 	return w.logits, nil
 }
+
+// TokenLogits runs the token classifier over the final hidden state of
+// every token of the last batch and returns their raw scores as a
+// [Rows()][labels] row-major view into w (row r is token r of the packed
+// batch: sequence i's tokens are rows start(i) .. start(i)+Len(i)-1), valid
+// until w is used again. It needs a model with a token-classification head.
+func (m *Model) TokenLogits(w *Workspace) ([]float32, error) {
+	if m.TokenClassifier == nil {
+		return nil, fmt.Errorf("%w: model has no token classifier head", ErrModel)
+	}
+	if err := w.checkActBits(); err != nil {
+		return nil, err
+	}
+	t := w.Rows()
+	n := m.TokenClassifier.W.N
+	w.logits = grow(w.logits, t*n)
+	// The last layer left w.x unquantised (rowLN); quantise it for the head.
+	w.rows(rowQuant, w.x, m.Config.Hidden, t, nil, 0)
+	w.pool().GEMM(w.logits, &w.acts, &m.TokenClassifier.W, m.TokenClassifier.Bias)
+	return w.logits, nil
+}
+
+// Start returns the first row of sequence i of the last batch in the
+// packed [Rows()][...] outputs (TokenLogits).
+func (w *Workspace) Start(i int) int { return w.start[i] }
 
 // Softmax returns the probabilities of one row of logits in dst
 // (len(dst) == len(logits)).

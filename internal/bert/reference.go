@@ -13,6 +13,9 @@ type RefOutput struct {
 	Hidden []float32 // [len][hidden] final hidden states
 	Pooled []float32 // pooler output (tanh dense on [CLS]); nil without a pooler
 	Logits []float32 // classifier scores; nil without a classifier
+	// TokenLogits holds the token classifier's scores, [len][labels];
+	// nil without a token head.
+	TokenLogits []float32
 }
 
 // Reference runs one sequence through the model with straightforward loops,
@@ -115,6 +118,9 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	}
 	if m.Classifier != nil {
 		res.Logits = toF32(refLinear(cls, 1, h, m.Classifier))
+	}
+	if m.TokenClassifier != nil {
+		res.TokenLogits = toF32(refLinear(x, n, h, m.TokenClassifier))
 	}
 	return res, nil
 }

@@ -67,7 +67,7 @@ const (
 	NameTokenType  = "embeddings.token_type_embeddings.weight"
 	NameEmbLN      = "embeddings.LayerNorm"
 	NamePooler     = "pooler.dense"
-	NameClassifier = "classifier"
+	NameClassifier = "classifier" // the sequence head, or the token head of BertForTokenClassification
 )
 
 // layerNames are the per-layer tensors (suffix ".weight" and ".bias").
@@ -78,9 +78,11 @@ var layerNames = []string{
 }
 
 // TensorNames lists every float tensor FromFloat needs for cfg, sorted; the
-// pooler is included when withPooler is set, the classifier for
-// BertForSequenceClassification configs.
+// pooler is included when withPooler is set (and the architecture uses one:
+// BertForTokenClassification does not), the classifier for
+// BertForSequenceClassification and BertForTokenClassification configs.
 func TensorNames(cfg bert.Config, withPooler bool) []string {
+	withPooler = withPooler && usesPooler(&cfg)
 	names := []string{NameWord, NamePosition, NameTokenType, NameEmbLN + ".weight", NameEmbLN + ".bias"}
 	for l := range cfg.Layers {
 		for _, n := range layerNames {
@@ -91,11 +93,25 @@ func TensorNames(cfg bert.Config, withPooler bool) []string {
 	if withPooler {
 		names = append(names, NamePooler+".weight", NamePooler+".bias")
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	if hasClassifier(&cfg) {
 		names = append(names, NameClassifier+".weight", NameClassifier+".bias")
 	}
 	sort.Strings(names)
 	return names
+}
+
+// usesPooler reports whether cfg's architecture has a pooler. Hugging
+// Face's BertForTokenClassification builds its encoder without one, so a
+// pooler found in such a checkpoint is not converted.
+func usesPooler(cfg *bert.Config) bool {
+	return cfg.Architecture != lepfile.ArchBertTokenClassification
+}
+
+// hasClassifier reports whether cfg's architecture has a classifier head
+// (Hugging Face names it "classifier" for both sequence and token
+// classification).
+func hasClassifier(cfg *bert.Config) bool {
+	return cfg.Architecture == lepfile.ArchBertClassification || cfg.Architecture == lepfile.ArchBertTokenClassification
 }
 
 // shapeOf returns the expected shape of a tensor name for cfg.
@@ -138,7 +154,7 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 	}
 	_, hasPW := t[NamePooler+".weight"]
 	_, hasPB := t[NamePooler+".bias"]
-	withPooler := hasPW || hasPB
+	withPooler := (hasPW || hasPB) && usesPooler(&cfg)
 	names := TensorNames(cfg, withPooler)
 	var missing []string
 	for _, n := range names {
@@ -219,9 +235,13 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		p := lin(t[NamePooler+".weight"], t[NamePooler+".bias"], h, h)
 		m.Pooler = &p
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	switch cfg.Architecture {
+	case lepfile.ArchBertClassification:
 		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.Classifier = &c
+	case lepfile.ArchBertTokenClassification:
+		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
+		m.TokenClassifier = &c
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMissing, err)
@@ -236,7 +256,7 @@ func quantSteps(cfg *bert.Config, withPooler bool) int {
 	if withPooler {
 		n++
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	if hasClassifier(cfg) {
 		n++
 	}
 	return n

@@ -55,12 +55,14 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 	}
 	arch := ""
 	switch {
-	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification):
+	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification ||
+		hc.Architectures[0] == lepfile.ArchBertTokenClassification):
 		arch = hc.Architectures[0]
 	case len(hc.Architectures) == 0 && hc.ModelType == "bert":
 		arch = lepfile.ArchBertModel
 	default:
-		return bert.Config{}, fmt.Errorf("%w: architectures %q (supported: %s, %s)", ErrUnsupported, hc.Architectures, lepfile.ArchBertModel, lepfile.ArchBertClassification)
+		return bert.Config{}, fmt.Errorf("%w: architectures %q (supported: %s, %s, %s)", ErrUnsupported, hc.Architectures,
+			lepfile.ArchBertModel, lepfile.ArchBertClassification, lepfile.ArchBertTokenClassification)
 	}
 	if hc.HiddenAct != "gelu" {
 		return bert.Config{}, fmt.Errorf("%w: hidden_act %q (only gelu, the erf form, is supported)", ErrUnsupported, hc.HiddenAct)
@@ -85,7 +87,7 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 			cfg.Pooling = "cls"
 		}
 	}
-	if arch == lepfile.ArchBertClassification {
+	if arch == lepfile.ArchBertClassification || arch == lepfile.ArchBertTokenClassification {
 		n := len(hc.ID2Label)
 		if n == 0 {
 			n = hc.NumLabels
@@ -95,8 +97,12 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 		}
 		// Lepton turns classifier logits into probabilities with a softmax,
 		// which is what Hugging Face does for single-label classification
-		// only; converting other heads would give confident nonsense.
+		// only; converting other heads would give confident nonsense. (A
+		// token classifier is always a softmax over its labels, as in
+		// Hugging Face's token-classification pipeline; problem_type does
+		// not apply to it.)
 		switch {
+		case arch == lepfile.ArchBertTokenClassification:
 		case hc.ProblemType == "regression" || (hc.ProblemType == "" && n == 1):
 			return bert.Config{}, fmt.Errorf("%w: a regression head (%d output, problem_type %q): Lepton's classifier applies a softmax", ErrUnsupported, n, hc.ProblemType)
 		case hc.ProblemType != "" && hc.ProblemType != "single_label_classification":
@@ -185,6 +191,7 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	if _, ok := st.Lookup("pooler.dense.weight"); ok {
 		hasPooler = true
 	}
+	hasPooler = hasPooler && usesPooler(&cfg)
 	progress := opts.Progress
 	decodeSteps := len(st.Tensors)
 	total := decodeSteps + quantSteps(&cfg, hasPooler)

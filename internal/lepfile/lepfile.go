@@ -57,9 +57,12 @@ const (
 	// MajorVersion is the format major version this package reads and
 	// writes; files with a larger major version are refused.
 	MajorVersion = 1
-	// MinorVersion is the minor version this package writes. Readers
-	// accept any minor version of their major.
-	MinorVersion = 0
+	// MinorVersion is the highest minor version this package writes.
+	// Readers accept any minor version of their major. Version 1.1 added
+	// the BertForTokenClassification architecture (token_classifier);
+	// files without it are still written as 1.0, byte for byte as before,
+	// so that 1.0 readers keep reading them.
+	MinorVersion = 1
 	// Align is the alignment of every section and tensor payload.
 	Align = 64
 

@@ -28,7 +28,19 @@ const (
 const (
 	ArchBertModel          = "BertModel"
 	ArchBertClassification = "BertForSequenceClassification"
+	// ArchBertTokenClassification (format 1.1) has a token_classifier
+	// head: one row of label scores per token.
+	ArchBertTokenClassification = "BertForTokenClassification"
 )
+
+// minorVersionFor is the minor version a file of config c is written as:
+// the lowest that has everything it uses.
+func minorVersionFor(c *bert.Config) int {
+	if c.Architecture == ArchBertTokenClassification {
+		return 1
+	}
+	return 0
+}
 
 // fileConfig is the JSON form of bert.Config in the CONF section.
 type fileConfig struct {
@@ -77,9 +89,9 @@ func ValidateConfig(c *bert.Config) error {
 		return fmt.Errorf("%w: config: "+format, append([]any{ErrFormat}, args...)...)
 	}
 	switch c.Architecture {
-	case ArchBertModel, ArchBertClassification:
+	case ArchBertModel, ArchBertClassification, ArchBertTokenClassification:
 	default:
-		return bad("unsupported architecture %q (want %s or %s)", c.Architecture, ArchBertModel, ArchBertClassification)
+		return bad("unsupported architecture %q (want %s, %s or %s)", c.Architecture, ArchBertModel, ArchBertClassification, ArchBertTokenClassification)
 	}
 	for _, r := range []struct {
 		name  string
@@ -109,8 +121,8 @@ func ValidateConfig(c *bert.Config) error {
 	switch {
 	case c.Architecture == ArchBertModel && len(c.Labels) != 0:
 		return bad("%s with %d labels", ArchBertModel, len(c.Labels))
-	case c.Architecture == ArchBertClassification && (len(c.Labels) < 1 || len(c.Labels) > maxLabels):
-		return bad("%s with %d labels, want 1..%d", ArchBertClassification, len(c.Labels), maxLabels)
+	case c.Architecture != ArchBertModel && (len(c.Labels) < 1 || len(c.Labels) > maxLabels):
+		return bad("%s with %d labels, want 1..%d", c.Architecture, len(c.Labels), maxLabels)
 	}
 	for i, l := range c.Labels {
 		if len(l) > maxLabelLen || !utf8.ValidString(l) {
@@ -233,6 +245,9 @@ func modelSlots(m *bert.Model, withF32 bool) []slot {
 	if m.Classifier != nil {
 		lin("classifier", m.Classifier, len(c.Labels), h)
 	}
+	if m.TokenClassifier != nil {
+		lin("token_classifier", m.TokenClassifier, len(c.Labels), h)
+	}
 	return out
 }
 
@@ -256,6 +271,9 @@ func setDims(m *bert.Model) {
 	}
 	if m.Classifier != nil {
 		m.Classifier.W.N, m.Classifier.W.K = len(c.Labels), h
+	}
+	if m.TokenClassifier != nil {
+		m.TokenClassifier.W.N, m.TokenClassifier.W.K = len(c.Labels), h
 	}
 }
 
@@ -287,6 +305,9 @@ func checkModelDims(m *bert.Model) error {
 	}
 	if m.Classifier != nil {
 		want = append(want, dims{"classifier", m.Classifier.W.N, m.Classifier.W.K, len(c.Labels), h})
+	}
+	if m.TokenClassifier != nil {
+		want = append(want, dims{"token_classifier", m.TokenClassifier.W.N, m.TokenClassifier.W.K, len(c.Labels), h})
 	}
 	for _, d := range want {
 		if d.got1 != d.n || d.got2 != d.k {
