@@ -249,6 +249,7 @@ func (m *Model) tagTokens(ctx context.Context, st *callState, texts []string, cc
 		ids                  []int32 // content token ids of every text, back to back
 		head, tail           []int32 // the template's special tokens around a text
 		headTypes, tailTypes []int32
+		haveTemplate         bool
 	)
 	for i, text := range texts {
 		enc, err := st.enc.Encode(text, tokenize.EncodeOptions{})
@@ -264,7 +265,10 @@ func (m *Model) tagTokens(ctx context.Context, st *callState, texts []string, cc
 		for hi > lo && enc.SpecialTokensMask[hi-1] == 1 {
 			hi--
 		}
-		if i == 0 {
+		if !haveTemplate && hi > lo {
+			// Taken from a text with tokens: in [CLS] [SEP] alone, the
+			// head and tail cannot be told apart.
+			haveTemplate = true
 			head = append(head, enc.IDs[:lo]...)
 			headTypes = append(headTypes, enc.TypeIDs[:lo]...)
 			tail = append(tail, enc.IDs[hi:]...)

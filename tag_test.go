@@ -503,3 +503,21 @@ func TestTagOffsetsProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestTagBatching: a text's entities do not depend on the other texts of
+// the call (empty ones first included, whose encodings are only special
+// tokens), on the thread count, or on how many texts share a batch.
+func TestTagBatching(t *testing.T) {
+	texts := []string{"", "John Smith lives in New York.", "   ", "Zoë Müller visited Paris; Anna Lee stayed in Leeds.",
+		strings.Repeat("Mary Jones, London. ", 30)}
+	ctx := context.Background()
+	m1 := tokenFixture(t, WithThreads(1))
+	m3 := tokenFixture(t, WithThreads(3))
+	all, err := m3.Tag(ctx, texts, WithMaxLength(40))
+	require.NoError(t, err)
+	for i, text := range texts {
+		one, err := m1.Tag(ctx, []string{text}, WithMaxLength(40))
+		require.NoError(t, err)
+		require.Equal(t, one[0], all[i], "text %d", i)
+	}
+}
