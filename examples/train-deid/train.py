@@ -1,0 +1,424 @@
+#!/usr/bin/python3
+"""Trains Lepton's de-identification model: a small BERT token classifier
+(BertForTokenClassification, BIO tags) that finds names, dates, phone
+numbers, record numbers, addresses and email addresses in clinic notes.
+
+The notes are synthetic (notes.py: seeded, split by template). No pretrained
+weights can be downloaded where Lepton is built, so the model is trained from
+scratch; the vocabulary is learnt from the training notes with every
+identifier cut out (casedpiece.py). The script writes a Hugging Face style
+directory (config.json with id2label, model.safetensors, tokenizer.json,
+vocab.txt) that `lepton quantize` converts to int8.
+
+Run from the repository root (Debian's python3-torch 1.13 and numpy):
+
+    /usr/bin/python3 examples/train-deid/train.py --out /tmp/deid-model
+
+Everything is seeded and deterministic. Kept in the repository, beside this
+script: data/test.jsonl (the unseen-template test notes, with their
+identifiers marked), metrics.json (fp32 figures on them) and reference/
+(fp32 per-token predictions and token-id hashes, read by Go tests).
+"""
+
+import argparse
+import collections
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+import casedpiece  # noqa: E402
+import notes as notegen  # noqa: E402
+
+
+def _clinic_train():
+    """examples/train-clinic/train.py, whose BERT module (Hugging Face tensor
+    names) and safetensors writer this script reuses."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("clinic_train", os.path.join(HERE, "..", "train-clinic", "train.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_ct = _clinic_train()
+Bert, write_safetensors = _ct.Bert, _ct.write_safetensors
+
+LABELS = ["O"] + [f"{p}-{t}" for t in notegen.TYPES for p in ("B", "I")]
+
+
+class BertForTokenClassification(nn.Module):
+    """Hugging Face BertForTokenClassification's layout: bert.* (no pooler
+    is saved) and classifier.* applied to every token's final hidden state."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.bert = Bert(cfg)
+        self.classifier = nn.Linear(cfg["hidden_size"], len(cfg["id2label"]))
+        self.drop = cfg["hidden_dropout_prob"]
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+        if isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, ids, mask):
+        e = self.bert.embeddings
+        pos = torch.arange(ids.shape[1]).unsqueeze(0)
+        x = e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings(torch.zeros_like(ids))
+        x = F.dropout(e.LayerNorm(x), self.drop, self.training)
+        bias = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for layer in self.bert.encoder.layer:
+            x = layer(x, bias)
+        return self.classifier(F.dropout(x, self.drop, self.training))
+
+    def hf_state(self):
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("bert.pooler.")}
+
+
+# ----------------------------------------------------------------------------
+# Data
+
+
+def strip_identifiers(note):
+    t, out, pos = note["text"], [], 0
+    for e in sorted(note["entities"], key=lambda e: e["start"]):
+        out.append(t[pos:e["start"]])
+        out.append(" ")
+        pos = e["end"]
+    out.append(t[pos:])
+    return "".join(out)
+
+
+def bio(offsets, entities, note_id, pieces=None):
+    """Token labels: B-TYPE on an identifier's first piece, I-TYPE on the
+    rest, O elsewhere. Every piece must lie wholly inside or outside. With
+    pieces given, "##" continuation pieces get -100 (no loss): the model
+    learns one label per word, from the word's first piece, which is what
+    the "first" aggregation reads (Hugging Face's run_ner recipe)."""
+    lab = [0] * len(offsets)
+    for e in entities:
+        first = True
+        for i, (s, t) in enumerate(offsets):
+            if s >= e["start"] and t <= e["end"]:
+                lab[i] = LABELS.index(("B-" if first else "I-") + e["type"])
+                first = False
+            elif s < e["end"] and t > e["start"]:
+                raise SystemExit(f"{note_id}: piece [{s},{t}) straddles entity {e}")
+        if first:
+            raise SystemExit(f"{note_id}: entity {e} covers no piece")
+    if pieces is not None:
+        lab = [-100 if p.startswith("##") else x for p, x in zip(pieces, lab)]
+    return lab
+
+
+def respelled(note, tok, p, rng, max_len):
+    """A training item with each word outside the identifiers tokenised, with
+    probability p, as if the vocabulary lacked it (casedpiece.Tokenizer.encode)."""
+    inside = [(e["start"], e["end"]) for e in note["entities"]]
+
+    def spell(word, start):
+        if any(a <= start < b for a, b in inside):
+            return False
+        return rng.random() < p
+
+    ids, offs = tok.encode(note["text"], spell=spell)
+    if len(ids) + 2 > max_len:
+        raise SystemExit(f"{note['id']}: {len(ids) + 2} tokens after respelling > max length {max_len}")
+    return [tok.vocab["[CLS]"]] + ids + [tok.vocab["[SEP]"]], bio(offs, note["entities"], note["id"], [tok.tokens[i] for i in ids])
+
+
+def batches(items, bs, shuffle, rng):
+    """items: [(ids, labels)] with [CLS]/[SEP] included. Sorted into
+    length buckets so padding stays small."""
+    order = list(range(len(items)))
+    if shuffle:
+        rng.shuffle(order)
+    # Sort within chunks of 50 batches by length.
+    chunk = bs * 50
+    order = [j for i in range(0, len(order), chunk) for j in sorted(order[i:i + chunk], key=lambda j: len(items[j][0]))]
+    groups = [order[i:i + bs] for i in range(0, len(order), bs)]
+    if shuffle:
+        rng.shuffle(groups)
+    for g in groups:
+        t = max(len(items[j][0]) for j in g)
+        ids = torch.zeros(len(g), t, dtype=torch.long)
+        mask = torch.zeros(len(g), t, dtype=torch.long)
+        y = torch.full((len(g), t), -100, dtype=torch.long)
+        for r, j in enumerate(g):
+            s, lab = items[j]
+            ids[r, :len(s)] = torch.tensor(s)
+            mask[r, :len(s)] = 1
+            y[r, 1:len(s) - 1] = torch.tensor(lab)  # -100 (no loss) on continuation pieces
+        yield g, ids, mask, y
+
+
+@torch.no_grad()
+def predict(model, items):
+    """Per-token fp32 logits (without [CLS]/[SEP]) for every item."""
+    model.eval()
+    out = {}
+    for g, ids, mask, _ in batches(items, 64, False, None):
+        logits = model(ids, mask)
+        for r, j in enumerate(g):
+            out[j] = logits[r, 1:len(items[j][0]) - 1].numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Entity-level evaluation, with Hugging Face's "first" aggregation written
+# independently of Lepton's Go code (the Go evaluation of the fp32 path must
+# agree with it).
+
+
+def entities_first(pieces, offsets, logits):
+    """Words are a first piece and its "##" continuations; each word takes
+    the label of its first piece; a word labelled B-X, or X after a word of
+    another type, starts an entity; I-X after X continues it."""
+    words = []
+    for i, p in enumerate(pieces):
+        if i > 0 and p.startswith("##"):
+            words[-1][1] = i
+        else:
+            words.append([i, i])
+    ents = []
+    for a, b in words:
+        lab = LABELS[int(np.argmax(logits[a]))]
+        if lab == "O":
+            ents.append(None)
+            continue
+        bi, typ = lab.split("-", 1)
+        start, end = offsets[a][0], offsets[b][1]
+        if ents and ents[-1] is not None and ents[-1][0] == typ and bi == "I":
+            ents[-1][2] = end
+        else:
+            ents.append([typ, start, end])
+    return {tuple(e) for e in ents if e is not None}
+
+
+def prf(gold, pred):
+    tp = len(gold & pred)
+    p = tp / len(pred) if pred else 0.0
+    r = tp / len(gold) if gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "gold": len(gold), "predicted": len(pred), "correct": tp}
+
+
+def evaluate(notes, toks, logits, tok):
+    """Entity-level (exact span and type) precision, recall and F1 per type
+    and overall, on character offsets."""
+    gold, pred = set(), set()
+    for j, n in enumerate(notes):
+        gold |= {(j, e["type"], e["start"], e["end"]) for e in n["entities"]}
+        ids, offs = toks[j]
+        pieces = [tok.tokens[i] for i in ids]
+        pred |= {(j,) + e for e in entities_first(pieces, offs, logits[j])}
+    out = {t: prf({g for g in gold if g[1] == t}, {p for p in pred if p[1] == t}) for t in notegen.TYPES}
+    out["all"] = prf(gold, pred)
+    return out
+
+
+# ----------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="/tmp/deid-model")
+    ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--intermediate", type=int, default=512)
+    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--train-per-template", type=int, default=120)
+    ap.add_argument("--spell", type=float, default=0.3,
+                    help="probability of tokenising an ordinary training word as if the vocabulary lacked it "
+                         "(subword regularisation; resampled every epoch)")
+    ap.add_argument("--artefacts", default=HERE, help="where data/, metrics.json and reference/ go")
+    args = ap.parse_args()
+
+    t0 = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+
+    notes = notegen.generate(args.seed, {"train": args.train_per_template, "validation": 40, "test": 60})
+    split = collections.defaultdict(list)
+    for n in notes:
+        split[n["split"]].append(n)
+    templates = {s: sorted({n["template"] for n in split[s]}) for s in split}
+
+    tokens = casedpiece.build_vocab([strip_identifiers(n) for n in split["train"]])
+    tok = casedpiece.Tokenizer(tokens)
+    cls, sep = tok.vocab["[CLS]"], tok.vocab["[SEP]"]
+    enc = {s: [tok.encode(n["text"]) for n in split[s]] for s in split}
+    items = {}
+    for s in split:
+        items[s] = []
+        for n, (ids, offs) in zip(split[s], enc[s]):
+            if len(ids) + 2 > args.max_len:
+                raise SystemExit(f"{n['id']}: {len(ids) + 2} tokens > max length {args.max_len}")
+            items[s].append(([cls] + ids + [sep], bio(offs, n["entities"], n["id"], [tokens[i] for i in ids])))
+    print(f"vocab {len(tokens)} pieces; notes train {len(split['train'])} / validation {len(split['validation'])} / "
+          f"test {len(split['test'])} from {len(templates['train'])} / {len(templates['validation'])} / "
+          f"{len(templates['test'])} templates; longest {max(len(i[0]) for s in items for i in items[s])} tokens",
+          flush=True)
+
+    cfg = {
+        "architectures": ["BertForTokenClassification"],
+        "model_type": "bert",
+        "vocab_size": len(tokens),
+        "hidden_size": args.hidden,
+        "num_hidden_layers": args.layers,
+        "num_attention_heads": args.heads,
+        "intermediate_size": args.intermediate,
+        "max_position_embeddings": args.max_len,
+        "type_vocab_size": 2,
+        "layer_norm_eps": 1e-12,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": args.dropout,
+        "attention_probs_dropout_prob": args.dropout,
+        "pad_token_id": 0,
+        "id2label": {str(i): l for i, l in enumerate(LABELS)},
+        "label2id": {l: i for i, l in enumerate(LABELS)},
+    }
+    model = BertForTokenClassification(cfg)
+    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("bert.pooler."))
+
+    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr)
+    steps_per_epoch = math.ceil(len(items["train"]) / args.batch)
+    total = steps_per_epoch * args.epochs
+    warm = steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    rng = random.Random(args.seed)
+
+    best, best_state, best_epoch, history = -1.0, None, -1, []
+    for epoch in range(args.epochs):
+        model.train()
+        tot, n_tok = 0.0, 0
+        if args.spell > 0:
+            items["train"] = [respelled(n, tok, args.spell, rng, args.max_len) for n in split["train"]]
+        for _, ids, mask, y in batches(items["train"], args.batch, True, rng):
+            logits = model(ids, mask)
+            loss = F.cross_entropy(logits.reshape(-1, len(LABELS)), y.reshape(-1), ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            k = int((y != -100).sum())
+            tot += loss.item() * k
+            n_tok += k
+        vl = predict(model, items["validation"])
+        ev = evaluate(split["validation"], enc["validation"], vl, tok)
+        f1 = ev["all"]["f1"]
+        history.append({"epoch": epoch + 1, "loss": round(tot / n_tok, 5), "val_f1": f1})
+        print(f"epoch {epoch + 1:3d} loss {tot / n_tok:.4f} validation entity F1 {f1:.4f} "
+              + " ".join(f"{t} {ev[t]['f1']:.3f}" for t in notegen.TYPES) + f" [{time.time() - t0:.0f}s]", flush=True)
+        if f1 > best:
+            best, best_epoch = f1, epoch + 1
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        elif epoch + 1 - best_epoch >= args.patience:
+            break
+    model.load_state_dict(best_state)
+
+    test_logits = predict(model, items["test"])
+    val_logits = predict(model, items["validation"])
+    test_ev = evaluate(split["test"], enc["test"], test_logits, tok)
+    val_ev = evaluate(split["validation"], enc["validation"], val_logits, tok)
+    elapsed = time.time() - t0
+    print(f"best epoch {best_epoch}: validation F1 {val_ev['all']['f1']:.4f}; TEST fp32 entity F1 "
+          f"{test_ev['all']['f1']:.4f} (" + ", ".join(f"{t} {test_ev[t]['f1']:.3f}" for t in notegen.TYPES)
+          + f"); {elapsed:.0f}s", flush=True)
+
+    os.makedirs(args.out, exist_ok=True)
+    cfg_out = dict(cfg)
+    cfg_out["_note"] = ("Lepton de-identification model: trained from scratch on synthetic clinic notes "
+                        "(examples/train-deid)")
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg_out, f, indent=2)
+    write_safetensors(os.path.join(args.out, "model.safetensors"), model.hf_state())
+    with open(os.path.join(args.out, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(tokens) + "\n")
+    with open(os.path.join(args.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(casedpiece.tokenizer_json(tokens, args.max_len), f, ensure_ascii=False)
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": False, "strip_accents": False,
+                   "model_max_length": args.max_len, "cls_token": "[CLS]", "sep_token": "[SEP]",
+                   "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]"}, f)
+
+    # The unseen-template test notes, for the Go evaluation and tests.
+    data = os.path.join(args.artefacts, "data")
+    os.makedirs(data, exist_ok=True)
+    with open(os.path.join(data, "test.jsonl"), "w", encoding="utf-8") as f:
+        for n in split["test"]:
+            f.write(json.dumps(n, ensure_ascii=False) + "\n")
+    ref = os.path.join(args.artefacts, "reference")
+    os.makedirs(ref, exist_ok=True)
+    with open(os.path.join(ref, "test_tokens.json"), "w") as f:
+        json.dump({
+            "about": "per test note (data/test.jsonl order): sha256 of the token ids without [CLS]/[SEP] as "
+                     "decimal, comma-separated (first 16 hex digits), the fp32 argmax label of every token, and "
+                     "for the first 8 notes the fp32 logits (PyTorch 1.13)",
+            "labels": LABELS,
+            "notes": [{"id": n["id"],
+                       "ids_sha256": hashlib.sha256(",".join(map(str, enc["test"][j][0])).encode()).hexdigest()[:16],
+                       "argmax": [int(x) for x in test_logits[j].argmax(axis=1)],
+                       **({"logits": [[round(float(v), 5) for v in row] for row in test_logits[j]]} if j < 8 else {})}
+                      for j, n in enumerate(split["test"])],
+        }, f, separators=(",", ":"))
+        f.write("\n")
+
+    metrics = {
+        "model": {k: cfg[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                      "intermediate_size", "max_position_embeddings")},
+        "labels": LABELS,
+        "parameters": params,
+        "training": {"seed": args.seed, "lr": args.lr, "batch": args.batch, "dropout": args.dropout,
+                     "max_epochs": args.epochs, "patience": args.patience, "best_epoch": best_epoch,
+                     "epochs_run": len(history), "threads": args.threads, "seconds": round(elapsed, 1),
+                     "cpu_seconds": round(time.process_time(), 1), "torch": torch.__version__},
+        "split": {s: {"notes": len(split[s]), "templates": templates[s],
+                      "entities": dict(collections.Counter(e["type"] for n in split[s] for e in n["entities"]))}
+                  for s in ("train", "validation", "test")},
+        "aggregation": "first (entity = exact type and character span)",
+        "validation_fp32": val_ev,
+        "test_fp32": test_ev,
+        "history": history,
+    }
+    with open(os.path.join(args.artefacts, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
