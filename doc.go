@@ -1,5 +1,6 @@
-// Package lepton runs BERT text classifiers and encoders in pure Go, from a
-// single int8-quantised .lep file: no cgo, no Python, no network.
+// Package lepton runs BERT text classifiers, token classifiers and encoders
+// in pure Go, from a single int8-quantised .lep file: no cgo, no Python, no
+// network.
 //
 // Convert a Hugging Face checkpoint once with the command-line tool
 //
@@ -14,6 +15,14 @@
 //	res, err := m.Classify(ctx, []string{"great movie", "dull and far too long"})
 //	// res[i].Label, res[i].Index, res[i].Probs
 //	vecs, err := m.Embed(ctx, texts, lepton.WithPooling(lepton.PoolMean), lepton.WithNormalize(true))
+//
+// A token classifier (BertForTokenClassification; package
+// lepton/models/deid is a built-in one that finds names, dates, phone
+// numbers and other identifiers in clinic notes) finds entities with Tag,
+// and Redact masks them:
+//
+//	ents, err := m.Tag(ctx, []string{note}) // ents[0][i].Label, .Score, .Start, .End (byte offsets)
+//	safe := lepton.Redact(note, ents[0], func(e lepton.Entity) string { return "[" + e.Label + "]" })
 //
 // # How it runs
 //
@@ -44,9 +53,10 @@
 // # Options
 //
 // Open takes Options (WithThreads, WithActivationBits, WithVerify, and any
-// CallOption to set a default); Classify, ClassifyPairs and Embed take
+// CallOption to set a default); Classify, ClassifyPairs, Embed and Tag take
 // CallOptions (WithMaxLength, WithTruncation, WithPooling, WithNormalize,
-// WithFloat32) that override the defaults for one call. The output hooks are options too: WithPrivateLabel,
+// WithFloat32; for Tag WithAggregation, WithIgnoreLabels and WithStride)
+// that override the defaults for one call. The output hooks are options too: WithPrivateLabel,
 // WithPrivateEmbedding and WithPrivacy release outputs under local
 // differential privacy (package privacy), and WithCalibration and WithGroups
 // apply per-group calibration (package fairness).
