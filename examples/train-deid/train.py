@@ -129,6 +129,48 @@ def bio(offsets, entities, note_id, pieces=None):
     return lab
 
 
+def segments(note):
+    """Splits a note into its lines and sentences, each with the entities
+    inside it (offsets relative to the segment). No identifier crosses a
+    boundary in training notes."""
+    text, out, start = note["text"], [], 0
+    # Lines, and sentences that end a word of four or more lower-case
+    # letters ("...daily. Next"), not abbreviations ("Dr. ", "no. ").
+    cuts = [i + 1 for i, ch in enumerate(text) if ch == "\n" or (
+        ch == "." and text[i + 1:i + 2] == " " and i >= 4 and text[i - 4:i].isalpha() and text[i - 4:i].islower())]
+    for end in cuts + [len(text)]:
+        seg = text[start:end].strip()
+        if seg:
+            off = start + (len(text[start:end]) - len(text[start:end].lstrip()))
+            ents = [dict(e, start=e["start"] - off, end=e["end"] - off) for e in note["entities"]
+                    if e["start"] >= off and e["end"] <= off + len(seg)]
+            if all(not (e["start"] < off + len(seg) and e["end"] > off) or (e["start"] >= off and e["end"] <= off + len(seg))
+                   for e in note["entities"]):
+                out.append({"text": seg, "entities": ents})
+        start = end
+    return out
+
+
+def mixed_note(pool, rng, note_id):
+    """A training note made of 2-8 random lines and sentences of random
+    training notes: text in an order no template has, so that the model
+    learns identifiers from their own shape and nearby words rather than
+    from where a template puts them."""
+    parts, ents, pos = [], [], 0
+    for _ in range(rng.randint(2, 8)):
+        seg = rng.choice(pool)
+        if parts and pos + len(seg["text"]) > 450:  # stay well inside the position table
+            break
+        if parts:
+            sep = rng.choice([" ", "\n", "\n\n"])
+            parts.append(sep)
+            pos += len(sep)
+        parts.append(seg["text"])
+        ents += [dict(e, start=e["start"] + pos, end=e["end"] + pos) for e in seg["entities"]]
+        pos += len(seg["text"])
+    return {"id": note_id, "text": "".join(parts), "entities": ents}
+
+
 def respelled(note, tok, p, rng, max_len):
     """A training item with each word outside the identifiers tokenised, with
     probability p, as if the vocabulary lacked it (casedpiece.Tokenizer.encode)."""
@@ -140,6 +182,8 @@ def respelled(note, tok, p, rng, max_len):
         return rng.random() < p
 
     ids, offs = tok.encode(note["text"], spell=spell)
+    if len(ids) + 2 > max_len:
+        ids, offs = tok.encode(note["text"])
     if len(ids) + 2 > max_len:
         raise SystemExit(f"{note['id']}: {len(ids) + 2} tokens after respelling > max length {max_len}")
     return [tok.vocab["[CLS]"]] + ids + [tok.vocab["[SEP]"]], bio(offs, note["entities"], note["id"], [tok.tokens[i] for i in ids])
@@ -254,6 +298,9 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--train-per-template", type=int, default=120)
+    ap.add_argument("--mix", type=float, default=0.5,
+                    help="probability of replacing a training note by one made of random lines and sentences of "
+                         "training notes (augmentation; resampled every epoch)")
     ap.add_argument("--spell", type=float, default=0.3,
                     help="probability of tokenising an ordinary training word as if the vocabulary lacked it "
                          "(subword regularisation; resampled every epoch)")
@@ -320,13 +367,15 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     rng = random.Random(args.seed)
+    pool = [seg for n in split["train"] for seg in segments(n)]
 
     best, best_state, best_epoch, history = -1.0, None, -1, []
     for epoch in range(args.epochs):
         model.train()
         tot, n_tok = 0.0, 0
-        if args.spell > 0:
-            items["train"] = [respelled(n, tok, args.spell, rng, args.max_len) for n in split["train"]]
+        if args.spell > 0 or args.mix > 0:
+            epoch_notes = [mixed_note(pool, rng, n["id"] + "-mix") if rng.random() < args.mix else n for n in split["train"]]
+            items["train"] = [respelled(n, tok, args.spell, rng, args.max_len) for n in epoch_notes]
         for _, ids, mask, y in batches(items["train"], args.batch, True, rng):
             logits = model(ids, mask)
             loss = F.cross_entropy(logits.reshape(-1, len(LABELS)), y.reshape(-1), ignore_index=-100)
@@ -403,7 +452,8 @@ def main():
                                       "intermediate_size", "max_position_embeddings")},
         "labels": LABELS,
         "parameters": params,
-        "training": {"seed": args.seed, "lr": args.lr, "batch": args.batch, "dropout": args.dropout,
+        "training": {"seed": args.seed, "lr": args.lr, "batch": args.batch, "dropout": args.dropout, "spell": args.spell,
+                     "mix": args.mix,
                      "max_epochs": args.epochs, "patience": args.patience, "best_epoch": best_epoch,
                      "epochs_run": len(history), "threads": args.threads, "seconds": round(elapsed, 1),
                      "cpu_seconds": round(time.process_time(), 1), "torch": torch.__version__},
