@@ -53,6 +53,9 @@ func TestMain(m *testing.M) {
 	if runFixturePath != "" {
 		os.RemoveAll(filepath.Dir(runFixturePath))
 	}
+	if tagFixturePath != "" { // tag_test.go
+		os.RemoveAll(filepath.Dir(tagFixturePath))
+	}
 	os.Exit(code)
 }
 
