@@ -24,6 +24,8 @@ var (
 	// and truncation was turned off with WithTruncation(false).
 	ErrTooLong = errors.New("lepton: input exceeds max length")
 	// ErrNoClassifier is returned by Classify and ClassifyPairs on a model
-	// without a classification head (a plain BertModel encoder).
+	// without a classification head (a plain BertModel encoder), and by
+	// Rerank on a model without a single-output head (an encoder, or a
+	// classifier with several labels).
 	ErrNoClassifier = errors.New("lepton: model has no classifier head")
 )

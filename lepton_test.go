@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -353,7 +354,7 @@ func TestEmbedPooling(t *testing.T) {
 	st := m.getState()
 	cc, err := m.callConfig(st, nil)
 	require.NoError(t, err)
-	require.NoError(t, m.encode(st, texts, nil, cc))
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
 	h := m.Info().Hidden
 	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 		for i := 0; i < ws.Seqs(); i++ {
@@ -383,8 +384,34 @@ func TestEmbedPooling(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, PoolMean, p)
 	require.Equal(t, "mean", p.String())
-	_, err = ParsePooling("max")
+	p, err = ParsePooling("max")
+	require.NoError(t, err)
+	require.Equal(t, PoolMax, p)
+	require.Equal(t, "max", p.String())
+	_, err = ParsePooling("median")
 	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = mm.Embed(ctx, texts, WithPooling(PoolMax+1))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	// Max pooling against the int8 forward pass's hidden states.
+	mx, err := m.Embed(ctx, texts, WithPooling(PoolMax))
+	require.NoError(t, err)
+	st = m.getState()
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
+	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		for i := 0; i < ws.Seqs(); i++ {
+			hs := ws.Hidden(i)
+			for d := 0; d < h; d++ {
+				best := hs[d]
+				for r := 1; r < ws.Len(i); r++ {
+					best = max(best, hs[r*h+d])
+				}
+				require.Equal(t, best, mx[first+i][d])
+			}
+		}
+		return nil
+	}))
+	m.states.Put(st)
 }
 
 func TestCloseAndCancel(t *testing.T) {
@@ -666,26 +693,32 @@ func TestFloat32Path(t *testing.T) {
 	}
 }
 
-// TestDamagedWeights: Open validates structure, not every payload (that
-// would cost O(size); `lepton verify` does it). A bit-rotted bias that turns
-// into NaN is reported as ErrInvalidModel at the call, not returned as
-// garbage probabilities.
+// TestDamagedWeights: Open validates structure and the small float
+// tensors, not every payload (that would cost O(size); `lepton verify`
+// does it). A bit-rotted bias that turns into NaN is refused at open
+// (issue 13); a scale damaged into a huge finite value makes the outputs
+// overflow, which the call reports as ErrInvalidModel rather than
+// returning garbage probabilities.
 func TestDamagedWeights(t *testing.T) {
 	fixtureModel(t)
-	data := append([]byte(nil), fixtureData...)
-	f, err := lepfile.OpenBytes(data)
+	f, err := lepfile.OpenBytes(fixtureData)
 	require.NoError(t, err)
-	var off int64 = -1
+	offs := map[string]int64{}
 	for _, ti := range f.Tensors {
-		if ti.Name == "classifier.bias" {
-			off = ti.Offset
-		}
+		offs[ti.Name] = ti.Offset
 	}
 	require.NoError(t, f.Close())
-	require.GreaterOrEqual(t, off, int64(0), "classifier.bias tensor")
-	copy(data[off:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+
+	data := append([]byte(nil), fixtureData...)
+	copy(data[offs["classifier.bias"]:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+	_, err = OpenBytes(data)
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "classifier.bias")
+
+	data = append([]byte(nil), fixtureData...)
+	binary.LittleEndian.PutUint32(data[offs["classifier.scales"]:], math.Float32bits(3e38))
 	m, err := OpenBytes(data)
-	require.NoError(t, err, "payload damage is not visible at open")
+	require.NoError(t, err, "a finite scale is not visible at open")
 	defer m.Close()
 	_, err = m.Classify(context.Background(), []string{"fever"})
 	require.ErrorIs(t, err, ErrInvalidModel)
@@ -785,4 +818,78 @@ func TestVerify(t *testing.T) {
 	var nilCtx context.Context
 	require.ErrorIs(t, m.Verify(nilCtx), ErrInvalidOption)
 	require.NoError(t, m.Close())
+}
+
+// TestDiagnostics: every result says how much of its input the model read.
+// The fixture's vocabulary (testdata/golden/random-bert/vocab.txt, 225
+// pieces) has "fever", "and", "cough" but no emoji or Chinese, which
+// become [UNK].
+func TestDiagnostics(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	long := strings.Repeat("fever and cough ", 400) // 1200 tokens, 128 positions
+	cases := []struct {
+		text string
+		want Diagnostics
+	}{
+		{"", Diagnostics{}},
+		{"   \t ", Diagnostics{}},
+		{"\x01\x02\x00", Diagnostics{}}, // control characters only: normalised away
+		{"fever and cough", Diagnostics{Tokens: 3}},
+		{"😀 😷", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"中文", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"fever 😀 and cough", Diagnostics{Tokens: 4, Unknown: 0.25}},
+		{long, Diagnostics{Tokens: 126, Truncated: true}},
+		{strings.Repeat("fever ", 126), Diagnostics{Tokens: 126}}, // fits exactly: not truncated
+		{strings.Repeat("fever ", 127), Diagnostics{Tokens: 126, Truncated: true}},
+	}
+	texts := make([]string, len(cases))
+	for i, c := range cases {
+		texts[i] = c.text
+	}
+	res, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+	embs, err := m.EmbedDetailed(ctx, texts)
+	require.NoError(t, err)
+	vecs, err := m.Embed(ctx, texts)
+	require.NoError(t, err)
+	for i, c := range cases {
+		require.Equal(t, c.want, res[i].Diagnostics, "Classify, case %d", i)
+		require.Equal(t, c.want, embs[i].Diagnostics, "EmbedDetailed, case %d", i)
+		require.Equal(t, vecs[i], embs[i].Vector, "EmbedDetailed's vector is Embed's, case %d", i)
+		require.Nil(t, embs[i].Privacy)
+	}
+
+	// A shorter max length: the truncation point moves with it.
+	res, err = m.Classify(ctx, []string{"fever and cough", "fever and cough fever"}, WithMaxLength(5))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 3, Truncated: true}, res[1].Diagnostics)
+
+	// Pairs count both texts' tokens.
+	res, err = m.ClassifyPairs(ctx, [][2]string{{"fever", "😀 cough"}, {"", ""}})
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3, Unknown: 1.0 / 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{}, res[1].Diagnostics)
+
+	// Private releases keep the (exact) diagnostics of their inputs.
+	res, err = m.Classify(ctx, []string{"😀", long}, WithPrivateLabel(1))
+	require.NoError(t, err)
+	require.NotNil(t, res[0].Privacy)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 126, Truncated: true}, res[1].Diagnostics)
+	priv, err := m.EmbedPrivate(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 1}, priv[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, priv[1].Diagnostics)
+	embs, err = m.EmbedDetailed(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	for i, e := range embs {
+		require.NotNil(t, e.Privacy, "input %d", i)
+		require.Equal(t, priv[i].Cost.Epsilon, e.Privacy.Epsilon)
+		require.Equal(t, priv[i].Diagnostics, e.Diagnostics)
+	}
+	empty, err := m.EmbedDetailed(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, empty)
 }

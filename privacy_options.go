@@ -169,7 +169,7 @@ func (m *Model) applyPrivacy(cc *callConfig, out []Classification) error {
 			return fmt.Errorf("private label of input %d: %w", i, err)
 		}
 		cost := rel.Cost
-		out[i] = Classification{Label: m.labels[rel.Label], Index: rel.Label, Privacy: &cost}
+		out[i] = Classification{Label: m.labels[rel.Label], Index: rel.Label, Privacy: &cost, Diagnostics: out[i].Diagnostics}
 	}
 	return nil
 }
@@ -210,6 +210,9 @@ func (m *Model) applyEmbedPrivacy(cc *callConfig, out [][]float32) error {
 type PrivateEmbedding struct {
 	Vector []float32
 	Cost   PrivacyCost
+	// Diagnostics say how much of the input the model read (exact, not
+	// privatised: see Diagnostics).
+	Diagnostics Diagnostics
 }
 
 // EmbedPrivate is Embed for callers that need each vector's privacy cost:
@@ -224,13 +227,14 @@ func (m *Model) EmbedPrivate(ctx context.Context, texts []string, opts ...CallOp
 	all := make([]CallOption, 0, len(opts)+1)
 	all = append(all, opts...)
 	all = append(all, privacySink(func(i int, c PrivacyCost) { costs[i] = c }))
-	vecs, err := m.Embed(ctx, texts, all...)
+	diag := make([]Diagnostics, len(texts))
+	vecs, err := m.embed(ctx, texts, all, diag, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]PrivateEmbedding, len(vecs))
 	for i, v := range vecs {
-		out[i] = PrivateEmbedding{Vector: v, Cost: costs[i]}
+		out[i] = PrivateEmbedding{Vector: v, Cost: costs[i], Diagnostics: diag[i]}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package lepton
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -166,6 +167,35 @@ type tagText struct {
 // cancellation and WithFloat32 behave as in Classify. A model without a
 // token-classification head returns an error wrapping ErrNoClassifier.
 func (m *Model) Tag(ctx context.Context, texts []string, opts ...CallOption) ([][]Entity, error) {
+	return m.tag(ctx, texts, opts, nil)
+}
+
+// Tagged is one text's result of TagDetailed.
+type Tagged struct {
+	Entities []Entity
+	// Diagnostics say how much of the text the model could read: Tokens
+	// counts all of its tokens (Tag reads long texts whole, in windows, so
+	// Truncated is always false) and Unknown the share of [UNK] among them.
+	Diagnostics Diagnostics
+}
+
+// TagDetailed is Tag returning, with each text's entities, its
+// Diagnostics.
+func (m *Model) TagDetailed(ctx context.Context, texts []string, opts ...CallOption) ([]Tagged, error) {
+	diag := make([]Diagnostics, len(texts))
+	ents, err := m.tag(ctx, texts, opts, diag)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tagged, len(texts))
+	for i := range out {
+		out[i] = Tagged{Entities: ents[i], Diagnostics: diag[i]}
+	}
+	return out, nil
+}
+
+// tag is Tag; diag, when not nil, receives each text's diagnostics.
+func (m *Model) tag(ctx context.Context, texts []string, opts []CallOption, diag []Diagnostics) ([][]Entity, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -190,7 +220,7 @@ func (m *Model) Tag(ctx context.Context, texts []string, opts ...CallOption) ([]
 	if len(texts) == 0 {
 		return out, nil
 	}
-	tt, err := m.tagTokens(ctx, st, texts, cc)
+	tt, err := m.tagTokens(ctx, st, texts, cc, diag)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +271,7 @@ type tagToken struct {
 
 // tagTokens encodes every text whole, cuts it into windows, runs them and
 // gives every token the probabilities from its most central window.
-func (m *Model) tagTokens(ctx context.Context, st *callState, texts []string, cc callConfig) (*tagged, error) {
+func (m *Model) tagTokens(ctx context.Context, st *callState, texts []string, cc callConfig, diag []Diagnostics) (*tagged, error) {
 	nl := len(m.labels)
 	prefix := m.tok.ContinuingSubwordPrefix()
 	tt := &tagged{texts: make([]tagText, len(texts))}
@@ -252,9 +282,15 @@ func (m *Model) tagTokens(ctx context.Context, st *callState, texts []string, cc
 		haveTemplate         bool
 	)
 	for i, text := range texts {
-		enc, err := st.enc.Encode(text, tokenize.EncodeOptions{})
+		enc, err := st.enc.EncodeContext(ctx, text, tokenize.EncodeOptions{})
 		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return nil, ctxErr
+			}
 			return nil, fmt.Errorf("%w: input %d: %w", ErrInvalidInput, i, err)
+		}
+		if diag != nil {
+			diag[i] = m.diagnose(enc)
 		}
 		// The template's special tokens are the leading and trailing ones
 		// (SpecialTokensMask); everything between is the text.

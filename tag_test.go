@@ -108,7 +108,7 @@ func TestTagGolden(t *testing.T) {
 		}
 		text := *c.Text
 		// Tokenisation: ids and byte offsets as the reference made them.
-		tt, err := m.tagTokens(ctx, m.getState(), []string{text}, callConfig{maxLength: 128, reference: (*Model).runReference})
+		tt, err := m.tagTokens(ctx, m.getState(), []string{text}, callConfig{maxLength: 128, reference: (*Model).runReference}, nil)
 		require.NoError(t, err)
 		require.Len(t, tt.tokens, len(c.Pieces), c.Name)
 		for k, tok := range tt.tokens {
@@ -338,7 +338,7 @@ func TestTagWindows(t *testing.T) {
 			cc.tag = tagConfig{stride: tc.stride, strideSet: true}
 		}
 		st := m.getState()
-		tt, err := m.tagTokens(ctx, st, []string{text, "", "Anna"}, cc)
+		tt, err := m.tagTokens(ctx, st, []string{text, "", "Anna"}, cc, nil)
 		require.NoError(t, err)
 		n := tt.texts[0].n
 		window := tc.maxLen - 2

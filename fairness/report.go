@@ -88,6 +88,14 @@ func BuildReport(in ReportInput) (*FullReport, [][]Sample, error) {
 		if want := in.Thresholds.CalibrationSHA256; want != in.CalibrationSHA256 {
 			return nil, nil, fmt.Errorf("%w: the decision rules were fitted on scores calibrated by artefact %q, the report applies %q", ErrUnsupported, short(want), short(in.CalibrationSHA256))
 		}
+		if p := in.Thresholds.PositiveClass; p != nil {
+			// One-vs-rest rules decide on their class's probability.
+			bin, err := OneVsRest(cur, *p)
+			if err != nil {
+				return nil, nil, err
+			}
+			cur = bin
+		}
 		dec := NewAccumulator(1, minGroup)
 		key := []byte(fr.FitSHA256)
 		for i, s := range cur {

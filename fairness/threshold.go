@@ -154,6 +154,11 @@ type Thresholds struct {
 	// scores were calibrated with, empty for raw scores. The rules are only
 	// valid on scores calibrated the same way; reports check it.
 	CalibrationSHA256 string `json:"calibration_sha256,omitempty"`
+	// PositiveClass is set for rules fitted one-vs-rest on a model with
+	// any number of classes (NewOneVsRestThresholdArtefact): the score is
+	// this class's probability, and a positive decision means "this
+	// class". Unset, the data were binary and the score is class 1's.
+	PositiveClass *int `json:"positive_class,omitempty"`
 	// Operating point chosen on the fit data.
 	FPR       float64 `json:"fpr,omitempty"`
 	TPR       float64 `json:"tpr,omitempty"`

@@ -126,6 +126,13 @@ func mulBlockR5AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 //go:noescape
 func mulBlockR6AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
+// absMaxAVX512 implements, with the reference's rounding and order:
+//
+//	m := float32(0); for i := range 16*blocks { if a := |x[i]|; a > m { m = a } }; return m   // NaN ignored
+//
+//go:noescape
+func absMaxAVX512(x *float32, blocks int) (ret float32)
+
 // quantizeAVX512 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]

@@ -1773,6 +1773,53 @@ done:
 	VZEROUPPER
 	RET
 
+// func absMaxAVX512(x *float32, blocks int) (ret float32)
+TEXT ·absMaxAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VPBROADCASTD absMask<>(SB), Z4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+loop4:
+	CMPQ CX, $4
+	JLT loop1
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(SI), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(SI), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(SI), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, SI
+	SUBQ $4, CX
+	JMP loop4
+loop1:
+	TESTQ CX, CX
+	JZ done
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, SI
+	DECQ CX
+	JMP loop1
+done:
+	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32)
 TEXT ·quantizeAVX512(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI

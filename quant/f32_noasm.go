@@ -38,3 +38,6 @@ func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32) {
 func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
 	panic("quant: lnApplyAVX512 without amd64 assembly")
 }
+func absMaxAVX512(x *float32, blocks int) float32 {
+	panic("quant: absMaxAVX512 without amd64 assembly")
+}

@@ -109,7 +109,7 @@ func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	done := 0
 	if simd {
 		done = len(x) &^ 7
-		amax = absMaxAVX2(&x[0], done/8)
+		amax = absMaxSIMD(x[:done])
 	}
 	for _, v := range x[done:] {
 		if a := float32(math.Abs(float64(v))); a > amax {

@@ -159,7 +159,8 @@ func TestQuantizeErrors(t *testing.T) {
 		{"missing directory", func() []string { return []string{"quantize", filepath.Join(outDir, "nope"), "-o", out} }, 1, "nope does not exist"},
 		{"no output", func() []string { return []string{"quantize", lepWriteHFDir(t, "BertForSequenceClassification")} }, 2, "-o MODEL.lep is required"},
 		{"two directories", func() []string { return []string{"quantize", "a", "b", "-o", out} }, 2, "exactly one"},
-		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "max"} }, 2, "--pooling"},
+		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "median"} }, 2, "--pooling"},
+		{"bad score activation", func() []string { return []string{"quantize", "a", "-o", out, "--score-activation", "softmax"} }, 2, "--score-activation"},
 		{"unknown flag", func() []string { return []string{"quantize", "--frobnicate"} }, 2, "frobnicate"},
 		{"corrupt safetensors", func() []string {
 			d := lepWriteHFDir(t, "BertForSequenceClassification")

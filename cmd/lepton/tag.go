@@ -4,96 +4,76 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
 	"lepton"
-	"lepton/models/deid"
 )
 
 func init() {
 	register("tag", "find entities (names, dates, ...) in texts with a token-classification model", runTag)
 }
 
-// openTagModel opens the model tag and redact run: the file at path, or,
-// when path is empty, the built-in de-identification model
-// (lepton/models/deid).
-func openTagModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
-	if path == "" {
-		return deid.Open(opts...)
-	}
-	return lepton.Open(path, opts...)
-}
-
-// tagFlags are the flags tag and redact share.
+// tagFlags are the flags tag and redact share besides modelFlags.
 type tagFlags struct {
-	model       string
-	threads     int
-	maxLength   int
-	stride      int
-	fp32        bool
-	actBits     int
-	verify      bool
 	aggregation string
 	ignore      string
-	batch       int
+	stride      int
 }
 
 func (f *tagFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "m", "", "model file (.lep, a token classifier; default: the built-in de-identification model)")
-	fs.IntVar(&f.threads, "threads", 0, "goroutines per call (0: all CPUs)")
-	fs.IntVar(&f.maxLength, "max-length", 0, "tokens per window, [CLS] and [SEP] included (0: the model's limit); longer texts are read in overlapping windows")
-	fs.IntVar(&f.stride, "stride", -1, "tokens shared by consecutive windows (-1: a quarter of a window)")
-	fs.IntVar(&f.actBits, "act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 (faster on AVX2) or 8")
-	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
-	fs.BoolVar(&f.verify, "verify", false, "check every weight payload before running, as 'lepton verify' does")
+	fs.IntVar(&f.stride, "stride", -1, "tokens shared by consecutive windows of a long text (-1: a quarter of a window)")
 	fs.StringVar(&f.aggregation, "aggregation", "first", "how tokens become entities: none, simple, first, average or max (Hugging Face's strategies)")
 	fs.StringVar(&f.ignore, "ignore", "O", "comma-separated labels to leave out (\"\": keep every token or group)")
-	fs.IntVar(&f.batch, "batch", 32, "texts per model call when reading lines")
 }
 
-// options checks the flags and turns them into lepton options: those for
-// Open and those for each Tag call.
-func (f *tagFlags) options() ([]lepton.Option, []lepton.CallOption, error) {
+// options checks the flags and turns them into the options of each Tag
+// call.
+func (f *tagFlags) options() ([]lepton.CallOption, error) {
 	agg, err := lepton.ParseAggregation(f.aggregation)
 	if err != nil {
-		return nil, nil, errUsage{"--aggregation: " + strings.TrimPrefix(err.Error(), "lepton: ")}
-	}
-	if f.batch < 1 {
-		return nil, nil, errUsage{fmt.Sprintf("--batch %d: want at least 1", f.batch)}
+		return nil, usagef("--aggregation %q: want none, simple, first, average or max", f.aggregation)
 	}
 	if f.stride < -1 {
-		return nil, nil, errUsage{fmt.Sprintf("--stride %d: want -1 (default) or a token count", f.stride)}
+		return nil, usagef("--stride %d: want -1 (a quarter of a window) or a token count", f.stride)
 	}
-	if f.threads < 0 {
-		return nil, nil, errUsage{fmt.Sprintf("--threads %d: want 0 (all CPUs) or more", f.threads)}
-	}
-	if f.actBits != 7 && f.actBits != 8 {
-		return nil, nil, errUsage{fmt.Sprintf("--act-bits %d: want 7 or 8", f.actBits)}
-	}
-	if f.maxLength != 0 && f.maxLength < 3 {
-		return nil, nil, errUsage{fmt.Sprintf("--max-length %d: want 0 (the model's limit) or at least 3", f.maxLength)}
-	}
-	open := []lepton.Option{lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits), lepton.WithVerify(f.verify)}
 	var ignore []string
 	for _, l := range strings.Split(f.ignore, ",") {
 		if l = strings.TrimSpace(l); l != "" {
 			ignore = append(ignore, l)
 		}
 	}
-	call := []lepton.CallOption{lepton.WithAggregation(agg), lepton.WithIgnoreLabels(ignore...), lepton.WithFloat32(f.fp32)}
-	if f.maxLength != 0 {
-		call = append(call, lepton.WithMaxLength(f.maxLength))
-	}
+	call := []lepton.CallOption{lepton.WithAggregation(agg), lepton.WithIgnoreLabels(ignore...)}
 	if f.stride >= 0 {
 		call = append(call, lepton.WithStride(f.stride))
 	}
-	return open, call, nil
+	return call, nil
+}
+
+// openTagger opens the model of tag and redact, checks that it is a token
+// classifier and that --max-length and --stride leave every window room
+// for new text.
+func openTagger(mf *modelFlags, tf *tagFlags) (*lepton.Model, error) {
+	if mf.maxLength != 0 && mf.maxLength < 3 {
+		return nil, usagef("--max-length %d: want 0 (the model's limit) or at least 3 ([CLS], [SEP] and one token of text)", mf.maxLength)
+	}
+	m, err := mf.open()
+	if err != nil {
+		return nil, err
+	}
+	if info := m.Info(); info.Architecture != "BertForTokenClassification" {
+		m.Close()
+		return nil, flagError("m", fmt.Errorf("%s is not a token classifier (BertForTokenClassification)", info.Architecture))
+	}
+	// BERT's template puts [CLS] and [SEP] around every window.
+	if window := maxTokens(m, mf.maxLength) - 2; tf.stride >= window {
+		m.Close()
+		return nil, usagef("--stride %d: want less than the %d tokens of text a window holds (--max-length %d)", tf.stride, window, window+2)
+	}
+	return m, nil
 }
 
 // entityJSON is one entity in JSON output. Offsets are given twice: in
@@ -112,8 +92,15 @@ type entityJSON struct {
 
 // tagJSON is one line of `lepton tag --json`.
 type tagJSON struct {
-	Text     string       `json:"text"`
+	// Line is the input's line number (argument number for TEXT
+	// arguments; 1 under --whole), as in classify.
+	Line     int          `json:"line"`
+	Text     string       `json:"text,omitempty"` // absent under --no-text
 	Entities []entityJSON `json:"entities"`
+	// Diagnostics of the input (lepton.Diagnostics; Tag reads every
+	// token, so there is no "truncated").
+	Tokens  int     `json:"tokens"`
+	Unknown float64 `json:"unknown"`
 }
 
 // toJSON converts entities of text for JSON output, counting code points
@@ -143,197 +130,134 @@ func toJSON(text string, ents []lepton.Entity) []entityJSON {
 	return out
 }
 
-// tagger runs one batch of texts through Tag and writes their results:
-// the per-batch step that a streaming reader feeds.
-type tagger struct {
-	m    *lepton.Model
-	opts []lepton.CallOption
-	json bool
-}
-
-// batch tags texts, numbered from first (1-based input number), and
-// writes their results to w.
-func (tg *tagger) batch(ctx context.Context, texts []string, first int, w io.Writer) error {
-	res, err := tg.m.Tag(ctx, texts, tg.opts...)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	for i, ents := range res {
-		if tg.json {
-			if err := enc.Encode(tagJSON{Text: texts[i], Entities: toJSON(texts[i], ents)}); err != nil {
-				return err
-			}
-			continue
-		}
-		for _, e := range ents {
-			fmt.Fprintf(bw, "%d\t%d\t%d\t%s\t%.4f\t%s\n", first+i, e.Start, e.End, e.Label, e.Score, oneLine.Replace(e.Text))
-		}
-	}
-	return bw.Flush()
-}
+const tagUsage = `usage: lepton tag [-m MODEL] [--json] [--no-text] [--aggregation first] [--ignore O] [--whole] [--in FILE | TEXT...]
+Finds entities with a token-classification model (default: the built-in
+de-identification model: NAME, DATE, PHONE, ID, ADDRESS, EMAIL). Texts come
+from the arguments, or one per line from --in FILE or standard input, as
+lines arrive (--whole: all of the input is one text). Long texts are read
+whole, in overlapping windows. Prints one line per entity: line number,
+start and end (byte offsets into that line), label, score and the entity's
+text, tab-separated; with --json one object per input:
+{"line","text","entities":[{"label","score","start","end","char_start","char_end","text"}],"tokens","unknown"},
+offsets in bytes ("start", "end") and in Unicode code points ("char_start",
+"char_end"). Blank lines have no entities. Text mode warns about inputs that
+are mostly unknown to the model's vocabulary ([UNK]) or not valid UTF-8.
+`
 
 func runTag(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tag", flag.ContinueOnError)
+	mf := modelFlags{tagger: true}
+	mf.register(fs)
 	var tf tagFlags
 	tf.register(fs)
-	asJSON := fs.Bool("json", false, "print one JSON object per input: {\"text\", \"entities\": [{\"label\", \"score\", \"start\", \"end\", \"char_start\", \"char_end\", \"text\"}]}")
-	whole := fs.Bool("whole", false, "read all of standard input (or each FILE of --file) as one text instead of one text per line")
-	var files stringList
-	fs.Var(&files, "file", "read texts from this file instead of standard input (repeatable)")
-	pos, err := parseArgs(fs, args, stderr, `usage: lepton tag [-m MODEL] [--json] [--aggregation first] [--whole] [--file F] [TEXT...]
-Finds entities with a token-classification model (default: the built-in
-de-identification model: NAME, DATE, PHONE, ID, ADDRESS, EMAIL). Texts come
-from the arguments, else from standard input or --file, one per line (--whole:
-the whole input is one text). Prints one line per entity: input number, start
-and end (byte offsets into that input), label, score and the entity's text,
-tab-separated; with --json one object per input, offsets in bytes ("start",
-"end") and in Unicode code points ("char_start", "char_end").
-Exit status: 0 success, 1 runtime error, 2 usage error.
-`)
+	var pf progressFlags
+	pf.register(fs)
+	inPath := fs.String("in", "", "read texts from this file, one per line (\"-\": standard input)")
+	whole := fs.Bool("whole", false, "read all of --in FILE or standard input as one text instead of one text per line")
+	noText := fs.Bool("no-text", false, "leave the input text out of --json output")
+	pos, err := parseArgs(fs, args, stderr, tagUsage)
 	if err != nil {
 		return err
 	}
-	open, call, err := tf.options()
+	if err := pf.check(); err != nil {
+		return err
+	}
+	call, err := tf.options()
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 && (len(files) > 0 || *whole) {
-		return errUsage{"give TEXT arguments, or --file/--whole, not both"}
+	if *whole && len(pos) > 0 {
+		return usagef("--whole reads --in FILE or standard input: give TEXT arguments or --whole, not both")
 	}
-	m, err := openTagModel(tf.model, open...)
+	src, closeIn, err := openInputs(pos, *inPath, stdin, true)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	m, err := openTagger(&mf, &tf)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	ctx, cancel := interruptible()
 	defer cancel()
-	tg := &tagger{m: m, opts: call, json: *asJSON}
-	if len(pos) > 0 {
-		return tg.batch(ctx, pos, 1, stdout)
+	if *whole {
+		if src, err = src.whole(); err != nil {
+			return err
+		}
 	}
-	return eachInput(files, stdin, func(name string, r io.Reader) error {
-		if *whole {
-			text, err := readAll(name, r)
-			if err != nil {
+
+	prog := newProgress(pf, stdout, stderr, src, "tag")
+	warn := newWarnings(stderr, "tag", prog)
+	if src.interactive() {
+		fmt.Fprintln(stderr, "lepton tag: reading one text per line (Ctrl-D ends)")
+	}
+	out := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	err = src.stream(ctx, func(batch []input) error {
+		res, err := tagBatch(ctx, m, batch, src.fromArgs, call)
+		if err != nil {
+			return err
+		}
+		defer prog.advance(batch)
+		defer out.Flush()
+		defer prog.beforeOutput()
+		for i := range batch {
+			in, r := &batch[i], res[i]
+			if !mf.json {
+				warnDiagnostics(warn, in, in.where(src.fromArgs), r.Diagnostics, m, mf.maxLength)
+				for _, e := range r.Entities {
+					fmt.Fprintf(out, "%d\t%d\t%d\t%s\t%.4f\t%s\n", in.n, e.Start, e.End, e.Label, e.Score, echo(e.Text))
+				}
+				continue
+			}
+			j := tagJSON{Line: in.n, Entities: toJSON(in.text, r.Entities), Tokens: r.Diagnostics.Tokens, Unknown: round4(r.Diagnostics.Unknown)}
+			if !*noText {
+				j.Text = in.text
+			}
+			if err := enc.Encode(j); err != nil {
 				return err
 			}
-			return tg.batch(ctx, []string{text}, 1, stdout)
 		}
-		return streamLines(r, name, tf.batch, func(lines, _ []string, first int) error {
-			return tg.batch(ctx, lines, first, stdout)
-		})
+		return nil
 	})
+	prog.finish()
+	warn.summary()
+	return err
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
-// eachInput calls fn with each named file, or with standard input when
-// there are none ("-" also names standard input). A file that cannot be
-// opened is a runtime error naming it.
-func eachInput(files []string, stdin io.Reader, fn func(name string, r io.Reader) error) error {
-	if len(files) == 0 {
-		files = []string{"-"}
+// tagBatch tags the texts of a batch, one result per entry; a failure
+// names the lines of the batch.
+func tagBatch(ctx context.Context, m *lepton.Model, batch []input, fromArgs bool, opts []lepton.CallOption) ([]lepton.Tagged, error) {
+	texts := make([]string, len(batch))
+	for i := range batch {
+		texts[i] = batch[i].text
 	}
-	for _, name := range files {
-		if name == "-" {
-			if stdin == nil {
-				return errUsage{"no input: give TEXT or a file, or pipe text to standard input"}
-			}
-			if err := fn("standard input", stdin); err != nil {
-				return err
-			}
-			continue
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		err = fn(name, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
+	res, err := m.TagDetailed(ctx, texts, opts...)
+	if err != nil {
+		return nil, batchError(err, batch, fromArgs)
 	}
-	return nil
+	return res, nil
 }
 
-// maxDocBytes bounds one whole-document input.
+// maxDocBytes bounds one whole-document input (tag --whole, redact).
 const maxDocBytes = 64 << 20
 
-// readAll reads one whole document.
-func readAll(name string, r io.Reader) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxDocBytes+1))
+// whole returns a source whose one input is all of s's stream (tag
+// --whole, redact's documents): a text of at most maxDocBytes, which must
+// not look like binary data.
+func (s *inputSource) whole() (*inputSource, error) {
+	b, err := io.ReadAll(io.LimitReader(s.r, maxDocBytes+1))
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", name, err)
+		return nil, fmt.Errorf("reading %s: %w", s.name, err)
 	}
 	if len(b) > maxDocBytes {
-		return "", fmt.Errorf("reading %s: larger than %d MiB", name, maxDocBytes>>20)
+		return nil, fmt.Errorf("%s is larger than %d MiB", s.name, maxDocBytes>>20)
 	}
-	return string(b), nil
-}
-
-// streamLines reads r line by line and hands the lines to fn in batches of
-// up to size, numbered from 1, as soon as each batch is full (and the rest
-// at the end), so output starts before the input ends and memory stays
-// bounded. Each line comes without its terminator; ends[i] is that
-// terminator ("\n", "\r\n", or "" for a last line without one), so that
-// a caller can write the input back byte for byte.
-func streamLines(r io.Reader, name string, size int, fn func(lines, ends []string, first int) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var lines, ends []string
-	first := 1
-	for {
-		line, err := readLine(br)
-		if err != nil && !errors.Is(err, io.EOF) {
-			if errors.Is(err, bufio.ErrTooLong) {
-				return fmt.Errorf("reading %s: line %d is longer than %d MiB", name, first+len(lines), maxLineBytes>>20)
-			}
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		if line != "" || err == nil {
-			end := ""
-			switch {
-			case strings.HasSuffix(line, "\r\n"):
-				end = "\r\n"
-			case strings.HasSuffix(line, "\n"):
-				end = "\n"
-			}
-			lines = append(lines, line[:len(line)-len(end)])
-			ends = append(ends, end)
-		}
-		if len(lines) == size || (errors.Is(err, io.EOF) && len(lines) > 0) {
-			if ferr := fn(lines, ends, first); ferr != nil {
-				return ferr
-			}
-			first += len(lines)
-			lines, ends = lines[:0], ends[:0]
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	if i := strings.IndexByte(string(b[:min(len(b), binaryProbe)]), 0); i >= 0 {
+		return nil, fmt.Errorf("%s looks like binary data (a NUL byte at offset %d), not text", s.name, i)
 	}
-}
-
-// readLine returns the next line with its "\n" (none at the end of the
-// input, with io.EOF), refusing lines longer than maxLineBytes.
-func readLine(br *bufio.Reader) (string, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > maxLineBytes {
-			return "", bufio.ErrTooLong
-		}
-		buf = append(buf, chunk...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		return string(buf), err
-	}
+	text := string(b)
+	return &inputSource{args: []string{text}, fromArgs: false, size: -1, keepBlank: true, name: s.name, doc: true}, nil
 }

@@ -109,26 +109,29 @@ func TestTagCLI(t *testing.T) {
 	require.NotNil(t, r.Entities[0].Index)
 	require.Equal(t, 1, *r.Entities[0].Index)
 
-	// Standard input, one text per line, in batches of 2: input numbers
-	// follow the lines, across batches, and blank lines count.
+	// Standard input, one text per line: "line" follows the lines, and
+	// blank lines are inputs without entities.
 	in := "John Smith\n\nAnna Lee\r\nMary Jones\nParis"
-	code, out, errs = runCLI(in, "tag", "-m", model, "--json", "--batch", "2")
+	code, out, errs = runCLI(in, "tag", "-m", model, "--json")
 	require.Equal(t, 0, code, errs)
 	js := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.Len(t, js, 5)
 	for i, l := range js {
+		r = tagJSON{}
 		require.NoError(t, json.Unmarshal([]byte(l), &r))
 		require.Equal(t, []string{"John Smith", "", "Anna Lee", "Mary Jones", "Paris"}[i], r.Text, "line %d", i+1)
+		require.Equal(t, i+1, r.Line)
 	}
+	require.Contains(t, js[1], `"entities":[],"tokens":0`)
 
-	// --whole: one text; --file reads files.
+	// --whole: one text; --in reads a file.
 	code, out, errs = runCLI(tagNote, "tag", "-m", model, "--json", "--whole")
 	require.Equal(t, 0, code, errs)
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Equal(t, tagNote, r.Text)
 	path := filepath.Join(t.TempDir(), "note.txt")
 	require.NoError(t, os.WriteFile(path, []byte(tagNote), 0o644))
-	code, out2, errs := runCLI("", "tag", "-m", model, "--json", "--whole", "--file", path)
+	code, out2, errs := runCLI("", "tag", "-m", model, "--json", "--whole", "--in", path)
 	require.Equal(t, 0, code, errs)
 	require.Equal(t, out, out2)
 }
@@ -146,7 +149,7 @@ func TestRedactCLI(t *testing.T) {
 
 	// Line by line: each line on its own, terminators kept ("\r\n", "\n",
 	// a blank line, no newline at the end).
-	code, out, errs = runCLI(tagNote, "redact", "-m", model, "--lines", "--batch", "2")
+	code, out, errs = runCLI(tagNote, "redact", "-m", model, "--lines")
 	require.Equal(t, 0, code, errs)
 	parts := []string{"Dr Anna Lee saw John Smith in London on Monday.", "Call Mary Jones, Paris.", "", "Zoë Müller visited Leeds"}
 	res := apiTag(t, model, parts)
@@ -194,7 +197,7 @@ func TestRedactCLI(t *testing.T) {
 	a, c := filepath.Join(dir, "a.txt"), filepath.Join(dir, "c.txt")
 	require.NoError(t, os.WriteFile(a, []byte(tagNote), 0o644))
 	require.NoError(t, os.WriteFile(c, []byte("Anna Lee\n"), 0o644))
-	code, out, errs = runCLI("", "redact", "-m", model, "-o", outDir, a, c)
+	code, out, errs = runCLI("", "redact", "-m", model, "-o", outDir, "--in", a, "--in", c)
 	require.Equal(t, 0, code, errs)
 	require.Empty(t, out)
 	got, err := os.ReadFile(filepath.Join(outDir, "a.txt"))
@@ -202,9 +205,21 @@ func TestRedactCLI(t *testing.T) {
 	require.Equal(t, want, string(got))
 	_, err = os.Stat(filepath.Join(outDir, "c.txt"))
 	require.NoError(t, err)
-	code, _, errs = runCLI("", "redact", "-m", model, "-o", dir, a)
+	entries, err := os.ReadDir(outDir)
+	require.NoError(t, err)
+	require.Len(t, entries, 2, "no temporary files left")
+	code, _, errs = runCLI("", "redact", "-m", model, "-o", dir, "--in", a)
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "overwrite")
+	code, _, errs = runCLI("", "redact", "-m", model, "-o", outDir, "--in", a, "--in", filepath.Join(outDir, "a.txt"))
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "would both be written to a.txt")
+
+	// TEXT arguments: one text each, one per line; --json numbers them.
+	code, out, errs = runCLI("", "redact", "-m", model, parts[0], parts[1])
+	require.Equal(t, 0, code, errs)
+	res = apiTag(t, model, parts[:2])
+	require.Equal(t, lepton.Redact(parts[0], res[0], label)+"\n"+lepton.Redact(parts[1], res[1], label)+"\n", out)
 }
 
 // TestTagRedactErrors: usage errors exit 2, runtime errors 1, each with one
@@ -217,24 +232,26 @@ func TestTagRedactErrors(t *testing.T) {
 		msg  string
 	}{
 		{2, []string{"tag", "-m", model, "--aggregation", "mean", "x"}, "--aggregation"},
-		{2, []string{"tag", "-m", model, "--batch", "0", "x"}, "--batch"},
 		{2, []string{"tag", "-m", model, "--act-bits", "6", "x"}, "--act-bits"},
-		{2, []string{"tag", "-m", model, "--max-length", "2", "x"}, "--max-length"},
-		{2, []string{"tag", "-m", model, "--stride", "-2", "x"}, "--stride"},
+		{2, []string{"tag", "-m", model, "--max-length", "2", "x"}, "--max-length 2"},
+		{2, []string{"tag", "-m", model, "--max-length", "500", "x"}, "--max-length 500: the model has 128 positions"},
+		{2, []string{"tag", "-m", model, "--stride", "-2", "x"}, "--stride -2"},
+		{2, []string{"tag", "-m", model, "--max-length", "10", "--stride", "8", "x"}, "--stride 8: want less than the 8 tokens"},
 		{2, []string{"tag", "-m", model, "--whole", "x"}, "not both"},
+		{2, []string{"tag", "-m", model, "--fp32", "x"}, "--fp32: the model has no fp32 weights"},
 		{2, []string{"tag", "--no-such-flag"}, "no-such-flag"},
 		{2, []string{"redact", "-m", model, "--mask", "ab"}, "--mask"},
 		{2, []string{"redact", "-m", model, "--types", "NAME"}, "no type \"NAME\""},
-		{2, []string{"redact", "-m", model, "-o", t.TempDir()}, "-o needs FILE"},
-		{2, []string{"redact", "-m", model, "-o", "/nonexistent/dir", "f"}, "not a directory"},
-		{1, []string{"redact", "-m", model, filepath.Join(t.TempDir(), "missing.txt")}, "missing.txt"},
-		{1, []string{"tag", "-m", runFixture(t), "x"}, "token-classification head"},
-		{1, []string{"tag", "-m", model, "--fp32", "x"}, "keep-fp32"},
-		{1, []string{"tag", "-m", model, "--max-length", "10", "--stride", "8", "x"}, "stride"},
-		{1, []string{"redact", "-m", filepath.Join(t.TempDir(), "none.lep")}, "none.lep"},
+		{2, []string{"redact", "-m", model, "-o", t.TempDir()}, "-o needs --in FILE"},
+		{2, []string{"redact", "-m", model, "--in", "f", "x"}, "not both"},
+		{1, []string{"redact", "-m", model, "-o", "/nonexistent/dir", "--in", "f"}, "-o: stat /nonexistent/dir"},
+		{1, []string{"redact", "-m", model, "--in", filepath.Join(t.TempDir(), "missing.txt")}, "--in: open "},
+		{1, []string{"tag", "-m", runFixture(t), "x"}, "-m: BertForSequenceClassification is not a token classifier"},
+		{1, []string{"redact", "-m", filepath.Join(t.TempDir(), "none.lep")}, "-m: "},
 	} {
 		code, _, errs := runCLI("Anna\n", c.args...)
 		require.Equal(t, c.code, code, "%v: %s", c.args, errs)
+		require.True(t, strings.HasPrefix(errs, "lepton "+c.args[0]+": "), "%v: %q", c.args, errs)
 		require.Contains(t, errs, c.msg, "%v", c.args)
 		require.Equal(t, 1, strings.Count(errs, "\n"), "one line: %q", errs)
 	}

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +60,12 @@ func Write(dir string, in fairness.ReportInput) (*fairness.FullReport, error) {
 		}
 	}
 	last := stages[len(stages)-1]
+	if in.Thresholds != nil && in.Thresholds.PositiveClass != nil {
+		// One-vs-rest rules: the ROC curves of their class's probability.
+		if last, err = fairness.OneVsRest(last, *in.Thresholds.PositiveClass); err != nil {
+			return nil, err
+		}
+	}
 	if len(last[0].Probs) == 2 {
 		var dec *fairness.Report
 		if in.Thresholds != nil {
@@ -119,53 +124,13 @@ func fileSafe(g string) string {
 // reliabilityPlot draws one group's reliability diagram for the score
 // stages (uncalibrated, and calibrated when present).
 func reliabilityPlot(group string, st []fairness.Stage, scoreStages int) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Reliability: " + group
-	if st[0].Report.Classes == 2 {
-		p.X.Label.Text = "mean predicted P(class 1)"
-		p.Y.Label.Text = "observed frequency of class 1"
-	} else {
-		p.X.Label.Text = "mean top-label confidence"
-		p.Y.Label.Text = "accuracy"
-	}
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	p.Add(plotter.NewGrid())
-	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
-	if err != nil {
-		return nil, err
-	}
-	diag.Color = color.Gray{Y: 128}
-	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(diag)
-	p.Legend.Add("perfect", diag)
-	p.Legend.Top = true
-	p.Legend.Left = true
+	var series []ReliabilitySeries
 	for i := 0; i < scoreStages && i < len(st); i++ {
-		g, ok := st[i].Report.Group(group)
-		if !ok {
-			continue
+		if g, ok := st[i].Report.Group(group); ok {
+			series = append(series, ReliabilitySeries{Name: st[i].Name, Bins: g.Reliability, ECE: g.ECE.Value})
 		}
-		var xys plotter.XYs
-		for _, b := range g.Reliability {
-			if b.Count > 0 {
-				xys = append(xys, plotter.XY{X: b.Confidence, Y: b.Frequency})
-			}
-		}
-		if len(xys) == 0 {
-			continue
-		}
-		l, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
-			return nil, err
-		}
-		c := plotutil.Color(i)
-		l.Color, pts.Color = c, c
-		l.Width = vg.Points(1.5)
-		pts.Shape = plotutil.Shape(i)
-		p.Add(l, pts)
-		p.Legend.Add(fmt.Sprintf("%s (ECE %.3f)", st[i].Name, g.ECE.Value), l, pts)
 	}
-	return p, nil
+	return ReliabilityPlot("Reliability: "+group, st[0].Report.Classes == 2, series)
 }
 
 // rocPlot draws each group's empirical ROC curve and, when dec is set,

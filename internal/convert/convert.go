@@ -41,6 +41,12 @@ var ErrUnsupported = errors.New("unsupported checkpoint")
 // the wrong shape. The message names what was expected and what was found.
 var ErrMissing = errors.New("missing or malformed tensor")
 
+// ErrMismatch is returned when config.json and the checkpoint's tensors
+// disagree: more encoder layers than num_hidden_layers, a shape other than
+// the sizes imply, or a tensor the configured model has no place for.
+// Converting anyway would write a valid-looking model of the wrong network.
+var ErrMismatch = errors.New("config.json does not match the checkpoint")
+
 // ErrMissingFile is returned when the model directory lacks a file the
 // conversion needs (config.json, model.safetensors, tokenizer.json or
 // vocab.txt); the error also wraps the file-system error (fs.ErrNotExist).
@@ -54,6 +60,10 @@ type Options struct {
 	// KeepF32 also stores the float weights (Linear.F32, Embedding.F32) so
 	// the same file can run the float reference path. Files grow about 5x.
 	KeepF32 bool
+	// ScoreActivation, when set, overrides the score activation that
+	// FromHF reads from config.json for a single-output head ("sigmoid",
+	// "identity" or "tanh"; see ParseHFConfig).
+	ScoreActivation string
 	// Progress, when set, is called after each tensor is quantised with the
 	// number of tensors done and the total.
 	Progress func(done, total int)
@@ -79,8 +89,9 @@ var layerNames = []string{
 
 // TensorNames lists every float tensor FromFloat needs for cfg, sorted; the
 // pooler is included when withPooler is set (and the architecture uses one:
-// BertForTokenClassification does not), the classifier for
-// BertForSequenceClassification and BertForTokenClassification configs.
+// BertForTokenClassification does not), the classifier for classification
+// architectures (sequence and token). DistilBERT checkpoints have no token
+// type table: FromHF supplies two zero rows (adding zero changes nothing).
 func TensorNames(cfg bert.Config, withPooler bool) []string {
 	withPooler = withPooler && usesPooler(&cfg)
 	names := []string{NameWord, NamePosition, NameTokenType, NameEmbLN + ".weight", NameEmbLN + ".bias"}
@@ -104,14 +115,14 @@ func TensorNames(cfg bert.Config, withPooler bool) []string {
 // Face's BertForTokenClassification builds its encoder without one, so a
 // pooler found in such a checkpoint is not converted.
 func usesPooler(cfg *bert.Config) bool {
-	return cfg.Architecture != lepfile.ArchBertTokenClassification
+	return cfg.Architecture != lepfile.ArchBertTokenClassification && cfg.Architecture != lepfile.ArchDistilBertModel
 }
 
 // hasClassifier reports whether cfg's architecture has a classifier head
 // (Hugging Face names it "classifier" for both sequence and token
 // classification).
 func hasClassifier(cfg *bert.Config) bool {
-	return cfg.Architecture == lepfile.ArchBertClassification || cfg.Architecture == lepfile.ArchBertTokenClassification
+	return lepfile.IsClassifier(cfg.Architecture) || cfg.Architecture == lepfile.ArchBertTokenClassification
 }
 
 // shapeOf returns the expected shape of a tensor name for cfg.
@@ -154,6 +165,9 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 	}
 	_, hasPW := t[NamePooler+".weight"]
 	_, hasPB := t[NamePooler+".bias"]
+	// DistilBertModel and BertForTokenClassification have no pooler (a
+	// checkpoint's pooler or pre_classifier, if any, belongs to a head
+	// they do not run).
 	withPooler := (hasPW || hasPB) && usesPooler(&cfg)
 	names := TensorNames(cfg, withPooler)
 	var missing []string
@@ -235,11 +249,11 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		p := lin(t[NamePooler+".weight"], t[NamePooler+".bias"], h, h)
 		m.Pooler = &p
 	}
-	switch cfg.Architecture {
-	case lepfile.ArchBertClassification:
+	switch {
+	case lepfile.IsClassifier(cfg.Architecture):
 		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.Classifier = &c
-	case lepfile.ArchBertTokenClassification:
+	case cfg.Architecture == lepfile.ArchBertTokenClassification:
 		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.TokenClassifier = &c
 	}

@@ -20,11 +20,15 @@ func TestParseHFConfigTokenClassification(t *testing.T) {
 	require.Equal(t, lepfile.ArchBertTokenClassification, cfg.Architecture)
 	require.Equal(t, []string{"O", "B-NAME", "I-NAME"}, cfg.Labels)
 
-	// num_labels alone names them LABEL_i; a single label is a valid
-	// token head (problem_type does not apply to token classification).
-	cfg, err = convert.ParseHFConfig([]byte(`{"architectures":["BertForTokenClassification"],`+base+`,"num_labels":1}`), "")
+	// num_labels alone names them LABEL_i; problem_type does not apply to
+	// token classification. A single label is refused: Tag's softmax
+	// would give every token that label with probability 1.
+	cfg, err = convert.ParseHFConfig([]byte(`{"architectures":["BertForTokenClassification"],`+base+`,"num_labels":2,"problem_type":"regression"}`), "")
 	require.NoError(t, err)
-	require.Equal(t, []string{"LABEL_0"}, cfg.Labels)
+	require.Equal(t, []string{"LABEL_0", "LABEL_1"}, cfg.Labels)
+	_, err = convert.ParseHFConfig([]byte(`{"architectures":["BertForTokenClassification"],`+base+`,"num_labels":1}`), "")
+	require.ErrorIs(t, err, convert.ErrUnsupported)
+	require.Contains(t, err.Error(), "at least 2")
 
 	_, err = convert.ParseHFConfig([]byte(`{"architectures":["BertForTokenClassification"],`+base+`}`), "")
 	require.ErrorIs(t, err, convert.ErrUnsupported, "labels are required")

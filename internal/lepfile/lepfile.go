@@ -57,12 +57,13 @@ const (
 	// MajorVersion is the format major version this package reads and
 	// writes; files with a larger major version are refused.
 	MajorVersion = 1
-	// MinorVersion is the highest minor version this package writes.
-	// Readers accept any minor version of their major. Version 1.1 added
-	// the BertForTokenClassification architecture (token_classifier);
-	// files without it are still written as 1.0, byte for byte as before,
-	// so that 1.0 readers keep reading them.
-	MinorVersion = 1
+	// MinorVersion is the newest minor version this package writes: 1.2
+	// for token classifiers (BertForTokenClassification), 1.1 for files
+	// that use what 1.1 added (DistilBERT, single-output heads,
+	// sentence-embedding settings), 1.0 for the others. Readers accept any
+	// minor version of their major and refuse, by name, an architecture
+	// or setting they do not know.
+	MinorVersion = 2
 	// Align is the alignment of every section and tensor payload.
 	Align = 64
 

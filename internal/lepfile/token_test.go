@@ -15,7 +15,7 @@ import (
 	"lepton/internal/lepfile"
 )
 
-// tinyTokenModel is tinyModel's token classifier (format 1.1).
+// tinyTokenModel is tinyModel's token classifier (format 1.2).
 func tinyTokenModel(t testing.TB, keepF32 bool) *bert.Model {
 	t.Helper()
 	cfg := tinyConfig(lepfile.ArchBertTokenClassification)
@@ -28,8 +28,8 @@ func tinyTokenModel(t testing.TB, keepF32 bool) *bert.Model {
 }
 
 // TestTokenClassifierRoundTrip writes and reads a token classifier: it is
-// a 1.1 file (1.0 readers refuse its architecture by name), with a
-// token_classifier linear; files without one stay 1.0.
+// a 1.2 file (1.0 and 1.1 readers refuse its architecture by name), with a
+// token_classifier linear; plain BERT files without one stay 1.0.
 func TestTokenClassifierRoundTrip(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		m := tinyTokenModel(t, keep)
@@ -43,7 +43,7 @@ func TestTokenClassifierRoundTrip(t *testing.T) {
 			f, err := open()
 			require.NoError(t, err)
 			require.Equal(t, 1, f.Major)
-			require.Equal(t, 1, f.Minor, "a token classifier is a 1.1 file")
+			require.Equal(t, 2, f.Minor, "a token classifier is a 1.2 file")
 			require.Equal(t, m, f.Model)
 			require.NoError(t, f.Model.Validate())
 			require.NoError(t, f.Verify())
@@ -71,13 +71,13 @@ func TestTokenClassifierRefused(t *testing.T) {
 	m := tinyTokenModel(t, false)
 	data := encode(t, m, nil, nil)
 
-	// A 1.1 architecture in a file that says 1.0.
+	// A 1.2 architecture in a file that says 1.1.
 	d := slices.Clone(data)
-	binary.LittleEndian.PutUint16(d[10:], 0)
+	binary.LittleEndian.PutUint16(d[10:], 1)
 	fixCRCs(d)
 	_, err := lepfile.OpenBytes(d)
 	require.ErrorIs(t, err, lepfile.ErrFormat)
-	require.Contains(t, err.Error(), "1.1")
+	require.Contains(t, err.Error(), "1.2")
 
 	for name, mutate := range map[string]func(m *bert.Model){
 		"no head":        func(m *bert.Model) { m.TokenClassifier = nil },

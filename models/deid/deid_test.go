@@ -63,13 +63,19 @@ func TestBuiltIn(t *testing.T) {
 func TestREADMEExample(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	require.NoError(t, err)
-	block := func(marker string) string {
-		re := regexp.MustCompile("(?s)<!-- " + regexp.QuoteMeta(marker) + " -->\n```text\n(.*?)\n```")
+	const note = "examples/train-deid/data/readme-note.txt"
+	block := func(marker, fence string) string {
+		re := regexp.MustCompile("(?s)<!-- " + regexp.QuoteMeta(marker) + " -->\n```" + fence + "\n(.*?)\n```")
 		m := re.FindSubmatch(readme)
 		require.NotNil(t, m, "README.md has no %q block", marker)
 		return string(m[1])
 	}
-	before, after := block("deid-example: before"), block("deid-example: after")
+	// The note is a file, so that cmd/lepton's TestReadme runs the
+	// command the README shows on it too.
+	before, after := block("deid-example: before ("+note+")", "txt"), block("output of: go run ./cmd/lepton redact --in "+note, "")
+	file, err := os.ReadFile(filepath.Join("..", "..", note))
+	require.NoError(t, err)
+	require.Equal(t, string(file), before+"\n", "README.md shows %s", note)
 	m, err := deid.Open()
 	require.NoError(t, err)
 	defer m.Close()

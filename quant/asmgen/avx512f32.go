@@ -107,6 +107,55 @@ func attnAVX512Funcs() []f32Func {
 func avx512ElemFuncs() []f32Func {
 	return []f32Func{
 		{
+			name: "absMaxAVX512", sig: "x *float32, blocks int) (ret float32", frame: "$0-20",
+			doc: []string{"m := float32(0); for i := range 16*blocks { if a := |x[i]|; a > m { m = a } }; return m   // NaN ignored"},
+			body: `	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VPBROADCASTD absMask<>(SB), Z4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+loop4:
+	CMPQ CX, $4
+	JLT loop1
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(SI), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(SI), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(SI), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, SI
+	SUBQ $4, CX
+	JMP loop4
+loop1:
+	TESTQ CX, CX
+	JZ done
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, SI
+	DECQ CX
+	JMP loop1
+done:
+	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+`,
+		},
+		{
 			name: "quantizeAVX512", sig: "dst *int8, x *float32, blocks int, inv float32", frame: "$0-28",
 			doc: []string{"for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]"},
 			body: `	MOVQ dst+0(FP), DI
