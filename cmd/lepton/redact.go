@@ -39,6 +39,19 @@ func entityType(label string) string {
 	return label
 }
 
+// labelMask is redact's default mask: [TYPE], followed by the line breaks
+// the entity spanned (a model can tag across a line break, "LP,\nSigrid"),
+// so that a redacted document keeps its lines and line numbers.
+func labelMask(e lepton.Entity) string {
+	s := "[" + e.Label + "]"
+	for _, r := range e.Text {
+		if r == '\n' || r == '\r' {
+			s += string(r)
+		}
+	}
+	return s
+}
+
 // redactor masks the entities Tag finds in the batches of one input.
 type redactor struct {
 	m     *lepton.Model
@@ -95,7 +108,8 @@ func (rd *redactor) batch(ctx context.Context, batch []input, fromArgs bool, w *
 
 const redactUsage = `usage: lepton redact [-m MODEL] [--mask C] [--types NAME,DATE] [--lines] [--json] [-o DIR] [--in FILE]... [TEXT...]
 Masks every entity a token-classification model finds (default: the built-in
-de-identification model) as [LABEL] or, with --mask, one character per
+de-identification model) as [LABEL] (followed by any line breaks the entity
+spanned, so that lines are kept) or, with --mask, one character per
 character; every other byte is written unchanged. Each --in FILE (repeatable;
 "-" is standard input), or standard input, is one document; with --lines each
 line is a text of its own, streamed as lines arrive, line endings kept. TEXT
@@ -131,7 +145,7 @@ func runRedact(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rd := &redactor{opts: call, json: mf.json, mask: func(e lepton.Entity) string { return "[" + e.Label + "]" }}
+	rd := &redactor{opts: call, json: mf.json, mask: labelMask}
 	if *mask != "" {
 		c, size := utf8.DecodeRuneInString(*mask)
 		if size != len(*mask) || c == utf8.RuneError || c == '\n' || c == '\r' {

@@ -138,7 +138,7 @@ func TestTagCLI(t *testing.T) {
 
 func TestRedactCLI(t *testing.T) {
 	model := tagFixture(t)
-	label := func(e lepton.Entity) string { return "[" + entityType(e.Label) + "]" }
+	label := func(e lepton.Entity) string { e.Label = entityType(e.Label); return labelMask(e) }
 
 	// A document: exactly the library's Redact of the library's Tag.
 	code, out, errs := runCLI(tagNote, "redact", "-m", model)
@@ -146,6 +146,9 @@ func TestRedactCLI(t *testing.T) {
 	want := lepton.Redact(tagNote, apiTag(t, model, []string{tagNote})[0], label)
 	require.Equal(t, want, out)
 	require.NotEqual(t, tagNote, out, "the random model finds something to mask")
+	require.Equal(t, strings.Count(tagNote, "\n"), strings.Count(out, "\n"), "lines are kept")
+	require.Equal(t, "[NAME]\r\n", labelMask(lepton.Entity{Label: "NAME", Text: "LP,\r\nSigrid"}))
+	require.Equal(t, "[DATE]", labelMask(lepton.Entity{Label: "DATE", Text: "1 May"}))
 
 	// Line by line: each line on its own, terminators kept ("\r\n", "\n",
 	// a blank line, no newline at the end).

@@ -4,8 +4,8 @@
 // finds six types of entity: NAME (people), DATE, PHONE, ID (record, NHS
 // and insurance numbers), ADDRESS and EMAIL.
 //
-// Importing this package is the opt-in to the model: its file (under
-// 1 MB) is compiled into the binary. Programs that open their own .lep
+// Importing this package is the opt-in to the model: its file (about
+// 1.1 MB) is compiled into the binary. Programs that open their own .lep
 // files with lepton.Open do not import it and do not carry it.
 //
 //	m, err := deid.Open() // any lepton.Option, as for lepton.Open

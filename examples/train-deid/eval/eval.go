@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"lepton"
 	"lepton/tokenize"
@@ -140,6 +141,64 @@ type Report struct {
 	// entity of that type.
 	Misses         map[string]int `json:"int8_misses_by_format"`
 	FalsePositives map[string]int `json:"int8_false_positives_by_type"`
+	// Masking is what redaction with the int8 model leaves of the gold
+	// identifiers, per type and over all ("all"): a span masked as any
+	// type counts, since lepton redact masks whatever it finds.
+	Masking map[string]Masking `json:"int8_masking"`
+}
+
+// Masking counts how much of the gold identifiers redaction covers:
+// identifiers whose letters and digits are all masked, some, or none
+// (white space and punctuation reveal nothing and are not counted), and
+// the letters and digits left in the clear.
+type Masking struct {
+	Identifiers int `json:"identifiers"`
+	Full        int `json:"fully_masked"`
+	Partly      int `json:"partly_masked"`
+	None        int `json:"not_masked"`
+	Chars       int `json:"chars"`
+	CharsLeft   int `json:"chars_left"`
+}
+
+// masking measures what masking pred leaves of gold (see Masking).
+func masking(notes []Note, gold, pred []span) map[string]Masking {
+	covered := make([][]bool, len(notes))
+	for i, n := range notes {
+		covered[i] = make([]bool, len(n.Text))
+	}
+	for _, p := range pred {
+		for b := p.start; b < p.end; b++ {
+			covered[p.note][b] = true
+		}
+	}
+	out := map[string]Masking{}
+	for _, g := range gold {
+		var chars, left int
+		for b, r := range notes[g.note].Text[g.start:g.end] {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				chars++
+				if !covered[g.note][g.start+b] {
+					left++
+				}
+			}
+		}
+		for _, k := range []string{g.typ, "all"} {
+			m := out[k]
+			m.Identifiers++
+			m.Chars += chars
+			m.CharsLeft += left
+			switch {
+			case left == 0:
+				m.Full++
+			case left == chars:
+				m.None++
+			default:
+				m.Partly++
+			}
+			out[k] = m
+		}
+	}
+	return out
 }
 
 func trainDir(root string) string { return filepath.Join(root, "examples", "train-deid") }
@@ -372,6 +431,7 @@ func evaluate(ctx context.Context, m *lepton.Model, c config) (*Report, error) {
 		}
 		rep.HeldOut[g.typ][kind] = r
 	}
+	rep.Masking = masking(notes, gold, pred)
 	rep.FalsePositives = map[string]int{}
 	for _, p := range pred {
 		if !isGold[p] {
@@ -463,7 +523,17 @@ func (r *Report) Metadata() map[string]string {
 		"test_precision_recall_int8":     fmt.Sprintf("precision %.4f, recall %.4f", r.Int8["all"].Precision, r.Int8["all"].Recall),
 		"test_f1_regex_pattern_types":    fmt.Sprintf("regular expressions %.4f, this model %.4f (DATE, PHONE, ID, EMAIL)", r.Regex["all"].F1, r.Int8Pattern.F1),
 		"test_int8_fp32_token_agreement": fmt.Sprintf("%.4f", r.TokenAgreement),
+		"test_masking_int8": fmt.Sprintf("%d of %d identifiers fully masked, %d partly, %d not at all; %.1f%% of their letters and digits left",
+			r.Masking["all"].Full, r.Masking["all"].Identifiers, r.Masking["all"].Partly, r.Masking["all"].None, r.Masking["all"].leftPercent()),
 	}
+}
+
+// leftPercent is the share of letters and digits left unmasked, in %.
+func (m Masking) leftPercent() float64 {
+	if m.Chars == 0 {
+		return 0
+	}
+	return 100 * float64(m.CharsLeft) / float64(m.Chars)
 }
 
 // markdown prints the results table of README.md and where it fails.
@@ -496,6 +566,15 @@ func (r *Report) markdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "int8 and fp32 label %d tokens the same of %d (%.2f%%); Lepton's tokenizer reproduces the training ids on %d of %d notes.\n\n",
 		int(r.TokenAgreement*float64(r.Tokens)+0.5), r.Tokens, 100*r.TokenAgreement, r.TokenizerMatches, r.Notes)
+	fmt.Fprintln(w, "What `lepton redact` leaves of the identifiers (int8; masked as any type; letters and digits):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| type | identifiers | fully masked | partly | not at all | letters and digits left |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, t := range append(slices.Clone(Types), "all") {
+		m := r.Masking[t]
+		fmt.Fprintf(w, "| %s | %d | %d (%.1f%%) | %d | %d | %.1f%% |\n", t, m.Identifiers, m.Full, 100*float64(m.Full)/float64(max(1, m.Identifiers)), m.Partly, m.None, m.leftPercent())
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Recall (int8) on formats seen in training / held out of it:")
 	fmt.Fprintln(w)
 	for _, t := range Types {

@@ -32,6 +32,27 @@ func TestScore(t *testing.T) {
 	require.Equal(t, PRF{}, score(nil, nil, []string{"NAME"})["NAME"])
 }
 
+// TestMasking checks what redaction leaves, on a case worked by hand: a
+// span of any type covers, punctuation and white space are not counted.
+func TestMasking(t *testing.T) {
+	notes := []Note{{Text: "Ann Lee, 12/03. Zoë Li"}}
+	gold := []span{
+		{0, "NAME", 0, 7},   // "Ann Lee": 6 letters
+		{0, "DATE", 9, 14},  // "12/03": 4 digits
+		{0, "NAME", 16, 23}, // "Zoë Li": 5 letters (ë is 2 bytes)
+	}
+	pred := []span{
+		{0, "ADDRESS", 0, 3}, // "Ann" masked, as another type
+		{0, "DATE", 8, 15},   // " 12/03." covers the date
+	}
+	m := masking(notes, gold, pred)
+	require.Equal(t, Masking{Identifiers: 2, Full: 0, Partly: 1, None: 1, Chars: 11, CharsLeft: 8}, m["NAME"])
+	require.Equal(t, Masking{Identifiers: 1, Full: 1, Chars: 4}, m["DATE"])
+	require.Equal(t, Masking{Identifiers: 3, Full: 1, Partly: 1, None: 1, Chars: 15, CharsLeft: 8}, m["all"])
+	require.InDelta(t, 100*8.0/15, m["all"].leftPercent(), 1e-12)
+	require.Zero(t, Masking{}.leftPercent())
+}
+
 // TestIDHash pins the hash to Python's
 // hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16].
 func TestIDHash(t *testing.T) {
