@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,6 +174,19 @@ func TestPatternRecords(t *testing.T) {
 		}
 		require.Equal(t, 1+len(Types)+2, rows, "table rows checked")
 
+		if split == "test" {
+			// The repository's README shows the test F1 per type.
+			main, err := os.ReadFile(filepath.Join(root, "README.md"))
+			require.NoError(t, err)
+			for _, typ := range append(slices.Clone(Types), "all") {
+				pat := fmt.Sprintf("%.3f", rep.Patterns[typ].F1)
+				if typ == "NAME" || typ == "ADDRESS" {
+					pat = "-"
+				}
+				row := fmt.Sprintf("| %s | %d | %.3f | %s | %.3f |", typ, rep.Int8[typ].Gold, rep.Int8[typ].F1, pat, rep.Hybrid[typ].F1)
+				require.Contains(t, string(main), row, "README.md's de-identification F1 table")
+			}
+		}
 		require.Greater(t, rep.Hybrid["all"].F1, rep.Int8["all"].F1, "%s: hybrid F1 above the model's", split)
 		require.Greater(t, rep.HybridMasking["all"].Full, rep.Masking["all"].Full, "%s: hybrid masks more identifiers fully", split)
 		require.Less(t, rep.HybridMasking["all"].CharsLeft, rep.Masking["all"].CharsLeft, "%s: hybrid leaves fewer letters and digits", split)
