@@ -80,6 +80,9 @@ func FindPatterns(text string) []Entity {
 	}
 	var ms []match
 	for k, p := range ps {
+		if p.need != "" && !strings.Contains(text, p.need) {
+			continue // a pass over the text saved
+		}
 		for _, ix := range p.re.FindAllStringIndex(text, -1) {
 			s, e := ix[0], ix[1]
 			if !atWordEdge(text, s, e) || (p.check != nil && !p.check(text[s:e])) {
@@ -135,6 +138,7 @@ func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 // optional check of what it matched.
 type pattern struct {
 	label string
+	need  string // a string every match contains ("": none)
 	re    *regexp.Regexp
 	check func(string) bool
 }
@@ -162,9 +166,10 @@ func compilePatterns() []pattern {
 	mk := func(label, expr string, check func(string) bool) pattern {
 		return pattern{label: label, re: regexp.MustCompile(expr), check: check}
 	}
+	email := func(expr string) pattern { p := mk(PatternEmail, expr, nil); p.need = "@"; return p }
 	return []pattern{
 		// Email first: its digits must not become a phone number or an ID.
-		mk(PatternEmail, `[A-Za-z0-9](?:[A-Za-z0-9._%+\-]*[A-Za-z0-9])?@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`, nil),
+		email(`[A-Za-z0-9](?:[A-Za-z0-9._%+\-]*[A-Za-z0-9])?@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`),
 		// Numeric dates with the same separator twice: day and month
 		// checked, so that 30/500 and 145/92/1 are not dates.
 		mk(PatternDate, `\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})`, numericDate),

@@ -3,6 +3,7 @@ package lepton
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,4 +143,61 @@ func TestTagWithPatterns(t *testing.T) {
 	for i := range texts {
 		require.Equal(t, withP[i], det[i].Entities)
 	}
+}
+
+// FuzzFindPatterns checks FindPatterns and Tag with WithPatterns on any
+// text: entities in order, not overlapping, inside the text, at word
+// edges, with one of the four labels; Tag's merged entities in order and
+// not overlapping, every pattern entity among them, and every letter and
+// digit the model masked still masked.
+func FuzzFindPatterns(f *testing.F) {
+	for _, s := range []string{"", "DOB 12/03/2024", "call (555) 123-4567 or 07700 900123", "a.b@c.de", "BP 145/92, 30/500",
+		"MRN 50234703.", "3rd of March 2024", "Zoë 12.03.2024 北京", "\x00\xff12/03/2024\xfe", "+44 (0)20 7946 0958x",
+		"12/03/2024/12/03/2024", "AB/12345/C@x.y"} {
+		f.Add(s)
+	}
+	m := tokenFixture(f, WithThreads(1))
+	ctx := context.Background()
+	labels := []string{PatternDate, PatternPhone, PatternID, PatternEmail}
+	f.Fuzz(func(t *testing.T, text string) {
+		pats := FindPatterns(text)
+		last := 0
+		for _, e := range pats {
+			if e.Start < last || e.Start >= e.End || e.End > len(text) || text[e.Start:e.End] != e.Text ||
+				e.Score != 1 || e.Index != -1 || !atWordEdge(text, e.Start, e.End) || !slices.Contains(labels, e.Label) {
+				t.Fatalf("FindPatterns(%q): bad entity %+v", text, e)
+			}
+			last = e.End
+		}
+		plain, err := m.Tag(ctx, []string{text}, WithMaxLength(12))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Tag(ctx, []string{text}, WithMaxLength(12), WithPatterns(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = 0
+		for _, e := range res[0] {
+			if e.Start < last || e.Start >= e.End || e.End > len(text) || text[e.Start:e.End] != e.Text {
+				t.Fatalf("Tag(%q) with patterns: bad entity %+v in %+v", text, e, res[0])
+			}
+			last = e.End
+		}
+		for _, p := range pats {
+			if !slices.Contains(res[0], p) {
+				t.Fatalf("Tag(%q): pattern entity %+v missing from %+v", text, p, res[0])
+			}
+		}
+		src := []rune(text)
+		before, after := []rune(Redact(text, plain[0], MaskRunes('\x00'))), []rune(Redact(text, res[0], MaskRunes('\x00')))
+		if len(before) != len(src) || len(after) != len(src) {
+			t.Fatalf("Tag(%q): MaskRunes changed the length", text)
+		}
+		for i, r := range src {
+			if before[i] == 0 && r != 0 && isAlnum(r) && after[i] != 0 {
+				t.Fatalf("Tag(%q): the model masked %q at rune %d, the merge does not", text, r, i)
+			}
+		}
+	})
 }
