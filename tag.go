@@ -167,7 +167,9 @@ type tagText struct {
 // overlapping windows (WithStride) and every token is labelled from the
 // window in which it sits furthest from an edge, so entities are found
 // anywhere in a long note. WithTruncation does not apply. Tokenisation,
-// cancellation and WithFloat32 behave as in Classify. A model without a
+// cancellation and WithFloat32 behave as in Classify. WithPatterns adds
+// dates, phone numbers, record numbers and email addresses found by
+// regular expressions (FindPatterns). A model without a
 // token-classification head returns an error wrapping ErrNoClassifier.
 func (m *Model) Tag(ctx context.Context, texts []string, opts ...CallOption) ([][]Entity, error) {
 	return m.tag(ctx, texts, opts, nil)
