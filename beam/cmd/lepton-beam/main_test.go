@@ -464,7 +464,7 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--output", "o"},
 		{"--input", "i"},
-		{"--input", "i", "--output", "o", "--task", "tag"},
+		{"--input", "i", "--output", "o", "--task", "summarize"},
 		{"--input", "i", "--output", "o", "--dead_letter", "o"},
 		{"--input", "i", "--output", "o", "--task", "dp-count"}, // no --epsilon
 	} {
