@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -353,4 +354,48 @@ func TestTagFlags(t *testing.T) {
 	require.NoError(t, err)
 	_, err = build(context.Background(), c)
 	require.NoError(t, err)
+}
+
+// BenchmarkTagThroughput runs the same generated notes through `lepton
+// tag --json --no-text` (one process reading standard input) and through
+// lepton-beam --task tag on Prism (in this process), as
+// BenchmarkThroughput does for classify. LEPTON_BEAM_TEXTS sets the size
+// (default 10,000). Run with -benchtime 1x -count 3 and take medians:
+//
+//	go test ./cmd/lepton-beam -run '^$' -bench TagThroughput -benchtime 1x -count 3
+func BenchmarkTagThroughput(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("LEPTON_BEAM_TEXTS"); s != "" {
+		var err error
+		n, err = strconv.Atoi(s)
+		require.NoError(b, err)
+	}
+	dir := b.TempDir()
+	notes := clinicNotes(n, 3)
+	writeRecords(b, dir, "notes", notes, 1, 2)
+	var lines bytes.Buffer
+	for _, s := range notes {
+		lines.WriteString(s + "\n")
+	}
+	require.NoError(b, os.WriteFile(filepath.Join(dir, "notes.txt"), lines.Bytes(), 0o644))
+	cli(b)
+	b.Run("cli", func(b *testing.B) {
+		var wall, cpu time.Duration
+		for b.Loop() {
+			_, w, c := runCLI(b, filepath.Join(dir, "notes.txt"), "tag", "--json", "--no-text")
+			wall += w
+			cpu += c
+		}
+		reportRates(b, n, wall, cpu)
+	})
+	b.Run("beam-prism", func(b *testing.B) {
+		var wall, cpu time.Duration
+		for i := 0; b.Loop(); i++ {
+			_, w, c := runCommand(b, "--task", "tag", "--input", filepath.Join(dir, "notes-*.jsonl"), "--id_field", "id",
+				"--output", filepath.Join(dir, fmt.Sprint("out", i), "r.jsonl"))
+			wall += w
+			cpu += c
+		}
+		reportRates(b, n, wall, cpu)
+	})
 }
