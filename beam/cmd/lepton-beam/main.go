@@ -263,16 +263,18 @@ func build(ctx context.Context, c *config) (*beam.Pipeline, error) {
 		// A model the launcher can read is checked here, as a worker's
 		// Setup checks it (a token classifier that takes the options), so
 		// that a wrong --model or --stride is a usage error, not a failed
-		// job. Remote models are left to the workers.
+		// job. Remote models, and local paths the launcher cannot open
+		// (they may exist only where the workers run), are left to the
+		// workers, as for classify and embed.
 		if !strings.Contains(c.model, "://") {
 			fn := &leptonbeam.TagFn{Options: o, Tagging: c.tagging()}
-			if err := fn.Setup(ctx); err != nil {
-				if errors.Is(err, leptonbeam.ErrInvalidConfig) {
-					return nil, usageError{err.Error()}
-				}
-				return nil, err
+			err := fn.Setup(ctx)
+			if errors.Is(err, leptonbeam.ErrInvalidConfig) {
+				return nil, usageError{err.Error()}
 			}
-			fn.Teardown()
+			if err == nil {
+				fn.Teardown()
+			}
 		}
 		results, dead, err = leptonbeam.Tag(s, records, o, c.tagging())
 	case taskEmbed:

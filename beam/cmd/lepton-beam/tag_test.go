@@ -350,10 +350,14 @@ func TestTagFlags(t *testing.T) {
 		require.ErrorAs(t, err, new(usageError), "%q", args)
 		require.ErrorContains(t, err, leptonbeam.ErrInvalidConfig.Error(), "%q", args)
 	}
-	c, err = parseConfig("--task", "tag", "--input", "i.jsonl", "--output", "o", "--stride", "253")
-	require.NoError(t, err)
-	_, err = build(context.Background(), c)
-	require.NoError(t, err)
+	// A stride that leaves one new token per window; a model file the
+	// launcher cannot open, which may exist where the workers run.
+	for _, args := range [][]string{{"--stride", "253"}, {"--model", filepath.Join(t.TempDir(), "on-the-workers.lep")}} {
+		c, err = parseConfig(append([]string{"--task", "tag", "--input", "i.jsonl", "--output", "o"}, args...)...)
+		require.NoError(t, err)
+		_, err = build(context.Background(), c)
+		require.NoError(t, err, "%q", args)
+	}
 }
 
 // BenchmarkTagThroughput runs the same generated notes through `lepton
