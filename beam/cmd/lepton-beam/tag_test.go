@@ -193,7 +193,9 @@ func tagCLIArgs(t testing.TB, texts []string, args ...string) map[int]string {
 // results in two shards. For every text with tokens, the pipeline's line
 // is the CLI's byte for byte after the first field; every text the CLI
 // answers with no tokens (empty, blank, control characters) is a dead
-// letter saying why; nothing else comes back, nothing twice.
+// letter saying why, as are three records the pipeline refuses before the
+// model (not UTF-8, a NUL byte, over 1 MiB); nothing else comes back,
+// nothing twice.
 func TestTagIdentityWithCLI(t *testing.T) {
 	const generated = 2400
 	dir := t.TempDir()
@@ -206,6 +208,16 @@ func TestTagIdentityWithCLI(t *testing.T) {
 		lines.WriteString(s + "\n")
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), lines.Bytes(), 0o644))
+	// Records the pipeline refuses before the model (the CLI is not asked):
+	// a line that is not UTF-8 (refused whole, so without its ID), a text
+	// with a NUL byte, one over 1 MiB.
+	bad := []string{
+		`{"id":"9001","text":"Seen by Dr Jack Kim ` + "\xff\xfe" + ` on 12/03/2024"}`,
+		`{"id":"9002","text":"Jack Kim\u0000 12/03/2024"}`,
+		`{"id":"9003","text":"` + strings.Repeat("Jack Kim ", 1<<17) + `"}`,
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes-x.jsonl"), []byte(strings.Join(bad, "\n")+"\n"), 0o644))
+	badReasons := map[int]string{-1: leptonbeam.ReasonInvalidUTF8, 9002: leptonbeam.ReasonBinary, 9003: leptonbeam.ReasonTooLarge}
 
 	out0, cliWall, cliCPU := runCLI(t, filepath.Join(dir, "notes.txt"), "tag", "--json", "--no-text")
 	want := byLine(t, out0)
@@ -246,8 +258,11 @@ func TestTagIdentityWithCLI(t *testing.T) {
 			windowed++
 		}
 	}
-	require.Equal(t, len(texts), len(got)+len(dead), "every text has one result or one dead letter")
-	require.Equal(t, 15, len(dead), "3 of each 500 generated texts have no tokens")
+	for id, reason := range badReasons {
+		require.Equal(t, reason, dead[id], "record %d", id)
+	}
+	require.Equal(t, len(texts)+len(badReasons), len(got)+len(dead), "every record has one result or one dead letter")
+	require.Equal(t, 15+len(badReasons), len(dead), "3 of each 500 generated texts have no tokens")
 	require.Greater(t, windowed, 40, "notes read in several windows")
 	require.Greater(t, entities, 5*len(texts), "the notes have entities")
 	require.LessOrEqual(t, sum.texts, int64(len(texts)))
