@@ -64,6 +64,12 @@ type Tagging struct {
 	// be less than a window's tokens of text, the max length less [CLS]
 	// and [SEP].
 	Stride *int `json:"stride,omitempty"`
+	// Patterns also finds dates, phone numbers, record numbers and email
+	// addresses with regular expressions, merged with the model's entities
+	// (lepton.WithPatterns). Off in the zero value, as in the library;
+	// lepton-beam turns it on for the built-in model, as `lepton tag` does.
+	// It needs grouped entities (not Aggregation "none").
+	Patterns bool `json:"patterns,omitempty"`
 }
 
 func (t Tagging) options() ([]lepton.CallOption, error) {
@@ -74,7 +80,10 @@ func (t Tagging) options() ([]lepton.CallOption, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
-	opts := []lepton.CallOption{lepton.WithAggregation(agg)}
+	if t.Patterns && agg == lepton.AggregateNone {
+		return nil, fmt.Errorf("%w: Tagging.Patterns needs grouped entities, not aggregation none", ErrInvalidConfig)
+	}
+	opts := []lepton.CallOption{lepton.WithAggregation(agg), lepton.WithPatterns(t.Patterns)}
 	if t.Ignore != nil {
 		opts = append(opts, lepton.WithIgnoreLabels(t.Ignore...))
 	}

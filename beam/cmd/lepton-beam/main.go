@@ -89,6 +89,7 @@ type config struct {
 	// tag
 	aggregation, ignore string
 	stride              int
+	patterns            bool
 	// dp-count
 	mechanism  string
 	epsilon    float64
@@ -129,6 +130,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.prompt, "prompt", "", "embed: prepend the model's prompt of this name (default: its default prompt; --prompt '' none)")
 	fs.StringVar(&c.aggregation, "aggregation", "first", "tag: how tokens become entities: none, simple, first, average or max (Hugging Face's strategies)")
 	fs.StringVar(&c.ignore, "ignore", "O", `tag: comma-separated labels to leave out ("": keep every token or group)`)
+	fs.BoolVar(&c.patterns, "patterns", false, "tag: also find dates, phone numbers, record numbers (ID) and email addresses with regular expressions, merged with the model's entities (default: on for the built-in model, off with --model or --aggregation none), as lepton tag")
 	fs.IntVar(&c.stride, "stride", -1, "tag: tokens shared by consecutive windows of a long text (-1: a quarter of a window)")
 	fs.StringVar(&c.mechanism, "mechanism", "rr", "dp-count: rr (k-ary randomized response) or oue (optimized unary encoding)")
 	fs.Float64Var(&c.epsilon, "epsilon", 0, "dp-count: the epsilon every device released at (required)")
@@ -164,6 +166,9 @@ func (c *config) parsed(fs *flag.FlagSet) error {
 		if _, err := lepton.ParseAggregation(c.aggregation); err != nil {
 			return usageError{fmt.Sprintf("--aggregation %q: want none, simple, first, average or max", c.aggregation)}
 		}
+		if c.set["patterns"] && c.patterns && c.aggregation == "none" {
+			return usageError{"--patterns: needs grouped entities, not --aggregation none"}
+		}
 		if c.stride < -1 {
 			return usageError{fmt.Sprintf("--stride %d: want -1 (a quarter of a window) or a token count", c.stride)}
 		}
@@ -197,6 +202,7 @@ var taskFlags = map[string]string{
 	"aggregation": taskTag,
 	"ignore":      taskTag,
 	"stride":      taskTag,
+	"patterns":    taskTag,
 	"mechanism":   taskDPCount,
 	"epsilon":     taskDPCount,
 	"k":           taskDPCount,
@@ -229,6 +235,11 @@ func (c *config) modelSpec() leptonbeam.Model {
 // tagging is the --task tag flags as leptonbeam.Tagging.
 func (c *config) tagging() leptonbeam.Tagging {
 	t := leptonbeam.Tagging{Aggregation: c.aggregation, Ignore: leptonbeam.ParseIgnore(c.ignore)}
+	// --patterns defaults as in lepton tag: on for the built-in model.
+	t.Patterns = c.model == "" && c.aggregation != "none"
+	if c.set["patterns"] {
+		t.Patterns = c.patterns
+	}
 	if c.stride >= 0 {
 		t.Stride = &c.stride
 	}

@@ -330,7 +330,13 @@ func TestTagFlags(t *testing.T) {
 	c, err := parseConfig("--task", "tag", "--input", "notes.jsonl", "--output", "out.jsonl")
 	require.NoError(t, err)
 	require.Equal(t, "deid", c.modelSpec().Embedded, "the built-in de-identification model, as lepton tag")
-	require.Equal(t, leptonbeam.Tagging{Aggregation: "first", Ignore: []string{"O"}}, c.tagging(), "lepton tag's defaults")
+	require.Equal(t, leptonbeam.Tagging{Aggregation: "first", Ignore: []string{"O"}, Patterns: true}, c.tagging(), "lepton tag's defaults: patterns on for the built-in model")
+	c, err = parseConfig("--task", "tag", "--input", "n.jsonl", "--output", "o", "--patterns=false")
+	require.NoError(t, err)
+	require.False(t, c.tagging().Patterns, "--patterns=false")
+	c, err = parseConfig("--task", "tag", "--input", "n.jsonl", "--output", "o", "--aggregation", "none")
+	require.NoError(t, err)
+	require.False(t, c.tagging().Patterns, "patterns are off by default under --aggregation none")
 
 	c, err = parseConfig("--task", "tag", "--input", "n.jsonl", "--output", "o", "--model", "m.lep", "--aggregation", "max", "--ignore", "", "--stride", "0")
 	require.NoError(t, err)
@@ -341,6 +347,8 @@ func TestTagFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--task", "tag", "--aggregation", "mean"},
 		{"--task", "tag", "--stride", "-2"},
+		{"--task", "tag", "--patterns", "--aggregation", "none"},
+		{"--task", "classify", "--patterns"},
 		{"--task", "tag", "--strict"}, // tag reads long texts whole
 		{"--task", "tag", "--top_k", "3"},
 		{"--task", "tag", "--pooling", "mean"},
