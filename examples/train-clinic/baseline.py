@@ -18,6 +18,26 @@ from sklearn.metrics import accuracy_score, f1_score
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+GRID_C = (0.3, 1, 3, 10, 30, 100)
+
+
+def fit(xtr, ytr, xva, yva, verbose=False):
+    """Fits TF-IDF + logistic regression for each C in GRID_C and returns
+    (validation macro-F1, C, vectorizer, classifier) of the best; train.py
+    uses the same model as its distillation teacher."""
+    best = None
+    for c in GRID_C:
+        vec = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+        clf.fit(vec.fit_transform(xtr), ytr)
+        f1 = f1_score(yva, clf.predict(vec.transform(xva)), average="macro")
+        if verbose:
+            print(f"C={c}: validation macro-F1 {f1:.4f}")
+        if best is None or f1 > best[0]:
+            best = (f1, c, vec, clf)
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="../shared/data/symptom2disease/Symptom2Disease.csv")
@@ -37,15 +57,7 @@ def main():
     xva, yva = xy("validation")
     xte, yte = xy("test")
 
-    best = None
-    for c in (0.3, 1, 3, 10, 30, 100):
-        vec = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-        clf.fit(vec.fit_transform(xtr), ytr)
-        f1 = f1_score(yva, clf.predict(vec.transform(xva)), average="macro")
-        print(f"C={c}: validation macro-F1 {f1:.4f}")
-        if best is None or f1 > best[0]:
-            best = (f1, c, vec, clf)
+    best = fit(xtr, ytr, xva, yva, verbose=True)
     _, c, vec, clf = best
     pred = clf.predict(vec.transform(xte))
     out = {
