@@ -441,6 +441,8 @@ def pretrain(model, lines, tok, args, rng, log):
             tot += float(loss) * len(target)
             cnt += len(target)
             hit += int((logits.argmax(1) == target).sum())
+            if step % 200 == 0:
+                log(f"  step {step}/{steps}: MLM loss {tot / cnt:.4f} [{time.time() - t0:.0f}s]")
         history.append({"epoch": epoch + 1, "mlm_loss": round(tot / cnt, 4), "mlm_acc": round(hit / cnt, 4),
                         "seconds": round(time.time() - t0, 1)})
         log(f"pretrain epoch {epoch + 1}: {len(seqs)} sequences, MLM loss {tot / cnt:.4f}, "
