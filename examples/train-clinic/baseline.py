@@ -23,13 +23,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GRID_C = (0.3, 1, 3, 10, 30, 100)
 
 
-def fit(xtr, ytr, xva, yva, verbose=False):
+def fit(xtr, ytr, xva, yva, verbose=False, analyzer="word"):
     """Fits TF-IDF + logistic regression for each C in GRID_C and returns
-    (validation macro-F1, C, vectorizer, classifier) of the best; train.py
-    uses the same model as its distillation teacher."""
+    (validation macro-F1, C, vectorizer, classifier) of the best. analyzer
+    "word": word 1-2 grams (the baseline); "char": character 2-5 grams within
+    word boundaries (train.py's teacher averages the two)."""
     best = None
     for c in GRID_C:
-        vec = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        if analyzer == "word":
+            vec = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        else:
+            vec = TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)
         clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
         clf.fit(vec.fit_transform(xtr), ytr)
         f1 = f1_score(yva, clf.predict(vec.transform(xva)), average="macro")

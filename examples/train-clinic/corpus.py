@@ -205,7 +205,7 @@ def read_gcide(path=GCIDE):
 # ----------------------------------------------------------------------------
 
 
-def build(train_texts, wordnet_root=WORDNET, gcide_path=GCIDE, max_gcide_chars=600):
+def build(train_texts, wordnet_root=WORDNET, gcide_path=GCIDE, max_gcide_chars=300):
     """Returns the pretraining lines (deterministic order) and statistics."""
     seeds = seed_words(train_texts)
     synsets = read_wordnet(wordnet_root)

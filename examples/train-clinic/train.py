@@ -470,7 +470,7 @@ def main():
     ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="corpus",
                     help="prune the vocabulary to the pieces of the training rows only, or of the training rows "
                          "and the dictionary corpus (corpus.py)")
-    ap.add_argument("--pretrain-epochs", type=int, default=0, help="MLM epochs over the corpus (0: none)")
+    ap.add_argument("--pretrain-epochs", type=int, default=2, help="MLM epochs over the corpus (0: none)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-3)
     ap.add_argument("--pretrain-batch", type=int, default=16)
     ap.add_argument("--pack-len", type=int, default=64, help="pretraining sequence length (packed lines)")
@@ -479,8 +479,8 @@ def main():
     ap.add_argument("--train-copies", type=int, default=2,
                     help="copies of each training row in every pretraining epoch (domain text)")
     # Fine-tuning.
-    ap.add_argument("--epochs", type=int, default=80)
-    ap.add_argument("--patience", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--lr", type=float, default=7e-4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--dropout", type=float, default=0.1)
@@ -489,16 +489,19 @@ def main():
     ap.add_argument("--crop", type=float, default=0.5,
                     help="probability of training on a random contiguous span (>= half) of a text (augmentation)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
-    ap.add_argument("--distill", type=float, default=0.0,
+    ap.add_argument("--distill", type=float, default=0.5,
                     help="weight of the teacher's (TF-IDF + logistic regression) soft labels in the loss; "
                          "1 - distill is the weight of the true labels")
-    ap.add_argument("--aug-pool", type=int, default=0,
+    ap.add_argument("--teacher", choices=("word", "word+char"), default="word+char",
+                    help="TF-IDF n-grams of the teacher: word 1-2 grams (the baseline), or the mean of that and "
+                         "character 2-5 grams")
+    ap.add_argument("--aug-pool", type=int, default=10,
                     help="augmented texts made per training row (0: no augmented texts)")
     ap.add_argument("--aug-per-epoch", type=float, default=1.0,
                     help="augmented texts drawn per epoch, as a multiple of the training rows")
     ap.add_argument("--aug-mix", type=float, default=0.5,
                     help="probability that an augmented text is rebuilt from 1-3 sentences of the same diagnosis")
-    ap.add_argument("--aug-syn", type=float, default=0.0,
+    ap.add_argument("--aug-syn", type=float, default=0.15,
                     help="probability of replacing each content word of an augmented text by a WordNet synonym")
     ap.add_argument("--no-calibrate", action="store_true", help="skip temperature scaling")
     ap.add_argument("--artefacts", default=HERE, help="where metrics.json and reference/ go (default: beside this script)")
@@ -619,15 +622,24 @@ def main():
     teacher_info = None
     teacher = None
     if args.distill > 0:
-        tf1, tc, vec, clf = baseline.fit(train_texts, [labels_sorted[y] for y in ytr],
-                                         [texts[j] for j in split["validation"]], [labels_sorted[y] for y in yva])
-        cols = [list(clf.classes_).index(l) for l in labels_sorted]
+        # The teacher: TF-IDF + logistic regression (baseline.py) on word
+        # 1-2 grams, or the mean of its probabilities and those of the same on
+        # character 2-5 grams, each with C chosen on the validation rows.
+        val_texts = [texts[j] for j in split["validation"]]
+        parts = []
+        for analyzer in args.teacher.split("+"):
+            tf1, tc, vec, clf = baseline.fit(train_texts, [labels_sorted[y] for y in ytr], val_texts,
+                                             [labels_sorted[y] for y in yva], analyzer=analyzer)
+            parts.append((vec, clf, [list(clf.classes_).index(l) for l in labels_sorted]))
+            log(f"teacher part {analyzer}: C {tc}, validation macro-F1 {tf1:.4f}")
 
         def teacher(batch_texts):
-            return torch.tensor(clf.predict_proba(vec.transform(batch_texts))[:, cols], dtype=torch.float32)
+            p = sum(clf.predict_proba(vec.transform(batch_texts))[:, cols] for vec, clf, cols in parts) / len(parts)
+            return torch.tensor(p, dtype=torch.float32)
 
-        teacher_info = {"model": "TF-IDF word 1-2 grams + logistic regression (baseline.py)", "C": tc,
-                        "validation_macro_f1": round(tf1, 4)}
+        tacc, tf1 = scores(teacher(val_texts), yva)
+        teacher_info = {"model": f"TF-IDF ({args.teacher} n-grams) + logistic regression (baseline.py)",
+                        "validation_accuracy": round(tacc, 4), "validation_macro_f1": round(tf1, 4)}
         log(f"teacher: {teacher_info}")
     n_cls = len(labels_sorted)
     train_items = []  # (ids, label, soft target)

@@ -64,6 +64,24 @@ func writeReliability(path string, r *Report) error {
 		n.LineStyle.Color = color.White
 		bottom.Add(n)
 	}
+	var counts plotter.XYLabels
+	for _, b := range r.Reliability {
+		if b.Count > 0 {
+			counts.XYs = append(counts.XYs, plotter.XY{X: (b.Lo + b.Hi) / 2, Y: float64(b.Count)})
+			counts.Labels = append(counts.Labels, fmt.Sprint(b.Count))
+		}
+	}
+	if len(counts.XYs) > 0 {
+		lab, err := plotter.NewLabels(counts)
+		if err != nil {
+			return err
+		}
+		for i := range lab.TextStyle {
+			lab.TextStyle[i].XAlign = draw.XCenter
+			lab.TextStyle[i].Font.Size = vg.Points(8)
+		}
+		bottom.Add(lab)
+	}
 	if len(means) > 0 {
 		pts, err := plotter.NewScatter(means)
 		if err != nil {
@@ -76,7 +94,8 @@ func writeReliability(path string, r *Report) error {
 		top.Legend.Add("mean confidence of the bin's rows", pts)
 	}
 	top.Legend.Top, top.Legend.Left = true, true
-	bottom.Y.Max = float64(maxCount) * 1.1
+	top.Legend.XOffs, top.Legend.YOffs = vg.Points(6), -vg.Points(6)
+	bottom.Y.Max = float64(maxCount) * 1.25
 
 	const w, h = 6 * vg.Inch, 6 * vg.Inch
 	img := vgimg.New(w, h)
