@@ -284,15 +284,34 @@ def synonym_swap(text, syn, p, rng):
     return "".join(parts)
 
 
+def delete_words(text, p, rng):
+    """Drops each word with probability p (keeps at least one)."""
+    words = text.split()
+    kept = [w for w in words if rng.random() >= p]
+    return " ".join(kept or words[:1])
+
+
 def augment(text, label, sentence_pool, syn, args, rng):
-    """A new description of the same diagnosis: with probability aug_mix, 1-3
-    random sentences of its training texts (patients list symptoms in any
-    order and often name only some); then synonym swaps."""
+    """A new text for the teacher to label. With probability aug_mix, 1-3
+    random sentences of the diagnosis's training texts (patients list
+    symptoms in any order and often name only some); with probability
+    aug_cross, one of those sentences comes from another diagnosis instead
+    (only the teacher's soft label is learnt from such a text: it shows how
+    evidence for two diagnoses adds up). Then synonym swaps and word
+    deletion. Returns (text, whether the source label still holds)."""
+    own = True
     if rng.random() < args.aug_mix:
-        text = " ".join(rng.choice(sentence_pool[label]) for _ in range(rng.randint(1, 3)))
+        sents = [rng.choice(sentence_pool[label]) for _ in range(rng.randint(1, 3))]
+        if args.aug_cross > 0 and rng.random() < args.aug_cross:
+            other = rng.choice([l for l in sorted(sentence_pool) if l != label])
+            sents.insert(rng.randint(0, len(sents)), rng.choice(sentence_pool[other]))
+            own = False
+        text = " ".join(sents)
     if args.aug_syn > 0:
         text = synonym_swap(text, syn, args.aug_syn, rng)
-    return text
+    if args.aug_delete > 0:
+        text = delete_words(text, args.aug_delete, rng)
+    return text, own
 
 
 def random_crop(seq, rng):
@@ -470,7 +489,7 @@ def main():
     ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="corpus",
                     help="prune the vocabulary to the pieces of the training rows only, or of the training rows "
                          "and the dictionary corpus (corpus.py)")
-    ap.add_argument("--pretrain-epochs", type=int, default=2, help="MLM epochs over the corpus (0: none)")
+    ap.add_argument("--pretrain-epochs", type=int, default=0, help="MLM epochs over the corpus (0: none)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-3)
     ap.add_argument("--pretrain-batch", type=int, default=16)
     ap.add_argument("--pack-len", type=int, default=64, help="pretraining sequence length (packed lines)")
@@ -503,6 +522,15 @@ def main():
                     help="probability that an augmented text is rebuilt from 1-3 sentences of the same diagnosis")
     ap.add_argument("--aug-syn", type=float, default=0.15,
                     help="probability of replacing each content word of an augmented text by a WordNet synonym")
+    ap.add_argument("--aug-cross", type=float, default=0.0,
+                    help="probability that a mixed augmented text also gets a sentence of another diagnosis "
+                         "(learnt from the teacher's soft label only)")
+    ap.add_argument("--aug-delete", type=float, default=0.0,
+                    help="probability of deleting each word of an augmented text before the teacher labels it")
+    ap.add_argument("--uniform-attention", choices=("none", "last", "all"), default="last",
+                    help="zero the query and key weights of the last or of all layers before fine-tuning: their "
+                         "attention is then uniform over the text and stays so (zero is a fixed point of their "
+                         "gradients), which makes the layer average its input like a bag of words")
     ap.add_argument("--no-calibrate", action="store_true", help="skip temperature scaling")
     ap.add_argument("--artefacts", default=HERE, help="where metrics.json and reference/ go (default: beside this script)")
     ap.add_argument("--write-split", action="store_true", help="(re)write split.json instead of checking it")
@@ -615,6 +643,14 @@ def main():
         model.classifier.apply(BertForSequenceClassification._init)
         rng = random.Random(args.seed + 1)
 
+    if args.uniform_attention != "none":
+        layers = model.bert.encoder.layer
+        with torch.no_grad():
+            for layer in (layers if args.uniform_attention == "all" else layers[-1:]):
+                for lin in (layer.attention.self.query, layer.attention.self.key):
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+
     # ---- the teacher and the augmented texts
     ytr = [labels[j] for j in split["train"]]
     yva = [labels[j] for j in split["validation"]]
@@ -642,22 +678,26 @@ def main():
                         "validation_accuracy": round(tacc, 4), "validation_macro_f1": round(tf1, 4)}
         log(f"teacher: {teacher_info}")
     n_cls = len(labels_sorted)
-    train_items = []  # (ids, label, soft target)
+    train_items = []  # (ids, label, soft target, weight of the true-label loss)
     soft_train = teacher(train_texts) if teacher else F.one_hot(torch.tensor(ytr), n_cls).float()
     for k, j in enumerate(split["train"]):
-        train_items.append((ids_list[j], labels[j], soft_train[k]))
+        train_items.append((ids_list[j], labels[j], soft_train[k], 1.0))
     aug_items = []
     if args.aug_pool > 0:
         pool = collections.defaultdict(list)
         for j in split["train"]:
             pool[labels[j]].extend(split_sentences(texts[j]))
-        aug_texts, aug_labels = [], []
+        aug_texts, aug_labels, aug_own = [], [], []
         for j in split["train"]:
             for _ in range(args.aug_pool):
-                aug_texts.append(augment(texts[j], labels[j], pool, syn, args, rng))
+                t, own = augment(texts[j], labels[j], pool, syn, args, rng)
+                aug_texts.append(t)
                 aug_labels.append(labels[j])
+                aug_own.append(1.0 if own else 0.0)
+        if teacher is None and args.aug_cross > 0:
+            raise SystemExit("--aug-cross needs a teacher (--distill > 0)")
         soft = teacher(aug_texts) if teacher else F.one_hot(torch.tensor(aug_labels), n_cls).float()
-        aug_items = [(tok.encode(t), y, s) for t, y, s in zip(aug_texts, aug_labels, soft)]
+        aug_items = [(tok.encode(t), y, s, o) for t, y, s, o in zip(aug_texts, aug_labels, soft, aug_own)]
         agree = float((soft.argmax(1) == torch.tensor(aug_labels)).float().mean())
         log(f"{len(aug_items)} augmented texts; the teacher agrees with their source label on {agree:.4f}; e.g. "
             f"{aug_texts[0]!r}")
@@ -684,8 +724,8 @@ def main():
     for epoch in range(args.epochs):
         model.train()
         items = []
-        for s, y, t in train_items:
-            items.append((random_crop(s, rng) if args.crop > 0 and rng.random() < args.crop else s, y, t))
+        for s, y, t, o in train_items:
+            items.append((random_crop(s, rng) if args.crop > 0 and rng.random() < args.crop else s, y, t, o))
         for _ in range(n_aug):  # without replacement, reshuffled when used up
             if aug_pos == len(aug_order):
                 rng.shuffle(aug_order)
@@ -704,7 +744,10 @@ def main():
                 inner = (ids != cls_id) & (ids != sep_id) & (mask == 1)
                 ids = ids.masked_fill((torch.rand(ids.shape) < args.word_dropout) & inner, mask_id)
             logits = model(ids, mask)
-            loss = F.cross_entropy(logits, y, weight=w, label_smoothing=args.label_smoothing)
+            own = torch.tensor([c[3] for c in chunk])
+            ce = F.cross_entropy(logits, y, weight=w, label_smoothing=args.label_smoothing, reduction="none")
+            # Class-weighted mean over the rows whose source label holds.
+            loss = (ce * own).sum() / (w[y] * own).sum().clamp_min(1e-12)
             if args.distill > 0:
                 soft = torch.stack([c[2] for c in chunk])
                 kd = (soft * (torch.log(soft.clamp_min(1e-12)) - F.log_softmax(logits, 1))).sum(1).mean()
