@@ -14,7 +14,7 @@ var (
 	ErrInvalidModel = errors.New("lepton: invalid model file")
 	// ErrInvalidOption is returned for an option value out of range, such
 	// as a negative thread count or a max length beyond the model's
-	// position table.
+	// position table, and for a nil context.
 	ErrInvalidOption = errors.New("lepton: invalid option")
 	// ErrInvalidInput is returned for inputs the model cannot run, such as
 	// token ids outside the model's vocabulary. An empty batch is not an
@@ -24,6 +24,8 @@ var (
 	// and truncation was turned off with WithTruncation(false).
 	ErrTooLong = errors.New("lepton: input exceeds max length")
 	// ErrNoClassifier is returned by Classify and ClassifyPairs on a model
-	// without a classification head (a plain BertModel encoder).
+	// without a classification head (a plain BertModel encoder), and by
+	// Rerank on a model without a single-output head (an encoder, or a
+	// classifier with several labels).
 	ErrNoClassifier = errors.New("lepton: model has no classifier head")
 )

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"lepton"
 	"lepton/internal/convert"
@@ -18,8 +19,11 @@ import (
 // testdata/golden/random-bert (3 labels: negative, neutral, positive) to a
 // temporary .lep file, as `lepton quantize` would, and returns its path.
 // Real programs open a file made once by the command-line tool.
-func exampleModel() (path string, cleanup func()) {
-	net, tok, meta, err := convert.FromHF(filepath.Join("testdata", "golden", "random-bert"), convert.Options{})
+func exampleModel() (path string, cleanup func()) { return exampleFixture("random-bert") }
+
+// exampleFixture converts testdata/golden/NAME the same way.
+func exampleFixture(name string) (path string, cleanup func()) {
+	net, tok, meta, err := convert.FromHF(filepath.Join("testdata", "golden", name), convert.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,6 +74,42 @@ func ExampleModel_Classify() {
 	// Output:
 	// neutral (index 1) p=0.51 of 3 labels
 	// positive (index 2) p=0.47 of 3 labels
+}
+
+// A classifier picks a label for any input, even one it could not read;
+// Diagnostics say which answers are about the text.
+func ExampleDiagnostics() {
+	path, cleanup := exampleModel()
+	defer cleanup()
+	m, err := lepton.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	texts := []string{"fever and cough", "", "😷 😷", strings.Repeat("fever ", 1000)}
+	res, err := m.Classify(context.Background(), texts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, r := range res {
+		d := r.Diagnostics
+		switch {
+		case d.Tokens == 0:
+			fmt.Printf("input %d: empty, no answer\n", i)
+		case d.Unknown >= 0.5:
+			fmt.Printf("input %d: %.0f%% of its tokens are unknown to the model, no answer\n", i, 100*d.Unknown)
+		case d.Truncated:
+			fmt.Printf("input %d: %s, from its first %d tokens only\n", i, r.Label, d.Tokens)
+		default:
+			fmt.Printf("input %d: %s\n", i, r.Label)
+		}
+	}
+	// Output:
+	// input 0: neutral
+	// input 1: empty, no answer
+	// input 2: 100% of its tokens are unknown to the model, no answer
+	// input 3: neutral, from its first 126 tokens only
 }
 
 func ExampleModel_ClassifyPairs() {
@@ -194,4 +234,35 @@ func Example_readme() {
 	// 64 values, norm 1.000
 	// 64 values, norm 1.000
 	// 64 values, norm 1.000
+}
+
+// Rerank scores passages against a query with a cross-encoder and returns
+// them best first. The model here is the random-weight cross-encoder of
+// Lepton's tests (testdata/golden/cross-encoder), so its ranking means
+// nothing; a real reranker such as ms-marco-MiniLM-L-6-v2, converted with
+// `lepton quantize`, ranks by relevance.
+func ExampleModel_Rerank() {
+	path, cleanup := exampleFixture("cross-encoder")
+	defer cleanup()
+	m, err := lepton.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	passages := []string{
+		"a high fever with chills can be a sign of an infection",
+		"the movie was boring and too long",
+		"fever and chills",
+	}
+	ranked, err := m.Rerank(context.Background(), "what causes a high fever and chills", passages)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range ranked {
+		fmt.Printf("%.2f passage %d: %s\n", r.Score, r.Index, r.Text)
+	}
+	// Output:
+	// 0.23 passage 1: the movie was boring and too long
+	// 0.16 passage 2: fever and chills
+	// 0.01 passage 0: a high fever with chills can be a sign of an infection
 }

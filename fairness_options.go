@@ -12,6 +12,9 @@ type fairnessConfig struct {
 	cal    *fairness.Calibration
 	policy fairness.UnknownGroupPolicy
 	groups []string
+	// apply is set by WithCalibration: Classify reaches the calibration
+	// code only through it, so programs that never calibrate do not link it.
+	apply func(m *Model, cc *callConfig, out []Classification) error
 }
 
 // WithCalibration makes Classify and ClassifyPairs calibrate each result
@@ -41,6 +44,7 @@ func WithCalibration(a *fairness.Artefact, policy fairness.UnknownGroupPolicy) C
 			return fmt.Errorf("%w: unknown-group policy %d", ErrInvalidOption, policy)
 		}
 		c.fair.cal, c.fair.policy = a.Calibration, policy
+		c.fair.apply = (*Model).applyFairness
 		return nil
 	})
 }
@@ -115,8 +119,12 @@ func (m *Model) applyFairness(cc *callConfig, out []Classification) error {
 }
 
 // Decide applies a fair decision rule from a thresholds artefact (fitted
-// offline, e.g. by `lepton fairness threshold`) to a binary classification:
-// the score is Probs[1], calibrated if the call used WithCalibration, which
+// offline, e.g. by `lepton fairness threshold`) to a classification: the
+// score is Probs[1] for a binary artefact, or for a one-vs-rest artefact
+// (fairness.NewOneVsRestThresholdArtefact, any number of labels) the
+// probability of its class, Probs[a.PositiveClass()], and the decision
+// answers "is the input of that class?". The score is calibrated if the
+// call used WithCalibration, which
 // is what the rule should have been fitted on (the artefact's
 // Thresholds.CalibrationSHA256 names the calibration artefact, by Digest,
 // that its fit scores went through; empty means raw scores). The decision's coin comes
@@ -127,11 +135,11 @@ func (c Classification) Decide(a *fairness.Artefact, group string, key []byte, r
 	if a == nil || a.Kind != fairness.KindThresholds || a.Thresholds == nil {
 		return fairness.Decision{}, fmt.Errorf("%w: Decide needs a thresholds artefact", ErrInvalidOption)
 	}
-	if len(c.Probs) != 2 {
-		return fairness.Decision{}, fmt.Errorf("%w: decision rules need 2 labels, the classification has %d", ErrInvalidInput, len(c.Probs))
+	if len(c.Probs) != a.Classes {
+		return fairness.Decision{}, fmt.Errorf("%w: the decision rules were fitted for %d labels, the classification has %d", ErrInvalidInput, a.Classes, len(c.Probs))
 	}
 	if key == nil {
 		key = a.Key()
 	}
-	return a.Thresholds.Decide(group, float64(c.Probs[1]), key, requestID, policy)
+	return a.Thresholds.Decide(group, float64(c.Probs[a.PositiveClass()]), key, requestID, policy)
 }

@@ -147,4 +147,23 @@ func TestClassificationDecide(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidOption)
 	_, err = Classification{Probs: []float32{0.2, 0.3, 0.5}}.Decide(art, "a", nil, "r", fairness.UnknownError)
 	require.ErrorIs(t, err, ErrInvalidInput)
+
+	// One-vs-rest rules for class 2 of a 3-label model decide on
+	// Probs[2], as the binary rules fitted on "class 2 or not" do.
+	var ss3 []fairness.Sample
+	for _, s := range ss {
+		p := s.Probs[1]
+		label := 2 * s.Label // class 2 when positive, else class 0
+		ss3 = append(ss3, fairness.Sample{Group: s.Group, Label: label, Probs: []float64{(1 - p) / 2, (1 - p) / 2, p}})
+	}
+	ovr, err := fairness.NewOneVsRestThresholdArtefact(ss3, 2, fairness.DemographicParity, fairness.ThresholdOptions{}, 30)
+	require.NoError(t, err)
+	c3 := Classification{Label: "c", Index: 2, Probs: []float32{0.15, 0.15, 0.7}}
+	d3, err := c3.Decide(ovr, "a", []byte("k"), "req-1", fairness.UnknownError)
+	require.NoError(t, err)
+	want, err = ovr.Thresholds.Decide("a", float64(float32(0.7)), []byte("k"), "req-1", fairness.UnknownError)
+	require.NoError(t, err)
+	require.Equal(t, want, d3)
+	_, err = c.Decide(ovr, "a", nil, "r", fairness.UnknownError) // 2 labels, rules for 3
+	require.ErrorIs(t, err, ErrInvalidInput)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -353,7 +354,7 @@ func TestEmbedPooling(t *testing.T) {
 	st := m.getState()
 	cc, err := m.callConfig(st, nil)
 	require.NoError(t, err)
-	require.NoError(t, m.encode(st, texts, nil, cc))
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
 	h := m.Info().Hidden
 	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
 		for i := 0; i < ws.Seqs(); i++ {
@@ -383,8 +384,34 @@ func TestEmbedPooling(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, PoolMean, p)
 	require.Equal(t, "mean", p.String())
-	_, err = ParsePooling("max")
+	p, err = ParsePooling("max")
+	require.NoError(t, err)
+	require.Equal(t, PoolMax, p)
+	require.Equal(t, "max", p.String())
+	_, err = ParsePooling("median")
 	require.ErrorIs(t, err, ErrInvalidOption)
+	_, err = mm.Embed(ctx, texts, WithPooling(PoolMax+1))
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	// Max pooling against the int8 forward pass's hidden states.
+	mx, err := m.Embed(ctx, texts, WithPooling(PoolMax))
+	require.NoError(t, err)
+	st = m.getState()
+	require.NoError(t, m.encode(ctx, st, texts, nil, cc))
+	require.NoError(t, m.run(ctx, st, func(first int, ws *bert.Workspace) error {
+		for i := 0; i < ws.Seqs(); i++ {
+			hs := ws.Hidden(i)
+			for d := 0; d < h; d++ {
+				best := hs[d]
+				for r := 1; r < ws.Len(i); r++ {
+					best = max(best, hs[r*h+d])
+				}
+				require.Equal(t, best, mx[first+i][d])
+			}
+		}
+		return nil
+	}))
+	m.states.Put(st)
 }
 
 func TestCloseAndCancel(t *testing.T) {
@@ -405,6 +432,43 @@ func TestCloseAndCancel(t *testing.T) {
 	_, err = m.Embed(context.Background(), []string{"a"})
 	require.ErrorIs(t, err, ErrClosed)
 	require.Equal(t, 2, m.Info().Layers, "Info works after Close")
+}
+
+// TestNilContext: every method that takes a context refuses a nil one with
+// ErrInvalidOption instead of panicking, on an open and on a closed model,
+// for empty and non-empty input.
+func TestNilContext(t *testing.T) {
+	m := fixtureModel(t)
+	closed := fixtureModel(t)
+	require.NoError(t, closed.Close())
+	var nilCtx context.Context // a typed nil would not be a nil interface
+	calls := map[string]func(*Model, []string) error{
+		"Classify": func(m *Model, texts []string) error { _, err := m.Classify(nilCtx, texts); return err },
+		"ClassifyPairs": func(m *Model, texts []string) error {
+			pairs := make([][2]string, len(texts))
+			for i, s := range texts {
+				pairs[i] = [2]string{s, s}
+			}
+			_, err := m.ClassifyPairs(nilCtx, pairs)
+			return err
+		},
+		"Embed": func(m *Model, texts []string) error { _, err := m.Embed(nilCtx, texts); return err },
+		"EmbedPrivate": func(m *Model, texts []string) error {
+			_, err := m.EmbedPrivate(nilCtx, texts, WithPrivateEmbedding(1, 1e-6, 1))
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, texts := range [][]string{nil, {"fever"}, {"a", "b", ""}} {
+			err := call(m, texts)
+			require.ErrorIs(t, err, ErrInvalidOption, "%s(%d texts)", name, len(texts))
+			require.Contains(t, err.Error(), "nil context", name)
+			require.ErrorIs(t, call(closed, texts), ErrInvalidOption, "%s on a closed model", name)
+		}
+	}
+	// The model is still usable afterwards.
+	_, err := m.Classify(context.Background(), []string{"fever"})
+	require.NoError(t, err)
 }
 
 // TestConcurrent: many goroutines share one Model (run with -race).
@@ -629,26 +693,32 @@ func TestFloat32Path(t *testing.T) {
 	}
 }
 
-// TestDamagedWeights: Open validates structure, not every payload (that
-// would cost O(size); `lepton verify` does it). A bit-rotted bias that turns
-// into NaN is reported as ErrInvalidModel at the call, not returned as
-// garbage probabilities.
+// TestDamagedWeights: Open validates structure and the small float
+// tensors, not every payload (that would cost O(size); `lepton verify`
+// does it). A bit-rotted bias that turns into NaN is refused at open
+// (issue 13); a scale damaged into a huge finite value makes the outputs
+// overflow, which the call reports as ErrInvalidModel rather than
+// returning garbage probabilities.
 func TestDamagedWeights(t *testing.T) {
 	fixtureModel(t)
-	data := append([]byte(nil), fixtureData...)
-	f, err := lepfile.OpenBytes(data)
+	f, err := lepfile.OpenBytes(fixtureData)
 	require.NoError(t, err)
-	var off int64 = -1
+	offs := map[string]int64{}
 	for _, ti := range f.Tensors {
-		if ti.Name == "classifier.bias" {
-			off = ti.Offset
-		}
+		offs[ti.Name] = ti.Offset
 	}
 	require.NoError(t, f.Close())
-	require.GreaterOrEqual(t, off, int64(0), "classifier.bias tensor")
-	copy(data[off:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+
+	data := append([]byte(nil), fixtureData...)
+	copy(data[offs["classifier.bias"]:], []byte{0x00, 0x00, 0xc0, 0x7f}) // float32 NaN
+	_, err = OpenBytes(data)
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Contains(t, err.Error(), "classifier.bias")
+
+	data = append([]byte(nil), fixtureData...)
+	binary.LittleEndian.PutUint32(data[offs["classifier.scales"]:], math.Float32bits(3e38))
 	m, err := OpenBytes(data)
-	require.NoError(t, err, "payload damage is not visible at open")
+	require.NoError(t, err, "a finite scale is not visible at open")
 	defer m.Close()
 	_, err = m.Classify(context.Background(), []string{"fever"})
 	require.ErrorIs(t, err, ErrInvalidModel)
@@ -656,4 +726,170 @@ func TestDamagedWeights(t *testing.T) {
 	vecs, err := m.Embed(context.Background(), []string{"fever"})
 	require.NoError(t, err, "the encoder itself is intact")
 	require.Len(t, vecs, 1)
+}
+
+// flipByte returns a copy of the fixture with one bit flipped in a payload
+// byte of the named tensor: the kind of damage a bad copy or flash cell
+// does, invisible to Open.
+func flipByte(t *testing.T, tensor string, at int64) []byte {
+	t.Helper()
+	fixtureModel(t)
+	data := append([]byte(nil), fixtureData...)
+	f, err := lepfile.OpenBytes(data)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, ti := range f.Tensors {
+		if ti.Name == tensor {
+			require.Less(t, at, ti.Length, tensor)
+			data[ti.Offset+at] ^= 0x01
+			return data
+		}
+	}
+	t.Fatalf("no tensor %s", tensor)
+	return nil
+}
+
+// TestVerify: a flipped bit in a weight payload opens and runs without an
+// error and changes the answers; Model.Verify and WithVerify catch it, as
+// `lepton verify` does, and pass an intact file.
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	texts := []string{"fever and chills", "the movie was great fun", "a dry cough", ""}
+	intact := fixtureModel(t)
+	require.NoError(t, intact.Verify(ctx))
+	cls, _, _, _, _ := intact.tok.SpecialIDs()
+	want, err := intact.Classify(ctx, texts)
+	require.NoError(t, err)
+	m, err := OpenBytes(fixtureData, WithVerify(true))
+	require.NoError(t, err, "an intact file passes WithVerify")
+	require.NoError(t, m.Close())
+
+	for _, tc := range []struct {
+		tensor string
+		at     int64
+	}{
+		{"layer.0.qkv.weight", 3},    // packed int8 weights
+		{"layer.1.output.weight", 1}, // last layer
+		{"embeddings.word.weight", int64(cls)*int64(intact.net.Config.Hidden) + 5}, // [CLS]'s row
+		{"classifier.bias", 1}, // fp32: a low mantissa bit
+	} {
+		data := flipByte(t, tc.tensor, tc.at)
+		m, err := OpenBytes(data)
+		require.NoError(t, err, "%s: payload damage is not visible at open", tc.tensor)
+		got, err := m.Classify(ctx, texts)
+		require.NoError(t, err, "%s: an unverified damaged file runs", tc.tensor)
+		changed := false
+		for i := range got {
+			for j := range got[i].Logits {
+				changed = changed || got[i].Logits[j] != want[i].Logits[j]
+			}
+		}
+		require.True(t, changed, "%s: the flipped bit changes the answers", tc.tensor)
+
+		err = m.Verify(ctx)
+		require.ErrorIs(t, err, ErrInvalidModel, tc.tensor)
+		require.Contains(t, err.Error(), tc.tensor)
+		require.Contains(t, err.Error(), "checksum mismatch")
+		require.NotContains(t, err.Error(), "\n", "one line")
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		require.ErrorIs(t, m.Verify(cancelled), context.Canceled)
+		require.NotErrorIs(t, m.Verify(cancelled), ErrInvalidModel)
+		require.NoError(t, m.Close())
+		require.ErrorIs(t, m.Verify(ctx), ErrClosed)
+
+		m, err = OpenBytes(data, WithVerify(true))
+		require.ErrorIs(t, err, ErrInvalidModel, "%s: WithVerify refuses it", tc.tensor)
+		require.Nil(t, m)
+		require.Contains(t, err.Error(), tc.tensor)
+	}
+
+	// Open from a file: the error names the file; WithVerify(false) is the
+	// default.
+	path := filepath.Join(t.TempDir(), "damaged.lep")
+	require.NoError(t, os.WriteFile(path, flipByte(t, "layer.0.qkv.weight", 3), 0o644))
+	m, err = Open(path, WithVerify(true))
+	require.ErrorIs(t, err, ErrInvalidModel)
+	require.Nil(t, m)
+	require.Contains(t, err.Error(), path)
+	m, err = Open(path, WithVerify(false))
+	require.NoError(t, err)
+	require.ErrorIs(t, m.Verify(ctx), ErrInvalidModel)
+	var nilCtx context.Context
+	require.ErrorIs(t, m.Verify(nilCtx), ErrInvalidOption)
+	require.NoError(t, m.Close())
+}
+
+// TestDiagnostics: every result says how much of its input the model read.
+// The fixture's vocabulary (testdata/golden/random-bert/vocab.txt, 225
+// pieces) has "fever", "and", "cough" but no emoji or Chinese, which
+// become [UNK].
+func TestDiagnostics(t *testing.T) {
+	m := fixtureModel(t)
+	ctx := context.Background()
+	long := strings.Repeat("fever and cough ", 400) // 1200 tokens, 128 positions
+	cases := []struct {
+		text string
+		want Diagnostics
+	}{
+		{"", Diagnostics{}},
+		{"   \t ", Diagnostics{}},
+		{"\x01\x02\x00", Diagnostics{}}, // control characters only: normalised away
+		{"fever and cough", Diagnostics{Tokens: 3}},
+		{"😀 😷", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"中文", Diagnostics{Tokens: 2, Unknown: 1}},
+		{"fever 😀 and cough", Diagnostics{Tokens: 4, Unknown: 0.25}},
+		{long, Diagnostics{Tokens: 126, Truncated: true}},
+		{strings.Repeat("fever ", 126), Diagnostics{Tokens: 126}}, // fits exactly: not truncated
+		{strings.Repeat("fever ", 127), Diagnostics{Tokens: 126, Truncated: true}},
+	}
+	texts := make([]string, len(cases))
+	for i, c := range cases {
+		texts[i] = c.text
+	}
+	res, err := m.Classify(ctx, texts)
+	require.NoError(t, err)
+	embs, err := m.EmbedDetailed(ctx, texts)
+	require.NoError(t, err)
+	vecs, err := m.Embed(ctx, texts)
+	require.NoError(t, err)
+	for i, c := range cases {
+		require.Equal(t, c.want, res[i].Diagnostics, "Classify, case %d", i)
+		require.Equal(t, c.want, embs[i].Diagnostics, "EmbedDetailed, case %d", i)
+		require.Equal(t, vecs[i], embs[i].Vector, "EmbedDetailed's vector is Embed's, case %d", i)
+		require.Nil(t, embs[i].Privacy)
+	}
+
+	// A shorter max length: the truncation point moves with it.
+	res, err = m.Classify(ctx, []string{"fever and cough", "fever and cough fever"}, WithMaxLength(5))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 3, Truncated: true}, res[1].Diagnostics)
+
+	// Pairs count both texts' tokens.
+	res, err = m.ClassifyPairs(ctx, [][2]string{{"fever", "😀 cough"}, {"", ""}})
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 3, Unknown: 1.0 / 3}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{}, res[1].Diagnostics)
+
+	// Private releases keep the (exact) diagnostics of their inputs.
+	res, err = m.Classify(ctx, []string{"😀", long}, WithPrivateLabel(1))
+	require.NoError(t, err)
+	require.NotNil(t, res[0].Privacy)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, res[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 126, Truncated: true}, res[1].Diagnostics)
+	priv, err := m.EmbedPrivate(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	require.Equal(t, Diagnostics{Tokens: 1}, priv[0].Diagnostics)
+	require.Equal(t, Diagnostics{Tokens: 1, Unknown: 1}, priv[1].Diagnostics)
+	embs, err = m.EmbedDetailed(ctx, []string{"fever", "中"}, WithPrivateEmbedding(1, 1e-5, 1))
+	require.NoError(t, err)
+	for i, e := range embs {
+		require.NotNil(t, e.Privacy, "input %d", i)
+		require.Equal(t, priv[i].Cost.Epsilon, e.Privacy.Epsilon)
+		require.Equal(t, priv[i].Diagnostics, e.Diagnostics)
+	}
+	empty, err := m.EmbedDetailed(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, empty)
 }

@@ -22,6 +22,14 @@ type privacyConfig struct {
 
 	// sink receives each embedding's cost (EmbedPrivate); nil otherwise.
 	sink func(i int, c PrivacyCost)
+
+	// applyLabel and applyEmbed are set by WithPrivateLabel and
+	// WithPrivateEmbedding. Classify and Embed reach the privacy code
+	// (randomized response, the Gaussian sampler, the ledger, crypto/rand)
+	// only through them, so a program that never asks for private outputs
+	// does not link it.
+	applyLabel func(m *Model, cc *callConfig, out []Classification) error
+	applyEmbed func(m *Model, cc *callConfig, out [][]float32) error
 }
 
 var (
@@ -75,6 +83,7 @@ func WithPrivateLabel(eps float64) CallOption {
 			}
 		}
 		c.priv.labelEps = eps
+		c.priv.applyLabel = (*Model).applyPrivacy
 		return nil
 	})
 }
@@ -101,6 +110,7 @@ func WithPrivateEmbedding(eps, delta, clip float64) CallOption {
 			}
 		}
 		c.priv.embedEps, c.priv.embedDelta, c.priv.embedClip = eps, delta, clip
+		c.priv.applyEmbed = (*Model).applyEmbedPrivacy
 		return nil
 	})
 }
@@ -159,7 +169,7 @@ func (m *Model) applyPrivacy(cc *callConfig, out []Classification) error {
 			return fmt.Errorf("private label of input %d: %w", i, err)
 		}
 		cost := rel.Cost
-		out[i] = Classification{Label: m.labels[rel.Label], Index: rel.Label, Privacy: &cost}
+		out[i] = Classification{Label: m.labels[rel.Label], Index: rel.Label, Privacy: &cost, Diagnostics: out[i].Diagnostics}
 	}
 	return nil
 }
@@ -200,6 +210,9 @@ func (m *Model) applyEmbedPrivacy(cc *callConfig, out [][]float32) error {
 type PrivateEmbedding struct {
 	Vector []float32
 	Cost   PrivacyCost
+	// Diagnostics say how much of the input the model read (exact, not
+	// privatised: see Diagnostics).
+	Diagnostics Diagnostics
 }
 
 // EmbedPrivate is Embed for callers that need each vector's privacy cost:
@@ -207,17 +220,21 @@ type PrivateEmbedding struct {
 // without it even on empty input, and returns every released vector with
 // what it consumed.
 func (m *Model) EmbedPrivate(ctx context.Context, texts []string, opts ...CallOption) ([]PrivateEmbedding, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	costs := make([]PrivacyCost, len(texts))
 	all := make([]CallOption, 0, len(opts)+1)
 	all = append(all, opts...)
 	all = append(all, privacySink(func(i int, c PrivacyCost) { costs[i] = c }))
-	vecs, err := m.Embed(ctx, texts, all...)
+	diag := make([]Diagnostics, len(texts))
+	vecs, err := m.embed(ctx, texts, all, diag, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]PrivateEmbedding, len(vecs))
 	for i, v := range vecs {
-		out[i] = PrivateEmbedding{Vector: v, Cost: costs[i]}
+		out[i] = PrivateEmbedding{Vector: v, Cost: costs[i], Diagnostics: diag[i]}
 	}
 	return out, nil
 }

@@ -125,6 +125,62 @@ func NewThresholdArtefact(ss []Sample, c Constraint, o ThresholdOptions, minGrou
 	}, nil
 }
 
+// NewOneVsRestThresholdArtefact fits decision rules for one class of a
+// classifier with any number of classes, one-vs-rest: each sample becomes
+// binary (OneVsRest), the score being the probability of class positive
+// and the label whether the true class is positive; the rules are fitted
+// on that as NewThresholdArtefact does. The artefact records the class
+// (Thresholds.PositiveClass) and the original number of classes
+// (Classes), so it applies only to outputs of that shape, and its
+// decisions answer "is this input of class positive?". One artefact per
+// class of interest.
+func NewOneVsRestThresholdArtefact(ss []Sample, positive int, c Constraint, o ThresholdOptions, minGroup int) (*Artefact, error) {
+	if len(ss) == 0 {
+		return nil, fmt.Errorf("%w: no samples", ErrEmpty)
+	}
+	classes := len(ss[0].Probs)
+	bin, err := OneVsRest(ss, positive)
+	if err != nil {
+		return nil, err
+	}
+	a, err := NewThresholdArtefact(bin, c, o, minGroup)
+	if err != nil {
+		return nil, err
+	}
+	a.Classes = classes
+	a.Thresholds.PositiveClass = &positive
+	return a, nil
+}
+
+// OneVsRest turns samples of any number of classes into binary ones for
+// class positive: probabilities [1-p, p] with p the class's probability,
+// label 1 when the true class is positive. Logits are dropped (the binary
+// probabilities are exact); group and line are kept.
+func OneVsRest(ss []Sample, positive int) ([]Sample, error) {
+	out := make([]Sample, len(ss))
+	for i, s := range ss {
+		if positive < 0 || positive >= len(s.Probs) {
+			return nil, fmt.Errorf("%w: line %d: positive class %d of %d classes", ErrShape, s.Line, positive, len(s.Probs))
+		}
+		y := 0
+		if s.Label == positive {
+			y = 1
+		}
+		out[i] = Sample{Group: s.Group, Label: y, Probs: BinaryProbs(s.Probs[positive]), Line: s.Line}
+	}
+	return out, nil
+}
+
+// PositiveClass returns the class whose probability a thresholds
+// artefact's rules take as the score: Thresholds.PositiveClass for a
+// one-vs-rest artefact, 1 for a binary one.
+func (a *Artefact) PositiveClass() int {
+	if a.Thresholds != nil && a.Thresholds.PositiveClass != nil {
+		return *a.Thresholds.PositiveClass
+	}
+	return 1
+}
+
 // outcome returns what a rule does to one sample for the after-metrics:
 // the scores and the probability of a positive decision. Threshold rules
 // keep the scores and give the exact expected decision; calibrated
@@ -322,8 +378,12 @@ func (a *Artefact) Validate() error {
 		if t == nil || a.Calibration != nil {
 			return bad("thresholds", "a thresholds artefact needs exactly a thresholds section")
 		}
-		if a.Classes != 2 {
-			return bad("classes", "decision rules need 2 classes, got %d", a.Classes)
+		if p := t.PositiveClass; p != nil {
+			if *p < 0 || *p >= a.Classes {
+				return bad("thresholds.positive_class", "%d of %d classes", *p, a.Classes)
+			}
+		} else if a.Classes != 2 {
+			return bad("classes", "decision rules need 2 classes (or a positive_class, one-vs-rest), got %d", a.Classes)
 		}
 		switch t.Constraint {
 		case DemographicParity, EqualizedOdds, EqualOpportunity:

@@ -69,9 +69,13 @@
 //
 // # Reports
 //
-// [WriteReport] writes metrics.json, a Markdown table, reliability
-// diagrams per group before and after calibration, and per-group ROC
-// curves with the chosen operating points, as PNG and SVG.
+// [BuildReport] measures every stage (before and after calibration, after
+// the decision rule) and [WriteMarkdown] writes its tables. The plots
+// (reliability diagrams per group, per-group ROC curves with the chosen
+// operating points, as PNG and SVG) are drawn by package
+// lepton/fairness/report, kept apart so that this package, and every
+// program that imports lepton, links no plotting code; [ROC] gives the
+// curves' points.
 //
 // Typical offline use, then online use:
 //

@@ -1,86 +1,12 @@
 package fairness
 
 import (
-	"encoding/json"
-	"image/png"
-	"os"
-	"path/filepath"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-func TestWriteReport(t *testing.T) {
-	ss, _ := loadGolden(t)
-	cal, err := FitCalibration(ss, Platt, 30)
-	require.NoError(t, err)
-	var calibrated []Sample
-	for _, s := range ss {
-		p, err := cal.ApplySample(s, UnknownError)
-		require.NoError(t, err)
-		calibrated = append(calibrated, Sample{Group: s.Group, Label: s.Label, Probs: p})
-	}
-	th, err := FitThresholds(calibrated, EqualizedOdds, ThresholdOptions{})
-	require.NoError(t, err)
-	dir := t.TempDir()
-	if d := os.Getenv("FAIRNESS_REPORT_DIR"); d != "" {
-		dir = d // keep the files to look at them
-	}
-	th.CalibrationSHA256 = "ab" + strings.Repeat("0", 62)
-	in := ReportInput{Samples: ss, Calibration: cal, Thresholds: th, MinGroupSize: 50}
-	_, err = WriteReport(dir, in)
-	require.ErrorIs(t, err, ErrUnsupported, "rules fitted on other scores")
-	in.CalibrationSHA256 = th.CalibrationSHA256
-	fr, err := WriteReport(dir, in)
-	require.NoError(t, err)
-	require.Len(t, fr.Stages, 3)
-	for _, f := range []string{"metrics.json", "report.md", "roc.png", "roc.svg",
-		"reliability_00_a.png", "reliability_01_b.svg", "reliability_02_c.png"} {
-		require.Contains(t, fr.Files, f)
-		st, err := os.Stat(filepath.Join(dir, f))
-		require.NoError(t, err, f)
-		require.Greater(t, st.Size(), int64(100), f)
-	}
-	pf, err := os.Open(filepath.Join(dir, "roc.png"))
-	require.NoError(t, err)
-	img, err := png.Decode(pf)
-	pf.Close()
-	require.NoError(t, err)
-	require.Greater(t, img.Bounds().Dx(), 300)
-	svg, err := os.ReadFile(filepath.Join(dir, "reliability_01_b.svg"))
-	require.NoError(t, err)
-	require.Contains(t, string(svg), "<svg")
-
-	var back FullReport
-	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &back))
-	require.Equal(t, len(ss), back.Rows)
-	require.Equal(t, th.Groups, back.Thresholds.Groups)
-	require.Equal(t, cal.Groups["a"].A, back.Calibration.Groups["a"].A)
-	// Equalized odds decisions: every group at the chosen FPR/TPR.
-	for _, g := range back.Stages[2].Report.Groups {
-		require.InDelta(t, th.FPR, g.FPR.Value, 1e-9, g.Group)
-		require.InDelta(t, th.TPR, g.TPR.Value, 1e-9, g.Group)
-	}
-	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
-	require.NoError(t, err)
-	require.Contains(t, string(md), "| c * | 41 |")
-	require.Contains(t, string(md), "## calibrated (platt)")
-	require.Equal(t, 3, strings.Count(string(md), "| overall |"), "one table per stage")
-
-	_, err = WriteReport(dir, ReportInput{})
-	require.ErrorIs(t, err, ErrEmpty)
-	_, err = WriteReport(dir, ReportInput{Samples: []Sample{{Group: "zz", Label: 0, Probs: BinaryProbs(0.3)}}, Calibration: cal})
-	require.ErrorIs(t, err, ErrUnknownGroup)
-}
-
-func TestFileSafe(t *testing.T) {
-	require.Equal(t, "F__40-49", fileSafe("F, 40-49"))
-	require.Equal(t, "__", fileSafe("é/"))
-	require.Len(t, fileSafe(strings.Repeat("a", 100)), 40)
-}
 
 func TestBuildReportPleiss(t *testing.T) {
 	ss := sharedFairness(t, "health.csv")
@@ -98,6 +24,66 @@ func TestBuildReportPleiss(t *testing.T) {
 			require.Equal(t, g.Brier.Value, after.Brier.Value, g.Group)
 		} else {
 			require.NotEqual(t, g.Brier.Value, after.Brier.Value, g.Group)
+		}
+	}
+}
+
+// TestBuildReportMarkdown: the metrics and the Markdown tables need no
+// plotting (package lepton/fairness/report draws the plots).
+func TestBuildReportMarkdown(t *testing.T) {
+	ss, _ := loadGolden(t)
+	cal, err := FitCalibration(ss, Platt, 30)
+	require.NoError(t, err)
+	fr, stages, err := BuildReport(ReportInput{Samples: ss, Calibration: cal, MinGroupSize: 50})
+	require.NoError(t, err)
+	require.Len(t, fr.Stages, 2)
+	require.Len(t, stages, 2)
+	require.Len(t, stages[1], len(ss))
+	require.Empty(t, fr.Files, "BuildReport writes nothing")
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, fr))
+	require.Contains(t, md.String(), "| c * | 41 |")
+	require.Contains(t, md.String(), "## calibrated (platt)")
+	require.Equal(t, 2, strings.Count(md.String(), "| overall |"), "one table per stage")
+	require.NotContains(t, md.String(), "## Plots")
+}
+
+func TestROC(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		name   string
+		scores []float64
+		labels []int
+		want   []ROCPoint
+		err    error
+	}{
+		{"alternating", []float64{0.9, 0.8, 0.7, 0.6}, []int{1, 0, 1, 0}, []ROCPoint{
+			{0, 0, inf}, {0, 0.5, 0.85}, {0.5, 0.5, 0.75}, {0.5, 1, 0.65}, {1, 1, math.Inf(-1)}}, nil},
+		{"tied scores", []float64{0.5, 0.5}, []int{1, 0}, []ROCPoint{{0, 0, inf}, {1, 1, math.Inf(-1)}}, nil},
+		{"perfect", []float64{0.2, 0.9}, []int{0, 1}, []ROCPoint{{0, 0, inf}, {0, 1, 0.55}, {1, 1, math.Inf(-1)}}, nil},
+		{"empty", nil, nil, nil, ErrDegenerate},
+		{"one label only", []float64{0.1, 0.2}, []int{1, 1}, nil, ErrDegenerate},
+		{"lengths differ", []float64{0.1}, []int{1, 0}, nil, ErrShape},
+		{"label 2", []float64{0.1, 0.2}, []int{0, 2}, nil, ErrShape},
+		{"negative label", []float64{0.1, 0.2}, []int{-1, 1}, nil, ErrShape},
+		{"NaN score", []float64{math.NaN(), 0.2}, []int{0, 1}, nil, ErrInvalidScore},
+		{"infinite score", []float64{0.1, math.Inf(1)}, []int{0, 1}, nil, ErrInvalidScore},
+	} {
+		got, err := ROC(tc.scores, tc.labels)
+		if tc.err != nil {
+			require.ErrorIs(t, err, tc.err, tc.name)
+			continue
+		}
+		require.NoError(t, err, tc.name)
+		require.Len(t, got, len(tc.want), tc.name)
+		for i := range got {
+			require.Equal(t, tc.want[i].FPR, got[i].FPR, "%s point %d", tc.name, i)
+			require.Equal(t, tc.want[i].TPR, got[i].TPR, "%s point %d", tc.name, i)
+			if math.IsInf(tc.want[i].Threshold, 0) {
+				require.Equal(t, tc.want[i].Threshold, got[i].Threshold, "%s point %d", tc.name, i)
+			} else {
+				require.InDelta(t, tc.want[i].Threshold, got[i].Threshold, 1e-12, "%s point %d", tc.name, i)
+			}
 		}
 	}
 }

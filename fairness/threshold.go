@@ -154,6 +154,11 @@ type Thresholds struct {
 	// scores were calibrated with, empty for raw scores. The rules are only
 	// valid on scores calibrated the same way; reports check it.
 	CalibrationSHA256 string `json:"calibration_sha256,omitempty"`
+	// PositiveClass is set for rules fitted one-vs-rest on a model with
+	// any number of classes (NewOneVsRestThresholdArtefact): the score is
+	// this class's probability, and a positive decision means "this
+	// class". Unset, the data were binary and the score is class 1's.
+	PositiveClass *int `json:"positive_class,omitempty"`
 	// Operating point chosen on the fit data.
 	FPR       float64 `json:"fpr,omitempty"`
 	TPR       float64 `json:"tpr,omitempty"`
@@ -184,6 +189,41 @@ func (r Rule) PPositive(c Constraint, s float64) float64 {
 	// amd64 does not, so an artefact gives the same probability, and with
 	// the same coin the same decision, on both.
 	return float64(r.PIgnore*r.Constant) + float64((1-r.PIgnore)*q)
+}
+
+// ROCPoint is one vertex of an empirical ROC curve: the false and true
+// positive rates of the rule "score > Threshold".
+type ROCPoint struct {
+	FPR, TPR  float64
+	Threshold float64
+}
+
+// ROC returns the empirical ROC curve of binary scores with labels 0 or 1:
+// (0, 0) and then one point per distinct score, each threshold half-way
+// between adjacent distinct scores, sorted by FPR and then TPR. Both labels
+// must occur ([ErrDegenerate] otherwise); scores and labels must have the
+// same length ([ErrShape]) and scores be finite ([ErrInvalidScore]).
+func ROC(scores []float64, labels []int) ([]ROCPoint, error) {
+	if len(scores) != len(labels) {
+		return nil, fmt.Errorf("%w: %d scores and %d labels", ErrShape, len(scores), len(labels))
+	}
+	for i, l := range labels {
+		if l != 0 && l != 1 {
+			return nil, fmt.Errorf("%w: label %d is not 0 or 1", ErrShape, l)
+		}
+		if math.IsNaN(scores[i]) || math.IsInf(scores[i], 0) {
+			return nil, fmt.Errorf("%w: score %v", ErrInvalidScore, scores[i])
+		}
+	}
+	pts, err := rocPoints(scores, labels, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ROCPoint, len(pts))
+	for i, p := range pts {
+		out[i] = ROCPoint{FPR: p.x, TPR: p.y, Threshold: p.op.Threshold}
+	}
+	return out, nil
 }
 
 // rocPoint is one vertex of a group's ROC curve and the rule reaching it.

@@ -121,7 +121,20 @@
 // the file holds either the old or the new state, never a partial one, and
 // every release ever returned is in it. The file carries a SHA-256 of its
 // body; a file that fails it is reported as [ErrLedgerCorrupt] and never
-// reset.
+// reset. Temporary files of writers killed mid-charge are removed, under
+// the file lock, by the next [OpenLedger].
+//
+// Every charge rewrites the file, which may grow to [MaxLedgerSize] (64
+// MiB, about 480,000 releases). A charge that would take it past that is
+// refused before anything is written, with a [LedgerFullError]
+// ([ErrLedgerFull]) that says what to do: compact the ledger
+// ([CompactLedger], [Ledger.Compact], or `lepton ledger compact FILE`),
+// which folds every release into one carried total ([Carried]: the sums the
+// accountants need, in order) so the spend is unchanged bit for bit and
+// later releases compose exactly as before; only the per-release history
+// goes, and --archive (or the archive argument) keeps it in a file of its
+// own, which is rotation. Compaction also rescues a file an earlier version
+// let grow past the limit.
 //
 // # In lepton and the CLI
 //

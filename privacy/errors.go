@@ -53,6 +53,13 @@ var (
 	// written. A release whose charge could not be persisted is not made.
 	ErrLedgerIO = errors.New("privacy: ledger I/O failed")
 
+	// ErrLedgerFull is returned when a charge would grow the ledger file
+	// past MaxLedgerSize, or a file is already past it: nothing is written
+	// and nothing released. Compact the ledger (CompactLedger,
+	// Ledger.Compact, `lepton ledger compact`) to go on; see
+	// LedgerFullError.
+	ErrLedgerFull = errors.New("privacy: ledger file full")
+
 	// ErrClosed is returned for use of a closed Ledger.
 	ErrClosed = errors.New("privacy: ledger closed")
 )
@@ -124,3 +131,25 @@ func (e *LedgerError) Unwrap() []error {
 	}
 	return []error{e.Err, e.Cause}
 }
+
+// LedgerFullError reports a ledger file at its size limit: a charge that
+// would have written Size bytes (Charge true) or a file found that large,
+// over Limit. It wraps ErrLedgerFull, and its message says how to go on.
+type LedgerFullError struct {
+	Path        string
+	Size, Limit int64
+	Charge      bool
+}
+
+func (e *LedgerFullError) Error() string {
+	what := "is"
+	if e.Charge {
+		what = "would grow to"
+	}
+	return fmt.Sprintf("%v: %s %s %d bytes, over its limit of %d: compact it with `lepton ledger compact %s` "+
+		"(or privacy.CompactLedger), which folds its releases into one carried total, keeping the spent budget "+
+		"(--archive FILE keeps the per-release history)", ErrLedgerFull, e.Path, what, e.Size, e.Limit, e.Path)
+}
+
+// Unwrap returns ErrLedgerFull.
+func (e *LedgerFullError) Unwrap() error { return ErrLedgerFull }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -61,19 +62,68 @@ type Entry struct {
 	Cost Cost      `json:"cost"`
 }
 
-// ledgerBody is the checksummed part of the file.
-type ledgerBody struct {
-	Format  string  `json:"format"`
-	Version int     `json:"version"`
-	Budget  Budget  `json:"budget"`
-	Entries []Entry `json:"entries"`
+// Carried is the composed spend of releases a compaction folded into one
+// total (see CompactLedger): the sums composition needs, in the order the
+// releases were made, so that composing later releases on top gives
+// exactly what composing them after every folded release would have.
+type Carried struct {
+	Releases     int     `json:"releases"`      // releases folded
+	BasicEpsilon float64 `json:"basic_epsilon"` // sum of every release's epsilon
+	BasicDelta   float64 `json:"basic_delta"`   // sum of every release's delta
+	PureEpsilon  float64 `json:"pure_epsilon"`  // sum of the non-Gaussian releases' epsilon
+	OtherDelta   float64 `json:"other_delta"`   // sum of the non-Gaussian releases' delta
+	Rho          float64 `json:"rho"`           // sum of the Gaussian releases' zCDP rho
+	Gaussian     bool    `json:"gaussian"`      // some folded release was Gaussian
+	// Last is the time of the last release folded; Compactions counts the
+	// compactions behind this total.
+	Last        time.Time `json:"last"`
+	Compactions int       `json:"compactions"`
 }
 
+// valid checks a carried total read from a file.
+func (c *Carried) valid() error {
+	for _, v := range []float64{c.BasicEpsilon, c.BasicDelta, c.PureEpsilon, c.OtherDelta, c.Rho} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Errorf("carried total has a sum of %v", v)
+		}
+	}
+	if c.Releases < 1 || c.Compactions < 1 {
+		return fmt.Errorf("carried total of %d releases from %d compactions", c.Releases, c.Compactions)
+	}
+	return nil
+}
+
+// ledgerBody is the checksummed part of the file.
+type ledgerBody struct {
+	Format  string   `json:"format"`
+	Version int      `json:"version"`
+	Budget  Budget   `json:"budget"`
+	Carried *Carried `json:"carried,omitempty"` // version 2 only
+	Entries []Entry  `json:"entries"`
+}
+
+// MaxLedgerSize is the largest ledger file OpenLedger reads and Charge
+// writes: 64 MiB, about 480,000 releases. A charge that would grow the file
+// past it is refused with a *LedgerFullError before anything is written;
+// CompactLedger shrinks the file to a few hundred bytes, keeping the spent
+// budget.
+const MaxLedgerSize = 64 << 20
+
+// readLimit is what OpenLedger, LoadLedger and Charge read: MaxLedgerSize
+// (a variable only so that tests can stand in a small file for a 64 MiB
+// one).
+var readLimit int64 = MaxLedgerSize
+
 const (
-	ledgerFormat  = "lepton-privacy-ledger"
-	ledgerVersion = 1
-	// maxLedgerFile bounds what OpenLedger reads (64 MiB).
-	maxLedgerFile = 64 << 20
+	ledgerFormat = "lepton-privacy-ledger"
+	// ledgerVersion is the version of files without a carried total, which
+	// earlier readers understand; compacted files are ledgerVersionCarried,
+	// which those readers refuse (rather than misread the spend).
+	ledgerVersion        = 1
+	ledgerVersionCarried = 2
+	// maxCompactRead bounds what CompactLedger reads: it rescues files
+	// that an earlier version let grow past MaxLedgerSize.
+	maxCompactRead = 1 << 30
 	// budgetSlack is the relative tolerance of budget comparisons, so that
 	// a budget written as 0.3 admits releases of 0.1 and 0.2 despite
 	// float64 rounding (0.1+0.2 > 0.3 in binary). It is far below any
@@ -99,8 +149,10 @@ type Ledger struct {
 	mu      sync.Mutex
 	path    string // "" for an in-memory ledger
 	budget  Budget
+	carried *Carried // releases folded by compactions; nil if none
 	entries []Entry
 	closed  bool
+	limit   int // largest file Charge writes (MaxLedgerSize; tests lower it)
 
 	now func() time.Time
 	// beforeRename, when set (tests only), runs after the temp file is
@@ -115,18 +167,23 @@ func NewMemoryLedger(b Budget) (*Ledger, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	return &Ledger{budget: b, now: time.Now}, nil
+	return &Ledger{budget: b, now: time.Now, limit: MaxLedgerSize}, nil
 }
 
 // OpenLedger opens the ledger file at path, creating it with budget b if it
 // does not exist. An existing file must verify (format, version, SHA-256)
 // and carry the same budget: otherwise ErrLedgerCorrupt or
-// ErrLedgerMismatch, and the file is left untouched.
+// ErrLedgerMismatch, and the file is left untouched. A file over
+// MaxLedgerSize is a *LedgerFullError (compact it with CompactLedger).
+//
+// Under the file lock it also removes the temporary files that writers
+// killed mid-charge leave beside the ledger (.NAME.tmp-*): writers create
+// them only while holding the lock, so any found then are stale.
 func OpenLedger(path string, b Budget) (*Ledger, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	l := &Ledger{path: path, budget: b, now: time.Now}
+	l := &Ledger{path: path, budget: b, now: time.Now, limit: MaxLedgerSize}
 	// Hold the lock so that two processes creating the same ledger cannot
 	// overwrite each other's first charges.
 	unlock, err := lockFile(path + ".lock")
@@ -134,25 +191,22 @@ func OpenLedger(path string, b Budget) (*Ledger, error) {
 		return nil, &LedgerError{Path: path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
 	}
 	defer unlock()
-	data, err := readLimited(path)
+	removeStaleTemps(path)
+	body, err := readLedger(path, readLimit)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := l.persist(nil); err != nil {
+		if err := l.persist(nil, nil); err != nil {
 			return nil, err
 		}
 		return l, nil
 	case err != nil:
-		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
-	}
-	body, err := parseLedger(data)
-	if err != nil {
-		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerCorrupt}
+		return nil, err
 	}
 	if body.Budget != b {
 		return nil, &LedgerError{Path: path, Reason: fmt.Sprintf("file budget (eps=%g, delta=%g), asked for (eps=%g, delta=%g)",
 			body.Budget.Epsilon, body.Budget.Delta, b.Epsilon, b.Delta), Err: ErrLedgerMismatch}
 	}
-	l.entries = body.Entries
+	l.carried, l.entries = body.Carried, body.Entries
 	return l, nil
 }
 
@@ -160,31 +214,61 @@ func OpenLedger(path string, b Budget) (*Ledger, error) {
 // (for tools that charge to a ledger created earlier). A missing file is an
 // ErrLedgerIO error wrapping fs.ErrNotExist; nothing is created.
 func LoadLedger(path string) (*Ledger, error) {
-	data, err := readLimited(path)
+	body, err := readLedger(path, readLimit)
+	if err != nil {
+		return nil, err
+	}
+	return OpenLedger(path, body.Budget)
+}
+
+// readLedger reads, verifies and decodes the ledger file at path, refusing
+// files over limit bytes with a *LedgerFullError.
+func readLedger(path string, limit int64) (*ledgerBody, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	if int64(len(data)) > limit {
+		size := int64(len(data))
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		return nil, &LedgerFullError{Path: path, Size: size, Limit: limit}
 	}
 	body, err := parseLedger(data)
 	if err != nil {
 		return nil, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerCorrupt}
 	}
-	return OpenLedger(path, body.Budget)
+	return body, nil
 }
 
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// tempPrefix is the start of the names of a ledger's temporary files.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// removeStaleTemps deletes the temporary files of path's ledger, called
+// with the file lock held (so no live writer has one) and returns how many
+// it removed. Failures are ignored: a leftover is harmless, never read.
+func removeStaleTemps(path string) int {
+	ents, err := os.ReadDir(filepath.Dir(path))
 	if err != nil {
-		return nil, err
+		return 0
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxLedgerFile+1))
-	if err != nil {
-		return nil, err
+	prefix, n := tempPrefix(path), 0
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || !e.Type().IsRegular() || strings.Trim(rest, "0123456789") != "" {
+			continue
+		}
+		if os.Remove(filepath.Join(filepath.Dir(path), e.Name())) == nil {
+			n++
+		}
 	}
-	if len(data) > maxLedgerFile {
-		return nil, fmt.Errorf("ledger file larger than %d bytes", maxLedgerFile)
-	}
-	return data, nil
+	return n
 }
 
 // parseLedger verifies and decodes a ledger file's bytes. The file is
@@ -213,14 +297,24 @@ func parseLedger(data []byte) (*ledgerBody, error) {
 	if err := dec.Decode(&body); err != nil {
 		return nil, fmt.Errorf("bad body: %v", err)
 	}
-	if body.Format != ledgerFormat || body.Version != ledgerVersion {
+	if body.Format != ledgerFormat || (body.Version != ledgerVersion && body.Version != ledgerVersionCarried) {
 		return nil, fmt.Errorf("unknown format %q version %d", body.Format, body.Version)
+	}
+	if (body.Carried != nil) != (body.Version == ledgerVersionCarried) {
+		return nil, fmt.Errorf("version %d with carried total %v", body.Version, body.Carried != nil)
 	}
 	if err := body.Budget.check(); err != nil {
 		return nil, fmt.Errorf("bad budget: %v", err)
 	}
+	first := uint64(1)
+	if body.Carried != nil {
+		if err := body.Carried.valid(); err != nil {
+			return nil, err
+		}
+		first += uint64(body.Carried.Releases)
+	}
 	for i, e := range body.Entries {
-		if e.Seq != uint64(i+1) {
+		if e.Seq != first+uint64(i) {
 			return nil, fmt.Errorf("entry %d has seq %d", i, e.Seq)
 		}
 		if err := e.Cost.valid(); err != nil {
@@ -246,24 +340,49 @@ func encodeLedger(body *ledgerBody) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// persist writes entries to the ledger file atomically. On error the file
-// on disk still holds the previous state.
-func (l *Ledger) persist(entries []Entry) (err error) {
+// persist writes the carried total and entries to the ledger file
+// atomically. A file that would exceed l.limit is refused with a
+// *LedgerFullError before anything is written. On error the file on disk
+// still holds the previous state.
+func (l *Ledger) persist(carried *Carried, entries []Entry) (err error) {
 	if l.path == "" {
 		return nil
 	}
 	fail := func(step string, e error) error {
 		return &LedgerError{Path: l.path, Reason: step + ": " + e.Error(), Err: ErrLedgerIO, Cause: e}
 	}
-	if entries == nil {
-		entries = []Entry{}
-	}
-	data, err := encodeLedger(&ledgerBody{Format: ledgerFormat, Version: ledgerVersion, Budget: l.budget, Entries: entries})
+	data, err := encodeLedger(newBody(l.budget, carried, entries))
 	if err != nil {
 		return fail("encode", err)
 	}
-	dir := filepath.Dir(l.path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(l.path)+".tmp-*")
+	if len(data) > l.limit {
+		return &LedgerFullError{Path: l.path, Size: int64(len(data)), Limit: int64(l.limit), Charge: true}
+	}
+	return writeAtomic(l.path, data, l.beforeRename)
+}
+
+// newBody is the file body for a carried total and entries: version 1
+// unless there is a carried total.
+func newBody(b Budget, carried *Carried, entries []Entry) *ledgerBody {
+	if entries == nil {
+		entries = []Entry{}
+	}
+	v := ledgerVersion
+	if carried != nil {
+		v = ledgerVersionCarried
+	}
+	return &ledgerBody{Format: ledgerFormat, Version: v, Budget: b, Carried: carried, Entries: entries}
+}
+
+// writeAtomic replaces the file at path by data: temp file in the same
+// directory, write, fsync, rename, fsync of the directory. beforeRename
+// (tests only) simulates a crash before the rename.
+func writeAtomic(path string, data []byte, beforeRename func(tmp string) error) error {
+	fail := func(step string, e error) error {
+		return &LedgerError{Path: path, Reason: step + ": " + e.Error(), Err: ErrLedgerIO, Cause: e}
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fail("create temp", err)
 	}
@@ -284,12 +403,12 @@ func (l *Ledger) persist(entries []Entry) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fail("close", err)
 	}
-	if l.beforeRename != nil {
-		if err := l.beforeRename(tmpName); err != nil {
+	if beforeRename != nil {
+		if err := beforeRename(tmpName); err != nil {
 			return fail("before rename", err)
 		}
 	}
-	if err := os.Rename(tmpName, l.path); err != nil {
+	if err := os.Rename(tmpName, path); err != nil {
 		return fail("rename", err)
 	}
 	renamed = true
@@ -305,18 +424,31 @@ func (l *Ledger) Budget() Budget { return l.budget }
 // Path returns the ledger file, "" for a memory ledger.
 func (l *Ledger) Path() string { return l.path }
 
-// Entries returns a copy of the recorded releases.
+// Entries returns a copy of the recorded releases, those since the last
+// compaction (Carried holds the ones before).
 func (l *Ledger) Entries() []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]Entry(nil), l.entries...)
 }
 
-// Spent returns the composed spend so far.
+// Carried returns the total that compactions folded the earlier releases
+// into, or nil if the ledger was never compacted.
+func (l *Ledger) Carried() *Carried {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.carried == nil {
+		return nil
+	}
+	c := *l.carried
+	return &c
+}
+
+// Spent returns the composed spend so far, compacted releases included.
 func (l *Ledger) Spent() Spent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return compose(l.entries, l.budget)
+	return compose(l.carried, l.entries, l.budget)
 }
 
 // Remaining returns the epsilon left under the best composition of what
@@ -326,31 +458,40 @@ func (l *Ledger) Remaining() float64 {
 	return math.Max(0, l.budget.Epsilon-s.Epsilon)
 }
 
-// compose applies basic composition to all entries and, when there are
-// Gaussian entries and the budget has a delta, RDP composition of the
-// Gaussian ones converted at the budget's delta minus the other entries'
-// delta, plus basic composition of the rest. It returns the smaller-epsilon
-// guarantee that fits the delta budget.
-func compose(entries []Entry, b Budget) Spent {
-	var s Spent
-	var pureEps, otherDelta, rho float64
-	gauss := false
+// fold adds entries, in order, to the sums of carried (nil: none) and
+// returns the new total; Compactions and Last are left to the caller.
+func fold(carried *Carried, entries []Entry) Carried {
+	var c Carried
+	if carried != nil {
+		c = *carried
+	}
 	for _, e := range entries {
-		s.BasicEpsilon += e.Cost.Epsilon
-		s.BasicDelta += e.Cost.Delta
+		c.BasicEpsilon += e.Cost.Epsilon
+		c.BasicDelta += e.Cost.Delta
 		if e.Cost.Mechanism == MechGaussian {
-			gauss = true
-			rho += e.Cost.Sensitivity * e.Cost.Sensitivity / (2 * e.Cost.Sigma * e.Cost.Sigma)
+			c.Gaussian = true
+			c.Rho += e.Cost.Sensitivity * e.Cost.Sensitivity / (2 * e.Cost.Sigma * e.Cost.Sigma)
 		} else {
-			pureEps += e.Cost.Epsilon
-			otherDelta += e.Cost.Delta
+			c.PureEpsilon += e.Cost.Epsilon
+			c.OtherDelta += e.Cost.Delta
 		}
 	}
-	s.Releases = len(entries)
+	c.Releases += len(entries)
+	return c
+}
+
+// compose applies basic composition to all releases (carried and entries)
+// and, when there are Gaussian releases and the budget has a delta, RDP
+// composition of the Gaussian ones converted at the budget's delta minus
+// the other releases' delta, plus basic composition of the rest. It
+// returns the smaller-epsilon guarantee that fits the delta budget.
+func compose(carried *Carried, entries []Entry, b Budget) Spent {
+	c := fold(carried, entries)
+	s := Spent{BasicEpsilon: c.BasicEpsilon, BasicDelta: c.BasicDelta, Releases: c.Releases}
 	s.Epsilon, s.Delta = s.BasicEpsilon, s.BasicDelta
-	if gauss && b.Delta > otherDelta {
-		d := b.Delta - otherDelta
-		if e := pureEps + RDPToDP(rho, d); e < s.Epsilon || s.BasicDelta > b.Delta*(1+budgetSlack) {
+	if c.Gaussian && b.Delta > c.OtherDelta {
+		d := b.Delta - c.OtherDelta
+		if e := c.PureEpsilon + RDPToDP(c.Rho, d); e < s.Epsilon || s.BasicDelta > b.Delta*(1+budgetSlack) {
 			s.Epsilon, s.Delta = e, b.Delta
 		}
 	}
@@ -381,22 +522,42 @@ func (l *Ledger) Check(costs ...Cost) error {
 	defer unlock()
 	next := append(append([]Entry(nil), l.entries...), make([]Entry, len(costs))...)
 	var total Cost
+	first := l.nextSeq()
 	for i, c := range costs {
-		next[len(l.entries)+i] = Entry{Seq: uint64(len(l.entries) + i + 1), Cost: c}
+		next[len(l.entries)+i] = Entry{Seq: first + uint64(i), Cost: c}
 		total.Epsilon += c.Epsilon
 		total.Delta += c.Delta
 	}
-	if !within(compose(next, l.budget), l.budget) {
-		return &BudgetError{Requested: total, Spent: compose(l.entries, l.budget), Budget: l.budget}
+	if !within(compose(l.carried, next, l.budget), l.budget) {
+		return &BudgetError{Requested: total, Spent: compose(l.carried, l.entries, l.budget), Budget: l.budget}
 	}
 	return nil
 }
 
+// nextSeq is the sequence number of the next release.
+func (l *Ledger) nextSeq() uint64 {
+	n := uint64(len(l.entries)) + 1
+	if l.carried != nil {
+		n += uint64(l.carried.Releases)
+	}
+	return n
+}
+
+// releases is the number of releases recorded, compacted ones included.
+func (l *Ledger) releases() int {
+	n := len(l.entries)
+	if l.carried != nil {
+		n += l.carried.Releases
+	}
+	return n
+}
+
 // Charge records a release of cost c if the composed spend stays within
 // the budget, persisting it before returning. It returns a *BudgetError
-// (ErrBudgetExceeded) when it would not, and a *LedgerError when the
-// charge could not be made durable; in both cases nothing is recorded and
-// the caller must not release.
+// (ErrBudgetExceeded) when it would not, a *LedgerFullError
+// (ErrLedgerFull) when the file would grow past MaxLedgerSize (compact it),
+// and a *LedgerError when the charge could not be made durable; in every
+// case nothing is recorded and the caller must not release.
 func (l *Ledger) Charge(c Cost) (Spent, error) {
 	if err := c.valid(); err != nil {
 		return Spent{}, err
@@ -410,12 +571,12 @@ func (l *Ledger) Charge(c Cost) (Spent, error) {
 	defer unlock()
 	next := make([]Entry, len(l.entries), len(l.entries)+1)
 	copy(next, l.entries)
-	next = append(next, Entry{Seq: uint64(len(l.entries) + 1), Time: l.now().UTC(), Cost: c})
-	after := compose(next, l.budget)
+	next = append(next, Entry{Seq: l.nextSeq(), Time: l.now().UTC(), Cost: c})
+	after := compose(l.carried, next, l.budget)
 	if !within(after, l.budget) {
-		return Spent{}, &BudgetError{Requested: c, Spent: compose(l.entries, l.budget), Budget: l.budget}
+		return Spent{}, &BudgetError{Requested: c, Spent: compose(l.carried, l.entries, l.budget), Budget: l.budget}
 	}
-	if err := l.persist(next); err != nil {
+	if err := l.persist(l.carried, next); err != nil {
 		return Spent{}, err
 	}
 	l.entries = next
@@ -447,23 +608,123 @@ func (l *Ledger) lockAndReload() (unlock func(), err error) {
 // through other Ledgers on the same file count. Called with the file lock
 // held.
 func (l *Ledger) reload() error {
-	data, err := readLimited(l.path)
+	body, err := readLedger(l.path, readLimit)
 	if err != nil {
-		return &LedgerError{Path: l.path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
-	}
-	body, err := parseLedger(data)
-	if err != nil {
-		return &LedgerError{Path: l.path, Reason: err.Error(), Err: ErrLedgerCorrupt}
+		return err
 	}
 	if body.Budget != l.budget {
 		return &LedgerError{Path: l.path, Reason: "budget changed on disk", Err: ErrLedgerMismatch}
 	}
-	if len(body.Entries) < len(l.entries) {
+	if n := fold(body.Carried, body.Entries).Releases; n < l.releases() {
 		// The file lost releases this Ledger made: rolled back or replaced.
-		return &LedgerError{Path: l.path, Reason: fmt.Sprintf("file has %d releases, %d were recorded", len(body.Entries), len(l.entries)), Err: ErrLedgerCorrupt}
+		return &LedgerError{Path: l.path, Reason: fmt.Sprintf("file has %d releases, %d were recorded", n, l.releases()), Err: ErrLedgerCorrupt}
 	}
-	l.entries = body.Entries
+	l.carried, l.entries = body.Carried, body.Entries
 	return nil
+}
+
+// CompactLedger folds every release recorded in the ledger file at path
+// into the file's carried total, leaving no entries: the file shrinks to a
+// few hundred bytes, the composed spend (Spent) is unchanged bit for bit,
+// and later releases compose on top of it exactly as they would have on top
+// of the individual releases. What goes is the per-release history
+// (Entries: times, mechanisms, parameters). When archive is not "", the
+// file as it was is first copied there (atomically, fsynced; an existing
+// archive is an error), so nothing is thrown away: rotation is compaction
+// with an archive. It returns the spend carried.
+//
+// It runs under the file lock, so charges in other processes wait for it
+// and then continue on the compacted file (Ledgers open on it reload it
+// at their next Charge). It reads files of up to 1 GiB, so it also rescues
+// a ledger that an earlier version let grow past MaxLedgerSize. Stale
+// temporary files are removed, as at open. A compacted file is format
+// version 2, which earlier versions refuse rather than misread.
+func CompactLedger(path, archive string) (Spent, error) {
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return Spent{}, &LedgerError{Path: path, Reason: "lock: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	defer unlock()
+	removeStaleTemps(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return Spent{}, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max(maxCompactRead, readLimit)+1))
+	f.Close()
+	if err != nil {
+		return Spent{}, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	if int64(len(data)) > max(maxCompactRead, readLimit) {
+		return Spent{}, &LedgerFullError{Path: path, Size: int64(len(data)), Limit: maxCompactRead}
+	}
+	body, err := parseLedger(data)
+	if err != nil {
+		return Spent{}, &LedgerError{Path: path, Reason: err.Error(), Err: ErrLedgerCorrupt}
+	}
+	before := compose(body.Carried, body.Entries, body.Budget)
+	// The archive is written (and an existing one refused) whether or not
+	// there is anything to fold, so that a caller who asked for one always
+	// has it.
+	if archive != "" {
+		if _, err := os.Lstat(archive); err == nil {
+			return Spent{}, &LedgerError{Path: path, Reason: "archive " + archive + " already exists", Err: ErrLedgerIO, Cause: fs.ErrExist}
+		}
+		if err := writeAtomic(archive, data, nil); err != nil {
+			return Spent{}, err
+		}
+	}
+	if len(body.Entries) == 0 {
+		return before, nil // nothing to fold
+	}
+	c := fold(body.Carried, body.Entries)
+	c.Compactions++
+	c.Last = body.Entries[len(body.Entries)-1].Time
+	out, err := encodeLedger(newBody(body.Budget, &c, nil))
+	if err != nil {
+		return Spent{}, &LedgerError{Path: path, Reason: "encode: " + err.Error(), Err: ErrLedgerIO, Cause: err}
+	}
+	if err := writeAtomic(path, out, nil); err != nil {
+		return Spent{}, err
+	}
+	after := compose(&c, nil, body.Budget)
+	if after != before {
+		// Cannot happen: fold adds in the same order compose does.
+		return Spent{}, fmt.Errorf("privacy: compaction changed the spend from %+v to %+v", before, after)
+	}
+	return after, nil
+}
+
+// Compact is CompactLedger on l's file (archive as there), or on l's
+// entries for a memory ledger (archive must be ""). l stays usable: its
+// Entries then start after the compaction and Carried holds the rest.
+func (l *Ledger) Compact(archive string) (Spent, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return Spent{}, ErrClosed
+	}
+	if l.path == "" {
+		if archive != "" {
+			return Spent{}, fmt.Errorf("%w: a memory ledger has no file to archive", ErrLedgerIO)
+		}
+		if len(l.entries) > 0 {
+			c := fold(l.carried, l.entries)
+			c.Compactions++
+			c.Last = l.entries[len(l.entries)-1].Time
+			l.carried, l.entries = &c, nil
+		}
+		return compose(l.carried, nil, l.budget), nil
+	}
+	if _, err := CompactLedger(l.path, archive); err != nil {
+		return Spent{}, err
+	}
+	unlock, err := l.lockAndReload()
+	if err != nil {
+		return Spent{}, err
+	}
+	unlock()
+	return compose(l.carried, l.entries, l.budget), nil
 }
 
 // Close marks the ledger closed; later charges fail with ErrClosed. Every

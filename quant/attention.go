@@ -47,27 +47,54 @@ type AttentionBuf struct {
 // reduction. It panics if a slice is too short for n rows, which is a
 // programming error.
 func Attention(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale float32, buf *AttentionBuf) {
-	if n <= 0 || d <= 0 {
+	AttentionRows(out, ldo, q, k, v, ld, n, d, 0, n, scale, buf)
+}
+
+// AttentionRows is Attention for the query rows [lo, hi) only: it writes
+// rows lo..hi-1 of out, each with the bits Attention gives it, and leaves
+// the others alone. Splitting a long head's rows over several calls lets a
+// caller spread them over threads and stop between calls; each call
+// transposes the keys again, O(n*d) beside the O((hi-lo)*n*d) of its rows.
+// It panics unless 0 <= lo <= hi <= n.
+func AttentionRows(out []float32, ldo int, q, k, v []float32, ld, n, d, lo, hi int, scale float32, buf *AttentionBuf) {
+	if n <= 0 || d <= 0 || lo == hi {
 		return
 	}
 	in := (n-1)*ld + d
-	if ld < d || ldo < d || len(q) < in || len(k) < in || len(v) < in || len(out) < (n-1)*ldo+d {
-		panic(fmt.Sprintf("quant: Attention: %d rows of %d with strides %d/%d need %d/%d values, have q %d k %d v %d out %d",
-			n, d, ld, ldo, in, (n-1)*ldo+d, len(q), len(k), len(v), len(out)))
+	if ld < d || ldo < d || len(q) < in || len(k) < in || len(v) < in || len(out) < (n-1)*ldo+d || lo < 0 || lo > hi || hi > n {
+		panic(fmt.Sprintf("quant: Attention: %d rows of %d with strides %d/%d need %d/%d values, have q %d k %d v %d out %d; rows [%d, %d)",
+			n, d, ld, ldo, in, (n-1)*ldo+d, len(q), len(k), len(v), len(out), lo, hi))
 	}
 	np := RoundUp(n, attnNR)
 	buf.kt = growF32(buf.kt, d*np)
 	buf.s = growF32(buf.s, attnMR*np)
 	kt, s := buf.kt, buf.s
 	transposeKeys(kt, np, k, ld, n, d)
-	for i0 := 0; i0 < n; i0 += attnMR {
-		rows := min(attnMR, n-i0)
+	for i0 := lo; i0 < hi; i0 += attnMR {
+		rows := min(attnMR, hi-i0)
 		mulBlock(s, np, q[i0*ld:], ld, kt, np, rows, d, np, scale)
 		for r := range rows {
 			Softmax(s[r*np : r*np+n])
 		}
 		mulBlock(out[i0*ldo:], ldo, s, np, v, ld, rows, n, d, 1)
 	}
+}
+
+// AttentionScratch returns the bytes an AttentionBuf grows to for a head
+// of n tokens of d values, so callers can bound their memory before they
+// run one.
+func AttentionScratch(n, d int) int {
+	np := RoundUp(n, attnNR)
+	return 4 * (d + attnMR) * np
+}
+
+// Reserve grows b now for a head of n tokens of d values, so that calls
+// up to that size allocate nothing and a series of growing heads leaves no
+// smaller buffers behind.
+func (b *AttentionBuf) Reserve(n, d int) {
+	np := RoundUp(n, attnNR)
+	b.kt = growF32(b.kt, d*np)
+	b.s = growF32(b.s, attnMR*np)
 }
 
 // growF32 returns s resized to n, reusing its array when large enough.

@@ -101,3 +101,54 @@ func BenchmarkGEMM(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGEMMLayers runs the four weight matrices of 12 BERT-base layers
+// (85 MB of int8 weights, each used once per pass) the way a forward pass
+// does, at 16 and 128 tokens, 1 thread: unlike BenchmarkGEMM, whose one
+// weight matrix stays in cache, this one pays for streaming the weights
+// from memory.
+func BenchmarkGEMMLayers(b *testing.B) {
+	old := KernelName()
+	defer SetKernel(old)
+	shapes := []struct{ n, k int }{{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}}
+	type gemmOp struct {
+		a    *Acts
+		w    *PackedWeights
+		bias []float32
+	}
+	for _, m := range []int{16, 128} {
+		rng := rand.New(rand.NewPCG(7, uint64(m)))
+		var ops []gemmOp
+		var total float64
+		for range 12 {
+			for _, s := range shapes {
+				a, w, bias := randGEMMInputsBits(rng, m, s.n, s.k, 7)
+				ops = append(ops, gemmOp{a, w, bias})
+				total += 2 * float64(m*s.n*s.k)
+			}
+		}
+		dst := make([]float32, m*3072)
+		for _, tierName := range Kernels() {
+			if tierName == KernelGeneric {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/M%d", tierName, m), func(b *testing.B) {
+				if err := SetKernel(tierName); err != nil {
+					b.Fatal(err)
+				}
+				pool := NewPool(1)
+				defer pool.Close()
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					for _, op := range ops {
+						pool.GEMM(dst[:m*op.w.N], op.a, op.w, op.bias)
+					}
+				}
+				b.ReportMetric(total*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+				if cpu := cpuSeconds() - cpu0; cpu > 0 {
+					b.ReportMetric(total*float64(b.N)/cpu/1e9, "GOPS/cpu-s")
+				}
+			})
+		}
+	}
+}

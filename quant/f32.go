@@ -109,8 +109,14 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 	inv := float32(1 / math.Sqrt(float64(variance+eps)))
 	done = 0
 	if n >= 8 && simd {
-		done = n &^ 7
-		lnApplyAVX2(&dst[0], &x[0], &gamma[0], &beta[0], done/8, mean, inv)
+		if n >= 16 && activeTier.Load().avx512 {
+			done = n &^ 15
+			lnApplyAVX512(&dst[0], &x[0], &gamma[0], &beta[0], done/16, mean, inv)
+		}
+		if rest := (n - done) &^ 7; rest > 0 {
+			lnApplyAVX2(&dst[done], &x[done], &gamma[done], &beta[done], rest/8, mean, inv)
+			done += rest
+		}
 	}
 	for i := done; i < n; i++ {
 		dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i]
@@ -134,6 +140,36 @@ func GELU(x []float32) {
 	for i := done; i < len(x); i++ {
 		v := x[i]
 		x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2))
+	}
+}
+
+// absMaxSIMD returns the largest |x[i]| (NaN ignored) of len(x) values (a
+// multiple of 8), with AVX-512 for whole blocks of 16 where the tier has
+// it. The maximum is exact in any order, so any split gives the same bits.
+func absMaxSIMD(x []float32) float32 {
+	done := 0
+	var m float32
+	if len(x) >= 16 && activeTier.Load().avx512 {
+		done = len(x) &^ 15
+		m = absMaxAVX512(&x[0], done/16)
+	}
+	if done < len(x) {
+		m = max(m, absMaxAVX2(&x[done], (len(x)-done)/8))
+	}
+	return m
+}
+
+// quantizeSIMD quantises len(x) values (a multiple of 8) with the SIMD
+// loops of the active tier: AVX-512 for whole blocks of 16 where the tier
+// has it, AVX2 for the rest. Element-wise, so any split gives the same bits.
+func quantizeSIMD(dst []int8, x []float32, inv float32) {
+	done := 0
+	if len(x) >= 16 && activeTier.Load().avx512 {
+		done = len(x) &^ 15
+		quantizeAVX512(&dst[0], &x[0], done/16, inv)
+	}
+	if done < len(x) {
+		quantizeAVX2(&dst[done], &x[done], (len(x)-done)/8, inv)
 	}
 }
 

@@ -126,6 +126,27 @@ func mulBlockR5AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 //go:noescape
 func mulBlockR6AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32)
 
+// absMaxAVX512 implements, with the reference's rounding and order:
+//
+//	m := float32(0); for i := range 16*blocks { if a := |x[i]|; a > m { m = a } }; return m   // NaN ignored
+//
+//go:noescape
+func absMaxAVX512(x *float32, blocks int) (ret float32)
+
+// quantizeAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]
+//
+//go:noescape
+func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32)
+
+// lnApplyAVX512 implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }
+//
+//go:noescape
+func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32)
+
 // geluAVX512 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }

@@ -32,3 +32,12 @@ func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, 
 	panic("quant: transposeAVX2 without amd64 assembly")
 }
 func geluAVX512(x *float32, blocks int) { panic("quant: geluAVX512 without amd64 assembly") }
+func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32) {
+	panic("quant: quantizeAVX512 without amd64 assembly")
+}
+func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
+	panic("quant: lnApplyAVX512 without amd64 assembly")
+}
+func absMaxAVX512(x *float32, blocks int) float32 {
+	panic("quant: absMaxAVX512 without amd64 assembly")
+}

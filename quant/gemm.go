@@ -94,14 +94,17 @@ func (p *Pool) gemm(dst []float32, a *Acts, w *PackedWeights, bias []float32, fl
 	g.panelsPer = cmp.Or(t.chunkPanels, panelsPerChunk)
 	g.rowsPer = RoundUp(min(cmp.Or(t.chunkRows, rowsPerChunk), m), t.mr)
 	g.mChunks = (m + g.rowsPer - 1) / g.rowsPer
-	if g.mChunks == 1 {
-		// One pass over the weights: each is read from memory once and
-		// used by few rows, so the kernels wait on memory and
-		// prefetching the next tile's weights pays.
-		g.flags |= flagPrefetch
+	panels := RoundUp(n, NR) / NR
+	parallel := p.Threads() > 1 && m*n*k >= serialOps
+	if want := 4 * p.Threads(); parallel && g.mChunks*((panels+g.panelsPer-1)/g.panelsPer) < want {
+		// Too few chunks to keep every thread busy to the end (a short
+		// batch is one row chunk): narrow them, down to one kernel call's
+		// panels.
+		per := (panels*g.mChunks + want - 1) / want
+		g.panelsPer = max(t.np, min(g.panelsPer, RoundUp(per, t.np)))
 	}
-	chunks := g.mChunks * ((RoundUp(n, NR)/NR + g.panelsPer - 1) / g.panelsPer)
-	if p.Threads() == 1 || chunks == 1 || m*n*k < serialOps {
+	chunks := g.mChunks * ((panels + g.panelsPer - 1) / g.panelsPer)
+	if !parallel || chunks == 1 {
 		for c := range chunks {
 			g.chunk(c, &j.s)
 		}
@@ -164,6 +167,7 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 			if i < extra {
 				rows++
 			}
+			k.pf = g.prefetch(mc, i)
 			k.a = &g.aData[r*kp]
 			k.as = &g.a.Scales[r]
 			k.dst = &g.dst[r*g.n+n0]
@@ -179,6 +183,29 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 		}
 		pn += np
 	}
+}
+
+// prefetch returns the kargs.pf of tile i of a chunk in row chunk mc: how
+// far ahead of its weights the kernel should prefetch, or 0. Weights come
+// from memory the first time a row chunk meets them, and a kernel that
+// loads them only then waits for every line. So, where the kernels can:
+//
+//   - with one row chunk (a short batch: each weight used by few rows, the
+//     kernels wait on memory), every tile prefetches the tile to its right;
+//   - otherwise the first tile of each panel group in the second row chunk
+//     prefetches the same panels of the next group, which the first row
+//     chunk will read next (consecutive chunks run down the rows of one
+//     group first), so that group arrives while this one is computed from
+//     cache.
+func (g *gemmCall) prefetch(mc, tile int) uintptr {
+	ldw := uintptr(g.kp * NR)
+	switch {
+	case g.mChunks == 1:
+		return uintptr(g.t.np) * ldw
+	case mc == 1 && tile == 0:
+		return uintptr(g.panelsPer) * ldw
+	}
+	return 0
 }
 
 // tailEpilogue finishes the columns [n0, N) of rows r.. from exact sums.

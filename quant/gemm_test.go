@@ -185,7 +185,7 @@ func TestKargsLayout(t *testing.T) {
 	var k kargs
 	offs := []uintptr{unsafe.Offsetof(k.a), unsafe.Offsetof(k.lda), unsafe.Offsetof(k.w), unsafe.Offsetof(k.ldw),
 		unsafe.Offsetof(k.ksteps), unsafe.Offsetof(k.dst), unsafe.Offsetof(k.ldd), unsafe.Offsetof(k.as),
-		unsafe.Offsetof(k.ws), unsafe.Offsetof(k.cs), unsafe.Offsetof(k.bias), unsafe.Offsetof(k.flags), unsafe.Offsetof(k.raw)}
+		unsafe.Offsetof(k.ws), unsafe.Offsetof(k.cs), unsafe.Offsetof(k.bias), unsafe.Offsetof(k.flags), unsafe.Offsetof(k.raw), unsafe.Offsetof(k.pf)}
 	for i, o := range offs {
 		require.Equal(t, uintptr(8*i), o, "field %d", i)
 	}

@@ -41,6 +41,11 @@ type kargs struct {
 	bias   *float32 // 80: bias from column n0 (unused without flagBias)
 	flags  uintptr  // 88: flag bits below
 	raw    *int32   // 96: with flagRaw, exact int32 sums [rows][panels*NR]
+	// pf, when not 0, asks kernels that can to prefetch into L2, as they
+	// load each line of weights, the line pf bytes further on (see
+	// gemmCall.prefetch); the target may lie past the matrix, where a
+	// prefetch does nothing.
+	pf uintptr // 104
 }
 
 // Micro-kernel flags.
@@ -48,9 +53,6 @@ const (
 	flagBias     = 1 // add bias[n] after the scale product
 	flagResidual = 2 // add the value already in dst last (dst += ...)
 	flagRaw      = 4 // store exact int32 sums to raw; no epilogue
-	// flagPrefetch asks kernels that can to prefetch the next tile's
-	// weights: GEMM sets it when few rows share each weight.
-	flagPrefetch = 8
 )
 
 // tier is one implementation of the GEMM micro-kernel. kern computes a tile

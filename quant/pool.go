@@ -36,8 +36,14 @@ type offer struct {
 	n   uint32 // chunk count of that generation
 }
 
+// MaxThreads caps the goroutines of one Pool: more would only add
+// scheduling and memory (each worker idles polling for work), and a
+// hostile or mistaken setting could otherwise start any number.
+const MaxThreads = 256
+
 // NewPool returns a pool that uses up to threads goroutines per call (the
-// caller included); threads <= 0 means runtime.GOMAXPROCS(0).
+// caller included); threads <= 0 means runtime.GOMAXPROCS(0). Either is
+// capped at MaxThreads.
 func NewPool(threads int) *Pool {
 	p := &Pool{work: make(chan offer, 64), free: make(chan *job, 64)}
 	p.SetThreads(threads)
@@ -45,11 +51,13 @@ func NewPool(threads int) *Pool {
 }
 
 // SetThreads changes how many goroutines later calls use (<= 0 means
-// GOMAXPROCS). Workers are started on demand and never stopped before Close.
+// GOMAXPROCS; at most MaxThreads). Workers are started on demand and never
+// stopped before Close.
 func (p *Pool) SetThreads(threads int) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	threads = min(threads, MaxThreads)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for ; p.started < threads-1 && !p.closed; p.started++ {

@@ -109,7 +109,7 @@ func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	done := 0
 	if simd {
 		done = len(x) &^ 7
-		amax = absMaxAVX2(&x[0], done/8)
+		amax = absMaxSIMD(x[:done])
 	}
 	for _, v := range x[done:] {
 		if a := float32(math.Abs(float64(v))); a > amax {
@@ -125,7 +125,7 @@ func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	scale := amax / levels
 	inv := levels / amax
 	if simd {
-		quantizeAVX2(&dst[0], &x[0], done/8, inv)
+		quantizeSIMD(dst[:done], x[:done], inv)
 	}
 	for i := done; i < len(x); i++ {
 		dst[i] = int8(roundHalfEven(x[i] * inv))

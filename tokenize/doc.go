@@ -26,6 +26,19 @@
 // is the reusable path: after warm-up it allocates nothing.
 // [Tokenizer.Decode] joins tokens back, merging "##" continuations.
 //
+// Input is untrusted, so the cost is bounded. The Context variants
+// ([Encoder.EncodeContext], [Tokenizer.EncodeContext], the batch
+// functions) look at their context every [CheckInterval] units of work (an
+// input byte, a byte hashed or a candidate tried by WordPiece, an added
+// token tried) and return ctx.Err() when it is done. WordPiece tries, for
+// each piece, only the candidates that fit in the longest vocabulary token,
+// so a word of n characters costs O(n * longest token) even when
+// max_input_chars_per_word allows words of 2^20 characters. A single text
+// that truncation will cut (MaxLength with LongestFirst or OnlyFirst, or
+// ErrorOnTruncate; not with overflowing windows) is tokenised only as far
+// as MaxLength needs, with the same result, so a huge text costs what its
+// first MaxLength tokens cost.
+//
 // The pipeline is Hugging Face's: added tokens typed in the text (such as
 // "[MASK]") are matched verbatim first, leftmost-longest, honouring
 // single_word/lstrip/rstrip (added tokens with normalized=true, as
@@ -105,8 +118,9 @@
 //
 // # Backends
 //
-// [Backend] is the interface Lepton needs. Building with -tags hftokenizers
-// adds HFTokenizer, backed by the Rust library through
-// github.com/daulet/tokenizers (cgo plus a prebuilt static library), used to
-// cross-check this package when that library is available.
+// [Backend] is the interface Lepton needs. The separate module
+// lepton/tokenize/hftokenizers (built with -tags hftokenizers) implements
+// it with the Rust library through github.com/daulet/tokenizers (cgo plus a
+// prebuilt static library), used to cross-check this package when that
+// library is available.
 package tokenize

@@ -95,6 +95,10 @@ type Encoding struct {
 	// EncodeOptions.ReturnOverflowing is set, each post-processed (special
 	// tokens, padding) like the main encoding.
 	Overflowing []Encoding
+	// Truncated reports that the input had more tokens than
+	// EncodeOptions.MaxLength and lost some to truncation, so that callers
+	// can say so instead of answering about a text they did not read.
+	Truncated bool
 }
 
 // Len returns the number of tokens.
@@ -105,6 +109,7 @@ func (e *Encoding) reset() {
 	e.AttentionMask, e.SpecialTokensMask = e.AttentionMask[:0], e.SpecialTokensMask[:0]
 	e.Offsets, e.Tokens = e.Offsets[:0], e.Tokens[:0]
 	e.Overflowing = e.Overflowing[:0]
+	e.Truncated = false
 }
 
 func (e *Encoding) push(id, typ int32, off [2]int, attn, special uint8) {
@@ -128,6 +133,7 @@ func (e *Encoding) clone() Encoding {
 		AttentionMask:     u8[:n:n],
 		SpecialTokensMask: u8[n : 2*n : 2*n],
 		Offsets:           append([][2]int(nil), e.Offsets...),
+		Truncated:         e.Truncated,
 	}
 	copy(c.IDs, e.IDs)
 	copy(c.TypeIDs, e.TypeIDs)
@@ -217,6 +223,17 @@ type Encoder struct {
 	// word, kept even when an over-long word stops storing characters.
 	longEnd int
 
+	// Stopping early (see tick and full). halt is set when the context
+	// is done (err holds why) or when the sequence being tokenised has
+	// reached limit tokens, beyond which nothing can be kept.
+	ctx      context.Context // nil: never cancelled
+	err      error           // ctx.Err() once seen
+	work     int             // units of work since the context was last checked
+	spent    int             // units of work of the current encode (read by tests)
+	limit    int             // stop the current sequence at this many tokens; 0: never
+	halt     bool
+	cutShort bool // the current sequence stopped at limit tokens
+
 	// Normalised-text buffer, used only by tokenizers with added tokens
 	// matched after normalisation (normalized=true).
 	buffering bool
@@ -237,16 +254,29 @@ func (t *Tokenizer) NewEncoder() *Encoder { return &Encoder{t: t} }
 
 // Encode encodes one text. The result is valid until the next call on e.
 func (e *Encoder) Encode(text string, opt EncodeOptions) (*Encoding, error) {
-	if err := e.encode(text, "", false, opt); err != nil {
-		return nil, err
-	}
-	return &e.out, nil
+	return e.EncodeContext(context.Background(), text, opt)
 }
 
 // EncodePair encodes a text pair (e.g. question and passage). The result is
 // valid until the next call on e.
 func (e *Encoder) EncodePair(a, b string, opt EncodeOptions) (*Encoding, error) {
-	if err := e.encode(a, b, true, opt); err != nil {
+	return e.EncodePairContext(context.Background(), a, b, opt)
+}
+
+// EncodeContext is Encode that gives up when ctx is done: it checks ctx
+// after every CheckInterval units of work (an input byte normalised, a
+// byte hashed or a vocabulary lookup made by WordPiece) and returns
+// ctx.Err(), so a huge text stops within milliseconds of its deadline.
+func (e *Encoder) EncodeContext(ctx context.Context, text string, opt EncodeOptions) (*Encoding, error) {
+	if err := e.encode(ctx, text, "", false, opt); err != nil {
+		return nil, err
+	}
+	return &e.out, nil
+}
+
+// EncodePairContext is EncodePair with EncodeContext's cancellation.
+func (e *Encoder) EncodePairContext(ctx context.Context, a, b string, opt EncodeOptions) (*Encoding, error) {
+	if err := e.encode(ctx, a, b, true, opt); err != nil {
 		return nil, err
 	}
 	return &e.out, nil
@@ -261,21 +291,33 @@ func (t *Tokenizer) getEncoder() *Encoder {
 
 // Encode encodes one text into a freshly allocated Encoding.
 func (t *Tokenizer) Encode(text string, opt EncodeOptions) (Encoding, error) {
-	return t.encodeFresh(text, "", false, opt)
+	return t.encodeFresh(context.Background(), text, "", false, opt)
 }
 
 // EncodePair encodes a text pair into a freshly allocated Encoding. Token
 // type ids follow the post-processing template (0 for a, 1 for b in BERT).
 func (t *Tokenizer) EncodePair(a, b string, opt EncodeOptions) (Encoding, error) {
-	return t.encodeFresh(a, b, true, opt)
+	return t.encodeFresh(context.Background(), a, b, true, opt)
+}
+
+// EncodeContext is Encode with the cancellation of
+// [Encoder.EncodeContext].
+func (t *Tokenizer) EncodeContext(ctx context.Context, text string, opt EncodeOptions) (Encoding, error) {
+	return t.encodeFresh(ctx, text, "", false, opt)
+}
+
+// EncodePairContext is EncodePair with the cancellation of
+// [Encoder.EncodeContext].
+func (t *Tokenizer) EncodePairContext(ctx context.Context, a, b string, opt EncodeOptions) (Encoding, error) {
+	return t.encodeFresh(ctx, a, b, true, opt)
 }
 
 // encodeFresh encodes with a pooled Encoder and returns a copy of the
 // result with its token strings.
-func (t *Tokenizer) encodeFresh(a, b string, pair bool, opt EncodeOptions) (Encoding, error) {
+func (t *Tokenizer) encodeFresh(ctx context.Context, a, b string, pair bool, opt EncodeOptions) (Encoding, error) {
 	e := t.getEncoder()
 	defer t.pool.Put(e)
-	if err := e.encode(a, b, pair, opt); err != nil {
+	if err := e.encode(ctx, a, b, pair, opt); err != nil {
 		return Encoding{}, err
 	}
 	c := e.out.clone()
@@ -286,7 +328,8 @@ func (t *Tokenizer) encodeFresh(a, b string, pair bool, opt EncodeOptions) (Enco
 // EncodeBatch encodes texts with up to workers goroutines (workers <= 0
 // means 1) and returns the encodings in input order. With PadLongest every
 // encoding is padded to the longest in the batch. ctx is checked between
-// texts; the first error stops the batch and is returned.
+// texts and inside each (see [Encoder.EncodeContext]); the first error
+// stops the batch and is returned.
 //
 // The encodings are carved out of a few batch-wide arrays (one per field)
 // to save allocations: each slice's capacity ends at its length, so
@@ -294,14 +337,14 @@ func (t *Tokenizer) encodeFresh(a, b string, pair bool, opt EncodeOptions) (Enco
 // alive keeps the whole batch's arrays alive (copy it out if that matters).
 func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opt EncodeOptions, workers int) ([]Encoding, error) {
 	return t.batch(ctx, len(texts), opt, workers, func(e *Encoder, i int) error {
-		return e.encode(texts[i], "", false, opt)
+		return e.encode(ctx, texts[i], "", false, opt)
 	})
 }
 
 // EncodePairBatch is EncodeBatch for text pairs.
 func (t *Tokenizer) EncodePairBatch(ctx context.Context, pairs [][2]string, opt EncodeOptions, workers int) ([]Encoding, error) {
 	return t.batch(ctx, len(pairs), opt, workers, func(e *Encoder, i int) error {
-		return e.encode(pairs[i][0], pairs[i][1], true, opt)
+		return e.encode(ctx, pairs[i][0], pairs[i][1], true, opt)
 	})
 }
 
@@ -310,6 +353,7 @@ func (t *Tokenizer) EncodePairBatch(ctx context.Context, pairs [][2]string, opt 
 // in full instead.
 type batchSpan struct {
 	worker, start, n int
+	truncated        bool
 	full             *Encoding
 }
 
@@ -364,7 +408,7 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 						spans[i] = batchSpan{full: &full}
 						continue
 					}
-					spans[i] = batchSpan{worker: w, start: e.flat.Len(), n: e.out.Len()}
+					spans[i] = batchSpan{worker: w, start: e.flat.Len(), n: e.out.Len(), truncated: e.out.Truncated}
 					e.flat.appendFrom(&e.out)
 				}
 			}
@@ -429,6 +473,7 @@ func (t *Tokenizer) batch(ctx context.Context, n int, opt EncodeOptions, workers
 			SpecialTokensMask: u8[total+pos : total+end : total+end],
 			Offsets:           offs[pos:end:end],
 			Tokens:            toks[pos:end:end],
+			Truncated:         sp.truncated,
 		}
 		src := &encs[sp.worker].flat
 		copy(o.IDs, src.IDs[sp.start:sp.start+sp.n])
@@ -458,8 +503,40 @@ func (e *Encoding) appendFrom(src *Encoding) {
 	e.Offsets = append(e.Offsets, src.Offsets...)
 }
 
+// CheckInterval is how many units of work (about one input byte each: a
+// byte normalised, a byte hashed or a vocabulary lookup made by WordPiece,
+// an added token tried) the Context encoders do between two looks at their
+// context.
+const CheckInterval = 16 << 10
+
+// tick accounts n units of work and, every CheckInterval units, looks at
+// the context; it reports whether encoding must stop (context done, or
+// the current sequence full, see full).
+func (e *Encoder) tick(n int) bool {
+	e.spent += n
+	if e.work += n; e.work >= CheckInterval {
+		e.work = 0
+		if e.ctx != nil && e.err == nil {
+			if err := e.ctx.Err(); err != nil {
+				e.err, e.halt = err, true
+			}
+		}
+	}
+	return e.halt
+}
+
+// full marks the current sequence as complete once it holds limit tokens:
+// the tokens already pushed are final (WordPiece works word by word), and
+// truncation would drop any later ones.
+func (e *Encoder) full() bool {
+	if e.limit > 0 && len(e.cur.ids) >= e.limit {
+		e.halt, e.cutShort = true, true
+	}
+	return e.halt
+}
+
 // encode runs the whole pipeline into e.out.
-func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
+func (e *Encoder) encode(ctx context.Context, a, b string, pair bool, opt EncodeOptions) error {
 	t := e.t
 	if opt.MaxLength < 0 || opt.Stride < 0 || opt.PadTo < 0 || opt.PadToMultipleOf < 0 {
 		return fmt.Errorf("%w: negative MaxLength, Stride, PadTo or PadToMultipleOf", ErrInvalid)
@@ -473,21 +550,47 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	if opt.Padding != NoPadding && t.pad < 0 {
 		return fmt.Errorf("%w: padding requested but the tokenizer has no padding token", ErrInvalid)
 	}
-	e.a.reset()
-	e.b.reset()
-	e.tokenize(a, &e.a)
-	if pair {
-		e.tokenize(b, &e.b)
-	}
 	nAdded := t.nSingle
 	if pair {
 		nAdded = t.nPair
+	}
+	e.ctx, e.err, e.work, e.spent, e.halt, e.cutShort, e.limit = ctx, nil, 0, 0, false, false, 0
+	if ctx != nil && ctx.Done() == nil {
+		e.ctx = nil // never cancelled: skip the checks
+	}
+	defer func() { e.ctx = nil }() // do not keep the caller's context alive
+	if e.ctx != nil {
+		if err := e.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	// A single text that will be cut to MaxLength needs only its first
+	// MaxLength-nAdded tokens, plus one to know it was longer: stop there
+	// instead of tokenising a huge text to throw almost all of it away.
+	// (Pairs need both full lengths to split the room between them, and
+	// overflowing windows need every token.)
+	if !pair && opt.MaxLength > 0 && !opt.ReturnOverflowing && opt.MaxLength >= nAdded &&
+		(opt.ErrorOnTruncate || opt.Truncation == LongestFirst || opt.Truncation == OnlyFirst) {
+		e.limit = opt.MaxLength - nAdded + 1
+	}
+	e.a.reset()
+	e.b.reset()
+	e.word, e.chars = e.word[:0], e.chars[:0] // a cancelled call may have left a word
+	e.tokenize(a, &e.a)
+	if pair && !e.halt {
+		e.tokenize(b, &e.b)
+	}
+	if e.err != nil {
+		return e.err
 	}
 	la, lb := len(e.a.ids), len(e.b.ids)
 	e.winA = append(e.winA[:0], [2]int{0, la})
 	e.winB = append(e.winB[:0], [2]int{0, lb})
 	if opt.MaxLength > 0 && la+lb+nAdded > opt.MaxLength {
 		if opt.ErrorOnTruncate {
+			if e.cutShort {
+				return fmt.Errorf("%w: more than %d tokens (MaxLength)", ErrTooLong, opt.MaxLength)
+			}
 			return fmt.Errorf("%w: %d tokens > MaxLength %d", ErrTooLong, la+lb+nAdded, opt.MaxLength)
 		}
 		if opt.Truncation != DoNotTruncate {
@@ -498,6 +601,7 @@ func (e *Encoder) encode(a, b string, pair bool, opt EncodeOptions) error {
 	}
 	e.out.reset()
 	e.assemble(&e.out, e.winA[0], e.winB[0], true, true, pair)
+	e.out.Truncated = e.winA[0] != [2]int{0, la} || e.winB[0] != [2]int{0, lb}
 	if opt.ReturnOverflowing && (len(e.winA) > 1 || len(e.winB) > 1) {
 		// Pairs overflow as a cross product of both sequences' windows;
 		// bound it so that hostile input cannot demand millions of
@@ -694,8 +798,8 @@ func (e *Encoder) overflow(pair bool) {
 func (e *Encoder) tokenize(text string, dst *seq) {
 	e.cur = dst
 	pos := 0
-	for {
-		ms, me, id, ok := e.t.findAdded(text, pos)
+	for !e.halt {
+		ms, me, id, ok := e.findAdded(text, pos)
 		end := ms
 		if !ok {
 			end = len(text)
@@ -705,23 +809,32 @@ func (e *Encoder) tokenize(text string, dst *seq) {
 		} else {
 			e.normalize(text, pos, end)
 		}
-		if !ok {
+		if !ok || e.halt {
 			return
 		}
 		dst.push(id, ms, me)
+		e.full()
 		pos = me
 	}
 }
 
 // findAdded finds the leftmost-longest added token in text[from:], honouring
-// single_word, lstrip and rstrip like Hugging Face's AddedVocabulary.
-func (t *Tokenizer) findAdded(text string, from int) (start, end int, id int32, ok bool) {
+// single_word, lstrip and rstrip like Hugging Face's AddedVocabulary. When
+// the context stops the scan it reports no match (e.halt is then set).
+func (e *Encoder) findAdded(text string, from int) (start, end int, id int32, ok bool) {
+	t := e.t
 	if len(t.added) == 0 {
 		return 0, 0, 0, false
 	}
 	for i := from; i < len(text); i++ {
 		if !t.addedFirst[text[i]] {
+			if e.tick(1) {
+				return 0, 0, 0, false
+			}
 			continue
+		}
+		if e.tick(len(t.added)) {
+			return 0, 0, 0, false
 		}
 		best, bestLen := -1, 0
 		for k := range t.added {
@@ -800,14 +913,17 @@ func (e *Encoder) normalize(text string, from, to int) {
 	cjk := t.flags&flagHandleCJK != 0
 	strip := t.flags&flagStripAccents != 0
 	lower := t.flags&flagLowercase != 0
-	for i := from; i < to; {
+	for i := from; i < to && !e.halt; {
 		c := text[i]
 		if c < utf8.RuneSelf {
 			// ASCII fast path: nothing decomposes, only A-Z lowercase.
 			switch asciiClass[c] {
 			case aWord:
-				j := i
-				for ; j < to; j++ {
+				// At most CheckInterval bytes per pass, so the context
+				// is seen inside a huge word too; the word simply
+				// continues on the next pass.
+				j, stop := i, min(to, i+CheckInterval)
+				for ; j < stop; j++ {
 					c := text[j]
 					if c >= utf8.RuneSelf || asciiClass[c] != aWord {
 						break
@@ -822,6 +938,7 @@ func (e *Encoder) normalize(text string, from, to int) {
 					e.chars = append(e.chars, charInfo{end: len(e.word), os: j, oe: j + 1})
 				}
 				e.longEnd = j
+				e.tick(j - i)
 				i = j
 				continue
 			case aSpace:
@@ -839,12 +956,14 @@ func (e *Encoder) normalize(text string, from, to int) {
 					e.flush()
 				}
 			}
+			e.tick(1)
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[i:to])
 		os, oe := i, i+size
 		i += size
+		e.tick(size)
 		if clean {
 			if r == utf8.RuneError || isControl(r) {
 				continue
@@ -862,7 +981,9 @@ func (e *Encoder) normalize(text string, from, to int) {
 			e.flush()
 		}
 	}
-	e.flush()
+	if !e.halt {
+		e.flush()
+	}
 }
 
 // stripLowerEmit emits one input character r (src is its original bytes,
@@ -947,13 +1068,18 @@ func (e *Encoder) appendChar(r rune, os, oe int) {
 // with the continuing-subword prefix on non-initial pieces; a word with an
 // unmatched remainder, or longer than max_input_chars_per_word, becomes a
 // single unknown token spanning the whole word.
+//
+// Each piece tries only the candidates that fit in the longest vocabulary
+// token (maxTokLen bytes), so a word of n characters costs
+// O(n * maxTokLen), not O(n^2): tokenizer.json may allow words of up to
+// 2^20 characters.
 func (e *Encoder) flush() {
 	nch := len(e.chars)
 	if nch == 0 {
 		return
 	}
 	t, dst, word, chars := e.t, e.cur, e.word, e.chars
-	defer func() { e.word, e.chars = e.word[:0], e.chars[:0] }()
+	defer func() { e.word, e.chars = e.word[:0], e.chars[:0]; e.full() }()
 	if nch > t.maxChars {
 		dst.push(t.unk, chars[0].os, e.longEnd)
 		return
@@ -971,22 +1097,24 @@ func (e *Encoder) flush() {
 		if start > 0 {
 			h, extra = t.prefixHash, plen
 		}
-		b := startByte
-		for c := start; c < nch; c++ {
-			for ; b < chars[c].end; b++ {
+		// Hash the candidates start..last-1: the ones no longer than
+		// the longest token.
+		b, last := startByte, start
+		for ; last < nch && chars[last].end-startByte+extra <= t.maxTokLen; last++ {
+			for ; b < chars[last].end; b++ {
 				h = (h ^ uint32(word[b])) * fnvPrime
 			}
-			hs[c] = h
+			hs[last] = h
 		}
 		found, foundID := -1, int32(0)
-		for c := nch - 1; c >= start; c-- {
-			if chars[c].end-startByte+extra > t.maxTokLen {
-				continue
-			}
+		for c := last - 1; c >= start; c-- {
 			if id, ok := t.lookup(hs[c], start > 0, word[startByte:chars[c].end]); ok {
 				found, foundID = c, id
 				break
 			}
+		}
+		if e.tick(b-startByte+last-start) && e.err != nil {
+			return // cancelled: the caller returns e.err
 		}
 		if found < 0 {
 			dst.ids, dst.offs = dst.ids[:mark], dst.offs[:mark]
@@ -1016,6 +1144,9 @@ func (e *Encoder) normalizeChars(text string, from, to int) {
 		r, size := utf8.DecodeRuneInString(text[i:to])
 		os, oe := i, i+size
 		i += size
+		if e.tick(size) && e.err != nil {
+			return
+		}
 		if clean {
 			if r == 0 || r == utf8.RuneError || isControl(r) {
 				continue
@@ -1042,6 +1173,9 @@ func (e *Encoder) normalizeChars(text string, from, to int) {
 func (e *Encoder) normalizeWithAdded(text string, from, to int) {
 	e.nbuf = e.nbuf[:0]
 	e.normalizeChars(text, from, to)
+	if e.halt {
+		return
+	}
 	e.nstr, e.nstart = e.nstr[:0], e.nstart[:0]
 	for _, c := range e.nbuf {
 		e.nstart = append(e.nstart, len(e.nstr))
@@ -1050,6 +1184,9 @@ func (e *Encoder) normalizeWithAdded(text string, from, to int) {
 	e.nstart = append(e.nstart, len(e.nstr))
 	feed := func(lo, hi int) {
 		for _, c := range e.nbuf[lo:hi] {
+			if e.halt {
+				return
+			}
 			e.emit(c.r, c.os, c.oe)
 		}
 		e.flush()
@@ -1061,7 +1198,15 @@ func (e *Encoder) normalizeWithAdded(text string, from, to int) {
 	// normaliser carry the ideograph's span).
 	e.nmatch = e.nmatch[:0]
 	for i := 0; i < len(e.nbuf); {
-		k, n := e.t.matchNormAdded(e.nstr[e.nstart[i]:])
+		rest := e.nstr[e.nstart[i]:]
+		k, n := e.t.matchNormAdded(rest)
+		cost := 1
+		if len(rest) > 0 && e.t.normFirst[rest[0]] {
+			cost += len(e.t.added) // matchNormAdded tried every added token
+		}
+		if e.tick(cost) && e.err != nil {
+			return
+		}
 		if k < 0 {
 			i++
 			continue
@@ -1093,10 +1238,16 @@ func (e *Encoder) normalizeWithAdded(text string, from, to int) {
 		if s > done {
 			feed(done, s)
 		}
+		if e.halt {
+			return
+		}
 		e.cur.push(a.id, e.nbuf[s].os, e.nbuf[en-1].oe)
+		e.full()
 		done, prevEnd = max(done, en), m[1]
 	}
-	feed(done, len(e.nbuf))
+	if !e.halt {
+		feed(done, len(e.nbuf))
+	}
 }
 
 // matchNormAdded returns the index in t.added of the longest normalized

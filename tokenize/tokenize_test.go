@@ -201,25 +201,28 @@ func TestTruncationStrategies(t *testing.T) {
 		err  error
 		pair bool
 		lenA int
+		// trunc: Encoding.Truncated, set when tokens were cut (not when
+		// the input fits, nor under DoNotTruncate).
+		trunc bool
 	}{
-		{"no limit", EncodeOptions{}, 13, nil, true, 6},
-		{"fits exactly", EncodeOptions{MaxLength: 13}, 13, nil, true, 6},
-		{"only first", EncodeOptions{MaxLength: 10, Truncation: OnlyFirst}, 10, nil, true, 3},
-		{"only second", EncodeOptions{MaxLength: 10, Truncation: OnlySecond}, 10, nil, true, 6},
-		{"only second too short", EncodeOptions{MaxLength: 5, Truncation: OnlySecond}, 0, ErrTooLong, true, 0},
-		{"do not truncate", EncodeOptions{MaxLength: 5, Truncation: DoNotTruncate}, 13, nil, true, 6},
-		{"error on truncate", EncodeOptions{MaxLength: 12, ErrorOnTruncate: true}, 0, ErrTooLong, true, 0},
-		{"max below specials", EncodeOptions{MaxLength: 2}, 0, ErrInvalid, true, 0},
-		{"max equals specials", EncodeOptions{MaxLength: 3}, 3, nil, true, 0},
+		{"no limit", EncodeOptions{}, 13, nil, true, 6, false},
+		{"fits exactly", EncodeOptions{MaxLength: 13}, 13, nil, true, 6, false},
+		{"only first", EncodeOptions{MaxLength: 10, Truncation: OnlyFirst}, 10, nil, true, 3, true},
+		{"only second", EncodeOptions{MaxLength: 10, Truncation: OnlySecond}, 10, nil, true, 6, true},
+		{"only second too short", EncodeOptions{MaxLength: 5, Truncation: OnlySecond}, 0, ErrTooLong, true, 0, false},
+		{"do not truncate", EncodeOptions{MaxLength: 5, Truncation: DoNotTruncate}, 13, nil, true, 6, false},
+		{"error on truncate", EncodeOptions{MaxLength: 12, ErrorOnTruncate: true}, 0, ErrTooLong, true, 0, false},
+		{"max below specials", EncodeOptions{MaxLength: 2}, 0, ErrInvalid, true, 0, false},
+		{"max equals specials", EncodeOptions{MaxLength: 3}, 3, nil, true, 0, true},
 		// Hugging Face empties every sequence when only the specials fit,
 		// whatever the strategy.
-		{"max equals specials only first", EncodeOptions{MaxLength: 3, Truncation: OnlyFirst}, 3, nil, true, 0},
-		{"single max equals specials only second", EncodeOptions{MaxLength: 2, Truncation: OnlySecond}, 2, nil, false, 0},
-		{"bad strategy", EncodeOptions{Truncation: 7}, 0, ErrInvalid, false, 0},
-		{"bad padding", EncodeOptions{Padding: -1}, 0, ErrInvalid, false, 0},
-		{"single", EncodeOptions{MaxLength: 4}, 4, nil, false, 2},
-		{"single only second", EncodeOptions{MaxLength: 4, Truncation: OnlySecond}, 0, ErrInvalid, false, 0},
-		{"stride too large", EncodeOptions{MaxLength: 4, Stride: 2}, 0, ErrInvalid, false, 0},
+		{"max equals specials only first", EncodeOptions{MaxLength: 3, Truncation: OnlyFirst}, 3, nil, true, 0, true},
+		{"single max equals specials only second", EncodeOptions{MaxLength: 2, Truncation: OnlySecond}, 2, nil, false, 0, true},
+		{"bad strategy", EncodeOptions{Truncation: 7}, 0, ErrInvalid, false, 0, false},
+		{"bad padding", EncodeOptions{Padding: -1}, 0, ErrInvalid, false, 0, false},
+		{"single", EncodeOptions{MaxLength: 4}, 4, nil, false, 2, true},
+		{"single only second", EncodeOptions{MaxLength: 4, Truncation: OnlySecond}, 0, ErrInvalid, false, 0, false},
+		{"stride too large", EncodeOptions{MaxLength: 4, Stride: 2}, 0, ErrInvalid, false, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -243,6 +246,7 @@ func TestTruncationStrategies(t *testing.T) {
 				}
 			}
 			assert.Equal(t, c.lenA, na)
+			assert.Equal(t, c.trunc, enc.Truncated, "Truncated")
 		})
 	}
 }
@@ -342,6 +346,16 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 1}, 2)
 	assert.ErrorIs(t, err, ErrInvalid)
+	// Truncated travels through the batch's carving: "unaffable, cafe!"
+	// has 6 tokens, "a b c" 3; with room for 3 only the first is cut.
+	got, err = tk.EncodeBatch(context.Background(), texts, EncodeOptions{MaxLength: 5}, 2)
+	require.NoError(t, err)
+	for i, text := range texts {
+		want, err := tk.Encode(text, EncodeOptions{MaxLength: 5})
+		require.NoError(t, err)
+		assert.Equal(t, want, got[i], "text %d", i)
+		assert.Equal(t, i == 2, got[i].Truncated, "text %d", i)
+	}
 }
 
 func TestEncoderZeroAlloc(t *testing.T) {

@@ -400,6 +400,9 @@ func FromBinary(data []byte) (*Tokenizer, error) {
 	}
 	t.offs = r.bytes(4 * (n + 1))
 	t.strs = r.bytes(strBytes)
+	// No token is longer than the string table: a larger recorded maximum
+	// would only make WordPiece try candidates that cannot match.
+	t.maxTokLen = min(t.maxTokLen, len(t.strs))
 	if r.err == nil && uint64(tableSize)*4 > uint64(len(data)) {
 		return nil, fmt.Errorf("%w: hash table does not fit", ErrInvalid)
 	}

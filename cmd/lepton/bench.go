@@ -18,8 +18,8 @@ import (
 
 	"lepton"
 	"lepton/internal/bert"
-	"lepton/internal/lepfile"
 	"lepton/internal/synth"
+	"lepton/models/clinic"
 	"lepton/quant"
 )
 
@@ -74,7 +74,7 @@ type benchFlags struct {
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error) {
 	var f benchFlags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&f.model, "m", "", "model file (.lep)")
+	fs.StringVar(&f.model, "m", "", "model file (.lep; default, without --synthetic: the built-in clinic model)")
 	fs.StringVar(&f.synthetic, "synthetic", "", "benchmark a deterministic random-weight model of this shape: minilm, base or tiny")
 	fs.IntVar(&f.seq, "seq", 128, "tokens per sequence, [CLS] and [SEP] included")
 	fs.IntVar(&f.batch, "batch", 1, "sequences per call")
@@ -85,15 +85,15 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, []int, error)
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs first")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
-	pos, err := parseArgs(fs, args, stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]\n")
+	pos, err := parseArgs(fs, args, stderr, "usage: lepton bench [-m MODEL | --synthetic minilm|base|tiny] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]\nWithout -m or --synthetic, times the built-in clinic model.\n")
 	if err != nil {
 		return f, nil, err // flag.ErrHelp after printing the usage, or an errUsage
 	}
 	if len(pos) != 0 {
 		return f, nil, errUsage{fmt.Sprintf("unexpected arguments %q", pos)}
 	}
-	if (f.model == "") == (f.synthetic == "") {
-		return f, nil, errUsage{"exactly one of -m and --synthetic is required"}
+	if f.model != "" && f.synthetic != "" {
+		return f, nil, errUsage{"give -m MODEL or --synthetic SHAPE, not both"}
 	}
 	if f.actBits != 7 && f.actBits != 8 {
 		return f, nil, errUsage{fmt.Sprintf("--act-bits %d: want 7 or 8", f.actBits)}
@@ -152,9 +152,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	} else {
 		m, openMS, closer, err = openModelFile(f.model)
 		if err != nil {
-			return err
+			return modelFileError(f.model, err)
 		}
 		name = f.model
+		if name == "" {
+			name = clinic.Name
+		}
 	}
 	defer closer()
 	if max := slices.Max(lengths); max > m.Config.MaxPositions {
@@ -175,7 +178,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	emb := make([]float32, m.Config.Hidden)
+	emb := make([]float32, pool.Dim(m.Config.Hidden)) // several pooling modes concatenate
 	infer := func() error {
 		if err := m.Forward(ctx, ws, seqs); err != nil {
 			return err
@@ -193,7 +196,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if f.cpuprof != "" {
 		pf, err := os.Create(f.cpuprof)
 		if err != nil {
-			return err
+			return flagError("cpuprofile", err)
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
@@ -294,14 +297,16 @@ func openSynthetic(spec synth.Spec) (*bert.Model, string, float64, func(), error
 // shares its page cache), because the public API takes texts while
 // benchmarks need exact token ids. Validation touches only the header and
 // directory, so the second mapping adds a few pages.
+//
+// An empty path is the built-in clinic model (openModel, openLep).
 func openModelFile(path string) (*bert.Model, float64, func(), error) {
 	t0 := time.Now()
-	pub, err := lepton.Open(path, lepton.WithThreads(1))
+	pub, err := openModel(path, lepton.WithThreads(1))
 	if err != nil {
 		return nil, 0, nil, err
 	}
 	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
-	f, err := lepfile.Open(path)
+	f, _, err := openLep(path)
 	if err != nil {
 		pub.Close()
 		return nil, 0, nil, err

@@ -21,7 +21,7 @@ func TestBenchFlags(t *testing.T) {
 		{"defaults", []string{"--synthetic", "tiny"}, []int{128}, false},
 		{"batch", []string{"--synthetic", "tiny", "--seq", "16", "--batch", "3"}, []int{16, 16, 16}, false},
 		{"lengths", []string{"-m", "x.lep", "--lengths", "2, 9,40"}, []int{2, 9, 40}, false},
-		{"neither source", []string{"--seq", "16"}, nil, true},
+		{"neither source: the built-in model", []string{"--seq", "16"}, []int{16}, false},
 		{"both sources", []string{"-m", "x", "--synthetic", "tiny"}, nil, true},
 		{"short length", []string{"--synthetic", "tiny", "--lengths", "16,1"}, nil, true},
 		{"bad length", []string{"--synthetic", "tiny", "--lengths", "16,x"}, nil, true},
@@ -56,12 +56,12 @@ func TestBenchHelpAndArgs(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 		require.Empty(t, stdout)
 		lines := strings.Split(stderr, "\n")
-		require.Equal(t, "usage: lepton bench [-m MODEL | --synthetic minilm|base] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]", lines[0])
+		require.Equal(t, "usage: lepton bench [-m MODEL | --synthetic minilm|base|tiny] [--seq N --batch B | --lengths L1,L2,...] [--threads T] [--act-bits 7|8] [--runs R] [--json]", lines[0])
 		for _, f := range flags {
 			require.Contains(t, lines, "  "+f, h)
 		}
 		require.Contains(t, stderr, fmt.Sprintf("worker threads per inference (default %d)", runtime.GOMAXPROCS(0)))
-		require.Len(t, lines, 1+2*len(flags)+1, "usage line, two lines per flag, final newline")
+		require.Len(t, lines, 2+2*len(flags)+1, "usage and default-model lines, two lines per flag, final newline")
 	}
 	for _, tc := range []struct {
 		args []string

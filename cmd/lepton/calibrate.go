@@ -93,14 +93,18 @@ func runCalibrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	ss, err := fairness.ReadFile(df.in)
 	if err != nil {
-		return err
+		return fileError("in", df.in, err)
+	}
+	if k := len(ss[0].Probs); m != fairness.Temperature && k != 2 {
+		// The method given cannot apply to these scores: a usage error.
+		return usagef("--method %s needs binary scores, %s has %d classes (use temperature)", m, df.in, k)
 	}
 	a, err := fairness.NewCalibrationArtefact(ss, m, df.minGroup)
 	if err != nil {
-		return err
+		return fileError("in", df.in, err)
 	}
 	if err := a.Save(df.out); err != nil {
-		return err
+		return fileError("out", df.out, err)
 	}
 	c := a.Calibration
 	fmt.Fprintf(stdout, "%s calibration of %d rows, %d classes, %d groups -> %s\n", m, a.FitRows, a.Classes, len(a.Groups), df.out)

@@ -3,7 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
+	"slices"
+	"strings"
 
 	"lepton"
 	"lepton/fairness"
@@ -17,17 +18,19 @@ type fairFlags struct {
 	group, calibration, unknown string
 	thresholds, requestID       string
 
-	policy    fairness.UnknownGroupPolicy
-	calDigest string             // Digest of --calibration, "" without
-	thr       *fairness.Artefact // --thresholds, nil without
+	policy        fairness.UnknownGroupPolicy
+	calDigest     string             // Digest of --calibration, "" without
+	calClasses    int                // classes of --calibration
+	thr           *fairness.Artefact // --thresholds, nil without
+	positiveLabel string             // the label one-vs-rest --thresholds decide on, "" for binary rules
 }
 
 func (f *fairFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", "", "group of every input (age band, site, ...), used by --calibration and --thresholds")
 	fs.StringVar(&f.calibration, "calibration", "", "calibration artefact (lepton calibrate): print per-group calibrated probabilities")
 	fs.StringVar(&f.unknown, "unknown-group", "error", "a --group the artefacts do not know: error or fallback (global fit)")
-	fs.StringVar(&f.thresholds, "thresholds", "", "thresholds artefact (lepton fairness threshold): decide each input with the group's fair rule (binary models)")
-	fs.StringVar(&f.requestID, "request-id", "", "request id whose HMAC is the decision's coin (--thresholds); input i of several uses ID#i")
+	fs.StringVar(&f.thresholds, "thresholds", "", "thresholds artefact (lepton fairness threshold): decide each input with the group's fair rule (binary, or one-vs-rest for one label)")
+	fs.StringVar(&f.requestID, "request-id", "", "request id whose HMAC is the decision's coin (--thresholds); argument N of several and line N of a stream use ID#N")
 }
 
 // options returns the call options the flags ask for and loads the
@@ -67,29 +70,72 @@ func (f *fairFlags) options(private bool) ([]lepton.CallOption, error) {
 		opts = append(opts, lepton.WithGroups(f.group))
 	}
 	if f.calibration != "" {
-		a, err := loadArtefact(f.calibration, fairness.KindCalibration) // fairness.go
+		a, err := loadArtefact("calibration", f.calibration, fairness.KindCalibration) // fairness.go
 		if err != nil {
+			return nil, err
+		}
+		if err := f.knownGroup(a, "calibration"); err != nil {
 			return nil, err
 		}
 		if f.calDigest, err = a.Digest(); err != nil {
 			return nil, err
 		}
+		f.calClasses = a.Classes
 		opts = append(opts, lepton.WithCalibration(a, policy))
 	}
 	if f.thresholds != "" {
-		a, err := loadArtefact(f.thresholds, fairness.KindThresholds)
+		a, err := loadArtefact("thresholds", f.thresholds, fairness.KindThresholds)
 		if err != nil {
 			return nil, err
 		}
 		// Rules fitted on calibrated scores are wrong on raw ones and
 		// vice versa: the artefact names the calibration it expects.
 		if want := a.Thresholds.CalibrationSHA256; want != f.calDigest {
-			return nil, fmt.Errorf("%s: %w: the rules were fitted on scores calibrated by artefact %q, this run applies %q (--calibration)",
-				f.thresholds, fairness.ErrUnsupported, orNone(want), orNone(f.calDigest))
+			return nil, usagef("--thresholds %s: the rules were fitted on scores calibrated by artefact %q, this run applies %q (--calibration)",
+				f.thresholds, orNone(want), orNone(f.calDigest))
+		}
+		if err := f.knownGroup(a, "thresholds"); err != nil {
+			return nil, err
 		}
 		f.thr = a
 	}
 	return opts, nil
+}
+
+// knownGroup refuses a --group the artefact of flag name does not know,
+// unless --unknown-group fallback asks for its global fit: the group is a
+// flag value, so this is a usage error found before any text is run.
+func (f *fairFlags) knownGroup(a *fairness.Artefact, name string) error {
+	if f.group == "" || f.policy == fairness.UnknownFallback || slices.Contains(a.Groups, fairness.CanonicalGroup(f.group)) {
+		return nil
+	}
+	return usagef("--group %q: unknown group: the --%s artefact has groups %s (--unknown-group fallback uses its global fit)",
+		f.group, name, strings.Join(a.Groups, ", "))
+}
+
+// checkModel refuses artefacts whose shape does not fit the model's
+// labels, before any text is run: a calibration needs one class per
+// label, binary decision rules a 2-label model, and one-vs-rest rules a
+// model with as many labels as they were fitted on.
+func (f *fairFlags) checkModel(labels []string) error {
+	if f.calibration != "" && f.calClasses != len(labels) {
+		return usagef("--calibration %s has %d classes, the model %d labels", f.calibration, f.calClasses, len(labels))
+	}
+	if f.thr == nil {
+		return nil
+	}
+	switch {
+	case f.thr.Thresholds.PositiveClass == nil && len(labels) != 2:
+		return usagef("--thresholds %s holds binary decision rules and the model has %d labels: fit one-vs-rest rules for the label to decide on, with 'lepton fairness threshold --positive K' on scores with one column per label (lepton eval --out-scores)",
+			f.thresholds, len(labels))
+	case f.thr.Classes != len(labels):
+		return usagef("--thresholds %s was fitted on scores of %d classes, the model has %d labels", f.thresholds, f.thr.Classes, len(labels))
+	}
+	f.positiveLabel = ""
+	if f.thr.Thresholds.PositiveClass != nil {
+		f.positiveLabel = labels[*f.thr.Thresholds.PositiveClass]
+	}
+	return nil
 }
 
 func orNone(digest string) string {
@@ -103,15 +149,23 @@ func orNone(digest string) string {
 // coin came from and everything needed to audit it (fairness.Decision).
 type decisionJSON struct {
 	RequestID string `json:"request_id"`
+	// Label is the label one-vs-rest rules decide on ("is the input
+	// Malaria?"); absent for binary rules.
+	Label string `json:"label,omitempty"`
 	fairness.Decision
 }
 
-// word is the decision in text output.
+// word is the decision in text output: decision=positive, or for
+// one-vs-rest rules decision[LABEL]=positive.
 func (d *decisionJSON) word() string {
+	w := "negative"
 	if d.Positive {
-		return "positive"
+		w = "positive"
 	}
-	return "negative"
+	if d.Label != "" {
+		return "decision[" + d.Label + "]=" + w
+	}
+	return "decision=" + w
 }
 
 // decisionAt returns decs[i], or nil without --thresholds.
@@ -123,24 +177,22 @@ func decisionAt(decs []*decisionJSON, i int) *decisionJSON {
 }
 
 // decide returns the --thresholds decision of each classification (nil
-// without --thresholds). Input i of n > 1 uses request id ID#i (1-based),
-// so that every input has its own coin and one input can be re-decided
-// alone.
-func (f *fairFlags) decide(cs []lepton.Classification) ([]*decisionJSON, error) {
+// without --thresholds; nil entries for skipped inputs), with the request
+// ids of requestIDs (classify.go).
+func (f *fairFlags) decide(cs []lepton.Classification, ids []string, labels []string) ([]*decisionJSON, error) {
 	if f.thr == nil {
 		return nil, nil
 	}
 	out := make([]*decisionJSON, len(cs))
 	for i, c := range cs {
-		id := f.requestID
-		if len(cs) > 1 {
-			id += "#" + strconv.Itoa(i+1)
+		if c.Probs == nil {
+			continue // skipped input
 		}
-		d, err := c.Decide(f.thr, f.group, nil, id, f.policy)
+		d, err := c.Decide(f.thr, f.group, nil, ids[i], f.policy)
 		if err != nil {
-			return nil, fmt.Errorf("input %d: %w", i+1, err)
+			return nil, fmt.Errorf("request %s: %w", ids[i], err)
 		}
-		out[i] = &decisionJSON{RequestID: id, Decision: d}
+		out[i] = &decisionJSON{RequestID: ids[i], Label: f.positiveLabel, Decision: d}
 	}
 	return out, nil
 }

@@ -25,7 +25,9 @@ func TestClassifyCalibrationCLI(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	var raw classifyJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &raw))
-	nl := len(raw.Probs)
+	labels := modelLabels(t, model)
+	rawProbs := probsOf(t, labels, raw)
+	nl := len(rawProbs)
 
 	// A temperature artefact for nl classes with groups "night" (T>1)
 	// and "day".
@@ -59,18 +61,22 @@ func TestClassifyCalibrationCLI(t *testing.T) {
 	// Calibrated p_k is proportional to raw p_k^(1/T).
 	want := make([]float64, nl)
 	var sum float64
-	for k, p := range raw.Probs {
+	for k, p := range rawProbs {
 		want[k] = math.Pow(float64(p), 1/temp)
 		sum += want[k]
 	}
+	gotProbs := probsOf(t, labels, got)
 	for k := range want {
-		require.InDelta(t, want[k]/sum, float64(got.Probs[k]), 1e-5)
+		require.InDelta(t, want[k]/sum, float64(gotProbs[k]), 1e-5)
 	}
+	require.Equal(t, gotProbs[got.Index], *got.Score)
 	require.Equal(t, raw.Index, got.Index)
 
+	// A --group the artefact does not know is a bad flag value, found
+	// before any text runs.
 	code, _, errs = runCLI("", "classify", "-m", model, "--group", "weekend", "--calibration", cal, "x")
-	require.Equal(t, 1, code)
-	require.Contains(t, errs, "unknown group")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, `--group "weekend": unknown group: the --calibration artefact has groups day, night`)
 	code, _, errs = runCLI("", "classify", "-m", model, "--group", "weekend", "--calibration", cal, "--unknown-group", "fallback", "x")
 	require.Equal(t, 0, code, errs)
 	code, _, errs = runCLI("", "classify", "-m", model, "--unknown-group", "maybe", "x")
@@ -87,6 +93,7 @@ func TestClassifyCalibrationCLI(t *testing.T) {
 	require.Contains(t, errs, "--unknown-group needs --calibration")
 	code, _, errs = runCLI("", "classify", "-m", model, "--calibration", filepath.Join(t.TempDir(), "none.json"), "x")
 	require.Equal(t, 1, code)
+	require.True(t, strings.Contains(errs, "--calibration: open "), errs)
 	require.True(t, strings.Contains(errs, "no such file"), errs)
 }
 
@@ -121,12 +128,11 @@ func TestClassifyThresholdsCLI(t *testing.T) {
 	texts := []string{"a clinic note", "fever and cough", "routine check", "chest pain at night"}
 	code, out, errs := runCLI("", append([]string{"classify", "-m", model, "--json"}, texts...)...)
 	require.Equal(t, 0, code, errs)
-	var raw []classifyJSON
+	var raw [][]float32
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		var c classifyJSON
 		require.NoError(t, json.Unmarshal([]byte(l), &c))
-		require.Len(t, c.Probs, 2)
-		raw = append(raw, c)
+		raw = append(raw, probsOf(t, []string{"negative", "positive"}, c))
 	}
 
 	// A demographic parity artefact on synthetic scores for sites a and b.
@@ -160,7 +166,7 @@ func TestClassifyThresholdsCLI(t *testing.T) {
 		id := "req-7#" + strconv.Itoa(i+1)
 		require.Equal(t, id, got.Decision.RequestID)
 		// the same decision the library makes for this score and request
-		want, err := art.Thresholds.Decide("b", float64(raw[i].Probs[1]), art.Key(), id, fairness.UnknownError)
+		want, err := art.Thresholds.Decide("b", float64(raw[i][1]), art.Key(), id, fairness.UnknownError)
 		require.NoError(t, err)
 		require.Equal(t, want, got.Decision.Decision)
 		require.Equal(t, fairness.Coin(art.Key(), id), got.Decision.Coin)
@@ -168,7 +174,7 @@ func TestClassifyThresholdsCLI(t *testing.T) {
 	// one input: the id as given; text output carries the decision
 	code, out, errs = runCLI("", "classify", "-m", model, "--thresholds", thr, "--group", "a", "--request-id", "r1", texts[0])
 	require.Equal(t, 0, code, errs)
-	want, err := art.Thresholds.Decide("a", float64(raw[0].Probs[1]), art.Key(), "r1", fairness.UnknownError)
+	want, err := art.Thresholds.Decide("a", float64(raw[0][1]), art.Key(), "r1", fairness.UnknownError)
 	require.NoError(t, err)
 	word := "negative"
 	if want.Positive {
@@ -176,9 +182,23 @@ func TestClassifyThresholdsCLI(t *testing.T) {
 	}
 	require.Regexp(t, `^(negative|positive)\t[0-9.]+\tdecision=`+word+`\t`+texts[0]+"\n$", out)
 
-	// unknown group: error, or the global rule on request
+	// Lines of a stream use ID#LINE, blank lines skipped but counted.
+	code, out, errs = runCLI(texts[0]+"\n\n"+texts[1]+"\n", "classify", "-m", model, "--json", "--thresholds", thr, "--group", "b", "--request-id", "req-7")
+	require.Equal(t, 0, code, errs)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	for i, l := range lines {
+		var got classifyJSON
+		require.NoError(t, json.Unmarshal([]byte(l), &got))
+		require.Equal(t, []string{"req-7#1", "req-7#3"}[i], got.Decision.RequestID)
+		want, err := art.Thresholds.Decide("b", float64(raw[i][1]), art.Key(), got.Decision.RequestID, fairness.UnknownError)
+		require.NoError(t, err)
+		require.Equal(t, want, got.Decision.Decision)
+	}
+
+	// unknown group: a usage error, or the global rule on request
 	code, _, errs = runCLI("", "classify", "-m", model, "--thresholds", thr, "--group", "c", "--request-id", "r1", "x")
-	require.Equal(t, 1, code)
+	require.Equal(t, 2, code)
 	require.Contains(t, errs, "unknown group")
 	code, out, errs = runCLI("", "classify", "-m", model, "--json", "--thresholds", thr, "--group", "c", "--unknown-group", "fallback", "--request-id", "r1", "x")
 	require.Equal(t, 0, code, errs)
@@ -189,7 +209,7 @@ func TestClassifyThresholdsCLI(t *testing.T) {
 	thrCal := filepath.Join(dir, "thr-cal.json")
 	require.NoError(t, art.Save(thrCal))
 	code, _, errs = runCLI("", "classify", "-m", model, "--thresholds", thrCal, "--group", "a", "--request-id", "r1", "x")
-	require.Equal(t, 1, code)
+	require.Equal(t, 2, code)
 	require.Contains(t, errs, "fitted on scores calibrated by artefact")
 
 	for _, tc := range []struct {

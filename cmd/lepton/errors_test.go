@@ -23,7 +23,7 @@ func registered() []string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return append(names, "fairness threshold", "fairness report")
+	return append(names, "fairness threshold", "fairness report", "ledger show", "ledger compact")
 }
 
 // TestBogusFlagOneLine: every command answers an unknown flag with exactly
@@ -31,7 +31,7 @@ func registered() []string {
 // -h prints the usage and exits 0.
 func TestBogusFlagOneLine(t *testing.T) {
 	names := registered()
-	for _, want := range []string{"bench", "calibrate", "classify", "embed", "fairness", "info", "quantize", "tokenize", "verify"} {
+	for _, want := range []string{"bench", "calibrate", "classify", "embed", "eval", "fairness", "info", "quantize", "tokenize", "verify", "version"} {
 		require.Contains(t, names, want, "the table covers every command")
 	}
 	for _, name := range names {
@@ -53,13 +53,11 @@ func TestBogusFlagOneLine(t *testing.T) {
 	}
 }
 
-// TestErrorsOneLine: errors whose message has several lines (a usage text,
-// errors.Join) still print as one line, and an unknown command is one
-// line too.
+// TestErrorsOneLine: errors whose message has several lines (errors.Join)
+// still print as one line, and an unknown command is one line too.
 func TestErrorsOneLine(t *testing.T) {
 	for _, args := range [][]string{
-		{"fairness"},             // usage text as the error
-		{"fairness", "nosuch"},   // unknown sub-subcommand + usage
+		{"fairness", "nosuch"},   // unknown sub-subcommand
 		{"no-such-command"},      // unknown command
 		{"quantize", "a", "b"},   // usage error
 		{"info", "-m", "a", "b"}, // usage error
@@ -70,6 +68,15 @@ func TestErrorsOneLine(t *testing.T) {
 			require.Empty(t, stdout)
 			require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 		})
+	}
+	// A command group without its subcommand prints its usage, readable
+	// on several lines, as 'lepton' alone does, and exits 2.
+	for _, args := range [][]string{{}, {"fairness"}} {
+		code, stdout, stderr := runCLI("", args...)
+		require.Equal(t, 2, code, stderr)
+		require.Empty(t, stdout)
+		require.True(t, strings.HasPrefix(stderr, "usage: lepton"), stderr)
+		require.Greater(t, strings.Count(stderr, "\n"), 3, "the usage, not squashed on one line")
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"plain", "plain"},

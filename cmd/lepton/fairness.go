@@ -1,25 +1,38 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"strings"
 
 	"lepton/fairness"
+	"lepton/fairness/report"
 )
 
 func init() {
 	register("fairness", "fair decision thresholds (threshold) and fairness reports with plots (report)", runFairness)
 }
 
-const fairnessUsage = `usage: lepton fairness threshold --in FILE --constraint C --out thr.json [flags]
+const fairnessUsage = `usage: lepton fairness threshold --in FILE --constraint C --out thr.json [--positive K] [flags]
        lepton fairness report --in FILE --out DIR [--calibration cal.json] [--thresholds thr.json]
-Constraints: equalized_odds, equal_opportunity, demographic_parity, calibrated_equalized_odds.
-Run 'lepton fairness threshold -h' or 'lepton fairness report -h' for flags.`
+
+threshold  fits per-group decision rules. Constraints: equalized_odds,
+           equal_opportunity, demographic_parity, calibrated_equalized_odds.
+           Binary scores decide on class 1; scores with more classes
+           (lepton eval --out-scores) need --positive K: one-vs-rest rules
+           deciding "is the input of class K?".
+report     writes metrics.json, report.md and PNG/SVG plots to DIR.
+
+Run 'lepton fairness threshold -h' or 'lepton fairness report -h' for flags.
+`
 
 func runFairness(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage{fairnessUsage}
+		// As 'lepton' alone: the usage, readable, and exit status 2.
+		fmt.Fprint(stderr, fairnessUsage)
+		return errUsageShown
 	}
 	switch args[0] {
 	case "threshold":
@@ -27,20 +40,21 @@ func runFairness(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	case "report":
 		return runFairnessReport(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, fairnessUsage)
+		fmt.Fprint(stderr, fairnessUsage)
 		return nil
 	}
-	return errUsage{fmt.Sprintf("unknown fairness subcommand %q\n%s", args[0], fairnessUsage)}
+	return usagef("unknown fairness subcommand %q (want threshold or report; run 'lepton fairness -h')", args[0])
 }
 
-// loadArtefact loads an artefact of the given kind.
-func loadArtefact(path string, kind fairness.Kind) (*fairness.Artefact, error) {
+// loadArtefact loads an artefact of the given kind from the file that flag
+// name gave; errors name the flag and the file.
+func loadArtefact(name, path string, kind fairness.Kind) (*fairness.Artefact, error) {
 	a, err := fairness.LoadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fileError(name, path, err)
 	}
 	if a.Kind != kind {
-		return nil, fmt.Errorf("%s: %w: kind %q, want %s", path, fairness.ErrBadArtefact, a.Kind, kind)
+		return nil, fileError(name, path, fmt.Errorf("%w: kind %q, want %s", fairness.ErrBadArtefact, a.Kind, kind))
 	}
 	return a, nil
 }
@@ -50,12 +64,12 @@ func loadArtefact(path string, kind fairness.Kind) (*fairness.Artefact, error) {
 func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]fairness.Sample, string, error) {
 	ss, err := fairness.ReadFile(in)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fileError("in", in, err)
 	}
 	if calPath == "" {
 		return ss, "", nil
 	}
-	a, err := loadArtefact(calPath, fairness.KindCalibration)
+	a, err := loadArtefact("calibration", calPath, fairness.KindCalibration)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,7 +81,7 @@ func loadCalibrated(in, calPath string, policy fairness.UnknownGroupPolicy) ([]f
 	for i, s := range ss {
 		p, err := a.Calibration.ApplySample(s, policy)
 		if err != nil {
-			return nil, "", fmt.Errorf("line %d: %w", s.Line, err)
+			return nil, "", fileError("in", in, fmt.Errorf("line %d: %w", s.Line, err))
 		}
 		out[i] = fairness.Sample{Group: s.Group, Label: s.Label, Probs: p, Line: s.Line}
 	}
@@ -85,7 +99,12 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	noFlip := fs.Bool("no-flip", false, "forbid inverted threshold rules below the ROC diagonal")
 	calPath := fs.String("calibration", "", "calibration artefact applied to the scores before fitting")
 	unknown := fs.String("unknown-group", "error", "groups unknown to --calibration: error or fallback")
-	done, err := parseFlags(fs, args, stderr, "usage: lepton fairness threshold --in FILE --constraint C --out thr.json [--cost weighted|fpr|fnr] [--grid N] [--no-flip] [--calibration cal.json]")
+	positive := fs.Int("positive", -1, "fit one-vs-rest rules for this class (0-based, as lepton info lists labels): required when the scores have more than 2 classes")
+	done, err := parseFlags(fs, args, stderr, `usage: lepton fairness threshold --in FILE --constraint C --out thr.json [--positive K] [--cost weighted|fpr|fnr] [--grid N] [--no-flip] [--calibration cal.json]
+Binary scores (score, or 2 class columns) give rules on class 1's probability.
+With --positive K, or scores of more classes (prob_0.., logit_0.. as lepton eval
+--out-scores writes), the rules are one-vs-rest: they decide "is the input of
+class K?" on class K's probability; classify --thresholds then prints decision[LABEL]=...`)
 	if done {
 		return err
 	}
@@ -110,20 +129,39 @@ func runFairnessThreshold(args []string, stdout, stderr io.Writer) error {
 	if *grid < 1 {
 		return errUsage{"--grid must be >= 1"}
 	}
+	if *positive < -1 {
+		return usagef("--positive %d: want a class index (0 or more)", *positive)
+	}
 	ss, calDigest, err := loadCalibrated(df.in, *calPath, policy)
 	if err != nil {
 		return err
 	}
-	a, err := fairness.NewThresholdArtefact(ss, c, fairness.ThresholdOptions{Grid: *grid, NoFlip: *noFlip, Cost: fairness.Cost(*cost)}, df.minGroup)
+	classes := len(ss[0].Probs)
+	opts := fairness.ThresholdOptions{Grid: *grid, NoFlip: *noFlip, Cost: fairness.Cost(*cost)}
+	var a *fairness.Artefact
+	switch {
+	case *positive >= classes:
+		return usagef("--positive %d: the scores have %d classes (0..%d)", *positive, classes, classes-1)
+	case *positive >= 0:
+		a, err = fairness.NewOneVsRestThresholdArtefact(ss, *positive, c, opts, df.minGroup)
+	case classes > 2:
+		return usagef("the scores in %s have %d classes: decision rules are one-vs-rest, give --positive K (the class to decide on)", df.in, classes)
+	default:
+		a, err = fairness.NewThresholdArtefact(ss, c, opts, df.minGroup)
+	}
 	if err != nil {
-		return err
+		return fileError("in", df.in, err)
 	}
 	a.Thresholds.CalibrationSHA256 = calDigest
 	if err := a.Save(df.out); err != nil {
-		return err
+		return fileError("out", df.out, err)
 	}
 	t := a.Thresholds
-	fmt.Fprintf(stdout, "%s on %d rows, %d groups -> %s\n", c, a.FitRows, len(a.Groups), df.out)
+	what := ""
+	if t.PositiveClass != nil {
+		what = fmt.Sprintf(" (one-vs-rest: class %d of %d)", *t.PositiveClass, a.Classes)
+	}
+	fmt.Fprintf(stdout, "%s on %d rows, %d groups%s -> %s\n", c, a.FitRows, len(a.Groups), what, df.out)
 	switch c {
 	case fairness.EqualizedOdds:
 		fmt.Fprintf(stdout, "operating point: FPR %.6f, TPR %.6f\n", t.FPR, t.TPR)
@@ -195,11 +233,11 @@ func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 	}
 	ss, err := fairness.ReadFile(df.in)
 	if err != nil {
-		return err
+		return fileError("in", df.in, err)
 	}
 	ri := fairness.ReportInput{Samples: ss, MinGroupSize: df.minGroup, Policy: policy}
 	if *calPath != "" {
-		a, err := loadArtefact(*calPath, fairness.KindCalibration)
+		a, err := loadArtefact("calibration", *calPath, fairness.KindCalibration)
 		if err != nil {
 			return err
 		}
@@ -209,15 +247,23 @@ func runFairnessReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *thrPath != "" {
-		a, err := loadArtefact(*thrPath, fairness.KindThresholds)
+		a, err := loadArtefact("thresholds", *thrPath, fairness.KindThresholds)
 		if err != nil {
 			return err
 		}
+		if len(ss[0].Probs) != a.Classes {
+			return usagef("--thresholds %s was fitted on scores of %d classes, --in %s has %d", *thrPath, a.Classes, df.in, len(ss[0].Probs))
+		}
 		ri.Thresholds = a.Thresholds
 	}
-	fr, err := fairness.WriteReport(df.out, ri)
-	if err != nil {
-		return err
+	fr, err := report.Write(df.out, ri)
+	var pe *iofs.PathError
+	switch {
+	case errors.As(err, &pe):
+		return flagError("out", err)
+	case err != nil:
+		// Not a file system error: something in the data.
+		return fileError("in", df.in, err)
 	}
 	fmt.Fprintf(stdout, "wrote %d files to %s: %s\n", len(fr.Files), df.out, strings.Join(fr.Files, ", "))
 	for _, st := range fr.Stages {

@@ -47,6 +47,13 @@ type configJSON struct {
 	Activation   string   `json:"activation"`
 	Pooling      string   `json:"pooling"`
 	Labels       []string `json:"labels"`
+	// Format 1.1: heads and sentence-embedding settings.
+	ScoreActivation string            `json:"score_activation,omitempty"`
+	Normalize       bool              `json:"normalize,omitempty"`
+	IncludePrompt   *bool             `json:"include_prompt,omitempty"`
+	Prompts         map[string]string `json:"prompts,omitempty"`
+	DefaultPrompt   string            `json:"default_prompt,omitempty"`
+	MaxLength       int               `json:"max_length,omitempty"`
 }
 
 type sectionJSON struct {
@@ -78,7 +85,7 @@ Without MODEL, describes the built-in clinic model.
 	}
 	f, name, err := openLep(path)
 	if err != nil {
-		return err
+		return modelFileError(path, err)
 	}
 	defer f.Close()
 	info := buildInfo(name, f)
@@ -102,9 +109,14 @@ func buildInfo(path string, f *lepfile.File) infoJSON {
 			Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 			Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
 			LayerNormEps: c.LayerNormEps, Activation: c.Activation, Pooling: c.Pooling, Labels: c.Labels,
+			ScoreActivation: c.ScoreActivation, Normalize: c.Normalize, Prompts: c.Prompts, DefaultPrompt: c.DefaultPrompt,
+			MaxLength: c.MaxLength,
 		},
 		TokenizerFormat: f.TokenizerFormat, TokenizerBytes: len(f.Tokenizer),
 		HasFloat: f.Model.Word.F32 != nil, BytesByDType: map[string]int64{}, Metadata: f.Meta,
+	}
+	if c.ExcludePrompt {
+		info.Config.IncludePrompt = new(bool)
 	}
 	if info.Metadata == nil {
 		info.Metadata = map[string]string{}
@@ -137,8 +149,32 @@ func printInfo(w io.Writer, info *infoJSON) error {
 	fmt.Fprintf(tw, "layer norm eps\t%g\n", c.LayerNormEps)
 	fmt.Fprintf(tw, "activation\t%s\n", c.Activation)
 	fmt.Fprintf(tw, "pooling\t%s\n", c.Pooling)
+	if c.Normalize {
+		fmt.Fprintf(tw, "normalize\tyes (unit vectors by default)\n")
+	}
+	if len(c.Prompts) > 0 {
+		names := make([]string, 0, len(c.Prompts))
+		for n := range c.Prompts {
+			names = append(names, fmt.Sprintf("%s=%q", n, c.Prompts[n]))
+		}
+		sort.Strings(names)
+		def := c.DefaultPrompt
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(tw, "prompts\t%s (default %s)\n", strings.Join(names, ", "), def)
+	}
+	if c.IncludePrompt != nil && !*c.IncludePrompt {
+		fmt.Fprintf(tw, "include prompt\tno: pooling leaves out [CLS] and the prompt's tokens\n")
+	}
+	if c.MaxLength > 0 {
+		fmt.Fprintf(tw, "max length\t%d tokens by default\n", c.MaxLength)
+	}
 	if len(c.Labels) > 0 {
 		fmt.Fprintf(tw, "labels\t%s\n", strings.Join(c.Labels, ", "))
+	}
+	if c.ScoreActivation != "" {
+		fmt.Fprintf(tw, "score\t%s of the single output (cross-encoder: lepton rerank)\n", c.ScoreActivation)
 	}
 	if info.TokenizerFormat != "" {
 		fmt.Fprintf(tw, "tokenizer\t%s (%s)\n", info.TokenizerFormat, humanBytes(int64(info.TokenizerBytes)))

@@ -1,7 +1,12 @@
 // Command lepton converts BERT checkpoints to Lepton's int8 .lep format and
-// runs them: classify, embed, tokenize, inspect and verify models.
+// runs them: classify, embed, tokenize, evaluate, calibrate, inspect and
+// verify models.
 //
-// Each subcommand lives in its own file and registers itself in init.
+// Each subcommand lives in its own file and registers itself in init. All
+// of them keep one contract (exit status 0/1/2, one-line errors that name
+// the flag of a bad file, -m falling back to the built-in model, warnings
+// on stderr): see contract.go and the README's "The command-line tool".
+// Each has a script test in testdata/script and rows in TestContract.
 package main
 
 import (
@@ -50,6 +55,11 @@ type errUsage struct{ msg string }
 
 func (e errUsage) Error() string { return e.msg }
 
+// errUsageShown is a usage error whose usage text the command printed
+// itself (a command group run without its subcommand): exit status 2 and
+// nothing more on stderr.
+var errUsageShown = errUsage{}
+
 // parseArgs parses args with fs, flags before or after the positional
 // arguments (parseInterspersed). Parse errors come back as errUsage, printed
 // as one line by run. On -h it prints usage and the flag summary to stderr
@@ -89,9 +99,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		if err == error(errUsageShown) {
+			return 2
+		}
 		// Library errors carry their own "lepton: " prefix; one is enough.
 		fmt.Fprintf(stderr, "lepton %s: %s\n", args[0], oneLineError(strings.TrimPrefix(err.Error(), "lepton: ")))
-		if _, ok := err.(errUsage); ok {
+		if isUsage(err) {
 			return 2
 		}
 		return 1

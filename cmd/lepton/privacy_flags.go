@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -86,15 +85,16 @@ func (f *dpFlags) openLedger() (*privacy.Ledger, error) {
 		if !f.set["dp-budget"] {
 			return nil, errUsage{fmt.Sprintf("--dp-ledger %s does not exist: give --dp-budget to create it", f.ledger)}
 		}
-		return privacy.OpenLedger(f.ledger, privacy.Budget{Epsilon: f.budget, Delta: f.budgetDelta})
+		led, err := privacy.OpenLedger(f.ledger, privacy.Budget{Epsilon: f.budget, Delta: f.budgetDelta})
+		return led, flagError("dp-ledger", err)
 	}
 	led, err := privacy.LoadLedger(f.ledger)
 	if err != nil {
-		return nil, err
+		return nil, flagError("dp-ledger", err)
 	}
 	b := led.Budget()
 	if (f.set["dp-budget"] && f.budget != b.Epsilon) || (f.set["dp-budget-delta"] && f.budgetDelta != b.Delta) {
-		return nil, fmt.Errorf("%w: %s has budget epsilon %g, delta %g", privacy.ErrLedgerMismatch, f.ledger, b.Epsilon, b.Delta)
+		return nil, usagef("--dp-budget %g, --dp-budget-delta %g: %v: %s has budget epsilon %g, delta %g", f.budget, f.budgetDelta, privacy.ErrLedgerMismatch, f.ledger, b.Epsilon, b.Delta)
 	}
 	return led, nil
 }
@@ -170,31 +170,4 @@ func (f *dpFlags) embedOptions() ([]lepton.CallOption, error) {
 		return nil, err
 	}
 	return []lepton.CallOption{lepton.WithPrivateEmbedding(f.embedEps, f.embedDelta, f.embedClip), lepton.WithPrivacy(r)}, nil
-}
-
-// embed runs Embed, or EmbedPrivate when a DP option is among opts
-// (private), returning the per-vector costs (nil without DP).
-func (f *dpFlags) embed(ctx context.Context, m *lepton.Model, texts []string, private bool, opts ...lepton.CallOption) ([][]float32, []dpCost, error) {
-	if !private {
-		v, err := m.Embed(ctx, texts, opts...)
-		return v, nil, err
-	}
-	res, err := m.EmbedPrivate(ctx, texts, opts...)
-	if err != nil {
-		return nil, nil, err
-	}
-	vecs := make([][]float32, len(res))
-	costs := make([]dpCost, len(res))
-	for i, e := range res {
-		vecs[i], costs[i] = e.Vector, e.Cost
-	}
-	return vecs, costs, nil
-}
-
-// costAt returns &costs[i], or nil without DP.
-func costAt(costs []dpCost, i int) *dpCost {
-	if costs == nil {
-		return nil
-	}
-	return &costs[i]
 }

@@ -24,7 +24,8 @@ func TestClassifyDPCLI(t *testing.T) {
 	for _, l := range lines {
 		var got classifyJSON
 		require.NoError(t, json.Unmarshal([]byte(l), &got))
-		require.Nil(t, got.Probs, "no probabilities under DP")
+		require.Nil(t, got.Score, "no probabilities under DP")
+		require.Nil(t, got.Top)
 		require.NotNil(t, got.Privacy)
 		require.Equal(t, 0.5, got.Privacy.Epsilon)
 		require.Equal(t, privacy.MechRandomizedResponse, got.Privacy.Mechanism)
@@ -112,17 +113,18 @@ func TestEmbedDPCLI(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.Len(t, lines, 2)
-	for _, l := range lines {
+	for i, l := range lines {
 		fields := strings.Split(l, "\t")
-		require.Len(t, fields, 3, l)
+		require.Len(t, fields, 4, l)
 		require.NotEmpty(t, strings.Fields(fields[0]))
 		require.Equal(t, "eps=2", fields[1])
 		require.Equal(t, "delta=1e-06", fields[2])
+		require.Equal(t, []string{"a", "b"}[i], fields[3])
 	}
-	// Without DP the text output is the vector alone.
+	// Without DP the text output is the vector and the text.
 	code, out, errs = runCLI("", "embed", "-m", model, "a")
 	require.Equal(t, 0, code, errs)
-	require.NotContains(t, out, "\t")
+	require.Equal(t, 1, strings.Count(out, "\t"))
 
 	for _, args := range [][]string{
 		{"--dp-embed-epsilon", "1"},                          // no delta/clip

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"lepton/internal/bert"
 	"lepton/internal/convert"
 	"lepton/internal/lepfile"
 )
@@ -37,12 +40,20 @@ func runQuantize(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
 	out := fs.String("o", "", "output .lep file (required)")
 	keep := fs.Bool("keep-fp32", false, "also store float weights so the file can run the float reference path (about 5x larger)")
-	pooling := fs.String("pooling", "", "default embedding pooling recorded in the file: cls or mean (default: cls for classifiers, mean for encoders)")
+	pooling := fs.String("pooling", "", "default embedding pooling recorded in the file: cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken or several joined by + "+
+		"(default: a sentence-transformers folder's Pooling module, else cls for classifiers and mean for encoders)")
+	scoreAct := fs.String("score-activation", "", "how a single-output head's logit becomes its score: sigmoid, identity or tanh "+
+		"(default: what config.json says, as sentence-transformers' CrossEncoder reads it; else sigmoid, identity for problem_type regression)")
 	meta := metaFlags{}
 	fs.Var(meta, "meta", "extra metadata key=value stored in the file (repeatable)")
 	noProgress := fs.Bool("no-progress", false, "never show the progress bar")
-	pos, err := parseArgs(fs, args, stderr, `usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling cls|mean] [--meta key=value]...
-DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt.
+	pos, err := parseArgs(fs, args, stderr, `usage: lepton quantize DIR -o MODEL.lep [--keep-fp32] [--pooling MODE] [--score-activation sigmoid|identity|tanh] [--meta key=value]...
+DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json or vocab.txt,
+of a BertModel, BertForSequenceClassification, DistilBertModel or
+DistilBertForSequenceClassification; or it is a sentence-transformers folder
+(modules.json: Transformer, Pooling, optionally Normalize), whose pooling,
+normalisation, prompts and max_seq_length the file records for Embed.
+A classification head with one output (a cross-encoder) is scored for Rerank.
 `)
 	if err != nil {
 		return err
@@ -53,12 +64,21 @@ DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json
 	if *out == "" {
 		return errUsage{"-o MODEL.lep is required"}
 	}
-	if *pooling != "" && *pooling != "cls" && *pooling != "mean" {
-		return errUsage{fmt.Sprintf("--pooling %q: want cls or mean", *pooling)}
+	if *pooling != "" {
+		p, err := bert.ParsePooling(*pooling)
+		if err != nil {
+			return errUsage{fmt.Sprintf("--pooling %q: want cls, mean, max, mean_sqrt_len_tokens, weightedmean or lasttoken, or several joined by +", *pooling)}
+		}
+		*pooling = p.String()
+	}
+	if *scoreAct != "" {
+		if err := convert.CheckScoreActivation(*scoreAct); err != nil {
+			return errUsage{"--score-activation: " + err.Error()}
+		}
 	}
 	dir := pos[0]
 
-	opts := convert.Options{KeepF32: *keep}
+	opts := convert.Options{KeepF32: *keep, ScoreActivation: *scoreAct}
 	if !*noProgress && isTerminal(stderr) {
 		var bar *progressbar.ProgressBar
 		opts.Progress = func(done, total int) {
@@ -93,9 +113,19 @@ DIR holds config.json, model.safetensors (fp32, fp16 or bf16) and tokenizer.json
 		c := f.Model.Config
 		summary = fmt.Sprintf("%s, %s, %d layers, hidden %d, vocab %d, %d labels, %d tensors, verified",
 			humanBytes(f.Size), c.Architecture, c.Layers, c.Hidden, c.Vocab, len(c.Labels), len(f.Tensors))
+		if c.ScoreActivation != "" {
+			summary += "; a single-output head scored with " + c.ScoreActivation + " (lepton rerank)"
+		}
+		if md["sentence_transformers"] != "" {
+			summary += fmt.Sprintf("; sentence-transformers pooling %s, normalize %v", c.Pooling, c.Normalize)
+		}
 		return nil
 	}
 	if err := writeAtomic(*out, func(w io.Writer) error { return writeLep(w, m, tok, md) }, check); err != nil {
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return flagError("o", err)
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, summary)
@@ -141,8 +171,9 @@ func writeAtomic(path string, write func(io.Writer) error, check func(tmpPath st
 	return os.Rename(tmp.Name(), path)
 }
 
-// isTerminal reports whether w is a terminal (progress bars only there).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a reader or writer) is a terminal:
+// progress bars only there, and a hint when texts are typed at one.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

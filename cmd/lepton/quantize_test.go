@@ -131,6 +131,19 @@ func TestQuantizeVerifyInfo(t *testing.T) {
 	require.Contains(t, stderr, bad+" is damaged")
 	require.NotContains(t, stderr, "lepfile", "user-facing wording, not the package name")
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+
+	// --verify makes the model commands run the same checks before they
+	// run the model (lepton.WithVerify), and refuse the damaged file.
+	for _, cmd := range []string{"classify", "embed"} {
+		code, stdout, stderr = lepCLI(cmd, "--verify", "-m", bad, "fever")
+		require.Equal(t, 1, code, cmd)
+		require.Empty(t, stdout, cmd)
+		require.Contains(t, stderr, "invalid model file", cmd)
+		require.Contains(t, stderr, "checksum mismatch", cmd)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		code, _, stderr = lepCLI(cmd, "--verify", "-m", out, "fever")
+		require.Equal(t, 0, code, "%s --verify on an intact file: %s", cmd, stderr)
+	}
 }
 
 func TestQuantizeErrors(t *testing.T) {
@@ -146,7 +159,8 @@ func TestQuantizeErrors(t *testing.T) {
 		{"missing directory", func() []string { return []string{"quantize", filepath.Join(outDir, "nope"), "-o", out} }, 1, "nope does not exist"},
 		{"no output", func() []string { return []string{"quantize", lepWriteHFDir(t, "BertForSequenceClassification")} }, 2, "-o MODEL.lep is required"},
 		{"two directories", func() []string { return []string{"quantize", "a", "b", "-o", out} }, 2, "exactly one"},
-		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "max"} }, 2, "--pooling"},
+		{"bad pooling", func() []string { return []string{"quantize", "a", "-o", out, "--pooling", "median"} }, 2, "--pooling"},
+		{"bad score activation", func() []string { return []string{"quantize", "a", "-o", out, "--score-activation", "softmax"} }, 2, "--score-activation"},
 		{"unknown flag", func() []string { return []string{"quantize", "--frobnicate"} }, 2, "frobnicate"},
 		{"corrupt safetensors", func() []string {
 			d := lepWriteHFDir(t, "BertForSequenceClassification")

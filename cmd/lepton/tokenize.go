@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"lepton/internal/lepfile"
@@ -26,59 +28,65 @@ type tokenizeLine struct {
 	TypeIDs []int32  `json:"type_ids"`
 	Offsets [][2]int `json:"offsets"`
 	Tokens  []string `json:"tokens"`
+	// Truncated is set when --max-length cut tokens off.
+	Truncated bool `json:"truncated,omitempty"`
 }
+
+const tokenizeUsage = `usage: lepton tokenize [--tokenizer FILE [--cased] | -m MODEL] [--pair] [--json] [--max-length N] [--in FILE | TEXT...]
+Encodes each TEXT, or each line of --in FILE or of standard input, with a
+tokenizer file, a model's tokenizer, or (with neither) the built-in clinic
+model's. Prints tokens and ids (tab-separated), or with --json one object
+per input with byte offsets. Every line gets an output line, blank ones too
+(they encode as [CLS] [SEP]): this shows exactly what a model reads.
+`
 
 func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	tokFile := fs.String("tokenizer", "", "tokenizer file: a Hugging Face tokenizer.json, a vocab.txt (uncased BERT options) or a binary tokenizer")
-	model := fs.String("m", "", "model file (.lep) whose embedded tokenizer to use")
-	pair := fs.Bool("pair", false, "encode text pairs: two TEXT arguments, or two tab-separated texts per stdin line")
-	asJSON := fs.Bool("json", false, `print one {"ids","type_ids","offsets","tokens"} JSON object per input`)
+	model := fs.String("m", "", "model file (.lep) whose embedded tokenizer to use (default: the built-in clinic model's)")
+	pair := fs.Bool("pair", false, "encode text pairs: two TEXT arguments, or two tab-separated texts per line")
+	asJSON := fs.Bool("json", false, `print one {"ids","type_ids","offsets","tokens","truncated"} JSON object per input`)
 	maxLen := fs.Int("max-length", 0, "truncate to this many tokens, special tokens included (0: no limit)")
 	cased := fs.Bool("cased", false, "vocab.txt input only: keep case and accents (bert-base-cased options) instead of the uncased defaults")
-	pos, err := parseArgs(fs, args, stderr, `usage: lepton tokenize [--tokenizer FILE [--cased] | -m MODEL] [--pair] [--json] [--max-length N] [TEXT...]
-Without TEXT, encodes each line of standard input. Prints tokens and ids
-(tab-separated), or with --json one object per input with byte offsets.
-`)
+	inPath := fs.String("in", "", "read texts from this file, one per line (\"-\": standard input)")
+	var pf progressFlags
+	pf.register(fs)
+	pos, err := parseArgs(fs, args, stderr, tokenizeUsage)
 	if err != nil {
 		return err
 	}
-	if (*tokFile == "") == (*model == "") {
-		return errUsage{"give exactly one of --tokenizer FILE or -m MODEL"}
+	if err := pf.check(); err != nil {
+		return err
 	}
-	if *cased && *model != "" {
-		return errUsage{"--cased applies to a vocab.txt given with --tokenizer, not to -m MODEL"}
+	if *tokFile != "" && *model != "" {
+		return errUsage{"give --tokenizer FILE or -m MODEL, not both"}
+	}
+	if *cased && *tokFile == "" {
+		return errUsage{"--cased applies to a vocab.txt given with --tokenizer, not to a model's tokenizer"}
 	}
 	if *maxLen < 0 {
-		return errUsage{"--max-length must be >= 0"}
+		return usagef("--max-length %d: want 0 (no limit) or more", *maxLen)
 	}
-	texts, err := readTexts(pos, stdin)
-	if err != nil {
-		return err
-	}
-	var pairs [][2]string
-	if *pair {
-		if pairs, err = splitPairs(texts, len(pos) > 0); err != nil {
-			return err
-		}
+	if *pair && len(pos) > 0 && len(pos) != 2 {
+		return usagef("--pair takes two TEXT arguments, got %d", len(pos))
 	}
 
 	var tk *tokenize.Tokenizer
-	if *model != "" {
-		f, err := lepfile.Open(*model)
+	if *tokFile == "" {
+		f, name, err := openLep(*model) // verify.go: -m, or the built-in model
 		if err != nil {
-			return err
+			return flagError("m", err)
 		}
 		// The binary tokenizer reads the mapping in place: close the file
 		// only when done.
 		defer f.Close()
 		if tk, err = tokenizerFromBytes(f.Tokenizer, f.TokenizerFormat); err != nil {
-			return fmt.Errorf("%s: %w", *model, err)
+			return flagError("m", fmt.Errorf("%s: %w", name, err))
 		}
 	} else {
 		data, err := os.ReadFile(*tokFile)
 		if err != nil {
-			return err
+			return flagError("tokenizer", err)
 		}
 		format := detectTokenizerFormat(*tokFile, data)
 		if *cased {
@@ -90,42 +98,74 @@ Without TEXT, encodes each line of standard input. Prints tokens and ids
 			format = vocabCased
 		}
 		if tk, err = tokenizerFromBytes(data, format); err != nil {
-			return fmt.Errorf("%s: %w", *tokFile, err)
+			return flagError("tokenizer", fmt.Errorf("%s: %w", *tokFile, err))
 		}
 	}
 
+	src, closeIn, err := openInputs(pos, *inPath, stdin, true)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	if *pair && src.fromArgs {
+		tab := strings.NewReplacer("\t", " ")
+		src.args = []string{tab.Replace(pos[0]) + "\t" + tab.Replace(pos[1])}
+	}
+	ctx, cancel := interruptible()
+	defer cancel()
+	prog := newProgress(pf, stdout, stderr, src, "tokenize")
+	out := bufio.NewWriter(stdout)
 	opt := tokenize.EncodeOptions{MaxLength: *maxLen}
-	var buf bytes.Buffer
-	n := len(texts)
-	if *pair {
-		n = len(pairs)
-	}
-	for i := range n {
-		var enc tokenize.Encoding
-		if *pair {
-			enc, err = tk.EncodePair(pairs[i][0], pairs[i][1], opt)
-		} else {
-			enc, err = tk.Encode(texts[i], opt)
-		}
-		if err != nil {
-			return fmt.Errorf("input %d: %w", i+1, err)
-		}
-		if *asJSON {
-			line, err := json.Marshal(tokenizeLine{IDs: enc.IDs, TypeIDs: enc.TypeIDs, Offsets: enc.Offsets, Tokens: enc.Tokens})
-			if err != nil {
-				return err
+	err = src.stream(ctx, func(batch []input) error {
+		defer prog.advance(batch) // as in classify
+		defer out.Flush()
+		prog.beforeOutput()
+		for i := range batch {
+			in := &batch[i]
+			var (
+				enc tokenize.Encoding
+				err error
+			)
+			if *pair {
+				a, b, ok := strings.Cut(in.text, "\t")
+				if !ok {
+					return fmt.Errorf("%s: --pair wants two tab-separated texts", in.where(src.fromArgs))
+				}
+				enc, err = tk.EncodePair(a, b, opt)
+			} else {
+				enc, err = tk.Encode(in.text, opt)
 			}
-			buf.Write(line)
-			buf.WriteByte('\n')
-			continue
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.where(src.fromArgs), err)
+			}
+			if *asJSON {
+				line, err := json.Marshal(tokenizeLine{IDs: enc.IDs, TypeIDs: enc.TypeIDs, Offsets: enc.Offsets, Tokens: enc.Tokens, Truncated: enc.Truncated})
+				if err != nil {
+					return err
+				}
+				out.Write(line)
+				out.WriteByte('\n')
+				continue
+			}
+			for j, t := range enc.Tokens {
+				if j > 0 {
+					out.WriteByte(' ')
+				}
+				out.WriteString(t)
+			}
+			out.WriteByte('\t')
+			for j, id := range enc.IDs {
+				if j > 0 {
+					out.WriteByte(' ')
+				}
+				out.WriteString(strconv.Itoa(int(id)))
+			}
+			out.WriteByte('\n')
 		}
-		ids := make([]string, len(enc.IDs))
-		for j, id := range enc.IDs {
-			ids[j] = fmt.Sprint(id)
-		}
-		fmt.Fprintf(&buf, "%s\t%s\n", strings.Join(enc.Tokens, " "), strings.Join(ids, " "))
-	}
-	return flushAll(stdout, &buf)
+		return nil
+	})
+	prog.finish()
+	return err
 }
 
 // detectTokenizerFormat tells a binary tokenizer, a tokenizer.json and a

@@ -107,9 +107,17 @@ func TestTokenizeCLI(t *testing.T) {
 		assert.Contains(t, errs, "--cased", args)
 	}
 
-	code, _, errs = runCLI("", "tokenize", "hello")
+	// Without --tokenizer or -m: the built-in clinic model's tokenizer,
+	// as classify uses; both at once is a usage error.
+	code, out, errs = runCLI("", "tokenize", "wheezing")
+	assert.Equal(t, 0, code, errs)
+	assert.Equal(t, "[CLS] w ##hee ##zing [SEP]\t2 65 2351 1823 3\n", out)
+	code, _, errs = runCLI("", "tokenize", "--tokenizer", vocab, "-m", model, "hello")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errs, "--tokenizer")
+	assert.Contains(t, errs, "not both")
+	code, _, errs = runCLI("", "tokenize", "--tokenizer", filepath.Join(dir, "none.txt"), "hello")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "--tokenizer: open ")
 	code, _, errs = runCLI("a\n", "tokenize", "--pair", "--tokenizer", vocab)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "tab-separated")

@@ -6,12 +6,12 @@
 //	go run ./examples/classify "my chest burns after meals"
 //	go run ./examples/classify -m model.lep "text" ... # any .lep classifier
 //
-// Without -m it uses the model built into Lepton (internal/defaultmodel), a
+// Without -m it uses the model built into Lepton (lepton/models/clinic), a
 // small BERT trained to suggest one of 24 diagnoses from a description of
-// symptoms. A program outside this module opens its own file with
-// lepton.Open(path) instead: internal/defaultmodel is an internal package, so
-// this file copied into another module does not compile until openModel
-// uses lepton.Open alone.
+// symptoms; importing that package is what puts the model (under 1 MB) into
+// the binary. The file builds unchanged in another module that requires
+// lepton (see "Install" in the top-level README); a program that only runs
+// its own model opens it with lepton.Open(path) and drops the import.
 //
 // The built-in model is small and often confidently wrong, and two of the
 // four sample texts show it: the fever, chills and headache note comes out
@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // samples are used when no text is given on the command line.
@@ -92,7 +92,7 @@ func run(args []string, w io.Writer) error {
 
 func openModel(path string) (*lepton.Model, error) {
 	if path == "" {
-		return defaultmodel.Open()
+		return clinic.Open()
 	}
 	return lepton.Open(path)
 }

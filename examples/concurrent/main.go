@@ -17,9 +17,9 @@
 // rather than malaria; stiff, swollen joints -> Psoriasis rather than
 // arthritis; a one-sided headache with flashing lights -> diabetes rather
 // than migraine). See "Known weaknesses" in examples/train-clinic/README.md
-// and "How good is the built-in model?" in the top-level README. Outside
-// this module, open your own file with lepton.Open: internal/defaultmodel
-// cannot be imported from another module.
+// and "How good is the built-in model?" in the top-level README. The model
+// comes from lepton/models/clinic; with -m, or in your own program, open
+// your own file with lepton.Open instead.
 package main
 
 import (
@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // requests are the texts the simulated clients send, round robin.
@@ -70,7 +70,7 @@ func run(args []string, w io.Writer) error {
 		err error
 	)
 	if *path == "" {
-		m, err = defaultmodel.Open()
+		m, err = clinic.Open()
 	} else {
 		m, err = lepton.Open(*path)
 	}

@@ -13,8 +13,8 @@
 // built-in model is also small and makes confident mistakes (see "Known
 // weaknesses" in examples/train-clinic/README.md and "How good is the
 // built-in model?" in the top-level README), and its vectors inherit them.
-// Outside this module, open your own file with lepton.Open:
-// internal/defaultmodel cannot be imported from another module.
+// The built-in model comes from lepton/models/clinic; with -m, or in your
+// own program, open your own file with lepton.Open instead.
 package main
 
 import (
@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 // notes stands in for a clinic's past case notes.
@@ -60,7 +60,7 @@ func run(args []string, w io.Writer) error {
 		err error
 	)
 	if *path == "" {
-		m, err = defaultmodel.Open()
+		m, err = clinic.Open()
 	} else {
 		m, err = lepton.Open(*path)
 	}

@@ -15,7 +15,7 @@
 # scaling; writes metrics.json, reference/), baseline.py (baseline.json),
 # tokenizers.js parity check, `lepton quantize`, the int8 evaluation with
 # Lepton, `lepton quantize` again with the measured figures as metadata into
-# internal/defaultmodel/clinic.lep, and the reliability diagram.
+# models/clinic/clinic.lep, and the reliability diagram.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/clinic-model}
@@ -94,6 +94,6 @@ PYEOF
 }
 meta > "$OUT/meta.args"
 mapfile -t METAS < "$OUT/meta.args"
-"$OUT/lepton" quantize "$OUT" -o internal/defaultmodel/clinic.lep --no-progress "${METAS[@]}"
+"$OUT/lepton" quantize "$OUT" -o models/clinic/clinic.lep --no-progress "${METAS[@]}"
 go run ./$HERE/eval -reliability $HERE/reliability.png
 echo "build.sh: $((SECONDS - start)) s"

@@ -1,6 +1,7 @@
 package bert
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -40,10 +41,10 @@ func BenchmarkAttention(b *testing.B) {
 // of n tokens, heads heads of size d, qkv and ctxb sized.
 func attentionWorkspace(pool *quant.Pool, n, heads, d int) *Workspace {
 	h := heads * d
-	w := &Workspace{Pool: pool, hidden: h, heads: heads, headSz: d, start: []int{0, n}}
+	w := &Workspace{Pool: pool, hidden: h, heads: heads, headSz: d, start: []int{0, n}, ctx: context.Background()}
 	w.qkv = make([]float32, n*3*h)
 	w.ctxb = make([]float32, n*h)
-	w.growAttn(heads)
+	w.planAttention(n)
 	w.attendFn = w.attendChunk
 	return w
 }

@@ -159,7 +159,7 @@ func TestPooling(t *testing.T) {
 		in   string
 		want Pooling
 		err  bool
-	}{{"cls", PoolCLS, false}, {"", PoolCLS, false}, {"mean", PoolMean, false}, {"max", 0, true}} {
+	}{{"cls", PoolCLS, false}, {"", PoolCLS, false}, {"mean", PoolMean, false}, {"max", PoolMax, false}, {"median", 0, true}} {
 		p, err := ParsePooling(tc.in)
 		if tc.err {
 			require.ErrorIs(t, err, ErrInput)
@@ -237,7 +237,13 @@ func TestValidate(t *testing.T) {
 		{"layer count", func(m *Model) { m.Layers = m.Layers[:1] }},
 		{"activation", func(m *Model) { m.Config.Activation = "relu" }},
 		{"eps", func(m *Model) { m.Config.LayerNormEps = 0 }},
-		{"pooling", func(m *Model) { m.Config.Pooling = "max" }},
+		{"pooling", func(m *Model) { m.Config.Pooling = "median" }},
+		{"pooling twice", func(m *Model) { m.Config.Pooling = "mean+cls+mean" }},
+		{"pooler activation", func(m *Model) { m.Config.PoolerActivation = "gelu" }},
+		{"score activation", func(m *Model) { m.Config.ScoreActivation = "softmax" }},
+		{"max length", func(m *Model) { m.Config.MaxLength = m.Config.MaxPositions + 1 }},
+		{"negative max length", func(m *Model) { m.Config.MaxLength = -1 }},
+		{"default prompt", func(m *Model) { m.Config.DefaultPrompt = "query" }},
 		{"word rows", func(m *Model) { m.Word.Rows-- }},
 		{"word scales", func(m *Model) { m.Word.Scales = m.Word.Scales[:3] }},
 		{"word f32", func(m *Model) { m.Word.F32 = m.Word.F32[:3] }},
@@ -295,18 +301,25 @@ func (c *countdownCtx) Err() error {
 	return nil
 }
 
-// TestForwardCancelMidway: cancellation is noticed between layers.
+// TestForwardCancelMidway: cancellation is noticed at every check, inside
+// layers as well as between them: cancelled after any number of checks
+// short of a whole pass, Forward returns ctx.Err(); with enough it runs to
+// the end. (One goroutine, so the checks come in a fixed order.)
 func TestForwardCancelMidway(t *testing.T) {
 	cfg := smallConfig()
 	cfg.Layers = 4
 	m := randomModel(t, cfg, 3, 12)
 	seqs := randomSeqs(cfg, []int{5, 9}, 13)
-	for checks := 0; checks <= cfg.Layers; checks++ {
-		ctx := &countdownCtx{Context: context.Background(), n: checks}
-		err := m.Forward(ctx, &Workspace{}, seqs)
-		require.ErrorIs(t, err, context.Canceled, "cancelled after %d checks", checks)
-		require.Less(t, ctx.n, 0)
+	probe := &countdownCtx{Context: context.Background(), n: 1 << 30}
+	require.NoError(t, m.Forward(probe, &Workspace{Pool: serial}, seqs))
+	checks := 1<<30 - probe.n
+	// Before the work, the embeddings' quantisation, and per layer at
+	// least 4 GEMMs, 5 row steps and attention.
+	require.GreaterOrEqual(t, checks, 2+cfg.Layers*10, "checks per pass")
+	for k := 0; k < checks; k++ {
+		ctx := &countdownCtx{Context: context.Background(), n: k}
+		err := m.Forward(ctx, &Workspace{Pool: serial}, seqs)
+		require.ErrorIs(t, err, context.Canceled, "cancelled after %d checks", k)
 	}
-	// One check before the work and one per layer: enough budget succeeds.
-	require.NoError(t, m.Forward(&countdownCtx{Context: context.Background(), n: cfg.Layers + 1}, &Workspace{}, seqs))
+	require.NoError(t, m.Forward(&countdownCtx{Context: context.Background(), n: checks}, &Workspace{Pool: serial}, seqs))
 }

@@ -7,7 +7,7 @@ import "lepton/quant"
 
 // Config is the architecture of a model, as stored in a .lep file.
 type Config struct {
-	Architecture string   // "BertModel" or "BertForSequenceClassification"
+	Architecture string   // "BertModel", "BertForSequenceClassification", "DistilBertModel", ...
 	Layers       int      // encoder layers
 	Hidden       int      // hidden size
 	Heads        int      // attention heads; Hidden % Heads == 0
@@ -17,8 +17,26 @@ type Config struct {
 	TypeVocab    int      // token type embeddings
 	LayerNormEps float32  // LayerNorm epsilon
 	Activation   string   // "gelu" (erf GELU); others are refused
-	Pooling      string   // default pooling for embeddings: "cls" or "mean"
+	Pooling      string   // default pooling for embeddings (ParsePooling): "cls", "mean", "max", "cls+mean", ...
 	Labels       []string // classifier labels by index; empty for BertModel
+
+	// PoolerActivation follows the pooler (DistilBERT: the pre_classifier)
+	// in front of the classifier: "" or "tanh" (BERT), "relu" (DistilBERT).
+	// It is implied by the architecture, not stored on its own.
+	PoolerActivation string
+
+	// ScoreActivation turns the logit of a single-output head (a
+	// cross-encoder reranker) into its score: "sigmoid", "identity" or
+	// "tanh"; "" for other heads.
+	ScoreActivation string
+
+	// Sentence-embedding settings: sentence-transformers' Pooling and
+	// Normalize modules and its encode() defaults.
+	Normalize     bool              // Embed scales vectors to unit length by default
+	ExcludePrompt bool              // pooling leaves out [CLS] and the prompt's tokens (include_prompt false)
+	Prompts       map[string]string // named prompts, prepended to texts
+	DefaultPrompt string            // the prompt Embed uses by default; "" none
+	MaxLength     int               // default max tokens per input (max_seq_length); 0: MaxPositions
 }
 
 // Embedding is a table of rows quantised to int8 with one scale per row.

@@ -25,7 +25,9 @@ type RefOutput struct {
 //
 // It is slow (no packing, no threads, allocations per call) by design: it
 // shares no code with Forward beyond the model struct, so a bug in one
-// shows up as a difference against the other.
+// shows up as a difference against the other. ctx is looked at for every
+// row of every matrix product and of attention, so a cancelled call returns
+// ctx.Err() promptly. ReferenceScratch bounds what it allocates.
 func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	if err := m.checkSeqs([]Sequence{s}); err != nil {
 		return nil, err
@@ -50,15 +52,18 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	heads := c.Heads
 	dh := h / heads
 	for li := range m.Layers {
-		if err := ctx.Err(); err != nil {
+		l := &m.Layers[li]
+		qkv, err := refLinear(ctx, x, n, h, &l.QKV)
+		if err != nil {
 			return nil, err
 		}
-		l := &m.Layers[li]
-		qkv := refLinear(x, n, h, &l.QKV)
 		ctxv := make([]float64, n*h)
 		scores := make([]float64, n)
 		for hd := 0; hd < heads; hd++ {
 			for i := 0; i < n; i++ {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				mx := math.Inf(-1)
 				for j := 0; j < n; j++ {
 					var s float64
@@ -81,7 +86,10 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 				}
 			}
 		}
-		attn := refLinear(ctxv, n, h, &l.AttnOut)
+		attn, err := refLinear(ctx, ctxv, n, h, &l.AttnOut)
+		if err != nil {
+			return nil, err
+		}
 		for i := range attn {
 			attn[i] += x[i]
 		}
@@ -89,11 +97,17 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 			refLayerNorm(attn[p*h:(p+1)*h], l.AttnLN, eps)
 		}
 		x = attn
-		inter := refLinear(x, n, h, &l.Inter)
+		inter, err := refLinear(ctx, x, n, h, &l.Inter)
+		if err != nil {
+			return nil, err
+		}
 		for i, v := range inter {
 			inter[i] = 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
 		}
-		out := refLinear(inter, n, c.Intermediate, &l.Output)
+		out, err := refLinear(ctx, inter, n, c.Intermediate, &l.Output)
+		if err != nil {
+			return nil, err
+		}
 		for i := range out {
 			out[i] += x[i]
 		}
@@ -106,38 +120,22 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 	res := &RefOutput{Hidden: toF32(x)}
 	cls := x[:h]
 	if m.Pooler != nil {
-		pooled := refLinear(cls, 1, h, m.Pooler)
-		for i, v := range pooled {
-			pooled[i] = math.Tanh(v)
+		pooled, err := refLinear(ctx, cls, 1, h, m.Pooler)
+		if err != nil {
+			return nil, err
 		}
+		refPoolerActivation(pooled, c.PoolerActivation)
 		res.Pooled = toF32(pooled)
 		cls = pooled
 	}
 	if m.Classifier != nil {
-		res.Logits = toF32(refLinear(cls, 1, h, m.Classifier))
+		logits, err := refLinear(ctx, cls, 1, h, m.Classifier)
+		if err != nil {
+			return nil, err
+		}
+		res.Logits = toF32(logits)
 	}
 	return res, nil
-}
-
-// RefPool pools reference hidden states ([n][h]) like Workspace.Embed.
-func RefPool(hidden []float32, h int, mode Pooling, normalize bool) []float32 {
-	out := make([]float32, h)
-	n := len(hidden) / h
-	if mode == PoolMean {
-		for d := 0; d < h; d++ {
-			var s float64
-			for r := 0; r < n; r++ {
-				s += float64(hidden[r*h+d])
-			}
-			out[d] = float32(s / float64(n))
-		}
-	} else {
-		copy(out, hidden[:h])
-	}
-	if normalize {
-		L2Normalize(out)
-	}
-	return out
 }
 
 func toF32(x []float64) []float32 {
@@ -179,12 +177,16 @@ func (l *Linear) Floats() []float32 {
 	return out
 }
 
-// refLinear returns x[n][k] W^T + b in float64.
-func refLinear(x []float64, n, k int, l *Linear) []float64 {
+// refLinear returns x[n][k] W^T + b in float64, or ctx.Err() (looked at
+// before each row).
+func refLinear(ctx context.Context, x []float64, n, k int, l *Linear) ([]float64, error) {
 	w := l.Floats()
 	outN := l.W.N
 	y := make([]float64, n*outN)
 	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		xr := x[i*k : (i+1)*k]
 		for o := 0; o < outN; o++ {
 			wr := w[o*k : (o+1)*k]
@@ -204,7 +206,7 @@ func refLinear(x []float64, n, k int, l *Linear) []float64 {
 			y[i*outN+o] = float64(l.Bias[o]) + ((s0 + s1) + (s2 + s3))
 		}
 	}
-	return y
+	return y, nil
 }
 
 func refLayerNorm(x []float64, ln LayerNorm, eps float64) {

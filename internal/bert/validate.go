@@ -46,8 +46,8 @@ func (m *Model) Validate() error {
 	if !(c.LayerNormEps > 0) || math.IsInf(float64(c.LayerNormEps), 0) {
 		return fmt.Errorf("%w: layer norm eps %v", ErrModel, c.LayerNormEps)
 	}
-	if _, err := ParsePooling(c.Pooling); err != nil {
-		return fmt.Errorf("%w: %v", ErrModel, err)
+	if err := c.validateHeads(); err != nil {
+		return err
 	}
 	if len(m.Layers) != c.Layers {
 		return fmt.Errorf("%w: config has %d layers, model %d", ErrModel, c.Layers, len(m.Layers))

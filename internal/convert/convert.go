@@ -41,6 +41,12 @@ var ErrUnsupported = errors.New("unsupported checkpoint")
 // the wrong shape. The message names what was expected and what was found.
 var ErrMissing = errors.New("missing or malformed tensor")
 
+// ErrMismatch is returned when config.json and the checkpoint's tensors
+// disagree: more encoder layers than num_hidden_layers, a shape other than
+// the sizes imply, or a tensor the configured model has no place for.
+// Converting anyway would write a valid-looking model of the wrong network.
+var ErrMismatch = errors.New("config.json does not match the checkpoint")
+
 // ErrMissingFile is returned when the model directory lacks a file the
 // conversion needs (config.json, model.safetensors, tokenizer.json or
 // vocab.txt); the error also wraps the file-system error (fs.ErrNotExist).
@@ -54,6 +60,10 @@ type Options struct {
 	// KeepF32 also stores the float weights (Linear.F32, Embedding.F32) so
 	// the same file can run the float reference path. Files grow about 5x.
 	KeepF32 bool
+	// ScoreActivation, when set, overrides the score activation that
+	// FromHF reads from config.json for a single-output head ("sigmoid",
+	// "identity" or "tanh"; see ParseHFConfig).
+	ScoreActivation string
 	// Progress, when set, is called after each tensor is quantised with the
 	// number of tensors done and the total.
 	Progress func(done, total int)
@@ -79,7 +89,8 @@ var layerNames = []string{
 
 // TensorNames lists every float tensor FromFloat needs for cfg, sorted; the
 // pooler is included when withPooler is set, the classifier for
-// BertForSequenceClassification configs.
+// classification architectures. DistilBERT checkpoints have no token type
+// table: FromHF supplies two zero rows (adding zero changes nothing).
 func TensorNames(cfg bert.Config, withPooler bool) []string {
 	names := []string{NameWord, NamePosition, NameTokenType, NameEmbLN + ".weight", NameEmbLN + ".bias"}
 	for l := range cfg.Layers {
@@ -91,7 +102,7 @@ func TensorNames(cfg bert.Config, withPooler bool) []string {
 	if withPooler {
 		names = append(names, NamePooler+".weight", NamePooler+".bias")
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	if lepfile.IsClassifier(cfg.Architecture) {
 		names = append(names, NameClassifier+".weight", NameClassifier+".bias")
 	}
 	sort.Strings(names)
@@ -138,7 +149,9 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 	}
 	_, hasPW := t[NamePooler+".weight"]
 	_, hasPB := t[NamePooler+".bias"]
-	withPooler := hasPW || hasPB
+	// DistilBertModel has no pooler (its checkpoint's pre_classifier, if
+	// any, belongs to a classification head the encoder does not run).
+	withPooler := (hasPW || hasPB) && cfg.Architecture != lepfile.ArchDistilBertModel
 	names := TensorNames(cfg, withPooler)
 	var missing []string
 	for _, n := range names {
@@ -219,7 +232,7 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		p := lin(t[NamePooler+".weight"], t[NamePooler+".bias"], h, h)
 		m.Pooler = &p
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	if lepfile.IsClassifier(cfg.Architecture) {
 		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.Classifier = &c
 	}
@@ -236,7 +249,7 @@ func quantSteps(cfg *bert.Config, withPooler bool) int {
 	if withPooler {
 		n++
 	}
-	if cfg.Architecture == lepfile.ArchBertClassification {
+	if lepfile.IsClassifier(cfg.Architecture) {
 		n++
 	}
 	return n

@@ -298,10 +298,10 @@ func TestFromHFErrors(t *testing.T) {
 		}, convert.ErrMissingFile, []string{"has no model.safetensors", "pytorch_model.bin is not supported", "safe_serialization"}},
 		{"architecture", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"architectures": []string{"BertForMaskedLM"}})
-		}, convert.ErrUnsupported, []string{"BertForMaskedLM"}},
+		}, convert.ErrUnsupported, []string{"BertForMaskedLM", "supported: bert (BertModel, BertForSequenceClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"}},
 		{"model type", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"model_type": "roberta"})
-		}, convert.ErrUnsupported, []string{`"roberta"`}},
+		}, convert.ErrUnsupported, []string{`"roberta"`, "BertModel, BertForSequenceClassification", "DistilBertModel, DistilBertForSequenceClassification"}},
 		{"activation", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"hidden_act": "relu"})
 		}, convert.ErrUnsupported, []string{`"relu"`}},
@@ -314,9 +314,13 @@ func TestFromHFErrors(t *testing.T) {
 		{"multi-label head", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"problem_type": "multi_label_classification"})
 		}, convert.ErrUnsupported, []string{"multi_label_classification", "softmax"}},
-		{"regression head", func(t *testing.T) string {
-			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"id2label": nil, "num_labels": 1})
-		}, convert.ErrUnsupported, []string{"regression"}},
+		{"regression head with 2 outputs", func(t *testing.T) string {
+			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"problem_type": "regression"})
+		}, convert.ErrUnsupported, []string{"regression", "2 outputs"}},
+		{"single output, unknown activation", func(t *testing.T) string {
+			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"id2label": nil, "num_labels": 1,
+				"sentence_transformers": map[string]any{"activation_fn": "torch.nn.modules.activation.Softmax"}})
+		}, convert.ErrUnsupported, []string{"activation_fn", "Softmax", "--score-activation"}},
 		{"missing tensor", func(t *testing.T) string {
 			t2 := convert.Random(cfg, 2)
 			delete(t2, "encoder.layer.1.attention.self.key.bias")

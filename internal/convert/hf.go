@@ -42,17 +42,11 @@ type hfConfig struct {
 // maxConfigJSON bounds config.json and tokenizer_config.json.
 const maxConfigJSON = 16 << 20
 
-// ParseHFConfig converts a Hugging Face config.json into a bert.Config.
-// pooling is the default embedding pooling to record ("" picks "cls" for
-// classifiers and "mean" for bare encoders, as sentence embedders use).
-func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
-	var hc hfConfig
-	if err := json.Unmarshal(data, &hc); err != nil {
-		return bert.Config{}, fmt.Errorf("%w: config.json: %v", ErrUnsupported, err)
-	}
-	if hc.ModelType != "" && hc.ModelType != "bert" {
-		return bert.Config{}, fmt.Errorf("%w: model_type %q (only bert is supported)", ErrUnsupported, hc.ModelType)
-	}
+// supportedModels names what ParseHFConfig converts, for its errors.
+var supportedModels = "bert (BertModel, BertForSequenceClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"
+
+// bertConfig reads the encoder part of a BERT config.json.
+func bertConfig(hc *hfConfig) (bert.Config, error) {
 	arch := ""
 	switch {
 	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification):
@@ -60,7 +54,7 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 	case len(hc.Architectures) == 0 && hc.ModelType == "bert":
 		arch = lepfile.ArchBertModel
 	default:
-		return bert.Config{}, fmt.Errorf("%w: architectures %q (supported: %s, %s)", ErrUnsupported, hc.Architectures, lepfile.ArchBertModel, lepfile.ArchBertClassification)
+		return bert.Config{}, fmt.Errorf("%w: architectures %q (supported: %s)", ErrUnsupported, hc.Architectures, supportedModels)
 	}
 	if hc.HiddenAct != "gelu" {
 		return bert.Config{}, fmt.Errorf("%w: hidden_act %q (only gelu, the erf form, is supported)", ErrUnsupported, hc.HiddenAct)
@@ -71,7 +65,7 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 	cfg := bert.Config{
 		Architecture: arch, Layers: hc.NumHiddenLayers, Hidden: hc.HiddenSize, Heads: hc.NumAttentionHeads,
 		Intermediate: hc.IntermediateSize, Vocab: hc.VocabSize, MaxPositions: hc.MaxPositionEmbeddings,
-		TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu", Pooling: pooling,
+		TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu",
 	}
 	if hc.TypeVocabSize != nil {
 		cfg.TypeVocab = *hc.TypeVocabSize
@@ -79,13 +73,49 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 	if hc.LayerNormEps != nil {
 		cfg.LayerNormEps = float32(*hc.LayerNormEps)
 	}
+	return cfg, nil
+}
+
+// ParseHFConfig converts a Hugging Face config.json into a bert.Config.
+// pooling is the default embedding pooling to record ("" picks "cls" for
+// classifiers and "mean" for bare encoders, as sentence embedders use).
+//
+// It reads BERT (model_type bert) and DistilBERT (model_type distilbert)
+// configs, for the architectures in lepfile.Architectures; anything else
+// is refused with ErrUnsupported naming what is supported. A
+// classification head with one output (num_labels 1: a cross-encoder
+// reranker or a regression head) gets a score activation (see
+// scoreActivation); heads with several outputs must be single-label
+// classifiers, since Lepton applies a softmax to them.
+func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
+	var hc hfConfig
+	if err := json.Unmarshal(data, &hc); err != nil {
+		return bert.Config{}, fmt.Errorf("%w: config.json: %v", ErrUnsupported, err)
+	}
+	var (
+		cfg bert.Config
+		err error
+	)
+	switch hc.ModelType {
+	case "", "bert":
+		cfg, err = bertConfig(&hc)
+	case "distilbert":
+		cfg, err = distilBertConfig(data)
+	default:
+		err = fmt.Errorf("%w: model_type %q (supported: %s)", ErrUnsupported, hc.ModelType, supportedModels)
+	}
+	if err != nil {
+		return bert.Config{}, err
+	}
+	arch := cfg.Architecture
+	cfg.Pooling = pooling
 	if cfg.Pooling == "" {
 		cfg.Pooling = "mean"
-		if arch == lepfile.ArchBertClassification {
+		if lepfile.IsClassifier(arch) {
 			cfg.Pooling = "cls"
 		}
 	}
-	if arch == lepfile.ArchBertClassification {
+	if lepfile.IsClassifier(arch) {
 		n := len(hc.ID2Label)
 		if n == 0 {
 			n = hc.NumLabels
@@ -93,14 +123,17 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 		if n < 1 || n > 65536 {
 			return bert.Config{}, fmt.Errorf("%w: %s needs id2label or num_labels (found %d labels)", ErrUnsupported, arch, n)
 		}
-		// Lepton turns classifier logits into probabilities with a softmax,
-		// which is what Hugging Face does for single-label classification
-		// only; converting other heads would give confident nonsense.
+		// Lepton turns the logits of several outputs into probabilities
+		// with a softmax, which is what Hugging Face does for single-label
+		// classification only; converting other heads would give confident
+		// nonsense. One output is a score (scoreActivation).
 		switch {
-		case hc.ProblemType == "regression" || (hc.ProblemType == "" && n == 1):
-			return bert.Config{}, fmt.Errorf("%w: a regression head (%d output, problem_type %q): Lepton's classifier applies a softmax", ErrUnsupported, n, hc.ProblemType)
+		case n == 1:
+			if cfg.ScoreActivation, err = scoreActivation(data, hc.ProblemType); err != nil {
+				return bert.Config{}, err
+			}
 		case hc.ProblemType != "" && hc.ProblemType != "single_label_classification":
-			return bert.Config{}, fmt.Errorf("%w: problem_type %q: Lepton's classifier applies a softmax (single_label_classification)", ErrUnsupported, hc.ProblemType)
+			return bert.Config{}, fmt.Errorf("%w: problem_type %q with %d outputs: Lepton's classifier applies a softmax (single_label_classification)", ErrUnsupported, hc.ProblemType, n)
 		}
 		cfg.Labels = make([]string, n)
 		for i := range cfg.Labels {
@@ -127,11 +160,12 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 }
 
 // hfName maps a checkpoint tensor name to FromFloat's convention: the
-// "bert." prefix of task models is dropped and the old TensorFlow-era
-// LayerNorm names gamma/beta become weight/bias. ok is false for tensors
-// the converter does not use (position_ids buffers, MLM heads...).
+// "bert." prefix of task models is dropped, the old TensorFlow-era
+// LayerNorm names gamma/beta become weight/bias, and DistilBERT's names
+// become BERT's (distilToBERT). ok is false for tensors the converter does
+// not use (position_ids buffers, MLM heads...).
 func hfName(name string) (string, bool) {
-	n := strings.TrimPrefix(name, "bert.")
+	n := strings.TrimPrefix(distilToBERT(name), "bert.")
 	if strings.Contains(n, "LayerNorm.") {
 		n = strings.Replace(n, "LayerNorm.gamma", "LayerNorm.weight", 1)
 		n = strings.Replace(n, "LayerNorm.beta", "LayerNorm.bias", 1)
@@ -146,18 +180,78 @@ func hfName(name string) (string, bool) {
 	return "", false
 }
 
-// FromHF converts a Hugging Face BERT directory: config.json,
+// FromHF converts a Hugging Face BERT or DistilBERT directory: config.json,
 // model.safetensors (F32, F16, BF16 or F64 tensors) and tokenizer.json (or
-// vocab.txt with tokenizer_config.json). It returns the quantised model, the
-// tokenizer blob (tokenize.(*Tokenizer).MarshalBinary, stored with
-// lepfile.TokenizerLepton) and provenance metadata for the .lep file.
+// vocab.txt with tokenizer_config.json), or a sentence-transformers folder
+// built around one (modules.json; see readSentenceFolder). It returns the
+// quantised model, the tokenizer blob (tokenize.(*Tokenizer).MarshalBinary,
+// stored with lepfile.TokenizerLepton) and provenance metadata for the .lep
+// file.
+//
+// The default max length recorded in the model is what the folder's own
+// tools truncate to: sentence_bert_config.json's max_seq_length in a
+// sentence-transformers folder, else tokenizer_config.json's
+// model_max_length, when shorter than the position table.
 func FromHF(dir string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
 	return FromHFPooling(dir, "", opts)
 }
 
-// FromHFPooling is FromHF with an explicit default pooling ("cls" or
-// "mean"; "" chooses by architecture).
+// FromHFPooling is FromHF with an explicit default pooling (a name
+// bert.ParsePooling accepts, such as "cls" or "mean"; "" takes the
+// sentence-transformers folder's, else chooses by architecture).
 func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
+	fail := func(err error) (*bert.Model, []byte, lepfile.Metadata, error) { return nil, nil, nil, err }
+	if err := checkDir(dir); err != nil {
+		return fail(err)
+	}
+	sf, err := readSentenceFolder(dir)
+	if err != nil {
+		return fail(err)
+	}
+	modelDir := dir
+	if sf != nil {
+		modelDir = sf.transformerDir
+	}
+	if opts.ScoreActivation != "" {
+		if err := CheckScoreActivation(opts.ScoreActivation); err != nil {
+			return fail(err)
+		}
+	}
+	m, tok, meta, err := fromHFDir(modelDir, pooling, opts)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := &m.Config
+	meta["source"] = filepath.Base(filepath.Clean(dir))
+	n, err := tokenizerMaxLength(modelDir)
+	if err != nil {
+		return fail(err)
+	}
+	setMaxLength(cfg, meta, n, "tokenizer_config.json model_max_length")
+	if sf != nil {
+		if err := sf.apply(cfg, meta, pooling, modelDir); err != nil {
+			return fail(fmt.Errorf("%s: %w", dir, err))
+		}
+		meta["default_pooling"] = cfg.Pooling
+	}
+	if cfg.ScoreActivation != "" {
+		meta["score_activation"] = cfg.ScoreActivation
+		if opts.ScoreActivation != "" && opts.ScoreActivation != cfg.ScoreActivation {
+			meta["score_activation"] = opts.ScoreActivation + " (--score-activation; config.json says " + cfg.ScoreActivation + ")"
+			cfg.ScoreActivation = opts.ScoreActivation
+		}
+	} else if opts.ScoreActivation != "" {
+		return fail(fmt.Errorf("%s: %w: a score activation is for single-output heads, and this %s has %d outputs", modelDir, ErrUnsupported, cfg.Architecture, len(cfg.Labels)))
+	}
+	if err := lepfile.ValidateConfig(cfg); err != nil {
+		return fail(fmt.Errorf("%s: %w: %w", dir, ErrUnsupported, err))
+	}
+	return m, tok, meta, nil
+}
+
+// fromHFDir converts the Hugging Face model in dir (FromHFPooling without
+// the settings of the folder around it).
+func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.Metadata, error) {
 	fail := func(err error) (*bert.Model, []byte, lepfile.Metadata, error) { return nil, nil, nil, err }
 	if err := checkDir(dir); err != nil {
 		return fail(err)
@@ -182,9 +276,12 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	// Progress covers decoding (one step per checkpoint tensor) and then
 	// quantisation (FromFloat's steps).
 	_, hasPooler := st.Lookup("bert.pooler.dense.weight")
-	if _, ok := st.Lookup("pooler.dense.weight"); ok {
-		hasPooler = true
+	for _, name := range []string{"pooler.dense.weight", "pre_classifier.weight"} {
+		if _, ok := st.Lookup(name); ok {
+			hasPooler = true
+		}
 	}
+	hasPooler = hasPooler && cfg.Architecture != lepfile.ArchDistilBertModel
 	progress := opts.Progress
 	decodeSteps := len(st.Tensors)
 	total := decodeSteps + quantSteps(&cfg, hasPooler)
@@ -193,7 +290,12 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	}
 	tensors := map[string][]float32{}
 	dtypes := map[string]bool{}
-	needed := TensorNames(cfg, true) // sorted; the pooler counts
+	// Sorted; a BERT pooler counts (FromFloat keeps it for BertModel when
+	// present), DistilBertModel has none (a pre_classifier is its
+	// classification head's, ignored like the classifier).
+	needed := TensorNames(cfg, cfg.Architecture != lepfile.ArchDistilBertModel)
+	seen := map[string]bool{}
+	var ignored []string // checkpoint tensors the model does not use
 	for i := range st.Tensors {
 		if progress != nil {
 			progress(i+1, total)
@@ -201,14 +303,22 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		t := &st.Tensors[i]
 		name, ok := hfName(t.Name)
 		if !ok {
+			ignored = append(ignored, t.Name)
 			continue
 		}
-		if _, dup := tensors[name]; dup {
+		if seen[name] {
 			return fail(fmt.Errorf("%s: %w: %s appears twice (with and without the bert. prefix?)", stPath, ErrMissing, name))
 		}
-		_, isNeeded := slices.BinarySearch(needed, name)
-		if want := shapeOf(&cfg, name); isNeeded && !slices.Equal(t.Shape, want) {
-			return fail(fmt.Errorf("%s: %w: %s has shape %v, config.json implies %v", stPath, ErrMissing, t.Name, t.Shape, want))
+		seen[name] = true
+		if _, isNeeded := slices.BinarySearch(needed, name); !isNeeded {
+			if err := checkUnused(&cfg, name); err != nil {
+				return fail(fmt.Errorf("%s: %w", stPath, err))
+			}
+			ignored = append(ignored, t.Name)
+			continue
+		}
+		if want := shapeOf(&cfg, name); !slices.Equal(t.Shape, want) {
+			return fail(fmt.Errorf("%s: %w: %w: %s has shape %v, config.json implies %v", stPath, ErrMismatch, ErrMissing, t.Name, t.Shape, want))
 		}
 		v, err := t.Float32()
 		if err != nil {
@@ -225,10 +335,14 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	// Keep what the metadata needs, then release the mapped checkpoint
 	// before quantising: only the decoded floats stay in memory.
 	sum := sha256.Sum256(st.Raw)
-	ignored := countIgnored(st)
 	stMeta := st.Metadata
 	if err := st.Close(); err != nil {
 		return fail(err)
+	}
+	if isDistilBERT(&cfg) {
+		if _, ok := tensors[NameTokenType]; !ok {
+			tensors[NameTokenType] = make([]float32, cfg.TypeVocab*cfg.Hidden) // no token types: zero rows
+		}
 	}
 	m, err := FromFloat(cfg, tensors, opts)
 	if err != nil {
@@ -264,7 +378,11 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 		"weight_layout":          "I8P16K4",
 		"fused_qkv":              "true",
 		"default_pooling":        cfg.Pooling,
-		"source_tensors_ignored": strconv.Itoa(ignored),
+		"source_tensors_ignored": strconv.Itoa(len(ignored)),
+	}
+	if len(ignored) > 0 {
+		sort.Strings(ignored)
+		meta["source_tensors_ignored_names"] = abbreviate(ignored, 8)
 	}
 	for k, v := range stMeta {
 		meta["safetensors."+k] = v
@@ -276,14 +394,34 @@ func FromHFPooling(dir, pooling string, opts Options) (*bert.Model, []byte, lepf
 	return m, blob, meta, nil
 }
 
-func countIgnored(st *safetensors.File) int {
-	n := 0
-	for _, t := range st.Tensors {
-		if _, ok := hfName(t.Name); !ok {
-			n++
+// checkUnused decides about a checkpoint tensor in BERT's namespace that
+// the model built from cfg does not use: an encoder layer beyond
+// config.json's count, or a tensor of a known layer or of the embeddings
+// that this converter does not know, means config.json and the checkpoint
+// disagree (or the checkpoint holds a variant this converter would
+// silently mistranslate): an error wrapping ErrMismatch. A classifier head
+// under a BertModel or DistilBertModel config is left out on purpose (the
+// encoder alone is converted) and, like buffers such as token_type_ids, only
+// counted.
+func checkUnused(cfg *bert.Config, name string) error {
+	if rest, ok := strings.CutPrefix(name, "encoder.layer."); ok {
+		idx, _, _ := strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(idx); err == nil && n >= cfg.Layers {
+			return fmt.Errorf("%w: the checkpoint has %s but config.json says num_hidden_layers %d", ErrMismatch, name, cfg.Layers)
 		}
+		return fmt.Errorf("%w: the checkpoint has %s, which is not part of a BERT layer as this converter knows it", ErrMismatch, name)
 	}
-	return n
+	switch {
+	case strings.HasPrefix(name, "embeddings.") && strings.HasSuffix(name, "_ids"):
+		return nil // a buffer (token_type_ids), not a weight
+	case strings.HasPrefix(name, "embeddings."):
+		return fmt.Errorf("%w: the checkpoint has %s, which BERT's embeddings do not have as this converter knows them", ErrMismatch, name)
+	case strings.HasPrefix(name, "classifier.") && (cfg.Architecture == lepfile.ArchBertModel || cfg.Architecture == lepfile.ArchDistilBertModel):
+		return nil
+	case strings.HasPrefix(name, "pooler.") && cfg.Architecture == lepfile.ArchDistilBertModel:
+		return nil // DistilBERT's pre_classifier belongs to the classification head
+	}
+	return fmt.Errorf("%w: the checkpoint has %s, which config.json's %s does not use", ErrMismatch, name, cfg.Architecture)
 }
 
 // loadTokenizer reads tokenizer.json, or vocab.txt with the normalisation

@@ -15,6 +15,22 @@ import (
 func TestValidateConfig(t *testing.T) {
 	require.NoError(t, lepfile.ValidateConfig(&bert.Config{Architecture: lepfile.ArchBertModel, Layers: 1, Hidden: 1, Heads: 1,
 		Intermediate: 1, Vocab: 1, MaxPositions: 1, TypeVocab: 1, LayerNormEps: 1e-12, Activation: "gelu", Pooling: "mean"}))
+	// Format 1.1 settings that are valid.
+	for _, c := range []bert.Config{
+		{Architecture: lepfile.ArchDistilBertModel, Pooling: "cls+max+mean", Normalize: true, MaxLength: 11,
+			Prompts: map[string]string{"query": "query: ", "doc": ""}, DefaultPrompt: "query", ExcludePrompt: true},
+		{Architecture: lepfile.ArchDistilBertClassification, PoolerActivation: "relu", Labels: []string{"x", "y"}},
+		{Architecture: lepfile.ArchBertClassification, Labels: []string{"score"}, ScoreActivation: "identity"},
+		{Architecture: lepfile.ArchDistilBertClassification, PoolerActivation: "relu", Labels: []string{"score"}, ScoreActivation: "sigmoid"},
+	} {
+		base := tinyConfig(c.Architecture)
+		c.Layers, c.Hidden, c.Heads, c.Intermediate, c.Vocab = base.Layers, base.Hidden, base.Heads, base.Intermediate, base.Vocab
+		c.MaxPositions, c.TypeVocab, c.LayerNormEps, c.Activation = base.MaxPositions, base.TypeVocab, base.LayerNormEps, base.Activation
+		if c.Pooling == "" {
+			c.Pooling = "cls"
+		}
+		require.NoError(t, lepfile.ValidateConfig(&c), "%+v", c)
+	}
 	for _, tc := range []struct {
 		name   string
 		mutate func(c *bert.Config)
@@ -34,7 +50,27 @@ func TestValidateConfig(t *testing.T) {
 		{"eps NaN", func(c *bert.Config) { c.LayerNormEps = float32(math.NaN()) }, "layer_norm_eps"},
 		{"eps Inf", func(c *bert.Config) { c.LayerNormEps = float32(math.Inf(1)) }, "layer_norm_eps"},
 		{"activation", func(c *bert.Config) { c.Activation = "gelu_new" }, "activation"},
-		{"pooling", func(c *bert.Config) { c.Pooling = "max" }, "pooling"},
+		{"pooling", func(c *bert.Config) { c.Pooling = "median" }, "pooling"},
+		{"pooling missing", func(c *bert.Config) { c.Pooling = "" }, "pooling"},
+		{"pooling not canonical", func(c *bert.Config) { c.Pooling = "mean+cls" }, "in that order"},
+		{"pooling upper case", func(c *bert.Config) { c.Pooling = "CLS" }, "pooling"},
+		{"pooler activation on BERT", func(c *bert.Config) { c.PoolerActivation = "relu" }, "pooler activation"},
+		{"DistilBERT head without ReLU", func(c *bert.Config) { c.Architecture = lepfile.ArchDistilBertClassification }, "pooler activation"},
+		{"single output without score activation", func(c *bert.Config) { c.Labels = c.Labels[:1] }, "score_activation"},
+		{"single output, unknown score activation", func(c *bert.Config) { c.Labels, c.ScoreActivation = c.Labels[:1], "softmax" }, "score_activation"},
+		{"score activation on 2 outputs", func(c *bert.Config) { c.ScoreActivation = "sigmoid" }, "score_activation"},
+		{"max length", func(c *bert.Config) { c.MaxLength = c.MaxPositions + 1 }, "max_length"},
+		{"max length negative", func(c *bert.Config) { c.MaxLength = -2 }, "max_length"},
+		{"prompt name empty", func(c *bert.Config) { c.Prompts = map[string]string{"": "query: "} }, "prompt"},
+		{"prompt not UTF-8", func(c *bert.Config) { c.Prompts = map[string]string{"q": "\xff"} }, "prompt"},
+		{"prompt too long", func(c *bert.Config) { c.Prompts = map[string]string{"q": strings.Repeat("x", 70000)} }, "prompt"},
+		{"too many prompts", func(c *bert.Config) {
+			c.Prompts = map[string]string{}
+			for i := range 300 {
+				c.Prompts[strings.Repeat("p", i+1)] = ""
+			}
+		}, "prompts"},
+		{"default prompt missing", func(c *bert.Config) { c.DefaultPrompt = "query" }, "default_prompt"},
 		{"no labels", func(c *bert.Config) { c.Labels = nil }, "0 labels"},
 		{"labels on BertModel", func(c *bert.Config) { c.Architecture = lepfile.ArchBertModel }, "BertModel with 2 labels"},
 		{"label not UTF-8", func(c *bert.Config) { c.Labels[1] = "\xff" }, "label 1"},

@@ -31,6 +31,29 @@ func microModel(t testing.TB, arch string) []byte {
 	return buf.Bytes()
 }
 
+// microModels11 are micro files using what format 1.1 added: a DistilBERT
+// cross-encoder (one output, a score activation, the ReLU head) and a
+// sentence-transformers encoder (several pooling modes, Normalize, prompts
+// left out of the pooling, a default max length).
+func microModels11(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, c := range []bert.Config{
+		{Architecture: lepfile.ArchDistilBertClassification, Pooling: "cls", Labels: []string{"score"}, ScoreActivation: "sigmoid", PoolerActivation: "relu"},
+		{Architecture: lepfile.ArchBertModel, Pooling: "cls+max+mean", Normalize: true, ExcludePrompt: true,
+			Prompts: map[string]string{"query": "query: ", "doc": ""}, DefaultPrompt: "query", MaxLength: 2},
+	} {
+		c.Layers, c.Hidden, c.Heads, c.Intermediate, c.Vocab = 1, 4, 2, 5, 3
+		c.MaxPositions, c.TypeVocab, c.LayerNormEps, c.Activation = 3, 1, 1e-5, "gelu"
+		m, err := convert.FromFloat(c, convert.Random(c, 1), convert.Options{})
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		require.NoError(t, lepfile.Write(&buf, m, []byte("tok"), nil, lepfile.WithTokenizerFormat(lepfile.TokenizerVocab)))
+		out = append(out, buf.Bytes())
+	}
+	return out
+}
+
 // exercise opens data and, when it is accepted, reads every byte of every
 // tensor the model exposes: an accepted file must be safe to use.
 func exercise(t *testing.T, data []byte) {
@@ -105,6 +128,9 @@ func FuzzOpenBytes(f *testing.F) {
 		f.Add(d)
 		f.Add(d[:len(d)/2])
 	}
+	for _, d := range microModels11(f) {
+		f.Add(d)
+	}
 	f.Add([]byte(lepfile.Magic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -117,6 +143,9 @@ func FuzzOpenBytes(f *testing.F) {
 func FuzzOpenBytesCRC(f *testing.F) {
 	for _, arch := range []string{lepfile.ArchBertModel, lepfile.ArchBertClassification} {
 		f.Add(microModel(f, arch))
+	}
+	for _, d := range microModels11(f) {
+		f.Add(d)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		refreshCRCs(data)

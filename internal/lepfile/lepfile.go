@@ -57,9 +57,11 @@ const (
 	// MajorVersion is the format major version this package reads and
 	// writes; files with a larger major version are refused.
 	MajorVersion = 1
-	// MinorVersion is the minor version this package writes. Readers
-	// accept any minor version of their major.
-	MinorVersion = 0
+	// MinorVersion is the newest minor version this package writes: 1.1
+	// for files that use what 1.1 added (DistilBERT, single-output heads,
+	// sentence-embedding settings), 1.0 for the others. Readers accept any
+	// minor version of their major.
+	MinorVersion = 1
 	// Align is the alignment of every section and tensor payload.
 	Align = 64
 

@@ -1,6 +1,7 @@
 package lepfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +101,11 @@ const maxVerifyErrors = 20
 // int8 codes lie in [-127, 127], that packed padding is zero and that column
 // sums match the packed data. Its cost is proportional to the file size. All
 // problems found (up to 20) are returned joined.
-func (f *File) Verify() error {
+func (f *File) Verify() error { return f.VerifyContext(context.Background()) }
+
+// VerifyContext is Verify checking ctx between tensors: a cancelled
+// verification returns ctx.Err() (and no verdict) promptly.
+func (f *File) VerifyContext(ctx context.Context) error {
 	if f.closed || f.data == nil {
 		return ErrClosed
 	}
@@ -110,6 +115,9 @@ func (f *File) Verify() error {
 		return len(errs) < maxVerifyErrors
 	}
 	for _, s := range f.Sections {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if got := checksum(f.data[s.Offset : s.Offset+s.Length]); got != s.CRC {
 			if !add(errf(ErrChecksum, "section %q CRC32C %08x, computed %08x", s.Kind, s.CRC, got)) {
 				return errors.Join(errs...)
@@ -120,6 +128,9 @@ func (f *File) Verify() error {
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		byName[t.Name] = t
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if got := checksum(f.data[t.Offset : t.Offset+t.Length]); got != t.CRC {
 			if !add(errf(ErrChecksum, "tensor %s CRC32C %08x, computed %08x", t.Name, t.CRC, got)) {
 				return errors.Join(errs...)
@@ -137,6 +148,9 @@ func (f *File) Verify() error {
 		}
 	}
 	for _, s := range slots {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var err error
 		switch {
 		case s.f32 != nil:

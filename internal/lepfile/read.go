@@ -130,11 +130,16 @@ func parse(data []byte) (*File, error) {
 		f.Sections = append(f.Sections, s)
 		secs[s.Kind] = &f.Sections[len(f.Sections)-1]
 	}
-	sorted := slices.Clone(f.Sections)
-	slices.SortFunc(sorted, func(a, b SectionInfo) int { return cmp.Compare(a.Offset, b.Offset) })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i-1].Offset+sorted[i-1].Length > sorted[i].Offset {
-			return nil, errf(ErrFormat, "sections %q and %q overlap", sorted[i-1].Kind, sorted[i].Kind)
+	// Indices are sorted, not entries, for the reason given in parseDirectory.
+	order := make([]int, len(f.Sections))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(f.Sections[a].Offset, f.Sections[b].Offset) })
+	for i := 1; i < len(order); i++ {
+		prev, cur := &f.Sections[order[i-1]], &f.Sections[order[i]]
+		if prev.Offset+prev.Length > cur.Offset {
+			return nil, errf(ErrFormat, "sections %q and %q overlap", prev.Kind, cur.Kind)
 		}
 	}
 	for _, s := range f.Sections {
@@ -224,7 +229,7 @@ func parse(data []byte) (*File, error) {
 	if byName["pooler.weight"] != nil {
 		m.Pooler = &bert.Linear{}
 	}
-	if cfg.Architecture == ArchBertClassification {
+	if IsClassifier(cfg.Architecture) {
 		m.Classifier = &bert.Linear{}
 	} else if byName["classifier.weight"] != nil {
 		return nil, errf(ErrFormat, "%s file has a classifier", cfg.Architecture)
@@ -260,7 +265,53 @@ func parse(data []byte) (*File, error) {
 		}
 	}
 	f.Model = m
+	if err := f.checkFloatSlots(withF32, false); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkFloatSlots checks that float tensors are finite and scales not
+// negative: the small ones (scales, biases, LayerNorm parameters: a few
+// values per row or channel, cheap to read at open) when copies is false,
+// the fp32 weight copies (as large as the model) when it is true. A NaN
+// there is never caught later: quantisation maps NaN to 0, so the outputs
+// stay finite and wrong. The error says whether the tensor's checksum
+// still matches (written that way) or not (damaged since).
+func (f *File) checkFloatSlots(withF32, copies bool) error {
+	byName := make(map[string]*TensorInfo, len(f.Tensors))
+	for i := range f.Tensors {
+		byName[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	for _, s := range modelSlots(f.Model, withF32) {
+		if s.f32 == nil || strings.HasSuffix(s.name, ".weight_f32") != copies {
+			continue
+		}
+		err := checkFloats(*s.f32, strings.HasSuffix(s.name, ".scales"))
+		if err == nil {
+			continue
+		}
+		t := byName[s.name]
+		if got := checksum(f.data[t.Offset : t.Offset+t.Length]); got != t.CRC {
+			return errf(ErrChecksum, "tensor %s: %v, and its CRC32C is %08x, computed %08x: the file is damaged", s.name, err, t.CRC, got)
+		}
+		return errf(ErrFormat, "tensor %s: %v (the file was written with it: a damaged checkpoint or a buggy writer)", s.name, err)
+	}
+	return nil
+}
+
+// CheckFloatCopies checks the fp32 weight copies (files written with
+// --keep-fp32) as Open checks the small float tensors: finite values only.
+// It reads as much as the model's size, so it is left to the first use of
+// the copies (lepton.WithFloat32) and to Verify.
+func (f *File) CheckFloatCopies() error {
+	if f.closed || f.data == nil {
+		return ErrClosed
+	}
+	if f.Model == nil || f.Model.Word.F32 == nil {
+		return nil
+	}
+	return f.checkFloatSlots(true, true)
 }
 
 // parseDirectory decodes and validates the tensor directory: dtypes,
@@ -350,11 +401,18 @@ func parseDirectory(b []byte, dataSec *SectionInfo) ([]TensorInfo, error) {
 		out = append(out, TensorInfo{Name: name, DType: dt, Layout: layout, Shape: shape, Offset: int64(off), Length: int64(length), CRC: crc})
 		pos += size
 	}
-	sorted := slices.Clone(out)
-	slices.SortFunc(sorted, func(a, b TensorInfo) int { return cmp.Compare(a.Offset, b.Offset) })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i-1].Offset+sorted[i-1].Length > sorted[i].Offset {
-			return nil, errf(ErrFormat, "tensors %s and %s overlap", sorted[i-1].Name, sorted[i].Name)
+	// Sort indices rather than the entries: the sort then shares its
+	// instantiation with other []int sorts instead of adding one for
+	// TensorInfo to every embedding binary.
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(out[a].Offset, out[b].Offset) })
+	for i := 1; i < len(order); i++ {
+		prev, cur := &out[order[i-1]], &out[order[i]]
+		if prev.Offset+prev.Length > cur.Offset {
+			return nil, errf(ErrFormat, "tensors %s and %s overlap", prev.Name, cur.Name)
 		}
 	}
 	return out, nil

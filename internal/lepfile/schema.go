@@ -3,7 +3,9 @@ package lepfile
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -22,13 +24,42 @@ const (
 	maxTypeVocab    = 1024
 	maxLabels       = 65536
 	maxLabelLen     = 1024
+	maxPrompts      = 256
+	maxPromptLen    = 64 << 10
 )
 
-// Architectures this version reads and writes.
+// Architectures this version reads and writes. DistilBERT (format 1.1) is
+// stored in BERT's tensors: its token type table is two zero rows, and its
+// pre_classifier is the pooler, followed by ReLU instead of tanh.
 const (
-	ArchBertModel          = "BertModel"
-	ArchBertClassification = "BertForSequenceClassification"
+	ArchBertModel                = "BertModel"
+	ArchBertClassification       = "BertForSequenceClassification"
+	ArchDistilBertModel          = "DistilBertModel"
+	ArchDistilBertClassification = "DistilBertForSequenceClassification"
 )
+
+// Architectures lists the architectures this version reads and writes.
+var Architectures = []string{ArchBertModel, ArchBertClassification, ArchDistilBertModel, ArchDistilBertClassification}
+
+// IsClassifier reports whether arch has a classification head (a
+// classifier tensor and labels).
+func IsClassifier(arch string) bool {
+	return arch == ArchBertClassification || arch == ArchDistilBertClassification
+}
+
+// PoolerActivation is the activation between the pooler and the classifier
+// of arch (bert.Config.PoolerActivation): ReLU after DistilBERT's
+// pre_classifier, tanh (the empty name) otherwise.
+func PoolerActivation(arch string) string {
+	if arch == ArchDistilBertClassification {
+		return "relu"
+	}
+	return ""
+}
+
+// ScoreActivations are the activations a single-output head may name
+// (score_activation).
+var ScoreActivations = []string{"sigmoid", "identity", "tanh"}
 
 // fileConfig is the JSON form of bert.Config in the CONF section.
 type fileConfig struct {
@@ -45,6 +76,15 @@ type fileConfig struct {
 	Pooling         string   `json:"pooling"`
 	Labels          []string `json:"labels"`
 	TokenizerFormat string   `json:"tokenizer_format,omitempty"`
+
+	// Format 1.1 (docs/FORMAT.md): the score of single-output heads and
+	// the sentence-embedding settings. Absent keys keep 1.0's behaviour.
+	ScoreActivation string            `json:"score_activation,omitempty"`
+	Normalize       bool              `json:"normalize,omitempty"`
+	IncludePrompt   *bool             `json:"include_prompt,omitempty"`
+	Prompts         map[string]string `json:"prompts,omitempty"`
+	DefaultPrompt   string            `json:"default_prompt,omitempty"`
+	MaxLength       int               `json:"max_length,omitempty"`
 }
 
 func toFileConfig(c *bert.Config, tokFormat string) fileConfig {
@@ -52,12 +92,30 @@ func toFileConfig(c *bert.Config, tokFormat string) fileConfig {
 	if labels == nil {
 		labels = []string{}
 	}
-	return fileConfig{
+	fc := fileConfig{
 		Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 		Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions,
 		TypeVocab: c.TypeVocab, LayerNormEps: float64(c.LayerNormEps), Activation: c.Activation,
 		Pooling: c.Pooling, Labels: labels, TokenizerFormat: tokFormat,
+		ScoreActivation: c.ScoreActivation, Normalize: c.Normalize, Prompts: c.Prompts,
+		DefaultPrompt: c.DefaultPrompt, MaxLength: c.MaxLength,
 	}
+	if c.ExcludePrompt {
+		fc.IncludePrompt = new(bool)
+	}
+	return fc
+}
+
+// minorVersion is the minor format version a file of c needs: 1 when it
+// uses anything format 1.1 added, 0 otherwise, so that files of plain BERT
+// models stay byte for byte what 1.0 writers wrote.
+func minorVersion(c *bert.Config) uint16 {
+	if c.Architecture == ArchDistilBertModel || c.Architecture == ArchDistilBertClassification ||
+		(c.Pooling != "cls" && c.Pooling != "mean") || c.ScoreActivation != "" || c.Normalize ||
+		c.ExcludePrompt || len(c.Prompts) > 0 || c.DefaultPrompt != "" || c.MaxLength != 0 {
+		return 1
+	}
+	return 0
 }
 
 func (fc *fileConfig) toConfig() bert.Config {
@@ -66,6 +124,9 @@ func (fc *fileConfig) toConfig() bert.Config {
 		Intermediate: fc.Intermediate, Vocab: fc.Vocab, MaxPositions: fc.MaxPositions,
 		TypeVocab: fc.TypeVocab, LayerNormEps: float32(fc.LayerNormEps), Activation: fc.Activation,
 		Pooling: fc.Pooling, Labels: fc.Labels,
+		PoolerActivation: PoolerActivation(fc.Architecture), ScoreActivation: fc.ScoreActivation,
+		Normalize: fc.Normalize, ExcludePrompt: fc.IncludePrompt != nil && !*fc.IncludePrompt,
+		Prompts: fc.Prompts, DefaultPrompt: fc.DefaultPrompt, MaxLength: fc.MaxLength,
 	}
 }
 
@@ -76,10 +137,8 @@ func ValidateConfig(c *bert.Config) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: config: "+format, append([]any{ErrFormat}, args...)...)
 	}
-	switch c.Architecture {
-	case ArchBertModel, ArchBertClassification:
-	default:
-		return bad("unsupported architecture %q (want %s or %s)", c.Architecture, ArchBertModel, ArchBertClassification)
+	if !slices.Contains(Architectures, c.Architecture) {
+		return bad("unsupported architecture %q (want one of %s)", c.Architecture, strings.Join(Architectures, ", "))
 	}
 	for _, r := range []struct {
 		name  string
@@ -103,14 +162,37 @@ func ValidateConfig(c *bert.Config) error {
 	if c.Activation != "gelu" {
 		return bad("unsupported activation %q (want gelu)", c.Activation)
 	}
-	if c.Pooling != "cls" && c.Pooling != "mean" {
-		return bad("unsupported pooling %q (want cls or mean)", c.Pooling)
+	if p, err := bert.ParsePooling(c.Pooling); err != nil || p.String() != c.Pooling {
+		return bad("unsupported pooling %q (want cls, mean, max, mean_sqrt_len_tokens, weightedmean or lasttoken, or several joined by + in that order)", c.Pooling)
 	}
 	switch {
-	case c.Architecture == ArchBertModel && len(c.Labels) != 0:
-		return bad("%s with %d labels", ArchBertModel, len(c.Labels))
-	case c.Architecture == ArchBertClassification && (len(c.Labels) < 1 || len(c.Labels) > maxLabels):
-		return bad("%s with %d labels, want 1..%d", ArchBertClassification, len(c.Labels), maxLabels)
+	case !IsClassifier(c.Architecture) && len(c.Labels) != 0:
+		return bad("%s with %d labels", c.Architecture, len(c.Labels))
+	case IsClassifier(c.Architecture) && (len(c.Labels) < 1 || len(c.Labels) > maxLabels):
+		return bad("%s with %d labels, want 1..%d", c.Architecture, len(c.Labels), maxLabels)
+	}
+	if want := PoolerActivation(c.Architecture); c.PoolerActivation != want && !(want == "" && c.PoolerActivation == "tanh") {
+		return bad("%s with pooler activation %q", c.Architecture, c.PoolerActivation)
+	}
+	switch {
+	case len(c.Labels) == 1 && !slices.Contains(ScoreActivations, c.ScoreActivation):
+		return bad("a single-output head needs score_activation %s, got %q", strings.Join(ScoreActivations, ", "), c.ScoreActivation)
+	case len(c.Labels) != 1 && c.ScoreActivation != "":
+		return bad("score_activation %q on a model with %d outputs (only single-output heads have one)", c.ScoreActivation, len(c.Labels))
+	}
+	if c.MaxLength < 0 || c.MaxLength > c.MaxPositions {
+		return bad("max_length = %d, want 0..max_positions (%d)", c.MaxLength, c.MaxPositions)
+	}
+	if len(c.Prompts) > maxPrompts {
+		return bad("%d prompts, limit %d", len(c.Prompts), maxPrompts)
+	}
+	for name, text := range c.Prompts {
+		if name == "" || len(name) > maxLabelLen || !utf8.ValidString(name) || len(text) > maxPromptLen || !utf8.ValidString(text) {
+			return bad("prompt %q: names of 1..%d bytes and texts of at most %d bytes, valid UTF-8", name, maxLabelLen, maxPromptLen)
+		}
+	}
+	if _, ok := c.Prompts[c.DefaultPrompt]; c.DefaultPrompt != "" && !ok {
+		return bad("default_prompt %q is not one of the prompts", c.DefaultPrompt)
 	}
 	for i, l := range c.Labels {
 		if len(l) > maxLabelLen || !utf8.ValidString(l) {
@@ -189,51 +271,68 @@ func (s *slot) setView(b []byte) {
 func modelSlots(m *bert.Model, withF32 bool) []slot {
 	c := &m.Config
 	h := c.Hidden
-	var out []slot
-	f32 := func(name string, p *[]float32, shape ...int) {
-		out = append(out, slot{name: name, dtype: F32, shape: shape, f32: p})
-	}
-	emb := func(prefix string, e *bert.Embedding, rows int) {
-		out = append(out, slot{name: prefix + ".weight", dtype: I8, shape: []int{rows, h}, i8: &e.Data})
-		f32(prefix+".scales", &e.Scales, rows)
-		if withF32 {
-			f32(prefix+".weight_f32", &e.F32, rows, h)
-		}
-	}
-	lin := func(prefix string, l *bert.Linear, n, k int) {
-		out = append(out, slot{name: prefix + ".weight", dtype: I8, layout: quant.LayoutI8P16K4, shape: []int{n, k}, i8: &l.W.Data})
-		f32(prefix+".scales", &l.W.Scales, n)
-		out = append(out, slot{name: prefix + ".colsums", dtype: I32, shape: []int{quant.RoundUp(n, quant.NR)}, i32: &l.W.ColSums})
-		f32(prefix+".bias", &l.Bias, n)
-		if withF32 {
-			f32(prefix+".weight_f32", &l.F32, n, k)
-		}
-	}
-	ln := func(prefix string, l *bert.LayerNorm) {
-		f32(prefix+".gamma", &l.Gamma, h)
-		f32(prefix+".beta", &l.Beta, h)
-	}
-	emb("embeddings.word", &m.Word, c.Vocab)
-	emb("embeddings.position", &m.Position, c.MaxPositions)
-	emb("embeddings.token_type", &m.TokenType, c.TypeVocab)
-	ln("embeddings.ln", &m.EmbLN)
+	b := &slotList{hidden: h, withF32: withF32}
+	b.emb("embeddings.word", &m.Word, c.Vocab)
+	b.emb("embeddings.position", &m.Position, c.MaxPositions)
+	b.emb("embeddings.token_type", &m.TokenType, c.TypeVocab)
+	b.ln("embeddings.ln", &m.EmbLN)
 	for i := range m.Layers {
 		p := "layer." + strconv.Itoa(i) + "."
 		l := &m.Layers[i]
-		lin(p+"qkv", &l.QKV, 3*h, h)
-		lin(p+"attn_out", &l.AttnOut, h, h)
-		ln(p+"attn_ln", &l.AttnLN)
-		lin(p+"inter", &l.Inter, c.Intermediate, h)
-		lin(p+"output", &l.Output, h, c.Intermediate)
-		ln(p+"out_ln", &l.OutLN)
+		b.lin(p+"qkv", &l.QKV, 3*h, h)
+		b.lin(p+"attn_out", &l.AttnOut, h, h)
+		b.ln(p+"attn_ln", &l.AttnLN)
+		b.lin(p+"inter", &l.Inter, c.Intermediate, h)
+		b.lin(p+"output", &l.Output, h, c.Intermediate)
+		b.ln(p+"out_ln", &l.OutLN)
 	}
 	if m.Pooler != nil {
-		lin("pooler", m.Pooler, h, h)
+		b.lin("pooler", m.Pooler, h, h)
 	}
 	if m.Classifier != nil {
-		lin("classifier", m.Classifier, len(c.Labels), h)
+		b.lin("classifier", m.Classifier, len(c.Labels), h)
 	}
-	return out
+	return b.out
+}
+
+// slotList collects slots for modelSlots. Its methods are kept out of line:
+// inlined at every call site they made modelSlots one of the largest
+// functions in an embedding binary.
+type slotList struct {
+	out     []slot
+	hidden  int
+	withF32 bool
+}
+
+//go:noinline
+func (b *slotList) f32(name string, p *[]float32, shape ...int) {
+	b.out = append(b.out, slot{name: name, dtype: F32, shape: shape, f32: p})
+}
+
+//go:noinline
+func (b *slotList) emb(prefix string, e *bert.Embedding, rows int) {
+	b.out = append(b.out, slot{name: prefix + ".weight", dtype: I8, shape: []int{rows, b.hidden}, i8: &e.Data})
+	b.f32(prefix+".scales", &e.Scales, rows)
+	if b.withF32 {
+		b.f32(prefix+".weight_f32", &e.F32, rows, b.hidden)
+	}
+}
+
+//go:noinline
+func (b *slotList) lin(prefix string, l *bert.Linear, n, k int) {
+	b.out = append(b.out, slot{name: prefix + ".weight", dtype: I8, layout: quant.LayoutI8P16K4, shape: []int{n, k}, i8: &l.W.Data})
+	b.f32(prefix+".scales", &l.W.Scales, n)
+	b.out = append(b.out, slot{name: prefix + ".colsums", dtype: I32, shape: []int{quant.RoundUp(n, quant.NR)}, i32: &l.W.ColSums})
+	b.f32(prefix+".bias", &l.Bias, n)
+	if b.withF32 {
+		b.f32(prefix+".weight_f32", &l.F32, n, k)
+	}
+}
+
+//go:noinline
+func (b *slotList) ln(prefix string, l *bert.LayerNorm) {
+	b.f32(prefix+".gamma", &l.Gamma, b.hidden)
+	b.f32(prefix+".beta", &l.Beta, b.hidden)
 }
 
 // setDims records the logical dimensions of every linear and embedding of

@@ -59,7 +59,7 @@ func Write(w io.Writer, m *bert.Model, tokenizer []byte, meta Metadata, opts ...
 	if len(m.Layers) != m.Config.Layers {
 		return fmt.Errorf("%w: %d layers, config says %d", ErrModel, len(m.Layers), m.Config.Layers)
 	}
-	if (m.Classifier != nil) != (m.Config.Architecture == ArchBertClassification) {
+	if (m.Classifier != nil) != IsClassifier(m.Config.Architecture) {
 		return fmt.Errorf("%w: %s with classifier=%v", ErrModel, m.Config.Architecture, m.Classifier != nil)
 	}
 	if err := checkModelDims(m); err != nil {
@@ -175,7 +175,7 @@ func Write(w io.Writer, m *bert.Model, tokenizer []byte, meta Metadata, opts ...
 	hdr := make([]byte, headerSize)
 	copy(hdr, Magic)
 	binary.LittleEndian.PutUint16(hdr[8:], MajorVersion)
-	binary.LittleEndian.PutUint16(hdr[10:], MinorVersion)
+	binary.LittleEndian.PutUint16(hdr[10:], minorVersion(&m.Config))
 	binary.LittleEndian.PutUint32(hdr[12:], headerSize)
 	binary.LittleEndian.PutUint64(hdr[16:], uint64(fileSize))
 	binary.LittleEndian.PutUint64(hdr[24:], headerSize)

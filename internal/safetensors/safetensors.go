@@ -200,13 +200,20 @@ func Parse(data []byte) (*File, error) {
 		if len(e.DataOffsets) != 2 {
 			return nil, bad("tensor %q: data_offsets must be [begin, end]", name)
 		}
-		elems := uint64(1)
+		// Every dimension, and the product of the non-zero ones, must stay
+		// within maxElements: a zero dimension makes the tensor empty but
+		// must not let another be 2^64-1 (which would read back as -1 and
+		// overflow whoever multiplies the shape in another order).
+		elems, nonZero := uint64(1), uint64(1)
 		shape := make([]int, len(e.Shape))
 		for i, d := range e.Shape {
-			if d != 0 && elems > maxElements/d {
-				return nil, bad("tensor %q has more than 2^40 elements (shape %v)", name, e.Shape)
+			if d > maxElements || (d != 0 && nonZero > maxElements/d) {
+				return nil, bad("tensor %q has a shape %v of more than 2^40 elements", name, e.Shape)
 			}
-			elems *= d // cannot overflow: checked against maxElements/d first
+			if d != 0 {
+				nonZero *= d // cannot overflow: checked against maxElements/d first
+			}
+			elems *= d
 			shape[i] = int(d)
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]

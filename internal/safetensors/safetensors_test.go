@@ -96,6 +96,11 @@ func TestParseErrors(t *testing.T) {
 		{"negative shape", build(`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, f32), `tensor "a"`},
 		{"too many dims", build(`{"a":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}}`, f32), "dimensions"},
 		{"overflowing shape", build(`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}`, f32), "2^40"},
+		// Issue 13, finding 6: a zero dimension hid a 2^64-1 one, reported
+		// back as [0 -1].
+		{"zero hides a huge dimension", build(`{"a":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}}`, f32), "2^40"},
+		{"zero hides overflowing dimensions", build(`{"a":{"dtype":"F32","shape":[1099511627776,0,1099511627776],"data_offsets":[0,0]}}`, f32), "2^40"},
+		{"one dimension over 2^40", build(`{"a":{"dtype":"F32","shape":[0,1099511627777],"data_offsets":[0,0]}}`, f32), "2^40"},
 		{"offsets arity", build(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}`, f32), "data_offsets"},
 		{"offsets reversed", build(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`, f32), "outside"},
 		{"offsets past end", build(`{"a":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}}`, f32), "outside"},
@@ -110,8 +115,14 @@ func TestParseErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+	// An empty tensor with a large but valid dimension is fine.
+	f, err := safetensors.Parse(build(`{"a":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]}}`, nil))
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1 << 40}, f.Tensors[0].Shape)
+	require.Zero(t, f.Tensors[0].Elements())
+
 	// Valid odd cases: header padded with spaces, unused trailing bytes.
-	f, err := safetensors.Parse(build(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}   `, f32))
+	f, err = safetensors.Parse(build(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}   `, f32))
 	require.NoError(t, err)
 	v, err := f.Tensors[0].Float32()
 	require.NoError(t, err)
@@ -146,6 +157,13 @@ func FuzzParse(f *testing.F) {
 		}
 		for i := range sf.Tensors {
 			tt := &sf.Tensors[i]
+			// Shapes are what the file says: no dimension wraps negative
+			// or past 2^40 (issue 13: [0, 2^64-1] read back as [0 -1]).
+			for _, d := range tt.Shape {
+				if d < 0 || d > 1<<40 {
+					t.Fatalf("%s: shape %v", tt.Name, tt.Shape)
+				}
+			}
 			v, err := tt.Float32()
 			if err != nil {
 				continue

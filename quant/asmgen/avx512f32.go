@@ -107,6 +107,114 @@ func attnAVX512Funcs() []f32Func {
 func avx512ElemFuncs() []f32Func {
 	return []f32Func{
 		{
+			name: "absMaxAVX512", sig: "x *float32, blocks int) (ret float32", frame: "$0-20",
+			doc: []string{"m := float32(0); for i := range 16*blocks { if a := |x[i]|; a > m { m = a } }; return m   // NaN ignored"},
+			body: `	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	VPBROADCASTD absMask<>(SB), Z4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+loop4:
+	CMPQ CX, $4
+	JLT loop1
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(SI), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(SI), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(SI), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, SI
+	SUBQ $4, CX
+	JMP loop4
+loop1:
+	TESTQ CX, CX
+	JZ done
+	VPANDD (SI), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, SI
+	DECQ CX
+	JMP loop1
+done:
+	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "quantizeAVX512", sig: "dst *int8, x *float32, blocks int, inv float32", frame: "$0-28",
+			doc: []string{"for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	VBROADCASTSS inv+24(FP), Z4
+	VBROADCASTSS c127<>(SB), Z5
+	VBROADCASTSS cm127<>(SB), Z6
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
+			name: "lnApplyAVX512", sig: "dst, x, gamma, beta *float32, blocks int, mean, inv float32", frame: "$0-48",
+			doc: []string{"for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }"},
+			body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gamma+16(FP), R8
+	MOVQ beta+24(FP), R9
+	MOVQ blocks+32(FP), CX
+	VBROADCASTSS mean+40(FP), Z4
+	VBROADCASTSS inv+44(FP), Z5
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z4, Z0, Z0
+	VMULPS Z5, Z0, Z0
+	VMULPS (R8), Z0, Z0
+	VADDPS (R9), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+`,
+		},
+		{
 			name: "geluAVX512", sig: "x *float32, blocks int", frame: "$0-16",
 			doc: []string{"for i := range 16*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }"},
 			body: `	MOVQ x+0(FP), SI

@@ -129,13 +129,13 @@ func genAVXVNNI(b *asm) {
 			b.i("VPXOR Y%d, Y%d, Y%d", r, r, r)
 		}
 		// Two k-steps per iteration, then one when ksteps is odd; with
-		// flagPrefetch a second copy of the loop prefetches the next
-		// panel's weights into L2 (see genVNNIKernel).
+		// p.pf != 0 a second copy of the loop prefetches the line p.pf
+		// bytes ahead into L2 (see genVNNIKernel).
 		step := func(off int, prefetch bool) {
 			b.i("VMOVDQU %d(DX), Y12", 64*off)
 			b.i("VMOVDQU %d(DX), Y13", 64*off+32)
 			if prefetch {
-				b.i("PREFETCHT1 %d(DX)(R11*1)", 64*off)
+				b.i("PREFETCHT1 %d(DX)(R11*1)", 64*off) // R11 = pf
 			}
 			for r := 0; r < mr; r++ {
 				b.i("VPBROADCASTD %s, Y14", vnniRow(r, 4*off))
@@ -143,10 +143,10 @@ func genAVXVNNI(b *asm) {
 				b.i(vexDPBUSD(hi(r), 14, 13))
 			}
 		}
-		b.i("MOVQ %d(DI), R11", offLDW)
+		b.i("MOVQ %d(DI), R11", offPF)
 		b.i("SUBQ $2, CX")
 		b.i("JLT odd%s", lbl)
-		b.i("TESTQ $%d, %d(DI)", flagPrefetchBit, offFlags)
+		b.i("TESTQ R11, R11")
 		b.i("JNZ loopp%s", lbl)
 		for _, prefetch := range []bool{false, true} {
 			l := "loop" + lbl

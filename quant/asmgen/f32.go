@@ -179,15 +179,35 @@ done:
 	MOVQ blocks+8(FP), CX
 	VBROADCASTSS absMask<>(SB), Y4
 	VXORPS Y0, Y0, Y0
-	TESTQ CX, CX
-	JZ done
-loop:
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y5, Y5, Y5
+loop4:
+	CMPQ CX, $4
+	JLT loop1
 	VANDPS (SI), Y4, Y1
 	VMAXPS Y0, Y1, Y0 // max(x, acc): a NaN x yields acc
+	VANDPS 32(SI), Y4, Y1
+	VMAXPS Y2, Y1, Y2
+	VANDPS 64(SI), Y4, Y1
+	VMAXPS Y3, Y1, Y3
+	VANDPS 96(SI), Y4, Y1
+	VMAXPS Y5, Y1, Y5
+	ADDQ $128, SI
+	SUBQ $4, CX
+	JMP loop4
+loop1:
+	TESTQ CX, CX
+	JZ done
+	VANDPS (SI), Y4, Y1
+	VMAXPS Y0, Y1, Y0
 	ADDQ $32, SI
 	DECQ CX
-	JNZ loop
+	JMP loop1
 done:
+	VMAXPS Y2, Y0, Y0 // four independent chains: the maximum is exact in any order
+	VMAXPS Y5, Y3, Y3
+	VMAXPS Y3, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VMAXPS X0, X1, X0
 	VPSHUFD $0x4e, X0, X1

@@ -80,9 +80,9 @@ const (
 	offBias   = 80
 	offFlags  = 88
 	offRaw    = 96
+	offPF     = 104
 
-	flagRawBit      = 4 // quant.flagRaw
-	flagPrefetchBit = 8 // quant.flagPrefetch
+	flagRawBit = 4 // quant.flagRaw
 )
 
 type asm struct{ bytes.Buffer }

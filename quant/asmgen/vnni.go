@@ -71,16 +71,21 @@ func genVNNIKernel(b *asm, mr, np int) {
 	}
 	// Two k-steps per iteration (half the pointer and loop updates, which
 	// compete with VPDPBUSD for ports 0 and 5), then one when ksteps is odd.
-	// With flagPrefetch (set by GEMM when few rows share each weight, so
-	// the loop waits on memory) a second copy of the loop also prefetches
-	// the next panels' weights (the next tile to the right) into L2.
+	// With p.pf != 0 (GEMM sets it where weights would otherwise arrive
+	// from memory just when the next tile needs them) a second copy of the
+	// loop also prefetches into L2, for each panel, the line p.pf bytes
+	// ahead of the one it loads.
 	step := func(off int, prefetch bool) {
 		wsrc := []string{"(DX)", "(DX)(R11*1)", "(DX)(R11*2)"}
 		for p := 0; p < np; p++ {
 			b.i("VMOVDQU32 %d%s, Z%d", 64*off, wsrc[p], 24+p)
 		}
 		if prefetch {
+			// Every panel of the target tile: R14 = pf, R10 = pf+ldw.
 			b.i("PREFETCHT1 %d(DX)(R14*1)", 64*off)
+			if np > 1 {
+				b.i("PREFETCHT1 %d(DX)(R10*1)", 64*off)
+			}
 		}
 		for r := 0; r < mr; r++ {
 			b.i("VPBROADCASTD %s, Z28", vnniRow(r, 4*off))
@@ -89,11 +94,11 @@ func genVNNIKernel(b *asm, mr, np int) {
 			}
 		}
 	}
-	b.i("MOVQ R11, R14")
-	b.i("IMULQ $%d, R14", np)
+	b.i("MOVQ %d(DI), R14", offPF)
+	b.i("LEAQ (R14)(R11*1), R10") // R10 (3*lda) is free once the row bases are set
 	b.i("SUBQ $2, CX")
 	b.i("JLT odd%s", lbl)
-	b.i("TESTQ $%d, %d(DI)", flagPrefetchBit, offFlags)
+	b.i("TESTQ R14, R14")
 	b.i("JNZ loopp%s", lbl)
 	for _, prefetch := range []bool{false, true} {
 		l := "loop" + lbl

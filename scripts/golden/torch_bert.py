@@ -66,22 +66,24 @@ class Bert(nn.Module):
         for layer in self.layers:
             x = layer(x, add_mask)
         pooled = torch.tanh(self.pooler(x[:, 0]))
-        logits = self.classifier(pooled)
+        logits = self.classifier(pooled) if self.classifier is not None else None
         return x, pooled, logits
 
-    # Hugging Face names <-> module parameters.
-    def hf_names(self):
+    # Hugging Face names <-> module parameters. Task models
+    # (BertForSequenceClassification) prefix the encoder with "bert.";
+    # BertModel.save_pretrained writes the names without it (prefix="").
+    def hf_names(self, prefix="bert."):
         m = {
-            "bert.embeddings.word_embeddings.weight": self.word.weight,
-            "bert.embeddings.position_embeddings.weight": self.pos.weight,
-            "bert.embeddings.token_type_embeddings.weight": self.typ.weight,
-            "bert.embeddings.LayerNorm.weight": self.emb_ln.weight,
-            "bert.embeddings.LayerNorm.bias": self.emb_ln.bias,
-            "bert.pooler.dense.weight": self.pooler.weight,
-            "bert.pooler.dense.bias": self.pooler.bias,
+            prefix + "embeddings.word_embeddings.weight": self.word.weight,
+            prefix + "embeddings.position_embeddings.weight": self.pos.weight,
+            prefix + "embeddings.token_type_embeddings.weight": self.typ.weight,
+            prefix + "embeddings.LayerNorm.weight": self.emb_ln.weight,
+            prefix + "embeddings.LayerNorm.bias": self.emb_ln.bias,
+            prefix + "pooler.dense.weight": self.pooler.weight,
+            prefix + "pooler.dense.bias": self.pooler.bias,
         }
         for i, l in enumerate(self.layers):
-            p = f"bert.encoder.layer.{i}."
+            p = f"{prefix}encoder.layer.{i}."
             for name, mod in [("attention.self.query", l.query), ("attention.self.key", l.key),
                               ("attention.self.value", l.value), ("attention.output.dense", l.attn_out),
                               ("attention.output.LayerNorm", l.attn_ln), ("intermediate.dense", l.inter),

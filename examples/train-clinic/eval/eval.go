@@ -18,8 +18,8 @@ import (
 	"text/tabwriter"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
 	"lepton/internal/lepfile"
+	"lepton/models/clinic"
 	"lepton/tokenize"
 )
 
@@ -123,7 +123,7 @@ func modelTokenizer(path string) (*tokenize.Tokenizer, error) {
 		err error
 	)
 	if path == "" {
-		f, err = lepfile.OpenBytes(defaultmodel.Bytes())
+		f, err = lepfile.OpenBytes(clinic.Bytes())
 	} else {
 		f, err = lepfile.Open(path)
 	}

@@ -15,7 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"lepton/internal/defaultmodel"
+	"lepton/internal/readmecheck"
+	"lepton/models/clinic"
 )
 
 // TestScore checks accuracy and macro-F1 against scikit-learn 1.2.1
@@ -179,7 +180,7 @@ func TestEvaluate(t *testing.T) {
 	require.Greater(t, cfg.Width, 100)
 
 	// The metadata in the embedded file must state what is measured here.
-	m, err := defaultmodel.Open()
+	m, err := clinic.Open()
 	require.NoError(t, err)
 	defer m.Close()
 	meta := m.Info().Metadata
@@ -198,4 +199,60 @@ func TestEvaluate(t *testing.T) {
 	var text bytes.Buffer
 	require.NoError(t, rep.print(&text))
 	require.Contains(t, text.String(), "int8 (Lepton)")
+}
+
+// TestReadme checks the figures the READMEs show for the built-in model
+// against a fresh evaluation (it needs ../shared): the output block of
+// `go run ./examples/train-clinic/eval` in the repository's README, the
+// accuracy table rows, and "largest logit difference" in both READMEs.
+func TestReadme(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	data := defaultData(root)
+	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("Symptom2Disease not found at %s (../shared is absent on a clone outside the workspace)", data)
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(nil, &out))
+	var rep bytes.Buffer
+	require.NoError(t, run([]string{"-json"}, &rep))
+	var r Report
+	require.NoError(t, json.Unmarshal(rep.Bytes(), &r))
+
+	md, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	examples, err := readmecheck.Examples(md)
+	require.NoError(t, err)
+	found := false
+	for _, ex := range examples {
+		if len(ex.Commands) == 1 && ex.Commands[0] == "go run ./examples/train-clinic/eval" {
+			ok, diff := readmecheck.Match(ex.Output, out.String())
+			require.True(t, ok, "README.md:%d: not what go run ./examples/train-clinic/eval prints (%s):\n%s", ex.Line, diff, out.String())
+			found = true
+		}
+	}
+	require.True(t, found, "README.md shows the output of go run ./examples/train-clinic/eval")
+
+	diff := fmt.Sprintf("largest logit difference %.4f", r.MaxLogitDiff)
+	rows := map[string][]string{
+		"README.md": {
+			fmt.Sprintf("| Lepton int8 (`models/clinic/clinic.lep`, 962 KiB) | **%.4f** | **%.4f** |", r.Int8.Accuracy, r.Int8.MacroF1),
+			fmt.Sprintf("| the same model in fp32 (PyTorch) | %.4f | %.4f |", r.FP32.Accuracy, r.FP32.MacroF1),
+			fmt.Sprintf("| baseline: TF-IDF word 1-2 grams + logistic regression (scikit-learn) | %.4f | %.4f |", r.Baseline.Accuracy, r.Baseline.MacroF1),
+			diff,
+		},
+		filepath.Join("examples", "train-clinic", "README.md"): {
+			fmt.Sprintf("| int8, Lepton (`go run ./examples/train-clinic/eval`) | %.4f | %.4f |", r.Int8.Accuracy, r.Int8.MacroF1),
+			fmt.Sprintf("| fp32, PyTorch (`metrics.json`) | %.4f | %.4f |", r.FP32.Accuracy, r.FP32.MacroF1),
+			fmt.Sprintf("| TF-IDF + logistic regression (`baseline.json`) | %.4f | %.4f |", r.Baseline.Accuracy, r.Baseline.MacroF1),
+			diff,
+		},
+	}
+	for file, want := range rows {
+		b, err := os.ReadFile(filepath.Join(root, file))
+		require.NoError(t, err)
+		for _, w := range want {
+			require.Contains(t, string(b), w, "%s: stale or missing figure", file)
+		}
+	}
 }

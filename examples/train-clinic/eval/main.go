@@ -28,7 +28,7 @@ import (
 	"os"
 
 	"lepton"
-	"lepton/internal/defaultmodel"
+	"lepton/models/clinic"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func run(args []string, w io.Writer) error {
 	}
 	var m *lepton.Model
 	if *path == "" {
-		m, err = defaultmodel.Open(lepton.WithActivationBits(*actBits))
+		m, err = clinic.Open(lepton.WithActivationBits(*actBits))
 	} else {
 		m, err = lepton.Open(*path, lepton.WithActivationBits(*actBits))
 	}
