@@ -236,7 +236,7 @@ func TestReadme(t *testing.T) {
 	diff := fmt.Sprintf("largest logit difference %.4f", r.MaxLogitDiff)
 	rows := map[string][]string{
 		"README.md": {
-			fmt.Sprintf("| Lepton int8 (`models/clinic/clinic.lep`, 962 KiB) | **%.4f** | **%.4f** |", r.Int8.Accuracy, r.Int8.MacroF1),
+			fmt.Sprintf("| Lepton int8 (`models/clinic/clinic.lep`, %s KiB) | **%.4f** | **%.4f** |", kib(len(clinic.Bytes())), r.Int8.Accuracy, r.Int8.MacroF1),
 			fmt.Sprintf("| the same model in fp32 (PyTorch) | %.4f | %.4f |", r.FP32.Accuracy, r.FP32.MacroF1),
 			fmt.Sprintf("| baseline: TF-IDF word 1-2 grams + logistic regression (scikit-learn) | %.4f | %.4f |", r.Baseline.Accuracy, r.Baseline.MacroF1),
 			diff,
@@ -254,5 +254,21 @@ func TestReadme(t *testing.T) {
 		for _, w := range want {
 			require.Contains(t, string(b), w, "%s: stale or missing figure", file)
 		}
+	}
+}
+
+// kib formats a size in bytes as whole KiB with thousands separators, as
+// the README states the model file's size.
+func kib(n int) string {
+	s := strconv.Itoa(n / 1024)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func TestKiB(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 1023: "0", 962*1024 + 5: "962", 1024 * 1024: "1,024", 2900000: "2,832", 1 << 30: "1,048,576"} {
+		require.Equal(t, want, kib(n), "kib(%d)", n)
 	}
 }
