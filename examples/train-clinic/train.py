@@ -2,8 +2,12 @@
 """Trains Lepton's built-in clinic model: a small BERT classifier that maps a
 patient's description of symptoms to one of 24 diagnoses (Symptom2Disease).
 
-No pretrained weights can be downloaded where Lepton is built, so the model is
-trained from scratch on the 1,200 descriptions. It writes a Hugging Face style
+No pretrained weights can be downloaded where Lepton is built, so the model
+starts from random weights and learns from the 718 training descriptions and
+from a teacher (TF-IDF + logistic regression on word and character n-grams)
+that labels augmented texts; English text from Debian's dictionary packages
+(corpus.py) gives the vocabulary, the synonyms of the augmentation and,
+optionally, masked-language-model pretraining. It writes a Hugging Face style
 directory (config.json with id2label, model.safetensors, tokenizer.json,
 vocab.txt) that `lepton quantize` converts to the int8 default model.
 
@@ -527,7 +531,7 @@ def main():
                          "(learnt from the teacher's soft label only)")
     ap.add_argument("--aug-delete", type=float, default=0.0,
                     help="probability of deleting each word of an augmented text before the teacher labels it")
-    ap.add_argument("--uniform-attention", choices=("none", "last", "all"), default="last",
+    ap.add_argument("--uniform-attention", choices=("none", "last", "all"), default="none",
                     help="zero the query and key weights of the last or of all layers before fine-tuning: their "
                          "attention is then uniform over the text and stays so (zero is a fixed point of their "
                          "gradients), which makes the layer average its input like a bag of words")
