@@ -6,7 +6,7 @@
 # pretraining text comes from (wordnet-base, dict-gcide) with apt-get when
 # they are missing:
 #
-#   bash examples/train-clinic/build.sh            # everything (run time: README.md, "Reproducing")
+#   bash examples/train-clinic/build.sh            # everything (run time: README.md here, "The recipe")
 #   OUT=/tmp/clinic-model bash examples/train-clinic/build.sh
 #   SKIP_TRAIN=1 bash examples/train-clinic/build.sh   # re-quantize and re-measure only
 #
