@@ -1,6 +1,6 @@
 // Package lepton runs BERT and DistilBERT text classifiers, sentence
-// embedders and cross-encoder rerankers in pure Go, from a single
-// int8-quantised .lep file: no cgo, no Python, no network.
+// embedders, cross-encoder rerankers and BERT token classifiers in pure Go,
+// from a single int8-quantised .lep file: no cgo, no Python, no network.
 //
 // Convert a Hugging Face checkpoint or a sentence-transformers folder once
 // with the command-line tool
@@ -23,6 +23,14 @@
 // by default, so its vectors are those of encode(). Package
 // lepton/leptontest records a model's outputs in golden files and checks
 // them in tests.
+//
+// A token classifier (BertForTokenClassification; package
+// lepton/models/deid is a built-in one that finds names, dates, phone
+// numbers and other identifiers in clinic notes) finds entities with Tag,
+// and Redact masks them:
+//
+//	ents, err := m.Tag(ctx, []string{note}) // ents[0][i].Label, .Score, .Start, .End (byte offsets)
+//	safe := lepton.Redact(note, ents[0], func(e lepton.Entity) string { return "[" + e.Label + "]" })
 //
 // # How it runs
 //
@@ -71,9 +79,10 @@
 //
 // Open takes Options (WithThreads, WithActivationBits, WithVerify,
 // WithScratchLimit, WithMmap, and any CallOption to set a default);
-// Classify, ClassifyPairs, Embed and Rerank take CallOptions (WithMaxLength,
-// WithTruncation, WithPooling, WithNormalize, WithPrompt, WithFloat32) that
-// override the defaults for one call. The output hooks are options too: WithPrivateLabel,
+// Classify, ClassifyPairs, Embed, Rerank and Tag take CallOptions
+// (WithMaxLength, WithTruncation, WithPooling, WithNormalize, WithPrompt,
+// WithFloat32; for Tag WithAggregation, WithIgnoreLabels and WithStride)
+// that override the defaults for one call. The output hooks are options too: WithPrivateLabel,
 // WithPrivateEmbedding and WithPrivacy release outputs under local
 // differential privacy (package privacy), and WithCalibration and WithGroups
 // apply per-group calibration (package fairness).

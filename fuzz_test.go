@@ -165,3 +165,50 @@ func TestHostilePayloads(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTag feeds arbitrary strings through Tag, with every aggregation and
+// short windows (so long inputs take the overlapping-window path), and the
+// result through Redact: no panic and no error; entities in order, not
+// overlapping, inside the text, on rune starts of valid text, Text equal
+// to their span and scores in (0, 1]; Redact keeps every byte outside the
+// entities and, with MaskRunes, the text's line breaks. Seed corpus:
+// testdata/fuzz/FuzzTag.
+func FuzzTag(f *testing.F) {
+	for _, s := range []string{"", " ", "Anna Lee, London", "[CLS] [SEP] ##x [UNK]", "\x00\xff\xfe", "Zoë 北京 🙂‍↔️ e\u0301",
+		strings.Repeat("Anna ", 60), "a\r\nb\nc\u2028d", strings.Repeat("x", 300)} {
+		f.Add(s, uint8(0))
+	}
+	m := tokenFixture(f, WithThreads(1))
+	ctx := context.Background()
+	strategies := []Aggregation{AggregateFirst, AggregateNone, AggregateSimple, AggregateAverage, AggregateMax}
+	f.Fuzz(func(t *testing.T, text string, k uint8) {
+		s := strategies[int(k)%len(strategies)]
+		res, err := m.Tag(ctx, []string{text}, WithAggregation(s), WithIgnoreLabels("O"), WithMaxLength(12), WithStride(int(k)%10))
+		if err != nil {
+			t.Fatalf("Tag(%q, %s): %v", text, s, err)
+		}
+		last := 0
+		for _, e := range res[0] {
+			if e.Start < last || e.Start >= e.End || e.End > len(text) || text[e.Start:e.End] != e.Text ||
+				!(e.Score > 0 && e.Score <= 1) || (utf8.ValidString(text) && !utf8.RuneStart(text[e.Start])) {
+				t.Fatalf("Tag(%q, %s): bad entity %+v", text, s, e)
+			}
+			last = e.End
+		}
+		red := Redact(text, res[0], MaskRunes('#'))
+		if strings.Count(red, "\n") != strings.Count(text, "\n") {
+			t.Fatalf("Redact(%q) changed the lines: %q", text, red)
+		}
+		kept := Redact(text, res[0], func(Entity) string { return "" })
+		var want strings.Builder
+		pos := 0
+		for _, e := range res[0] {
+			want.WriteString(text[pos:e.Start])
+			pos = e.End
+		}
+		want.WriteString(text[pos:])
+		if kept != want.String() {
+			t.Fatalf("Redact(%q) did not keep the bytes outside the entities: %q", text, kept)
+		}
+	})
+}

@@ -197,8 +197,12 @@ func newModel(f *lepfile.File, cfg modelConfig) (*Model, error) {
 		return nil, err
 	}
 	m.pool = quant.NewPool(cfg.threads)
-	if net.Classifier != nil {
-		m.labels = make([]string, net.Classifier.W.N)
+	head := net.Classifier
+	if head == nil {
+		head = net.TokenClassifier
+	}
+	if head != nil {
+		m.labels = make([]string, head.W.N)
 		for i := range m.labels {
 			if i < len(net.Config.Labels) && net.Config.Labels[i] != "" {
 				m.labels[i] = net.Config.Labels[i]
@@ -408,7 +412,11 @@ func (m *Model) classify(ctx context.Context, texts []string, pairs [][2]string,
 		return nil, ErrClosed
 	}
 	if m.net.Classifier == nil {
-		return nil, fmt.Errorf("%w (architecture %s): use Embed", ErrNoClassifier, m.net.Config.Architecture)
+		use := "use Embed"
+		if m.net.TokenClassifier != nil {
+			use = "use Tag"
+		}
+		return nil, fmt.Errorf("%w (architecture %s): %s", ErrNoClassifier, m.net.Config.Architecture, use)
 	}
 	n := max(len(texts), len(pairs))
 	st := m.getState()
@@ -819,7 +827,7 @@ func (m *Model) hasFloat32() bool {
 
 // Info describes an open model.
 type Info struct {
-	Architecture string // "BertModel", "BertForSequenceClassification", "DistilBertModel" or "DistilBertForSequenceClassification"
+	Architecture string // "BertModel", "BertForSequenceClassification", "BertForTokenClassification", "DistilBertModel" or "DistilBertForSequenceClassification"
 	Layers       int
 	Hidden       int // hidden size
 	Heads        int
@@ -841,7 +849,7 @@ type Info struct {
 	// the one Embed prepends unless told otherwise ("" none).
 	Prompts       map[string]string
 	DefaultPrompt string
-	Labels        []string // classifier labels by index; empty for encoders
+	Labels        []string // classifier labels by index (per text, or per token for Tag); empty for encoders
 	// ScoreActivation is how a single-output head's logit becomes the
 	// Score of Rerank (and the one probability of Classify): "sigmoid",
 	// "identity" or "tanh"; "" for other models.

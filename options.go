@@ -80,6 +80,7 @@ type callConfig struct {
 	// ask for it do not link the reference code.
 	reference func(m *Model, ctx context.Context, st *callState, k int) (*bert.RefOutput, error)
 	fair      fairnessConfig // WithCalibration, WithGroups (fairness_options.go)
+	tag       tagConfig      // WithAggregation, WithIgnoreLabels, WithStride (tag.go)
 	priv      privacyConfig  // WithPrivateLabel, WithPrivateEmbedding, WithPrivacy (privacy_options.go)
 }
 

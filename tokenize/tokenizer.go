@@ -228,6 +228,12 @@ func (t *Tokenizer) tokenString(id int32) string {
 	return s
 }
 
+// ContinuingSubwordPrefix returns the prefix that marks word-internal
+// pieces ("##" for BERT): a token whose string starts with it continues the
+// word of the token before it. Token classification uses it to group
+// pieces into words.
+func (t *Tokenizer) ContinuingSubwordPrefix() string { return t.prefix }
+
 // VocabSize returns the number of token ids, including added tokens whose
 // ids lie beyond the WordPiece vocabulary.
 func (t *Tokenizer) VocabSize() int { return t.vocabMax }

@@ -68,6 +68,9 @@ func (c cleanupM) Run() int {
 	if runFixturePath != "" {
 		os.RemoveAll(filepath.Dir(runFixturePath))
 	}
+	if tagFixturePath != "" { // tag_test.go
+		os.RemoveAll(filepath.Dir(tagFixturePath))
+	}
 	return code
 }
 

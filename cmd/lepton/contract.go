@@ -25,13 +25,15 @@ import (
 //     errors (1).
 //   - An error is one line on stderr, "lepton CMD: message"; nothing is
 //     printed to stdout by a command that fails before producing output.
-//     Streaming commands (classify, embed, tokenize) print every result
+//     Streaming commands (classify, embed, tokenize, tag, redact --lines) print every result
 //     before the failing input, then the error.
 //   - Every error about a file names the flag that gave it: "--in: open
 //     x.csv: no such file or directory", "-m: ...". Positional files are
 //     named by their role (MODEL, DIR).
 //   - Every command that runs or reads a model takes -m MODEL and, without
-//     it, uses the built-in clinic model (lepton/models/clinic).
+//     it, uses the built-in clinic model (lepton/models/clinic); tag and
+//     redact, which need a token classifier, use the built-in
+//     de-identification model (lepton/models/deid).
 //   - Warnings about inputs go to stderr as "lepton CMD: warning: line N:
 //     ..." and never change the exit status.
 //

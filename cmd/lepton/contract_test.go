@@ -59,6 +59,12 @@ func TestContract(t *testing.T) {
 		{[]string{"golden", "record", "-m", model, "--classify", labelled, "-o", filepath.Join(labelled, "g.json")}, 1, "-o: "},
 		{[]string{"rerank", "-m", missing, "q", "p"}, 1, "-m: "},
 		{[]string{"rerank", "-m", model, "--in", missing, "q"}, 1, "--in: "},
+		{[]string{"tag", "-m", missing, "x"}, 1, "-m: "},
+		{[]string{"tag", "--in", missing}, 1, "--in: "},
+		{[]string{"tag", "-m", model, "x"}, 1, "-m: BertForSequenceClassification is not a token classifier"},
+		{[]string{"redact", "-m", missing, "x"}, 1, "-m: "},
+		{[]string{"redact", "--in", labelled, "--in", missing}, 1, "--in: "},
+		{[]string{"redact", "--in", labelled, "-o", missing}, 1, "-o: "},
 		// Bad values: exit 2, the flag named.
 		{[]string{"golden", "check", "-m", model, "--cosine", "-1", "g.json"}, 2, "invalid value \"-1\" for flag -cosine"},
 		{[]string{"rerank", "-m", model, "--top", "-2", "q", "p"}, 2, "--top -2"},
@@ -73,6 +79,13 @@ func TestContract(t *testing.T) {
 		{[]string{"quantize", "dir", "-o", "x.lep", "--pooling", "median"}, 2, `--pooling "median"`},
 		{[]string{"embed", "-m", model, "--pooling", "median", "x"}, 2, `--pooling "median"`},
 		{[]string{"embed", "-m", model, "--prompt", "query", "x"}, 2, `--prompt "query"`},
+		{[]string{"tag", "--aggregation", "mean", "x"}, 2, `--aggregation "mean"`},
+		{[]string{"tag", "--stride", "-5", "x"}, 2, "--stride -5"},
+		{[]string{"tag", "--max-length", "2", "x"}, 2, "--max-length 2"},
+		{[]string{"tag", "--threads", "-1", "x"}, 2, "--threads -1"},
+		{[]string{"redact", "--mask", "##", "x"}, 2, `--mask "##"`},
+		{[]string{"redact", "--types", "POSTCODE", "x"}, 2, `--types: the model has no type "POSTCODE"`},
+		{[]string{"redact", "--act-bits", "9", "x"}, 2, "--act-bits 9"},
 	} {
 		t.Run(strings.Join(tc.args[:1], " ")+" "+tc.want, func(t *testing.T) {
 			code, out, errs := runCLI("", tc.args...)
@@ -84,9 +97,11 @@ func TestContract(t *testing.T) {
 	}
 
 	// Without -m: the built-in model, for every command that reads one
-	// (rerank aside: it needs a cross-encoder, and says so).
+	// (rerank aside: it needs a cross-encoder, and says so); tag and
+	// redact run the built-in de-identification model.
 	for _, args := range [][]string{
 		{"classify", "fever"}, {"embed", "fever"}, {"tokenize", "fever"}, {"info"}, {"verify"},
+		{"tag", "DOB 14/02/1961"}, {"redact", "DOB 14/02/1961"},
 		{"eval", "--in", writeFile(t, dir, "clinic.csv", "text,label\nfever and chills,Malaria\n")},
 		{"bench", "--runs", "1", "--warmup", "0", "--seq", "8"},
 		{"golden", "record", "--classify", labelled, "-o", filepath.Join(dir, "clinic.golden.json")},

@@ -258,7 +258,7 @@ func TestQuantizeEncoders(t *testing.T) {
 		[]byte(strings.Replace(string(cfg), "DistilBertForSequenceClassification", "DistilBertForQuestionAnswering", 1)), 0o644))
 	code, _, errs = runCLI("", "quantize", dir, "-o", filepath.Join(dir, "x.lep"))
 	require.Equal(t, 1, code)
-	require.Contains(t, errs, `architectures ["DistilBertForQuestionAnswering"] (supported: bert (BertModel, BertForSequenceClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification))`)
+	require.Contains(t, errs, `architectures ["DistilBertForQuestionAnswering"] (supported: bert (BertModel, BertForSequenceClassification, BertForTokenClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification))`)
 }
 
 func copyDir(t *testing.T, src, dst string) {

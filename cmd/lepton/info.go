@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"lepton"
 	"lepton/internal/lepfile"
 	"lepton/quant"
 )
@@ -24,6 +25,7 @@ type infoJSON struct {
 	SizeBytes       int64             `json:"size_bytes"`
 	Mapped          bool              `json:"mapped"`
 	Kernel          string            `json:"kernel"`
+	ActivationBits  int               `json:"activation_bits"` // default int8-path activation precision, the same on every tier
 	Config          configJSON        `json:"config"`
 	TokenizerFormat string            `json:"tokenizer_format,omitempty"`
 	TokenizerBytes  int               `json:"tokenizer_bytes"`
@@ -104,7 +106,7 @@ func buildInfo(path string, f *lepfile.File) infoJSON {
 	c := f.Model.Config
 	info := infoJSON{
 		Path: path, Format: fmt.Sprintf("%d.%d", f.Major, f.Minor), SizeBytes: f.Size, Mapped: f.Mapped,
-		Kernel: quant.KernelName(),
+		Kernel: quant.KernelName(), ActivationBits: lepton.DefaultActivationBits,
 		Config: configJSON{
 			Architecture: c.Architecture, Layers: c.Layers, Hidden: c.Hidden, Heads: c.Heads,
 			Intermediate: c.Intermediate, Vocab: c.Vocab, MaxPositions: c.MaxPositions, TypeVocab: c.TypeVocab,
@@ -193,6 +195,7 @@ func printInfo(w io.Writer, info *infoJSON) error {
 	}
 	fmt.Fprintf(tw, "tensor bytes\t%s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(tw, "kernel\t%s\n", info.Kernel)
+	fmt.Fprintf(tw, "activations\t%d-bit per token by default, on every kernel tier (--act-bits 8 where a command takes it)\n", info.ActivationBits)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"lepton"
 	"lepton/models/clinic"
+	"lepton/models/deid"
 )
 
 // openModel opens the model the CLI runs. It is the one place that decides
@@ -22,8 +23,22 @@ func openModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
 	return lepton.Open(path, opts...)
 }
 
+// openTagModel opens the model tag and redact run: the file at path, or,
+// when path is empty, the built-in de-identification model
+// (lepton/models/deid).
+func openTagModel(path string, opts ...lepton.Option) (*lepton.Model, error) {
+	if path == "" {
+		return deid.Open(opts...)
+	}
+	return lepton.Open(path, opts...)
+}
+
 // modelFlags are the flags shared by the commands that run a model.
 type modelFlags struct {
+	// tagger: the command runs a token classifier (tag, redact): the
+	// built-in model is the de-identification one, and inputs are never
+	// truncated (Tag reads long texts in overlapping windows).
+	tagger     bool
 	model      string
 	json       bool
 	threads    int
@@ -37,11 +52,19 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "m", "", "model file (.lep; default: the built-in clinic model)")
+	if f.tagger {
+		fs.StringVar(&f.model, "m", "", "model file (.lep, a token classifier; default: the built-in de-identification model)")
+	} else {
+		fs.StringVar(&f.model, "m", "", "model file (.lep; default: the built-in clinic model)")
+	}
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per input")
 	fs.IntVar(&f.threads, "threads", 0, "goroutines per call (0: all CPUs)")
-	fs.IntVar(&f.maxLength, "max-length", 0, "max tokens per input, [CLS] and [SEP] included (0: the model's limit)")
-	fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
+	if f.tagger {
+		fs.IntVar(&f.maxLength, "max-length", 0, "tokens per window, [CLS] and [SEP] included (0: the model's limit); longer texts are read whole, in overlapping windows")
+	} else {
+		fs.IntVar(&f.maxLength, "max-length", 0, "max tokens per input, [CLS] and [SEP] included (0: the model's limit)")
+		fs.BoolVar(&f.noTruncate, "no-truncate", false, "fail on inputs longer than the max length instead of truncating them")
+	}
 	fs.IntVar(&f.actBits, "act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 (faster on AVX2) or 8")
 	fs.BoolVar(&f.fp32, "fp32", false, "run the slow fp32 reference path (model converted with --keep-fp32) to compare with int8")
 	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of mapping it (for a file that may be replaced in place)")
@@ -84,7 +107,11 @@ func (f *modelFlags) open() (*lepton.Model, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	m, err := openModel(f.model, f.options()...)
+	open := openModel
+	if f.tagger {
+		open = openTagModel
+	}
+	m, err := open(f.model, f.options()...)
 	switch {
 	case err == nil:
 		if f.fp32 && !m.Info().HasFloat32 {
@@ -95,7 +122,7 @@ func (f *modelFlags) open() (*lepton.Model, error) {
 	case errors.Is(err, lepton.ErrInvalidOption):
 		// Name the flag the model cannot take: open it without the
 		// model-dependent ones and look.
-		if plain, err2 := openModel(f.model, lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits)); err2 == nil {
+		if plain, err2 := open(f.model, lepton.WithThreads(f.threads), lepton.WithActivationBits(f.actBits)); err2 == nil {
 			info := plain.Info()
 			plain.Close()
 			if f.maxLength > info.MaxPositions {

@@ -25,12 +25,14 @@ import (
 //	damage FILE              flip one bit of FILE's last weight payload
 //
 // and the environment variables MODEL (the golden random-weight model,
-// labels negative/neutral/positive, 128 positions) and BINARY_MODEL (the
-// same with a 2-label head), and REPO (the repository root).
+// labels negative/neutral/positive, 128 positions), BINARY_MODEL (the
+// same with a 2-label head), TAG_MODEL (the golden random-weight token
+// classifier, tag_test.go) and REPO (the repository root).
 func TestScripts(t *testing.T) {
 	requireSubprocess(t)
 	model := runFixture(t)
 	binary := binaryFixture(t)
+	tagModel := tagFixture(t)
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	testscript.Run(t, testscript.Params{
@@ -40,6 +42,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("MODEL", model)
 			e.Setenv("BINARY_MODEL", binary)
+			e.Setenv("TAG_MODEL", tagModel)
 			e.Setenv("REPO", repo)
 			return nil
 		},

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// Streaming input for classify, embed and tokenize.
+// Streaming input for classify, embed, tokenize, tag and redact.
 //
 // Texts come from TEXT arguments, or one per line from standard input or
 // --in FILE. Lines are read by a goroutine into a small bounded queue and
@@ -44,6 +44,7 @@ const (
 type input struct {
 	n    int    // 1-based line number, or argument number for TEXT arguments
 	text string // the line without its line ending
+	eol  string // that line ending: "\n", "\r\n", or "" (a last line without one; TEXT arguments)
 	end  int64  // offset just past the line in the stream (progress)
 	// skip, when set, says what the line is and so why it is not
 	// processed ("blank line"); it is reported as a warning, "line 3: blank
@@ -69,6 +70,9 @@ type inputSource struct {
 	name     string    // the stream's name in errors: "standard input" or "--in FILE"
 	size     int64     // the stream's size when it is a regular file, else -1
 	fromArgs bool
+	// doc: args holds one whole document read from the stream (tag
+	// --whole, redact), numbered as line 1.
+	doc bool
 	// keepBlank makes blank lines inputs (tokenize shows what the model
 	// would read, so every line gets an output line); otherwise they are
 	// skipped with a warning, since a classifier answers an empty text as
@@ -137,7 +141,7 @@ type lineItem struct {
 // the reading goroutine may stay blocked on a read until the process
 // exits.
 func (s *inputSource) stream(ctx context.Context, process func(batch []input) error) error {
-	if s.fromArgs {
+	if s.fromArgs || s.doc {
 		batch := make([]input, 0, min(len(s.args), batchSize))
 		for i, a := range s.args {
 			in := input{n: i + 1, text: a, badUTF8: !utf8.ValidString(a)}
@@ -258,8 +262,10 @@ func (s *inputSource) read(out chan<- lineItem, done <-chan struct{}) {
 		start := off
 		off += int64(len(buf))
 		line := bytes.TrimSuffix(buf, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		in := input{n: n, end: off, text: string(line)}
+		if len(line) < len(buf) {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+		}
+		in := input{n: n, end: off, text: string(line), eol: string(buf[len(line):])}
 		if i := bytes.IndexByte(line, 0); i >= 0 {
 			if start+int64(i) < binaryProbe {
 				send(lineItem{err: fmt.Errorf("%s looks like binary data (a NUL byte on line %d), not text with one input per line", s.name, n)})

@@ -48,7 +48,7 @@ type Workspace struct {
 	items  []attnItem           // attention work items of the batch
 	cls    []float32            // [nseq][H]
 	pooled []float32            // [nseq][H]
-	logits []float32            // [nseq][labels]
+	logits []float32            // [nseq][labels], or [T][labels] for TokenLogits
 
 	heads, headSz, hidden int
 	attendFn              func(c int) // w.attendChunk, built once so Pool.For does not allocate
@@ -523,6 +523,43 @@ func (m *Model) LogitsContext(ctx context.Context, w *Workspace) ([]float32, err
 	}
 	return w.logits, nil
 }
+
+// TokenLogits runs the token classifier over the final hidden state of
+// every token of the last batch and returns their raw scores as a
+// [Rows()][labels] row-major view into w (row r is token r of the packed
+// batch: sequence i's tokens are rows start(i) .. start(i)+Len(i)-1), valid
+// until w is used again. It needs a model with a token-classification head.
+func (m *Model) TokenLogits(w *Workspace) ([]float32, error) {
+	return m.TokenLogitsContext(context.Background(), w)
+}
+
+// TokenLogitsContext is TokenLogits that looks at ctx between blocks of
+// its matrix product, as Forward does.
+func (m *Model) TokenLogitsContext(ctx context.Context, w *Workspace) ([]float32, error) {
+	if m.TokenClassifier == nil {
+		return nil, fmt.Errorf("%w: model has no token classifier head", ErrModel)
+	}
+	if err := w.checkActBits(); err != nil {
+		return nil, err
+	}
+	w.ctx = ctx
+	defer func() { w.ctx = nil }()
+	t := w.Rows()
+	n := m.TokenClassifier.W.N
+	w.logits = grow(w.logits, t*n)
+	// The last layer left w.x unquantised (rowLN); quantise it for the head.
+	if err := w.rows(rowQuant, w.x, m.Config.Hidden, t, nil, 0); err != nil {
+		return nil, err
+	}
+	if err := w.gemm(w.logits, m.TokenClassifier, false); err != nil {
+		return nil, err
+	}
+	return w.logits, nil
+}
+
+// Start returns the first row of sequence i of the last batch in the
+// packed [Rows()][...] outputs (TokenLogits).
+func (w *Workspace) Start(i int) int { return w.start[i] }
 
 // Softmax returns the probabilities of one row of logits in dst
 // (len(dst) == len(logits)).

@@ -7,7 +7,7 @@ import "lepton/quant"
 
 // Config is the architecture of a model, as stored in a .lep file.
 type Config struct {
-	Architecture string   // "BertModel", "BertForSequenceClassification", "DistilBertModel", ...
+	Architecture string   // "BertModel", "BertForSequenceClassification", "BertForTokenClassification", "DistilBertModel", ...
 	Layers       int      // encoder layers
 	Hidden       int      // hidden size
 	Heads        int      // attention heads; Hidden % Heads == 0
@@ -18,7 +18,7 @@ type Config struct {
 	LayerNormEps float32  // LayerNorm epsilon
 	Activation   string   // "gelu" (erf GELU); others are refused
 	Pooling      string   // default pooling for embeddings (ParsePooling): "cls", "mean", "max", "cls+mean", ...
-	Labels       []string // classifier labels by index; empty for BertModel
+	Labels       []string // classifier labels by index (sequence or token head); empty for BertModel
 
 	// PoolerActivation follows the pooler (DistilBERT: the pre_classifier)
 	// in front of the classifier: "" or "tanh" (BERT), "relu" (DistilBERT).
@@ -73,7 +73,8 @@ type Layer struct {
 	OutLN   LayerNorm
 }
 
-// Model is a whole BERT encoder with its optional heads.
+// Model is a whole BERT encoder with its optional heads. At most one of
+// Classifier and TokenClassifier is set.
 type Model struct {
 	Config     Config
 	Word       Embedding
@@ -82,5 +83,9 @@ type Model struct {
 	EmbLN      LayerNorm
 	Layers     []Layer
 	Pooler     *Linear // dense+tanh on [CLS]; nil when the checkpoint has none
-	Classifier *Linear // nil for BertModel
+	Classifier *Linear // sequence head on the pooled [CLS]; nil unless BertForSequenceClassification
+	// TokenClassifier is the token head (BertForTokenClassification): one
+	// row of label scores per token, from that token's final hidden state
+	// (no pooler). nil for the other architectures.
+	TokenClassifier *Linear
 }

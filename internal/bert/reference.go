@@ -13,6 +13,9 @@ type RefOutput struct {
 	Hidden []float32 // [len][hidden] final hidden states
 	Pooled []float32 // pooler output (tanh dense on [CLS]); nil without a pooler
 	Logits []float32 // classifier scores; nil without a classifier
+	// TokenLogits holds the token classifier's scores, [len][labels];
+	// nil without a token head.
+	TokenLogits []float32
 }
 
 // Reference runs one sequence through the model with straightforward loops,
@@ -134,6 +137,13 @@ func (m *Model) Reference(ctx context.Context, s Sequence) (*RefOutput, error) {
 			return nil, err
 		}
 		res.Logits = toF32(logits)
+	}
+	if m.TokenClassifier != nil {
+		logits, err := refLinear(ctx, x, n, h, m.TokenClassifier)
+		if err != nil {
+			return nil, err
+		}
+		res.TokenLogits = toF32(logits)
 	}
 	return res, nil
 }

@@ -21,7 +21,7 @@ type Batch struct {
 	Threads int // goroutines of the workspace's pool
 }
 
-// Scratch returns the bytes of workspace memory Forward and Logits allocate
+// Scratch returns the bytes of workspace memory Forward, Logits and TokenLogits allocate
 // for a batch of shape b on a fresh Workspace: an upper bound, counted
 // buffer by buffer with Go's allocation rounding, that tests check against
 // the bytes Go's allocator reports. A Workspace keeps its buffers, so after
@@ -40,9 +40,12 @@ func (m *Model) Scratch(b Batch) int64 {
 	h, in := int64(c.Hidden), int64(c.Intermediate)
 	d := c.Hidden / max(1, c.Heads)
 	t, n := int64(b.Tokens), int64(b.Seqs)
-	labels := int64(0)
+	labels, tokenLabels := int64(0), int64(0)
 	if m.Classifier != nil {
 		labels = int64(m.Classifier.W.N)
+	}
+	if m.TokenClassifier != nil {
+		tokenLabels = int64(m.TokenClassifier.W.N)
 	}
 	kp := int64(quant.RoundUp(max(c.Hidden, c.Intermediate), quant.KR))
 	items := n * int64(attnItems(b.Longest, c.Heads, d))
@@ -55,6 +58,7 @@ func (m *Model) Scratch(b Batch) int64 {
 		2 * items * int64(unsafe.Sizeof(attnItem{})), // attention items (append may double them)
 		2 * chunks * int64(unsafe.Sizeof(quant.AttentionBuf{})),
 		4 * n * h, 4 * n * h, 4 * n * labels, // Logits: [CLS] rows, pooler output, logits
+		4 * t * tokenLabels, // TokenLogits
 	} {
 		total += allocSize(size)
 	}
@@ -85,6 +89,10 @@ func (m *Model) ReferenceScratch(n int) int64 {
 	labels := int64(0)
 	if m.Classifier != nil {
 		labels = int64(m.Classifier.W.N)
+	}
+	if m.TokenClassifier != nil {
+		// Token logits: n rows, in float64 and then float32.
+		labels = t * int64(m.TokenClassifier.W.N)
 	}
 	total := int64(0)
 	for _, size := range []int64{

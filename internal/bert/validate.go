@@ -101,6 +101,18 @@ func (m *Model) Validate() error {
 			return fmt.Errorf("%w: %d labels for a classifier with %d outputs", ErrModel, len(c.Labels), n)
 		}
 	}
+	if m.TokenClassifier != nil {
+		if m.Classifier != nil {
+			return fmt.Errorf("%w: both a sequence and a token classifier head", ErrModel)
+		}
+		n := m.TokenClassifier.W.N
+		if err := m.TokenClassifier.check("token classifier", n, h); err != nil {
+			return err
+		}
+		if len(c.Labels) != 0 && len(c.Labels) != n {
+			return fmt.Errorf("%w: %d labels for a token classifier with %d outputs", ErrModel, len(c.Labels), n)
+		}
+	}
 	return nil
 }
 

@@ -77,7 +77,7 @@ const (
 	NameTokenType  = "embeddings.token_type_embeddings.weight"
 	NameEmbLN      = "embeddings.LayerNorm"
 	NamePooler     = "pooler.dense"
-	NameClassifier = "classifier"
+	NameClassifier = "classifier" // the sequence head, or the token head of BertForTokenClassification
 )
 
 // layerNames are the per-layer tensors (suffix ".weight" and ".bias").
@@ -88,10 +88,12 @@ var layerNames = []string{
 }
 
 // TensorNames lists every float tensor FromFloat needs for cfg, sorted; the
-// pooler is included when withPooler is set, the classifier for
-// classification architectures. DistilBERT checkpoints have no token type
-// table: FromHF supplies two zero rows (adding zero changes nothing).
+// pooler is included when withPooler is set (and the architecture uses one:
+// BertForTokenClassification does not), the classifier for classification
+// architectures (sequence and token). DistilBERT checkpoints have no token
+// type table: FromHF supplies two zero rows (adding zero changes nothing).
 func TensorNames(cfg bert.Config, withPooler bool) []string {
+	withPooler = withPooler && usesPooler(&cfg)
 	names := []string{NameWord, NamePosition, NameTokenType, NameEmbLN + ".weight", NameEmbLN + ".bias"}
 	for l := range cfg.Layers {
 		for _, n := range layerNames {
@@ -102,11 +104,25 @@ func TensorNames(cfg bert.Config, withPooler bool) []string {
 	if withPooler {
 		names = append(names, NamePooler+".weight", NamePooler+".bias")
 	}
-	if lepfile.IsClassifier(cfg.Architecture) {
+	if hasClassifier(&cfg) {
 		names = append(names, NameClassifier+".weight", NameClassifier+".bias")
 	}
 	sort.Strings(names)
 	return names
+}
+
+// usesPooler reports whether cfg's architecture has a pooler. Hugging
+// Face's BertForTokenClassification builds its encoder without one, so a
+// pooler found in such a checkpoint is not converted.
+func usesPooler(cfg *bert.Config) bool {
+	return cfg.Architecture != lepfile.ArchBertTokenClassification && cfg.Architecture != lepfile.ArchDistilBertModel
+}
+
+// hasClassifier reports whether cfg's architecture has a classifier head
+// (Hugging Face names it "classifier" for both sequence and token
+// classification).
+func hasClassifier(cfg *bert.Config) bool {
+	return lepfile.IsClassifier(cfg.Architecture) || cfg.Architecture == lepfile.ArchBertTokenClassification
 }
 
 // shapeOf returns the expected shape of a tensor name for cfg.
@@ -149,9 +165,10 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 	}
 	_, hasPW := t[NamePooler+".weight"]
 	_, hasPB := t[NamePooler+".bias"]
-	// DistilBertModel has no pooler (its checkpoint's pre_classifier, if
-	// any, belongs to a classification head the encoder does not run).
-	withPooler := (hasPW || hasPB) && cfg.Architecture != lepfile.ArchDistilBertModel
+	// DistilBertModel and BertForTokenClassification have no pooler (a
+	// checkpoint's pooler or pre_classifier, if any, belongs to a head
+	// they do not run).
+	withPooler := (hasPW || hasPB) && usesPooler(&cfg)
 	names := TensorNames(cfg, withPooler)
 	var missing []string
 	for _, n := range names {
@@ -232,9 +249,13 @@ func FromFloat(cfg bert.Config, t map[string][]float32, opts Options) (*bert.Mod
 		p := lin(t[NamePooler+".weight"], t[NamePooler+".bias"], h, h)
 		m.Pooler = &p
 	}
-	if lepfile.IsClassifier(cfg.Architecture) {
+	switch {
+	case lepfile.IsClassifier(cfg.Architecture):
 		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
 		m.Classifier = &c
+	case cfg.Architecture == lepfile.ArchBertTokenClassification:
+		c := lin(t[NameClassifier+".weight"], t[NameClassifier+".bias"], len(cfg.Labels), h)
+		m.TokenClassifier = &c
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMissing, err)
@@ -249,7 +270,7 @@ func quantSteps(cfg *bert.Config, withPooler bool) int {
 	if withPooler {
 		n++
 	}
-	if lepfile.IsClassifier(cfg.Architecture) {
+	if hasClassifier(cfg) {
 		n++
 	}
 	return n

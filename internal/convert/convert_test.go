@@ -298,7 +298,7 @@ func TestFromHFErrors(t *testing.T) {
 		}, convert.ErrMissingFile, []string{"has no model.safetensors", "pytorch_model.bin is not supported", "safe_serialization"}},
 		{"architecture", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"architectures": []string{"BertForMaskedLM"}})
-		}, convert.ErrUnsupported, []string{"BertForMaskedLM", "supported: bert (BertModel, BertForSequenceClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"}},
+		}, convert.ErrUnsupported, []string{"BertForMaskedLM", "supported: bert (BertModel, BertForSequenceClassification, BertForTokenClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"}},
 		{"model type", func(t *testing.T) string {
 			return hfDir(t, cfg, ts, "bert.", "F32", false, map[string]any{"model_type": "roberta"})
 		}, convert.ErrUnsupported, []string{`"roberta"`, "BertModel, BertForSequenceClassification", "DistilBertModel, DistilBertForSequenceClassification"}},

@@ -43,13 +43,14 @@ type hfConfig struct {
 const maxConfigJSON = 16 << 20
 
 // supportedModels names what ParseHFConfig converts, for its errors.
-var supportedModels = "bert (BertModel, BertForSequenceClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"
+var supportedModels = "bert (BertModel, BertForSequenceClassification, BertForTokenClassification), distilbert (DistilBertModel, DistilBertForSequenceClassification)"
 
 // bertConfig reads the encoder part of a BERT config.json.
 func bertConfig(hc *hfConfig) (bert.Config, error) {
 	arch := ""
 	switch {
-	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification):
+	case len(hc.Architectures) == 1 && (hc.Architectures[0] == lepfile.ArchBertModel || hc.Architectures[0] == lepfile.ArchBertClassification ||
+		hc.Architectures[0] == lepfile.ArchBertTokenClassification):
 		arch = hc.Architectures[0]
 	case len(hc.Architectures) == 0 && hc.ModelType == "bert":
 		arch = lepfile.ArchBertModel
@@ -81,7 +82,8 @@ func bertConfig(hc *hfConfig) (bert.Config, error) {
 // classifiers and "mean" for bare encoders, as sentence embedders use).
 //
 // It reads BERT (model_type bert) and DistilBERT (model_type distilbert)
-// configs, for the architectures in lepfile.Architectures; anything else
+// configs, for the architectures in lepfile.Architectures (token
+// classification: BERT only); anything else
 // is refused with ErrUnsupported naming what is supported. A
 // classification head with one output (num_labels 1: a cross-encoder
 // reranker or a regression head) gets a score activation (see
@@ -115,7 +117,7 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 			cfg.Pooling = "cls"
 		}
 	}
-	if lepfile.IsClassifier(arch) {
+	if lepfile.IsClassifier(arch) || arch == lepfile.ArchBertTokenClassification {
 		n := len(hc.ID2Label)
 		if n == 0 {
 			n = hc.NumLabels
@@ -128,6 +130,11 @@ func ParseHFConfig(data []byte, pooling string) (bert.Config, error) {
 		// classification only; converting other heads would give confident
 		// nonsense. One output is a score (scoreActivation).
 		switch {
+		case arch == lepfile.ArchBertTokenClassification && n < 2:
+			return bert.Config{}, fmt.Errorf("%w: %s with %d label (a token classifier takes a softmax over at least 2)", ErrUnsupported, arch, n)
+		case arch == lepfile.ArchBertTokenClassification:
+			// Always a softmax over the labels, as in Hugging Face's
+			// token-classification pipeline; problem_type does not apply.
 		case n == 1:
 			if cfg.ScoreActivation, err = scoreActivation(data, hc.ProblemType); err != nil {
 				return bert.Config{}, err
@@ -281,7 +288,7 @@ func fromHFDir(dir, pooling string, opts Options) (*bert.Model, []byte, lepfile.
 			hasPooler = true
 		}
 	}
-	hasPooler = hasPooler && cfg.Architecture != lepfile.ArchDistilBertModel
+	hasPooler = hasPooler && usesPooler(&cfg)
 	progress := opts.Progress
 	decodeSteps := len(st.Tensors)
 	total := decodeSteps + quantSteps(&cfg, hasPooler)

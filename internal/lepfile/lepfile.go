@@ -57,11 +57,13 @@ const (
 	// MajorVersion is the format major version this package reads and
 	// writes; files with a larger major version are refused.
 	MajorVersion = 1
-	// MinorVersion is the newest minor version this package writes: 1.1
-	// for files that use what 1.1 added (DistilBERT, single-output heads,
+	// MinorVersion is the newest minor version this package writes: 1.2
+	// for token classifiers (BertForTokenClassification), 1.1 for files
+	// that use what 1.1 added (DistilBERT, single-output heads,
 	// sentence-embedding settings), 1.0 for the others. Readers accept any
-	// minor version of their major.
-	MinorVersion = 1
+	// minor version of their major and refuse, by name, an architecture
+	// or setting they do not know.
+	MinorVersion = 2
 	// Align is the alignment of every section and tensor payload.
 	Align = 64
 

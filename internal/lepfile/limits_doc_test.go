@@ -28,7 +28,7 @@ func TestFormatDocLimits(t *testing.T) {
 		fmt.Sprintf("| `TOKN` payload | %s |", mib(maxTokenizer)),
 		fmt.Sprintf("| %d / %d / %d |", maxLayers, maxHidden, maxIntermediate),
 		fmt.Sprintf("| %d / %d / %d |", maxVocab, maxPositions, maxTypeVocab),
-		fmt.Sprintf("1 ..= %d for `BertForSequenceClassification`", maxLabels),
+		fmt.Sprintf("1 ..= %d for the sequence classifiers, 2 ..= %d for `BertForTokenClassification`", maxLabels, maxLabels),
 		fmt.Sprintf("| label length | at most %d bytes", maxLabelLen),
 		fmt.Sprintf("| tensors in `TDIR` | 0 ..= %d |", maxTensors),
 		fmt.Sprintf("| tensor name length | 1 ..= %d bytes |", maxNameLen),

@@ -234,6 +234,14 @@ func parse(data []byte) (*File, error) {
 	} else if byName["classifier.weight"] != nil {
 		return nil, errf(ErrFormat, "%s file has a classifier", cfg.Architecture)
 	}
+	if cfg.Architecture == ArchBertTokenClassification {
+		if minor < 2 {
+			return nil, errf(ErrFormat, "%s needs format 1.2, the file says %d.%d", cfg.Architecture, major, minor)
+		}
+		m.TokenClassifier = &bert.Linear{}
+	} else if byName["token_classifier.weight"] != nil {
+		return nil, errf(ErrFormat, "%s file has a token classifier", cfg.Architecture)
+	}
 	withF32 := byName["embeddings.word.weight_f32"] != nil
 	for _, s := range modelSlots(m, withF32) {
 		t := byName[s.name]

@@ -36,12 +36,15 @@ const (
 	ArchBertClassification       = "BertForSequenceClassification"
 	ArchDistilBertModel          = "DistilBertModel"
 	ArchDistilBertClassification = "DistilBertForSequenceClassification"
+	// ArchBertTokenClassification (format 1.2) has a token_classifier
+	// head: one row of label scores per token, no pooler.
+	ArchBertTokenClassification = "BertForTokenClassification"
 )
 
 // Architectures lists the architectures this version reads and writes.
-var Architectures = []string{ArchBertModel, ArchBertClassification, ArchDistilBertModel, ArchDistilBertClassification}
+var Architectures = []string{ArchBertModel, ArchBertClassification, ArchDistilBertModel, ArchDistilBertClassification, ArchBertTokenClassification}
 
-// IsClassifier reports whether arch has a classification head (a
+// IsClassifier reports whether arch has a sequence classification head (a
 // classifier tensor and labels).
 func IsClassifier(arch string) bool {
 	return arch == ArchBertClassification || arch == ArchDistilBertClassification
@@ -106,10 +109,14 @@ func toFileConfig(c *bert.Config, tokFormat string) fileConfig {
 	return fc
 }
 
-// minorVersion is the minor format version a file of c needs: 1 when it
-// uses anything format 1.1 added, 0 otherwise, so that files of plain BERT
-// models stay byte for byte what 1.0 writers wrote.
+// minorVersion is the minor format version a file of c needs: the lowest
+// that has everything it uses (2 for a token classifier, 1 for what format
+// 1.1 added, 0 otherwise), so that files of plain BERT models stay byte for
+// byte what 1.0 writers wrote.
 func minorVersion(c *bert.Config) uint16 {
+	if c.Architecture == ArchBertTokenClassification {
+		return 2
+	}
 	if c.Architecture == ArchDistilBertModel || c.Architecture == ArchDistilBertClassification ||
 		(c.Pooling != "cls" && c.Pooling != "mean") || c.ScoreActivation != "" || c.Normalize ||
 		c.ExcludePrompt || len(c.Prompts) > 0 || c.DefaultPrompt != "" || c.MaxLength != 0 {
@@ -166,6 +173,11 @@ func ValidateConfig(c *bert.Config) error {
 		return bad("unsupported pooling %q (want cls, mean, max, mean_sqrt_len_tokens, weightedmean or lasttoken, or several joined by + in that order)", c.Pooling)
 	}
 	switch {
+	case c.Architecture == ArchBertTokenClassification && (len(c.Labels) < 2 || len(c.Labels) > maxLabels):
+		// Tag takes a softmax over each token's labels: one label would
+		// tag every token with probability 1.
+		return bad("%s with %d labels, want 2..%d", c.Architecture, len(c.Labels), maxLabels)
+	case c.Architecture == ArchBertTokenClassification:
 	case !IsClassifier(c.Architecture) && len(c.Labels) != 0:
 		return bad("%s with %d labels", c.Architecture, len(c.Labels))
 	case IsClassifier(c.Architecture) && (len(c.Labels) < 1 || len(c.Labels) > maxLabels):
@@ -292,6 +304,9 @@ func modelSlots(m *bert.Model, withF32 bool) []slot {
 	if m.Classifier != nil {
 		b.lin("classifier", m.Classifier, len(c.Labels), h)
 	}
+	if m.TokenClassifier != nil {
+		b.lin("token_classifier", m.TokenClassifier, len(c.Labels), h)
+	}
 	return b.out
 }
 
@@ -356,6 +371,9 @@ func setDims(m *bert.Model) {
 	if m.Classifier != nil {
 		m.Classifier.W.N, m.Classifier.W.K = len(c.Labels), h
 	}
+	if m.TokenClassifier != nil {
+		m.TokenClassifier.W.N, m.TokenClassifier.W.K = len(c.Labels), h
+	}
 }
 
 // checkModelDims checks the N/K/Rows/Dim fields of a model passed to Write.
@@ -386,6 +404,9 @@ func checkModelDims(m *bert.Model) error {
 	}
 	if m.Classifier != nil {
 		want = append(want, dims{"classifier", m.Classifier.W.N, m.Classifier.W.K, len(c.Labels), h})
+	}
+	if m.TokenClassifier != nil {
+		want = append(want, dims{"token_classifier", m.TokenClassifier.W.N, m.TokenClassifier.W.K, len(c.Labels), h})
 	}
 	for _, d := range want {
 		if d.got1 != d.n || d.got2 != d.k {

@@ -62,6 +62,9 @@ func Write(w io.Writer, m *bert.Model, tokenizer []byte, meta Metadata, opts ...
 	if (m.Classifier != nil) != IsClassifier(m.Config.Architecture) {
 		return fmt.Errorf("%w: %s with classifier=%v", ErrModel, m.Config.Architecture, m.Classifier != nil)
 	}
+	if (m.TokenClassifier != nil) != (m.Config.Architecture == ArchBertTokenClassification) {
+		return fmt.Errorf("%w: %s with token classifier=%v", ErrModel, m.Config.Architecture, m.TokenClassifier != nil)
+	}
 	if err := checkModelDims(m); err != nil {
 		return err
 	}

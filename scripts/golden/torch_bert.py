@@ -1,4 +1,5 @@
-"""A plain PyTorch BERT (BertModel + BertForSequenceClassification heads).
+"""A plain PyTorch BERT (BertModel + BertForSequenceClassification and
+BertForTokenClassification heads).
 
 Written from the published architecture (Devlin et al. 2019; the Hugging Face
 BertModel module layout) so that the golden scripts need nothing beyond
@@ -58,13 +59,18 @@ class Bert(nn.Module):
         self.pooler = nn.Linear(h, h)
         self.classifier = nn.Linear(h, len(cfg["id2label"])) if cfg.get("id2label") else None
 
-    def forward(self, input_ids, attention_mask, token_type_ids):
+    def encode(self, input_ids, attention_mask, token_type_ids):
+        """The final hidden states (BertModel's last_hidden_state)."""
         n = input_ids.shape[1]
         pos = torch.arange(n).unsqueeze(0)
         x = self.emb_ln(self.word(input_ids) + self.pos(pos) + self.typ(token_type_ids))
         add_mask = (1.0 - attention_mask[:, None, None, :].float()) * -10000.0
         for layer in self.layers:
             x = layer(x, add_mask)
+        return x
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.encode(input_ids, attention_mask, token_type_ids)
         pooled = torch.tanh(self.pooler(x[:, 0]))
         logits = self.classifier(pooled) if self.classifier is not None else None
         return x, pooled, logits
@@ -94,6 +100,20 @@ class Bert(nn.Module):
             m["classifier.weight"] = self.classifier.weight
             m["classifier.bias"] = self.classifier.bias
         return m
+
+
+class BertTokens(Bert):
+    """BertForTokenClassification: the classifier on every token's final
+    hidden state. Hugging Face builds this model's encoder without a pooler;
+    the module keeps Bert's (unused) but does not name it, so it is neither
+    saved nor loaded."""
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.encode(input_ids, attention_mask, token_type_ids)
+        return x, self.classifier(x)
+
+    def hf_names(self):
+        return {k: v for k, v in super().hf_names().items() if ".pooler." not in k}
 
 
 def save_safetensors(path, tensors, metadata=None):
