@@ -490,7 +490,7 @@ def main():
     ap.add_argument("--intermediate", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=128)
     # Vocabulary and pretraining.
-    ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="corpus",
+    ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="train",
                     help="prune the vocabulary to the pieces of the training rows only, or of the training rows "
                          "and the dictionary corpus (corpus.py)")
     ap.add_argument("--pretrain-epochs", type=int, default=0, help="MLM epochs over the corpus (0: none)")
