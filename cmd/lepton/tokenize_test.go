@@ -114,7 +114,7 @@ func TestTokenizeCLI(t *testing.T) {
 	// The ids are those examples/train-clinic/wordpiece.py gives with the
 	// model's vocab.txt (the training tokenizer, checked against
 	// tokenizers.js on the whole corpus).
-	assert.Equal(t, "[CLS] w ##hee ##zing [SEP]\t2 65 13392 5137 3\n", out)
+	assert.Equal(t, "[CLS] w ##hee ##zing [SEP]\t2 65 2351 1823 3\n", out)
 	code, _, errs = runCLI("", "tokenize", "--tokenizer", vocab, "-m", model, "hello")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "not both")

@@ -8,16 +8,16 @@
 //
 // Without -m it uses the model built into Lepton (lepton/models/clinic), a
 // small BERT trained to suggest one of 24 diagnoses from a description of
-// symptoms; importing that package is what puts the model (3 MB) into
+// symptoms; importing that package is what puts the model (under 1 MB) into
 // the binary. The file builds unchanged in another module that requires
 // lepton (see "Install" in the top-level README); a program that only runs
 // its own model opens it with lepton.Open(path) and drops the import.
 //
-// The built-in model gets the four sample texts right (the fever, chills
-// and headache note as malaria, with 0.74), but it is small: it is wrong on about one description in eleven in its corpus's
-// style and on more than half of those written in other words, sometimes
-// confidently. See "Known weaknesses" in examples/train-clinic/README.md and
-// "How good is the built-in model?" in the top-level README.
+// The built-in model gets the four sample texts right, but it is small:
+// it is wrong on about one description in ten in its corpus's style and on
+// more than half of those written in other words, often confidently. See
+// "Known weaknesses" in examples/train-clinic/README.md and "How good is
+// the built-in model?" in the top-level README.
 package main
 
 import (

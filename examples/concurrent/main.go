@@ -13,7 +13,7 @@
 //
 // The example is about sharing a model, not about its answers: the
 // built-in clinic model is small and gets two of the five request texts
-// wrong (stiff, swollen joints -> Varicose Veins rather than arthritis; a
+// wrong (stiff, swollen joints -> Psoriasis rather than arthritis; a
 // one-sided headache with flashing lights -> drug reaction rather than
 // migraine). See "Known weaknesses" in examples/train-clinic/README.md
 // and "How good is the built-in model?" in the top-level README. The model
