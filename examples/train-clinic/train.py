@@ -6,8 +6,8 @@ No pretrained weights can be downloaded where Lepton is built, so the model
 starts from random weights and learns from the 718 training descriptions and
 from a teacher (TF-IDF + logistic regression on word and character n-grams)
 that labels augmented texts; English text from Debian's dictionary packages
-(corpus.py) gives the vocabulary, the synonyms of the augmentation and,
-optionally, masked-language-model pretraining. It writes a Hugging Face style
+(corpus.py) gives the synonyms of the augmentation and, optionally, more
+vocabulary and masked-language-model pretraining. It writes a Hugging Face style
 directory (config.json with id2label, model.safetensors, tokenizer.json,
 vocab.txt) that `lepton quantize` converts to the int8 default model.
 
