@@ -22,3 +22,15 @@ func ExampleRedact() {
 	// Seen by Dr ******* on **********.
 	// Call *************.
 }
+
+func ExampleFindPatterns() {
+	note := "DOB 02/02/1934, BP 145/92, Co-codamol 30/500. Tel 07187 104231, plewis22@post.example.net, MRN 50234703."
+	for _, e := range lepton.FindPatterns(note) {
+		fmt.Printf("%s %q\n", e.Label, e.Text)
+	}
+	// Output:
+	// DATE "02/02/1934"
+	// PHONE "07187 104231"
+	// EMAIL "plewis22@post.example.net"
+	// ID "50234703"
+}

@@ -133,6 +133,9 @@ type tagConfig struct {
 	ignore      []string // nil: the default, "O"
 	stride      int
 	strideSet   bool
+	// patterns finds pattern entities (WithPatterns; nil: none). A field,
+	// so that programs that never ask for patterns do not link them.
+	patterns func(string) []Entity
 }
 
 // tagWindow is one window of a text: its content tokens [a, b) run as one
@@ -164,7 +167,9 @@ type tagText struct {
 // overlapping windows (WithStride) and every token is labelled from the
 // window in which it sits furthest from an edge, so entities are found
 // anywhere in a long note. WithTruncation does not apply. Tokenisation,
-// cancellation and WithFloat32 behave as in Classify. A model without a
+// cancellation and WithFloat32 behave as in Classify. WithPatterns adds
+// dates, phone numbers, record numbers and email addresses found by
+// regular expressions (FindPatterns). A model without a
 // token-classification head returns an error wrapping ErrNoClassifier.
 func (m *Model) Tag(ctx context.Context, texts []string, opts ...CallOption) ([][]Entity, error) {
 	return m.tag(ctx, texts, opts, nil)
@@ -216,6 +221,9 @@ func (m *Model) tag(ctx context.Context, texts []string, opts []CallOption, diag
 	if cc.fair.cal != nil || cc.fair.groups != nil || cc.priv.labelEps != 0 || cc.priv.embedEps != 0 {
 		return nil, fmt.Errorf("%w: calibration, groups and private outputs apply to Classify and Embed, not Tag", ErrInvalidOption)
 	}
+	if cc.tag.patterns != nil && cc.tag.aggregation == AggregateNone {
+		return nil, fmt.Errorf("%w: WithPatterns needs grouped entities, not AggregateNone", ErrInvalidOption)
+	}
 	out := make([][]Entity, len(texts))
 	if len(texts) == 0 {
 		return out, nil
@@ -230,6 +238,15 @@ func (m *Model) tag(ctx context.Context, texts []string, opts []CallOption, diag
 	}
 	for i := range texts {
 		out[i] = aggregate(texts[i], tt.tokens[tt.texts[i].off:tt.texts[i].off+tt.texts[i].n], m.labels, cc.tag.aggregation, ignore, tt.lead)
+		if cc.tag.patterns != nil {
+			var pats []Entity
+			for _, p := range cc.tag.patterns(texts[i]) {
+				if !contains(ignore, p.Label) {
+					pats = append(pats, p)
+				}
+			}
+			out[i] = mergePatterns(texts[i], out[i], pats)
+		}
 	}
 	return out, nil
 }

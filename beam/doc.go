@@ -1,6 +1,6 @@
 // Package leptonbeam runs Lepton inside Apache Beam pipelines, so that a corpus
 // too large for one machine (every historical note of a hospital network) is
-// classified or embedded by the same int8 model on Beam's embedded Prism
+// classified, embedded or tagged by the same int8 model on Beam's embedded Prism
 // runner, on Flink, on Spark or on Google Cloud Dataflow. It is the module
 // lepton/beam, apart from lepton itself, so that programs that only embed
 // Lepton never depend on Beam.
@@ -11,10 +11,14 @@
 //
 // # Inference
 //
-// Classify and Embed (DoFns ClassifyFn and EmbedFn) take a PCollection of
-// Record (an optional ID and a text) and return two: the results (Classified
-// or Embedded) and a dead-letter output (DeadLetter) of the records that
-// could not be run, each with the reason. A bad record never fails its
+// Classify, Embed and Tag (DoFns ClassifyFn, EmbedFn and TagFn) take a
+// PCollection of Record (an optional ID and a text) and return two: the
+// results (Classified, Embedded or Tagged) and a dead-letter output
+// (DeadLetter) of the records that could not be run, each with the reason.
+// Tag finds entities with a token-classification model (such as the
+// de-identification model of lepton/models/deid), grouped as Tagging says
+// (by default as `lepton tag` groups them); it reads long texts whole, in
+// overlapping windows, and never truncates. A bad record never fails its
 // bundle; what does fail it is what a retry can fix or a human must (a model
 // that cannot be opened, a damaged model, a cancelled context).
 //
@@ -33,10 +37,6 @@
 // Records in a window other than the global window (streaming pipelines)
 // are run one at a time, so each result stays in its record's window.
 //
-// There is no Tag yet: Lepton has no token classification on main. Adding
-// it (or another Lepton task) takes a result type and a DoFn whose batch call is that method; the
-// batching, checks, dead letters and model sharing are common (infer.go).
-//
 // # Dead letters
 //
 // Checks decides which records go to the dead-letter output instead of the
@@ -46,7 +46,8 @@
 // Checks.MaxTextBytes bytes (ReasonTooLarge), a text in which the model
 // reads no token (ReasonNoTokens) and, under Checks.Strict, a text longer
 // than the model's max length in tokens (ReasonTooLong; otherwise such texts
-// are truncated, as Lepton and its CLI do, and their results say so). Read sends lines that are not valid records (bad CSV, bad
+// are truncated, as Lepton and its CLI do, and their results say so; Tag
+// takes no Strict). Read sends lines that are not valid records (bad CSV, bad
 // JSON, a missing text field) there too (ReasonParse). A dead letter keeps
 // the record's input exactly, so it can be fixed and run again.
 //

@@ -116,7 +116,7 @@ type Options struct {
 	// results are joined to inputs by ID, and texts can be large).
 	KeepText bool `json:"keep_text,omitempty"`
 	// TopK is how many labels Classified.Top lists, most probable first
-	// (0: all, as `lepton classify --json` does).
+	// (0: all, as `lepton classify --json` does). Classify only.
 	TopK int `json:"top_k,omitempty"`
 }
 
@@ -150,10 +150,11 @@ type Checks struct {
 	MaxTextBytes int `json:"max_text_bytes,omitempty"`
 	// Strict sends texts longer than the max length, in tokens, to the
 	// dead letters (ReasonTooLong) instead of classifying their beginning
-	// (as `lepton classify --no-truncate` refuses them).
+	// (as `lepton classify --no-truncate` refuses them). Tag, which reads
+	// long texts whole in windows, refuses it (ErrInvalidConfig).
 	Strict bool `json:"strict,omitempty"`
 	// MaxLength is lepton.WithMaxLength: tokens per text, [CLS] and [SEP]
-	// included (0: the model's limit).
+	// included (0: the model's limit); for Tag, tokens per window.
 	MaxLength int `json:"max_length,omitempty"`
 }
 
@@ -256,8 +257,8 @@ type pending struct {
 }
 
 // batcher is what every inference DoFn has in common: the shared model,
-// the checks, and the batch being filled. A new task (Tag) reuses it with
-// its own call and result type.
+// the checks, and the batch being filled. Each task (ClassifyFn, EmbedFn,
+// TagFn) brings its own call and result type.
 type batcher struct {
 	opts    Options
 	call    []lepton.CallOption

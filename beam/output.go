@@ -23,6 +23,7 @@ import (
 func init() {
 	register.Function1x2[Classified, string, error](classifiedJSON)
 	register.Function1x2[Embedded, string, error](embeddedJSON)
+	register.Function1x2[Tagged, string, error](taggedJSON)
 	register.Function1x2[DeadLetter, string, error](deadLetterJSON)
 	register.Function1x2[int, int, int](shardIndex)
 	register.DoFn2x1[string, func(int, string), error](&shardFn{})
@@ -32,10 +33,12 @@ func init() {
 	register.Iter1[string]()
 }
 
-// FormatJSON turns a PCollection of Classified, Embedded or DeadLetter into
-// one of JSON lines (without the newline). A result's fields after "id" and
-// "text" are those of `lepton classify --json` or `lepton embed --json`,
-// byte for byte ("unknown" rounded to 4 decimals as there). A dead letter whose input is not valid UTF-8 carries it as
+// FormatJSON turns a PCollection of Classified, Embedded, Tagged or
+// DeadLetter into one of JSON lines (without the newline). A result's
+// fields after "id" and "text" are those of `lepton classify --json`,
+// `lepton embed --json` or `lepton tag --json`, byte for byte ("unknown"
+// rounded to 4 decimals as there; an entity's "index" only under
+// aggregation none). A dead letter whose input is not valid UTF-8 carries it as
 // "input_base64" instead of "input", so that no byte is lost.
 func FormatJSON(s beam.Scope, col beam.PCollection) (beam.PCollection, error) {
 	s = s.Scope("lepton.FormatJSON")
@@ -44,10 +47,12 @@ func FormatJSON(s beam.Scope, col beam.PCollection) (beam.PCollection, error) {
 		return beam.ParDo(s, classifiedJSON, col), nil
 	case reflect.TypeFor[Embedded]():
 		return beam.ParDo(s, embeddedJSON, col), nil
+	case reflect.TypeFor[Tagged]():
+		return beam.ParDo(s, taggedJSON, col), nil
 	case reflect.TypeFor[DeadLetter]():
 		return beam.ParDo(s, deadLetterJSON, col), nil
 	}
-	return beam.PCollection{}, fmt.Errorf("%w: FormatJSON takes Classified, Embedded or DeadLetter, not %v", ErrInvalidConfig, col.Type())
+	return beam.PCollection{}, fmt.Errorf("%w: FormatJSON takes Classified, Embedded, Tagged or DeadLetter, not %v", ErrInvalidConfig, col.Type())
 }
 
 // marshalLine encodes v as `lepton classify --json` does: no HTML escaping,
@@ -70,6 +75,40 @@ func classifiedJSON(c Classified) (string, error) {
 func embeddedJSON(e Embedded) (string, error) {
 	e.Unknown = round4(e.Unknown)
 	return marshalLine(e)
+}
+
+// taggedLine and entityLine are a Tagged as `lepton tag --json` prints
+// it: "entities" is [] when there are none, and "index" is there only for
+// the tokens of aggregation none.
+type taggedLine struct {
+	ID       string       `json:"id,omitempty"`
+	Text     string       `json:"text,omitempty"`
+	Entities []entityLine `json:"entities"`
+	Tokens   int          `json:"tokens"`
+	Unknown  float64      `json:"unknown"`
+}
+
+type entityLine struct {
+	Label     string  `json:"label"`
+	Score     float32 `json:"score"`
+	Start     int     `json:"start"`
+	End       int     `json:"end"`
+	CharStart int     `json:"char_start"`
+	CharEnd   int     `json:"char_end"`
+	Text      string  `json:"text"`
+	Index     *int    `json:"index,omitempty"`
+}
+
+func taggedJSON(t Tagged) (string, error) {
+	out := taggedLine{ID: t.ID, Text: t.Text, Entities: make([]entityLine, len(t.Entities)), Tokens: t.Tokens, Unknown: round4(t.Unknown)}
+	for i, e := range t.Entities {
+		out.Entities[i] = entityLine{Label: e.Label, Score: e.Score, Start: e.Start, End: e.End,
+			CharStart: e.CharStart, CharEnd: e.CharEnd, Text: e.Text}
+		if e.Index >= 0 {
+			out.Entities[i].Index = &t.Entities[i].Index
+		}
+	}
+	return marshalLine(out)
 }
 
 // round4 rounds a share to 4 decimals, as the CLI prints it.

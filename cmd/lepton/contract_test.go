@@ -86,6 +86,9 @@ func TestContract(t *testing.T) {
 		{[]string{"redact", "--mask", "##", "x"}, 2, `--mask "##"`},
 		{[]string{"redact", "--types", "POSTCODE", "x"}, 2, `--types: the model has no type "POSTCODE"`},
 		{[]string{"redact", "--act-bits", "9", "x"}, 2, "--act-bits 9"},
+		{[]string{"tag", "--patterns=maybe", "x"}, 2, `invalid boolean value "maybe" for -patterns`},
+		{[]string{"tag", "--aggregation", "none", "--patterns", "x"}, 2, "--patterns: needs grouped entities"},
+		{[]string{"redact", "--patterns=2", "x"}, 2, `invalid boolean value "2" for -patterns`},
 	} {
 		t.Run(strings.Join(tc.args[:1], " ")+" "+tc.want, func(t *testing.T) {
 			code, out, errs := runCLI("", tc.args...)

@@ -106,9 +106,11 @@ func (rd *redactor) batch(ctx context.Context, batch []input, fromArgs bool, w *
 	return nil
 }
 
-const redactUsage = `usage: lepton redact [-m MODEL] [--mask C] [--types NAME,DATE] [--lines] [--json] [-o DIR] [--in FILE]... [TEXT...]
+const redactUsage = `usage: lepton redact [-m MODEL] [--mask C] [--types NAME,DATE] [--patterns=false] [--lines] [--json] [-o DIR] [--in FILE]... [TEXT...]
 Masks every entity a token-classification model finds (default: the built-in
-de-identification model) as [LABEL] (followed by any line breaks the entity
+de-identification model, with dates, phone numbers, record numbers and email
+addresses also found by regular expressions, as in lepton tag;
+--patterns=false: the model alone) as [LABEL] (followed by any line breaks the entity
 spanned, so that lines are kept) or, with --mask, one character per
 character; every other byte is written unchanged. Each --in FILE (repeatable;
 "-" is standard input), or standard input, is one document; with --lines each
@@ -141,7 +143,7 @@ func runRedact(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := pf.check(); err != nil {
 		return err
 	}
-	call, err := tf.options()
+	call, err := tf.options(mf.model == "")
 	if err != nil {
 		return err
 	}
@@ -198,6 +200,11 @@ func runRedact(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		known := map[string]bool{}
 		for _, l := range m.Info().Labels {
 			known[entityType(l)] = true
+		}
+		if tf.usePatterns {
+			for _, l := range []string{lepton.PatternDate, lepton.PatternPhone, lepton.PatternID, lepton.PatternEmail} {
+				known[l] = true
+			}
 		}
 		for t := range rd.types {
 			if !known[t] {

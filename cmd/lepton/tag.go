@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,20 +24,51 @@ type tagFlags struct {
 	aggregation string
 	ignore      string
 	stride      int
+	patterns    optionalBool
+	// usePatterns is what options decided: --patterns, or its default.
+	usePatterns bool
+}
+
+// optionalBool is a boolean flag that knows whether it was given.
+type optionalBool struct{ set, on bool }
+
+func (b *optionalBool) IsBoolFlag() bool { return true }
+func (b *optionalBool) String() string {
+	if b == nil || !b.set {
+		return "auto"
+	}
+	return strconv.FormatBool(b.on)
+}
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	b.set, b.on = true, v
+	return nil
 }
 
 func (f *tagFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.stride, "stride", -1, "tokens shared by consecutive windows of a long text (-1: a quarter of a window)")
 	fs.StringVar(&f.aggregation, "aggregation", "first", "how tokens become entities: none, simple, first, average or max (Hugging Face's strategies)")
 	fs.StringVar(&f.ignore, "ignore", "O", "comma-separated labels to leave out (\"\": keep every token or group)")
+	fs.Var(&f.patterns, "patterns", "also find dates, phone numbers, record numbers (ID) and email addresses with regular expressions, merged with the model's entities (default: on for the built-in model, off with -m or --aggregation none)")
 }
 
 // options checks the flags and turns them into the options of each Tag
-// call.
-func (f *tagFlags) options() ([]lepton.CallOption, error) {
+// call; builtIn says whether the built-in de-identification model runs
+// (no -m), for --patterns' default.
+func (f *tagFlags) options(builtIn bool) ([]lepton.CallOption, error) {
 	agg, err := lepton.ParseAggregation(f.aggregation)
 	if err != nil {
 		return nil, usagef("--aggregation %q: want none, simple, first, average or max", f.aggregation)
+	}
+	f.usePatterns = builtIn && agg != lepton.AggregateNone
+	if f.patterns.set {
+		if f.patterns.on && agg == lepton.AggregateNone {
+			return nil, usagef("--patterns: needs grouped entities, not --aggregation none")
+		}
+		f.usePatterns = f.patterns.on
 	}
 	if f.stride < -1 {
 		return nil, usagef("--stride %d: want -1 (a quarter of a window) or a token count", f.stride)
@@ -46,7 +79,7 @@ func (f *tagFlags) options() ([]lepton.CallOption, error) {
 			ignore = append(ignore, l)
 		}
 	}
-	call := []lepton.CallOption{lepton.WithAggregation(agg), lepton.WithIgnoreLabels(ignore...)}
+	call := []lepton.CallOption{lepton.WithAggregation(agg), lepton.WithIgnoreLabels(ignore...), lepton.WithPatterns(f.usePatterns)}
 	if f.stride >= 0 {
 		call = append(call, lepton.WithStride(f.stride))
 	}
@@ -130,9 +163,14 @@ func toJSON(text string, ents []lepton.Entity) []entityJSON {
 	return out
 }
 
-const tagUsage = `usage: lepton tag [-m MODEL] [--json] [--no-text] [--aggregation first] [--ignore O] [--whole] [--in FILE | TEXT...]
+const tagUsage = `usage: lepton tag [-m MODEL] [--json] [--no-text] [--aggregation first] [--ignore O] [--patterns=false] [--whole] [--in FILE | TEXT...]
 Finds entities with a token-classification model (default: the built-in
-de-identification model: NAME, DATE, PHONE, ID, ADDRESS, EMAIL). Texts come
+de-identification model: NAME, DATE, PHONE, ID, ADDRESS, EMAIL). With the
+built-in model, dates, phone numbers, record numbers (ID) and email
+addresses are also found by regular expressions (score 1) and merged with
+the model's entities: a pattern's span and label win, the model's words
+outside it are kept (--patterns=false: the model alone; --patterns with -m:
+add them to another model's entities). Texts come
 from the arguments, or one per line from --in FILE or standard input, as
 lines arrive (--whole: all of the input is one text). Long texts are read
 whole, in overlapping windows. Prints one line per entity: line number,
@@ -162,7 +200,7 @@ func runTag(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := pf.check(); err != nil {
 		return err
 	}
-	call, err := tf.options()
+	call, err := tf.options(mf.model == "")
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
-// Command lepton-beam classifies or embeds a corpus of texts with Lepton on
-// Apache Beam, or aggregates devices' local-DP label reports into counts.
+// Command lepton-beam classifies, embeds or tags (finds entities in) a
+// corpus of texts with Lepton on Apache Beam, or aggregates devices'
+// local-DP label reports into counts.
 // It runs on Beam's embedded Prism runner by default (one machine), and on
 // Flink, Spark or Google Cloud Dataflow with Beam's standard runner flags.
 //
 //	lepton-beam --input 'notes/*.csv' --text_field note --id_field note_id --output results.jsonl
 //	lepton-beam --task embed --input notes.jsonl --id_field id --pooling mean --normalize --output vectors.jsonl
+//	lepton-beam --task tag --input notes.jsonl --id_field id --output entities.jsonl
 //	lepton-beam --task dp-count --input 'reports/*.jsonl' --epsilon 1 --output counts.jsonl
 //
 // Inputs are text lines, CSV or JSON lines (--format, or from the file
@@ -12,8 +14,10 @@
 // record's ID (--id_field) or, for text lines, its text. A record that
 // cannot be run goes, with its reason, to the dead-letter file
 // (--dead_letter; by default the output's name with ".dead" before its
-// extension) instead of failing the job. Without --model it runs the
-// built-in clinic model, compiled in.
+// extension) instead of failing the job. Without --model it runs a
+// built-in model, compiled in: the clinic model (lepton/models/clinic), or
+// for --task tag the de-identification model (lepton/models/deid), as
+// `lepton tag` does.
 //
 // The README of lepton/beam has the runner flags for Prism, Flink and
 // Dataflow.
@@ -38,20 +42,28 @@ import (
 	"lepton"
 	leptonbeam "lepton/beam"
 	"lepton/models/clinic"
+	"lepton/models/deid"
 	"lepton/privacy"
 )
 
-// builtinModel is the name the built-in clinic model is registered under.
-const builtinModel = "clinic"
+// The names the built-in models are registered under: the clinic
+// classifier, and the de-identification model that --task tag runs by
+// default.
+const (
+	builtinModel    = "clinic"
+	builtinTagModel = "deid"
+)
 
 func init() {
 	leptonbeam.RegisterEmbedded(builtinModel, clinic.Bytes)
+	leptonbeam.RegisterEmbedded(builtinTagModel, deid.Bytes)
 }
 
 // The tasks of --task.
 const (
 	taskClassify = "classify"
 	taskEmbed    = "embed"
+	taskTag      = "tag"
 	taskDPCount  = "dp-count"
 )
 
@@ -74,6 +86,9 @@ type config struct {
 	pooling, prompt              string
 	normalize                    bool
 	topK                         int
+	// tag
+	aggregation, ignore string
+	stride              int
 	// dp-count
 	mechanism  string
 	epsilon    float64
@@ -85,7 +100,7 @@ type config struct {
 }
 
 func (c *config) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.task, "task", taskClassify, "classify, embed, or dp-count (aggregate local-DP label reports)")
+	fs.StringVar(&c.task, "task", taskClassify, "classify, embed, tag (find entities), or dp-count (aggregate local-DP label reports)")
 	fs.StringVar(&c.input, "input", "", "input files: a path or glob, local or on a Beam file system (gs://...)")
 	fs.StringVar(&c.format, "format", "", "lines, csv or jsonl (default: from the input's extension; .csv, .jsonl, .ndjson, else lines)")
 	fs.StringVar(&c.textField, "text_field", "", `CSV column (header name or 0-based index) or JSON field of the text (default "text"; CSV without header: 0)`)
@@ -96,14 +111,14 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.deadLetter, "dead_letter", "", `dead-letter file (JSON lines; default: the output's name with ".dead" before its extension)`)
 	fs.IntVar(&c.shards, "shards", 1, "write the output (and dead letters) as this many files, NAME-00000-of-0000N.EXT")
 	fs.BoolVar(&c.keepText, "keep_text", false, "copy each text into its result (default: true for text lines, which have no ID)")
-	fs.StringVar(&c.model, "model", "", "model file (.lep), local or on a Beam file system (default: the built-in clinic model)")
+	fs.StringVar(&c.model, "model", "", "model file (.lep), local or on a Beam file system (default: the built-in clinic model; --task tag: the built-in de-identification model)")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines per Lepton call, shared by a worker's bundles (0: all CPUs)")
 	fs.IntVar(&c.calls, "calls", 0, "Lepton calls at once per worker process (0: one when --threads is 0, else CPUs/threads)")
 	fs.IntVar(&c.actBits, "act_bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 or 8")
 	fs.BoolVar(&c.verify, "verify", false, "check every weight payload when a worker opens the model")
 	fs.IntVar(&c.batchTexts, "batch_texts", leptonbeam.DefaultBatchTexts, "texts per Lepton call, at most")
 	fs.IntVar(&c.batchBytes, "batch_bytes", leptonbeam.DefaultBatchBytes, "bytes of text per Lepton call, at most (a larger text runs alone)")
-	fs.IntVar(&c.maxLength, "max_length", 0, "max tokens per text, [CLS] and [SEP] included (0: the model's limit)")
+	fs.IntVar(&c.maxLength, "max_length", 0, "max tokens per text, [CLS] and [SEP] included (0: the model's limit); tag: tokens per window of a long text")
 	fs.IntVar(&c.maxTextBytes, "max_text_bytes", leptonbeam.DefaultMaxTextBytes, "texts larger than this go to the dead letters (too_large; negative: no limit)")
 	fs.BoolVar(&c.strict, "strict", false, "texts over the max length go to the dead letters (too_long) instead of being truncated (lepton's --no-truncate)")
 	fs.BoolVar(&c.allowEmpty, "allow_empty", false, "run empty texts and keep the results of texts with no tokens, instead of dead-lettering them")
@@ -112,6 +127,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pooling, "pooling", "", "embed: cls, mean or max (default: the model's pooling)")
 	fs.BoolVar(&c.normalize, "normalize", false, "embed: scale vectors to unit length (default: the model's setting; --normalize=false turns a model's off)")
 	fs.StringVar(&c.prompt, "prompt", "", "embed: prepend the model's prompt of this name (default: its default prompt; --prompt '' none)")
+	fs.StringVar(&c.aggregation, "aggregation", "first", "tag: how tokens become entities: none, simple, first, average or max (Hugging Face's strategies)")
+	fs.StringVar(&c.ignore, "ignore", "O", `tag: comma-separated labels to leave out ("": keep every token or group)`)
+	fs.IntVar(&c.stride, "stride", -1, "tag: tokens shared by consecutive windows of a long text (-1: a quarter of a window)")
 	fs.StringVar(&c.mechanism, "mechanism", "rr", "dp-count: rr (k-ary randomized response) or oue (optimized unary encoding)")
 	fs.Float64Var(&c.epsilon, "epsilon", 0, "dp-count: the epsilon every device released at (required)")
 	fs.IntVar(&c.k, "k", 0, "dp-count: number of labels (default: the model's)")
@@ -133,8 +151,22 @@ func (c *config) parsed(fs *flag.FlagSet) error {
 		return usageError{"--input is required"}
 	case c.output == "":
 		return usageError{"--output is required"}
-	case c.task != taskClassify && c.task != taskEmbed && c.task != taskDPCount:
-		return usageError{fmt.Sprintf("--task %q: want classify, embed or dp-count", c.task)}
+	case c.task != taskClassify && c.task != taskEmbed && c.task != taskTag && c.task != taskDPCount:
+		return usageError{fmt.Sprintf("--task %q: want classify, embed, tag or dp-count", c.task)}
+	}
+	// A flag of another task would be silently ignored: refuse it.
+	for name, tasks := range taskFlags {
+		if c.set[name] && !strings.Contains(" "+tasks+" ", " "+c.task+" ") {
+			return usageError{fmt.Sprintf("--%s applies to --task %s, not %s", name, strings.ReplaceAll(tasks, " ", " or "), c.task)}
+		}
+	}
+	if c.task == taskTag {
+		if _, err := lepton.ParseAggregation(c.aggregation); err != nil {
+			return usageError{fmt.Sprintf("--aggregation %q: want none, simple, first, average or max", c.aggregation)}
+		}
+		if c.stride < -1 {
+			return usageError{fmt.Sprintf("--stride %d: want -1 (a quarter of a window) or a token count", c.stride)}
+		}
 	}
 	if c.format == "" {
 		c.format = formatFromName(c.input)
@@ -155,6 +187,23 @@ func (c *config) parsed(fs *flag.FlagSet) error {
 	return nil
 }
 
+// taskFlags names the flags that apply to some tasks only, and those tasks.
+var taskFlags = map[string]string{
+	"top_k":       taskClassify,
+	"strict":      taskClassify + " " + taskEmbed, // tag never truncates: it reads long texts in windows
+	"pooling":     taskEmbed,
+	"normalize":   taskEmbed,
+	"prompt":      taskEmbed,
+	"aggregation": taskTag,
+	"ignore":      taskTag,
+	"stride":      taskTag,
+	"mechanism":   taskDPCount,
+	"epsilon":     taskDPCount,
+	"k":           taskDPCount,
+	"confidence":  taskDPCount,
+	"key_field":   taskDPCount,
+}
+
 func formatFromName(name string) string {
 	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
 	switch path.Ext(name) {
@@ -170,8 +219,20 @@ func (c *config) modelSpec() leptonbeam.Model {
 	m := leptonbeam.Model{Path: c.model, Threads: c.threads, Calls: c.calls, ActBits: c.actBits, Verify: c.verify}
 	if c.model == "" {
 		m.Embedded = builtinModel
+		if c.task == taskTag {
+			m.Embedded = builtinTagModel
+		}
 	}
 	return m
+}
+
+// tagging is the --task tag flags as leptonbeam.Tagging.
+func (c *config) tagging() leptonbeam.Tagging {
+	t := leptonbeam.Tagging{Aggregation: c.aggregation, Ignore: leptonbeam.ParseIgnore(c.ignore)}
+	if c.stride >= 0 {
+		t.Stride = &c.stride
+	}
+	return t
 }
 
 // build constructs the pipeline the flags describe.
@@ -197,7 +258,26 @@ func build(ctx context.Context, c *config) (*beam.Pipeline, error) {
 		TopK:     c.topK,
 	}
 	var results, dead beam.PCollection
-	if c.task == taskEmbed {
+	switch c.task {
+	case taskTag:
+		// A model the launcher can read is checked here, as a worker's
+		// Setup checks it (a token classifier that takes the options), so
+		// that a wrong --model or --stride is a usage error, not a failed
+		// job. Remote models, and local paths the launcher cannot open
+		// (they may exist only where the workers run), are left to the
+		// workers, as for classify and embed.
+		if !strings.Contains(c.model, "://") {
+			fn := &leptonbeam.TagFn{Options: o, Tagging: c.tagging()}
+			err := fn.Setup(ctx)
+			if errors.Is(err, leptonbeam.ErrInvalidConfig) {
+				return nil, usageError{err.Error()}
+			}
+			if err == nil {
+				fn.Teardown()
+			}
+		}
+		results, dead, err = leptonbeam.Tag(s, records, o, c.tagging())
+	case taskEmbed:
 		// --normalize and --prompt follow the model unless given, as in
 		// lepton embed.
 		e := leptonbeam.Embedding{Pooling: c.pooling}
@@ -208,7 +288,7 @@ func build(ctx context.Context, c *config) (*beam.Pipeline, error) {
 			e.Prompt = &c.prompt
 		}
 		results, dead, err = leptonbeam.Embed(s, records, o, e)
-	} else {
+	default:
 		results, dead, err = leptonbeam.Classify(s, records, o)
 	}
 	if err != nil {

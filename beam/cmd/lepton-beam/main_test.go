@@ -230,10 +230,12 @@ func byID(t testing.TB, files ...string) map[int]string {
 	return m
 }
 
-// deadByID maps each dead letter's "id" to its reason.
+// deadByID maps each dead letter's "id" to its reason; dead letters
+// without one (lines that are not records) get keys -1, -2, ...
 func deadByID(t testing.TB, files ...string) map[int]string {
 	t.Helper()
 	m := map[int]string{}
+	noID := 0
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		require.NoError(t, err)
@@ -243,6 +245,11 @@ func deadByID(t testing.TB, files ...string) map[int]string {
 			}
 			var d struct{ ID, Reason string }
 			require.NoError(t, json.Unmarshal([]byte(l), &d))
+			if d.ID == "" {
+				noID--
+				m[noID] = d.Reason
+				continue
+			}
 			i, err := strconv.Atoi(d.ID)
 			require.NoError(t, err, l)
 			if _, dup := m[i]; dup {
@@ -464,7 +471,7 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--output", "o"},
 		{"--input", "i"},
-		{"--input", "i", "--output", "o", "--task", "tag"},
+		{"--input", "i", "--output", "o", "--task", "summarize"},
 		{"--input", "i", "--output", "o", "--dead_letter", "o"},
 		{"--input", "i", "--output", "o", "--task", "dp-count"}, // no --epsilon
 	} {

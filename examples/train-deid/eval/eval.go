@@ -112,6 +112,7 @@ type Recall struct {
 
 // Report is what eval measures.
 type Report struct {
+	Data        string   `json:"data"` // the notes' file name
 	Notes       int      `json:"notes"`
 	Templates   []string `json:"templates"`
 	Aggregation string   `json:"aggregation"`
@@ -126,6 +127,24 @@ type Report struct {
 	// is the model on the same types, for the "all" row.
 	Regex       map[string]PRF `json:"regex_baseline"`
 	Int8Pattern PRF            `json:"int8_pattern_types"`
+	// Patterns is lepton.FindPatterns alone and Hybrid the int8 model with
+	// lepton.WithPatterns(true), on every type; HybridMasking is what
+	// redaction with the hybrid leaves (as Masking).
+	Patterns      map[string]PRF     `json:"patterns"`
+	Hybrid        map[string]PRF     `json:"hybrid"`
+	HybridMasking map[string]Masking `json:"hybrid_masking"`
+	// PatternsPattern and HybridPattern are Patterns and Hybrid over
+	// PatternTypes only.
+	PatternsPattern PRF `json:"patterns_pattern_types"`
+	HybridPattern   PRF `json:"hybrid_pattern_types"`
+	// Detail names the predictions that HeldOut, Misses, FalsePositives
+	// and DetailMasking describe: "int8" (the model alone) or "hybrid"
+	// (eval -hybrid).
+	Detail        string             `json:"detail"`
+	DetailMasking map[string]Masking `json:"detail_masking"`
+	// Policies compares ways to merge the model's entities with the
+	// patterns' (policyShipped is lepton.WithPatterns' rule).
+	Policies map[string]PolicyFigures `json:"merge_policies"`
 	// HeldOut is the model's recall (int8) per type on entities written in
 	// formats seen in training and in formats only the test notes use.
 	HeldOut map[string]map[string]Recall `json:"int8_recall_by_format"`
@@ -141,7 +160,7 @@ type Report struct {
 	// entity of that type.
 	Misses         map[string]int `json:"int8_misses_by_format"`
 	FalsePositives map[string]int `json:"int8_false_positives_by_type"`
-	// Masking is what redaction with the int8 model leaves of the gold
+	// Masking is what redaction with the int8 model alone leaves of the gold
 	// identifiers, per type and over all ("all"): a span masked as any
 	// type counts, since lepton redact masks whatever it finds.
 	Masking map[string]Masking `json:"int8_masking"`
@@ -366,6 +385,7 @@ type config struct {
 	actBits  int
 	fp32     *lepton.Model // optional: a --keep-fp32 file of the same model
 	withRefs bool          // compare with reference/ and metrics.json
+	hybrid   bool          // describe the hybrid's misses and masking, not the model's
 }
 
 func evaluate(ctx context.Context, m *lepton.Model, c config) (*Report, error) {
@@ -377,7 +397,7 @@ func evaluate(ctx context.Context, m *lepton.Model, c config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Notes: len(notes), Aggregation: lepton.AggregateFirst.String(), ActBits: c.actBits}
+	rep := &Report{Data: filepath.Base(c.data), Notes: len(notes), Aggregation: lepton.AggregateFirst.String(), ActBits: c.actBits}
 	tmpl := map[string]bool{}
 	for _, n := range notes {
 		tmpl[n.Template] = true
@@ -395,6 +415,28 @@ func evaluate(ctx context.Context, m *lepton.Model, c config) (*Report, error) {
 	pt := score(gold, pred, PatternTypes)
 	rep.Int8Pattern = pt["all"]
 	rep.Regex = score(gold, regexSpans(notes), PatternTypes)
+	var pats []span
+	for i, n := range notes {
+		for _, e := range lepton.FindPatterns(n.Text) {
+			pats = append(pats, span{i, e.Label, e.Start, e.End})
+		}
+	}
+	rep.Patterns = score(gold, pats, Types)
+	rep.PatternsPattern = score(gold, pats, PatternTypes)["all"]
+	hyb, err := tag(ctx, m, notes, lepton.WithAggregation(lepton.AggregateFirst), lepton.WithPatterns(true))
+	if err != nil {
+		return nil, err
+	}
+	rep.Hybrid = score(gold, hyb, Types)
+	rep.HybridPattern = score(gold, hyb, PatternTypes)["all"]
+	rep.HybridMasking = masking(notes, gold, hyb)
+	rep.Masking = masking(notes, gold, pred)
+	rep.Policies = comparePolicies(notes, gold, pred, pats)
+	rep.Policies[policyShipped] = policyFigures(notes, gold, hyb)
+	rep.Detail = "int8"
+	if c.hybrid {
+		pred, rep.Detail = hyb, "hybrid"
+	}
 	if c.fp32 != nil {
 		fp, err := tag(ctx, c.fp32, notes, lepton.WithAggregation(lepton.AggregateFirst), lepton.WithFloat32(true))
 		if err != nil {
@@ -431,7 +473,7 @@ func evaluate(ctx context.Context, m *lepton.Model, c config) (*Report, error) {
 		}
 		rep.HeldOut[g.typ][kind] = r
 	}
-	rep.Masking = masking(notes, gold, pred)
+	rep.DetailMasking = masking(notes, gold, pred)
 	rep.FalsePositives = map[string]int{}
 	for _, p := range pred {
 		if !isGold[p] {
@@ -528,6 +570,22 @@ func (r *Report) Metadata() map[string]string {
 	}
 }
 
+// detailName names the predictions the detail sections describe.
+func (r *Report) detailName() string {
+	if r.Detail == "hybrid" {
+		return "int8 model + patterns"
+	}
+	return "int8"
+}
+
+// summary is "2930 (85.7%), 8.0%": fully masked and letters left.
+func (m Masking) summary() string {
+	if m.Identifiers == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d (%.1f%%), %.1f%%", m.Full, 100*float64(m.Full)/float64(m.Identifiers), m.leftPercent())
+}
+
 // leftPercent is the share of letters and digits left unmasked, in %.
 func (m Masking) leftPercent() float64 {
 	if m.Chars == 0 {
@@ -549,8 +607,8 @@ func (r *Report) markdown(w io.Writer) error {
 		}
 		return f(p)
 	}
-	fmt.Fprintf(w, "Entity-level precision / recall / F1 (exact type and span) on %d test notes from %d unseen templates (%s aggregation):\n\n",
-		r.Notes, len(r.Templates), r.Aggregation)
+	fmt.Fprintf(w, "Entity-level precision / recall / F1 (exact type and span) on %d notes (%s) from %d templates not used in training (%s aggregation):\n\n",
+		r.Notes, r.Data, len(r.Templates), r.Aggregation)
 	fmt.Fprintln(w, "| type | entities | Lepton int8 | fp32 (PyTorch) | regular expressions |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, t := range append(slices.Clone(Types), "all") {
@@ -561,21 +619,49 @@ func (r *Report) markdown(w io.Writer) error {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", t, r.Int8[t].Gold, f(r.Int8[t]), opt(r.Fp32PyTorch, t), rx)
 	}
 	fmt.Fprintf(w, "| DATE+PHONE+ID+EMAIL | %d | %s | | %s |\n\n", r.Int8Pattern.Gold, f(r.Int8Pattern), f(r.Regex["all"]))
+	fmt.Fprintln(w, "The model, lepton.FindPatterns and the two together (lepton.WithPatterns(true)), int8:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| type | entities | model | patterns | model + patterns |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, t := range append(slices.Clone(Types), "all") {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", t, r.Int8[t].Gold, f(r.Int8[t]), f(r.Patterns[t]), f(r.Hybrid[t]))
+	}
+	fmt.Fprintf(w, "| DATE+PHONE+ID+EMAIL | %d | %s | %s | %s |\n\n", r.Int8Pattern.Gold, f(r.Int8Pattern), f(r.PatternsPattern), f(r.HybridPattern))
+	fmt.Fprintln(w, "What redaction leaves, model alone / model + patterns (fully masked; letters and digits left):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| type | identifiers | model | model + patterns |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, t := range append(slices.Clone(Types), "all") {
+		a, b := r.Masking[t], r.HybridMasking[t]
+		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", t, b.Identifiers, a.summary(), b.summary())
+	}
+	fmt.Fprintln(w)
 	if r.Fp32Lepton != nil {
 		fmt.Fprintf(w, "Lepton's fp32 path: all %s.\n\n", f(r.Fp32Lepton["all"]))
 	}
-	fmt.Fprintf(w, "int8 and fp32 label %d tokens the same of %d (%.2f%%); Lepton's tokenizer reproduces the training ids on %d of %d notes.\n\n",
-		int(r.TokenAgreement*float64(r.Tokens)+0.5), r.Tokens, 100*r.TokenAgreement, r.TokenizerMatches, r.Notes)
-	fmt.Fprintln(w, "What `lepton redact` leaves of the identifiers (int8; masked as any type; letters and digits):")
+	if r.Tokens > 0 {
+		fmt.Fprintf(w, "int8 and fp32 label %d tokens the same of %d (%.2f%%); Lepton's tokenizer reproduces the training ids on %d of %d notes.\n\n",
+			int(r.TokenAgreement*float64(r.Tokens)+0.5), r.Tokens, 100*r.TokenAgreement, r.TokenizerMatches, r.Notes)
+	}
+	fmt.Fprintln(w, "Ways to merge the model's entities with the patterns' (F1 over all types and over DATE+PHONE+ID+EMAIL; what redaction leaves):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| merge | F1 all | F1 pattern types | fully masked | letters and digits left |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, name := range policyNames {
+		p := r.Policies[name]
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.1f%% | %.1f%% |\n", name, p.F1, p.PatternF1, p.FullPercent, p.LeftPercent)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "What redaction leaves of the identifiers (%s; masked as any type; letters and digits):\n", r.detailName())
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| type | identifiers | fully masked | partly | not at all | letters and digits left |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, t := range append(slices.Clone(Types), "all") {
-		m := r.Masking[t]
+		m := r.DetailMasking[t]
 		fmt.Fprintf(w, "| %s | %d | %d (%.1f%%) | %d | %d | %.1f%% |\n", t, m.Identifiers, m.Full, 100*float64(m.Full)/float64(max(1, m.Identifiers)), m.Partly, m.None, m.leftPercent())
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Recall (int8) on formats seen in training / held out of it:")
+	fmt.Fprintf(w, "Recall (%s) on formats seen in training / held out of it:\n", r.detailName())
 	fmt.Fprintln(w)
 	for _, t := range Types {
 		s, h := r.HeldOut[t]["seen formats"], r.HeldOut[t]["held-out formats"]
@@ -590,7 +676,7 @@ func (r *Report) markdown(w io.Writer) error {
 		ms = append(ms, kv{k, v})
 	}
 	slices.SortFunc(ms, func(a, b kv) int { return cmp.Or(b.v-a.v, strings.Compare(a.k, b.k)) })
-	fmt.Fprintln(w, "\nMost missed (int8, type / format: count):")
+	fmt.Fprintf(w, "\nMost missed (%s, type / format: count):\n", r.detailName())
 	fmt.Fprintln(w)
 	for i, m := range ms {
 		if i == 12 {
@@ -600,4 +686,96 @@ func (r *Report) markdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nFalse positives by type: %v\n", r.FalsePositives)
 	return nil
+}
+
+// PolicyFigures sums up one way of merging model and pattern entities.
+type PolicyFigures struct {
+	F1          float64 `json:"f1"`
+	PatternF1   float64 `json:"f1_pattern_types"`
+	FullPercent float64 `json:"fully_masked_percent"`
+	LeftPercent float64 `json:"chars_left_percent"`
+}
+
+// Merge policies compared on the validation notes before one was chosen
+// for lepton.WithPatterns.
+const (
+	policyModel    = "model alone"
+	policyPatterns = "patterns alone"
+	policyShipped  = "pattern span and label win, model keeps its words outside (lepton.WithPatterns)"
+	policyDrop     = "patterns for DATE/PHONE/ID/EMAIL, the model only for NAME/ADDRESS"
+	policyUnion    = "union of overlapping spans, pattern's label"
+)
+
+var policyNames = []string{policyModel, policyPatterns, policyShipped, policyDrop, policyUnion}
+
+func policyFigures(notes []Note, gold, pred []span) PolicyFigures {
+	all, pt := score(gold, pred, Types)["all"], score(gold, pred, PatternTypes)["all"]
+	m := masking(notes, gold, pred)["all"]
+	return PolicyFigures{F1: all.F1, PatternF1: pt.F1, FullPercent: 100 * float64(m.Full) / float64(max(1, m.Identifiers)), LeftPercent: m.leftPercent()}
+}
+
+// comparePolicies scores the alternatives to lepton.WithPatterns' rule
+// (the caller adds that one from the library's own output): model and
+// pattern spans, per note, in order of position.
+func comparePolicies(notes []Note, gold, model, pats []span) map[string]PolicyFigures {
+	isPattern := map[string]bool{}
+	for _, t := range PatternTypes {
+		isPattern[t] = true
+	}
+	overlaps := func(a, b span) bool { return a.note == b.note && a.start < b.end && b.start < a.end }
+	var drop, union []span
+	for _, e := range model {
+		if !isPattern[e.typ] {
+			drop = append(drop, e)
+		}
+		hit := false
+		for _, p := range pats {
+			hit = hit || overlaps(e, p)
+		}
+		if !hit {
+			union = append(union, e)
+		}
+	}
+	drop = append(drop, pats...)
+	for _, p := range pats {
+		u := p
+		for _, e := range model {
+			if overlaps(e, p) {
+				u.start, u.end = min(u.start, e.start), max(u.end, e.end)
+			}
+		}
+		union = append(union, u)
+	}
+	return map[string]PolicyFigures{
+		policyModel:    policyFigures(notes, gold, model),
+		policyPatterns: policyFigures(notes, gold, pats),
+		policyDrop:     policyFigures(notes, gold, drop),
+		policyUnion:    policyFigures(notes, gold, union),
+	}
+}
+
+// PatternRecord is what examples/train-deid/patterns-*.json record of a
+// report (eval -patterns-json): the model, the patterns and the two
+// together, per type, with what redaction leaves and the merge policies
+// compared. TestPatternRecords checks the committed files against a fresh
+// evaluation.
+type PatternRecord struct {
+	Data            string                   `json:"data"`
+	Notes           int                      `json:"notes"`
+	Model           map[string]PRF           `json:"model_int8"`
+	Patterns        map[string]PRF           `json:"patterns"`
+	Hybrid          map[string]PRF           `json:"model_int8_with_patterns"`
+	ModelPattern    PRF                      `json:"model_int8_pattern_types"`
+	PatternsPattern PRF                      `json:"patterns_pattern_types"`
+	HybridPattern   PRF                      `json:"model_int8_with_patterns_pattern_types"`
+	ModelMasking    Masking                  `json:"model_int8_masking"`
+	HybridMasking   Masking                  `json:"model_int8_with_patterns_masking"`
+	Policies        map[string]PolicyFigures `json:"merge_policies"`
+}
+
+// PatternRecord returns the report's PatternRecord.
+func (r *Report) PatternRecord() PatternRecord {
+	return PatternRecord{Data: r.Data, Notes: r.Notes, Model: r.Int8, Patterns: r.Patterns, Hybrid: r.Hybrid,
+		ModelPattern: r.Int8Pattern, PatternsPattern: r.PatternsPattern, HybridPattern: r.HybridPattern,
+		ModelMasking: r.Masking["all"], HybridMasking: r.HybridMasking["all"], Policies: r.Policies}
 }

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -127,4 +131,64 @@ func TestEvaluate(t *testing.T) {
 	require.NoError(t, rep.markdown(&md))
 	require.Contains(t, md.String(), "| NAME |")
 	t.Logf("\n%s", md.String())
+}
+
+// TestPatternRecords measures the built-in model, lepton.FindPatterns and
+// the two together (lepton.WithPatterns) on the validation and the test
+// notes, and checks that the figures committed in patterns-*.json, and the
+// per-type table README.md shows for each, are the ones it measures now;
+// and the acceptance figures on the test notes: the hybrid beats the model
+// alone in entity F1 and leaves fewer identifiers in the clear.
+func TestPatternRecords(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	m, err := deid.Open()
+	require.NoError(t, err)
+	defer m.Close()
+	readme, err := os.ReadFile(filepath.Join(trainDir(root), "README.md"))
+	require.NoError(t, err)
+	for _, split := range []string{"validation", "test"} {
+		rep, err := evaluate(context.Background(), m, config{root: root, data: filepath.Join(trainDir(root), "data", split+".jsonl"),
+			actBits: lepton.DefaultActivationBits})
+		require.NoError(t, err)
+		var got bytes.Buffer
+		require.NoError(t, writeJSON(&got, rep.PatternRecord()))
+		want, err := os.ReadFile(filepath.Join(trainDir(root), "patterns-"+split+".json"))
+		require.NoError(t, err)
+		require.Equal(t, string(want), got.String(), "patterns-%s.json: rerun go run ./examples/train-deid/eval -patterns-json", split)
+
+		var md bytes.Buffer
+		require.NoError(t, rep.markdown(&md))
+		rows := 0
+		for _, line := range strings.Split(md.String(), "\n") {
+			if strings.Contains(line, "| model + patterns |") {
+				rows = 1
+				continue
+			}
+			if rows > 0 && strings.HasPrefix(line, "| ") {
+				require.Contains(t, string(readme), line, "README.md shows the %s table of model, patterns and both", split)
+				rows++
+			} else if rows > 1 {
+				break
+			}
+		}
+		require.Equal(t, 1+len(Types)+2, rows, "table rows checked")
+
+		if split == "test" {
+			// The repository's README shows the test F1 per type.
+			main, err := os.ReadFile(filepath.Join(root, "README.md"))
+			require.NoError(t, err)
+			for _, typ := range append(slices.Clone(Types), "all") {
+				pat := fmt.Sprintf("%.3f", rep.Patterns[typ].F1)
+				if typ == "NAME" || typ == "ADDRESS" {
+					pat = "-"
+				}
+				row := fmt.Sprintf("| %s | %d | %.3f | %s | %.3f |", typ, rep.Int8[typ].Gold, rep.Int8[typ].F1, pat, rep.Hybrid[typ].F1)
+				require.Contains(t, string(main), row, "README.md's de-identification F1 table")
+			}
+		}
+		require.Greater(t, rep.Hybrid["all"].F1, rep.Int8["all"].F1, "%s: hybrid F1 above the model's", split)
+		require.Greater(t, rep.HybridMasking["all"].Full, rep.Masking["all"].Full, "%s: hybrid masks more identifiers fully", split)
+		require.Less(t, rep.HybridMasking["all"].CharsLeft, rep.Masking["all"].CharsLeft, "%s: hybrid leaves fewer letters and digits", split)
+	}
 }

@@ -6,7 +6,11 @@
 //   - fp32 figures from train.py (PyTorch logits, its own aggregation code,
 //     in metrics.json), and with -fp32 those of Lepton's fp32 path,
 //   - a baseline of regular expressions for dates, phone numbers, record
-//     numbers and email addresses,
+//     numbers and email addresses, written by the generator's author,
+//   - lepton.FindPatterns alone and the model with lepton.WithPatterns(true)
+//     (the hybrid; -hybrid describes its misses and masking in detail,
+//     -patterns-json prints what patterns-test.json and
+//     patterns-validation.json record), and other ways to merge the two,
 //   - int8-vs-fp32 agreement per token (reference/test_tokens.json) and
 //     tokenizer parity (Lepton's ids against the training ids' hashes).
 //
@@ -17,6 +21,8 @@
 //
 //	go run ./examples/train-deid/eval
 //	go run ./examples/train-deid/eval -m /tmp/deid-model/int8.lep -fp32 /tmp/deid-model/fp32.lep -json
+//	go run ./examples/train-deid/eval -hybrid -data examples/train-deid/data/validation.jsonl
+//	go run ./examples/train-deid/eval -patterns-json > examples/train-deid/patterns-test.json
 package main
 
 import (
@@ -51,6 +57,8 @@ func run(args []string, w io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	asMeta := fs.Bool("meta", false, "print the figures for the model's metadata, as lepton quantize --meta=KEY=VALUE arguments, one per line")
 	actBits := fs.Int("act-bits", lepton.DefaultActivationBits, "activation precision of the int8 path: 7 or 8")
+	hybrid := fs.Bool("hybrid", false, "describe the misses, false positives and masking of the model with lepton.WithPatterns(true) instead of the model alone")
+	patternsJSON := fs.Bool("patterns-json", false, "print only the figures of the model, lepton.FindPatterns and the two together, as examples/train-deid/patterns-*.json record them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +66,7 @@ func run(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := config{root: root, data: *data, actBits: *actBits, withRefs: *data == ""}
+	c := config{root: root, data: *data, actBits: *actBits, withRefs: *data == "", hybrid: *hybrid}
 	if c.data == "" {
 		c.data = filepath.Join(trainDir(root), "data", "test.jsonl")
 	}
@@ -86,6 +94,9 @@ func run(args []string, w io.Writer) error {
 			fmt.Fprintf(w, "--meta=%s=%s\n", k, md[k])
 		}
 		return nil
+	}
+	if *patternsJSON {
+		return writeJSON(w, rep.PatternRecord())
 	}
 	if *asJSON {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -125,4 +136,13 @@ func modelTokenizer(path string) (*tokenize.Tokenizer, error) {
 		return nil, fmt.Errorf("%w: tokenizer format %q, want %q", errData, f.TokenizerFormat, lepfile.TokenizerLepton)
 	}
 	return tokenize.FromBinary(slices.Clone(f.Tokenizer))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
