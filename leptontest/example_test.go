@@ -52,20 +52,20 @@ func Example() {
 	}
 	fmt.Println(rep)
 
-	rep, err = leptontest.Compare(golden, got, leptontest.Tolerance{Logits: 0.05, Probs: 0.01})
+	rep, err = leptontest.Compare(golden, got, leptontest.Tolerance{Logits: 0.1, Probs: 0.01})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("within logits 0.05, probs 0.01:", rep.OK())
+	fmt.Println("within logits 0.1, probs 0.01:", rep.OK())
 	// Output:
 	// golden file: 2 of 2 cases moved beyond the tolerance (exact):
 	//   case 0, classify "I have a high fever, chills and a headache":
-	//       logits: max |Δ| 0.04021 at [8] diabetes: -6.0104346 -> -5.97022 (allowed 0: exact)
-	//       probs: max |Δ| 4.917e-05 at [16] Malaria: 0.9959269 -> 0.99587774 (allowed 0: exact)
+	//       logits: max |Δ| 0.01326 at [8] diabetes: -4.7387233 -> -4.725459 (allowed 0: exact)
+	//       probs: max |Δ| 7.88e-05 at [16] Malaria: 0.98749465 -> 0.98741585 (allowed 0: exact)
 	//   case 1, classify "itchy red patches with silvery scales on my elbows":
-	//       logits: max |Δ| 0.008878 at [17] Migraine: -5.509854 -> -5.5187316 (allowed 0: exact)
-	//       probs: max |Δ| 3.57e-05 at [20] Psoriasis: 0.9962606 -> 0.9962249 (allowed 0: exact)
-	//   worst over all 2 cases: logits 0.04021, probs 4.917e-05, vector 0, cosine 1.000000, score 0; 0 label and 0 rank changes
+	//       logits: max |Δ| 0.08136 at [16] Malaria: -6.734702 -> -6.653343 (allowed 0: exact)
+	//       probs: max |Δ| 0.001656 at [20] Psoriasis: 0.9664542 -> 0.96479833 (allowed 0: exact)
+	//   worst over all 2 cases: logits 0.08136, probs 0.001656, vector 0, cosine 1.000000, score 0; 0 label and 0 rank changes
 	//   note: the golden file was recorded with 7-bit activations, this run used 8 (WithActivationBits)
-	// within logits 0.05, probs 0.01: true
+	// within logits 0.1, probs 0.01: true
 }

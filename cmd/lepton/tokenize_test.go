@@ -111,6 +111,9 @@ func TestTokenizeCLI(t *testing.T) {
 	// as classify uses; both at once is a usage error.
 	code, out, errs = runCLI("", "tokenize", "wheezing")
 	assert.Equal(t, 0, code, errs)
+	// The ids are those examples/train-clinic/wordpiece.py gives with the
+	// model's vocab.txt (the training tokenizer, checked against
+	// tokenizers.js on the whole corpus).
 	assert.Equal(t, "[CLS] w ##hee ##zing [SEP]\t2 65 2351 1823 3\n", out)
 	code, _, errs = runCLI("", "tokenize", "--tokenizer", vocab, "-m", model, "hello")
 	assert.Equal(t, 2, code)

@@ -13,13 +13,11 @@
 // lepton (see "Install" in the top-level README); a program that only runs
 // its own model opens it with lepton.Open(path) and drops the import.
 //
-// The built-in model is small and often confidently wrong, and two of the
-// four sample texts show it: the fever, chills and headache note comes out
-// as urinary tract infection (0.95) instead of malaria, and the sneezing,
-// runny nose and sore throat note as peptic ulcer disease (0.97) instead of
-// a common cold. The samples are kept as they are so the output shows the
-// model honestly; see "Known weaknesses" in examples/train-clinic/README.md
-// and "How good is the built-in model?" in the top-level README.
+// The built-in model gets the four sample texts right, but it is small:
+// it is wrong on about one description in ten in its corpus's style and on
+// more than half of those written in other words, often confidently. See
+// "Known weaknesses" in examples/train-clinic/README.md and "How good is
+// the built-in model?" in the top-level README.
 package main
 
 import (

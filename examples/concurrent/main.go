@@ -12,11 +12,10 @@
 // checked between encoder layers) instead of holding up the caller.
 //
 // The example is about sharing a model, not about its answers: the
-// built-in clinic model is small and gets three of the five request texts
-// confidently wrong (fever, chills and headache -> urinary tract infection
-// rather than malaria; stiff, swollen joints -> Psoriasis rather than
-// arthritis; a one-sided headache with flashing lights -> diabetes rather
-// than migraine). See "Known weaknesses" in examples/train-clinic/README.md
+// built-in clinic model is small and gets two of the five request texts
+// wrong (stiff, swollen joints -> Psoriasis rather than arthritis; a
+// one-sided headache with flashing lights -> drug reaction rather than
+// migraine). See "Known weaknesses" in examples/train-clinic/README.md
 // and "How good is the built-in model?" in the top-level README. The model
 // comes from lepton/models/clinic; with -m, or in your own program, open
 // your own file with lepton.Open instead.

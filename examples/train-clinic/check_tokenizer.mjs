@@ -4,9 +4,10 @@
 // reference/token_hashes.json, which the Go test in examples/train-clinic/eval
 // also checks Lepton's tokenizer against.
 //
-//   node examples/train-clinic/check_tokenizer.mjs /tmp/clinic-model
+//   node examples/train-clinic/check_tokenizer.mjs /tmp/clinic-model [CSV] [token_hashes.json]
 //
-// (run from the repository root; tools/node must have had `npm install`).
+// (run from the repository root; tools/node must have had `npm install`, or
+// LEPTON_NODE_DIR must name a tools/node folder that has).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -14,7 +15,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../../tools/node/package.json"));
+// LEPTON_NODE_DIR: a tools/node folder that has had `npm install` (default:
+// this repository's).
+const nodeDir = process.env.LEPTON_NODE_DIR ?? path.join(here, "../../tools/node");
+const require = createRequire(path.join(nodeDir, "package.json"));
 const { Tokenizer } = require("@huggingface/tokenizers");
 
 const dir = process.argv[2] ?? "/tmp/clinic-model";
@@ -46,7 +50,8 @@ const tok = new Tokenizer(
   JSON.parse(readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")),
 );
 const rows = parseCSV(readFileSync(csvPath, "utf8")).slice(1);
-const want = JSON.parse(readFileSync(path.join(here, "reference/token_hashes.json"), "utf8")).rows;
+const hashPath = process.argv[4] ?? path.join(here, "reference/token_hashes.json");
+const want = JSON.parse(readFileSync(hashPath, "utf8")).rows;
 if (rows.length !== want.length) throw new Error(`${rows.length} rows, ${want.length} hashes`);
 let bad = 0;
 rows.forEach((r, i) => {

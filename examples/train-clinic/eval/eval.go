@@ -30,32 +30,62 @@ var errData = errors.New("eval: bad input data")
 type Scores struct {
 	Accuracy float64 `json:"accuracy"`
 	MacroF1  float64 `json:"macro_f1"`
+	// ECE is the expected calibration error of the top-label confidence
+	// (see calibration).
+	ECE float64 `json:"ece"`
+}
+
+// Paraphrase is one row of paraphrases.csv and the int8 model's answer.
+type Paraphrase struct {
+	Label      string  `json:"label"`
+	Text       string  `json:"text"`
+	Predicted  string  `json:"predicted"`
+	Confidence float64 `json:"confidence"`
+}
+
+// ParaphraseScores are the figures on paraphrases.csv: descriptions in
+// everyday words written for this check, never used to choose anything.
+type ParaphraseScores struct {
+	Rows            int          `json:"rows"`
+	Int8Correct     int          `json:"int8_correct"`
+	BaselineCorrect int          `json:"baseline_correct"`
+	Answers         []Paraphrase `json:"answers"`
 }
 
 // Report is what eval measures.
 type Report struct {
-	TestRows        int     `json:"test_rows"`
-	Int8            Scores  `json:"int8_lepton"`
-	FP32            Scores  `json:"fp32_pytorch"`
-	Baseline        Scores  `json:"baseline_tfidf_logreg"`
-	Agreement       float64 `json:"int8_fp32_argmax_agreement"`
-	MaxLogitDiff    float64 `json:"max_abs_logit_diff"`
-	TokenRows       int     `json:"tokenizer_rows"`
-	TokenRowsEqual  int     `json:"tokenizer_rows_equal"`
-	FirstTokenDiffs []int   `json:"first_token_mismatch_rows,omitempty"`
+	TestRows        int              `json:"test_rows"`
+	Int8            Scores           `json:"int8_lepton"`
+	FP32            Scores           `json:"fp32_pytorch"`
+	Baseline        Scores           `json:"baseline_tfidf_logreg"`
+	Agreement       float64          `json:"int8_fp32_argmax_agreement"`
+	MaxLogitDiff    float64          `json:"max_abs_logit_diff"`
+	Reliability     []Bin            `json:"int8_reliability"`
+	Paraphrases     ParaphraseScores `json:"paraphrases"`
+	TokenRows       int              `json:"tokenizer_rows"`
+	TokenRowsEqual  int              `json:"tokenizer_rows_equal"`
+	FirstTokenDiffs []int            `json:"first_token_mismatch_rows,omitempty"`
 }
 
 func (r *Report) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "test split\t%d rows\n", r.TestRows)
-	fmt.Fprintf(tw, "model\taccuracy\tmacro-F1\n")
-	fmt.Fprintf(tw, "int8 (Lepton)\t%.4f\t%.4f\n", r.Int8.Accuracy, r.Int8.MacroF1)
-	fmt.Fprintf(tw, "fp32 (PyTorch)\t%.4f\t%.4f\n", r.FP32.Accuracy, r.FP32.MacroF1)
-	fmt.Fprintf(tw, "TF-IDF + logistic regression\t%.4f\t%.4f\n", r.Baseline.Accuracy, r.Baseline.MacroF1)
+	fmt.Fprintf(tw, "model\taccuracy\tmacro-F1\tECE\tparaphrases\n")
+	fmt.Fprintf(tw, "int8 (Lepton)\t%.4f\t%.4f\t%.4f\t%d/%d\n", r.Int8.Accuracy, r.Int8.MacroF1, r.Int8.ECE,
+		r.Paraphrases.Int8Correct, r.Paraphrases.Rows)
+	fmt.Fprintf(tw, "fp32 (PyTorch)\t%.4f\t%.4f\t%.4f\t\n", r.FP32.Accuracy, r.FP32.MacroF1, r.FP32.ECE)
+	fmt.Fprintf(tw, "TF-IDF + logistic regression\t%.4f\t%.4f\t%.4f\t%d/%d\n", r.Baseline.Accuracy, r.Baseline.MacroF1,
+		r.Baseline.ECE, r.Paraphrases.BaselineCorrect, r.Paraphrases.Rows)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "int8 vs fp32: argmax agreement %.4f, max |logit difference| %.4f\n", r.Agreement, r.MaxLogitDiff)
+	fmt.Fprintf(w, "ECE: %d equal-width bins of top-label confidence\n", eceBins)
+	for _, p := range r.Paraphrases.Answers {
+		if p.Predicted != p.Label {
+			fmt.Fprintf(w, "paraphrase wrong: %s -> %s (%.2f): %q\n", p.Label, p.Predicted, p.Confidence, p.Text)
+		}
+	}
 	fmt.Fprintf(w, "tokenizer: %d of %d corpus rows give the training ids\n", r.TokenRowsEqual, r.TokenRows)
 	return nil
 }
@@ -178,7 +208,11 @@ func evaluate(m *lepton.Model, tok *tokenize.Tokenizer, root, dataPath string) (
 		return nil, err
 	}
 	var base struct {
-		Test Scores `json:"test"`
+		Test        Scores `json:"test"`
+		Paraphrases struct {
+			Rows    int `json:"rows"`
+			Correct int `json:"correct"`
+		} `json:"paraphrases"`
 	}
 	if err := readJSON(filepath.Join(dir, "baseline.json"), &base); err != nil {
 		return nil, err
@@ -231,9 +265,13 @@ func evaluate(m *lepton.Model, tok *tokenize.Tokenizer, root, dataPath string) (
 		return nil, err
 	}
 	int8 := make([]int, len(res))
+	int8Conf := make([]float64, len(res))
+	fp32Conf := make([]float64, len(res))
 	agree := 0
 	for i, c := range res {
 		int8[i] = c.Index
+		int8Conf[i] = float64(c.Probs[c.Index])
+		fp32Conf[i] = softmax(ref.Rows[i].Logits)[fp32[i]]
 		if c.Index == fp32[i] {
 			agree++
 		}
@@ -244,7 +282,119 @@ func evaluate(m *lepton.Model, tok *tokenize.Tokenizer, root, dataPath string) (
 	rep.Agreement = float64(agree) / float64(len(res))
 	rep.Int8 = score(truth, int8, len(labels))
 	rep.FP32 = score(truth, fp32, len(labels))
+	rep.Reliability, rep.Int8.ECE = calibration(truth, int8, int8Conf, eceBins)
+	_, rep.FP32.ECE = calibration(truth, fp32, fp32Conf, eceBins)
+
+	para, err := readParaphrases(filepath.Join(dir, "paraphrases.csv"), labels)
+	if err != nil {
+		return nil, err
+	}
+	if base.Paraphrases.Rows != len(para) {
+		return nil, fmt.Errorf("%w: baseline.json has %d paraphrase rows, paraphrases.csv %d", errData, base.Paraphrases.Rows, len(para))
+	}
+	ptexts := make([]string, len(para))
+	for i, p := range para {
+		ptexts[i] = p.text
+	}
+	pres, err := m.Classify(context.Background(), ptexts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Paraphrases = ParaphraseScores{Rows: len(para), BaselineCorrect: base.Paraphrases.Correct}
+	for i, c := range pres {
+		if c.Label == para[i].label {
+			rep.Paraphrases.Int8Correct++
+		}
+		rep.Paraphrases.Answers = append(rep.Paraphrases.Answers, Paraphrase{
+			Label: para[i].label, Text: para[i].text, Predicted: c.Label, Confidence: float64(c.Probs[c.Index])})
+	}
 	return rep, nil
+}
+
+// readParaphrases reads paraphrases.csv (header label,text); every label
+// must be one of the model's.
+func readParaphrases(path string, labels []string) ([]row, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	recs, err := csv.NewReader(fh).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errData, path, err)
+	}
+	if len(recs) < 2 || !slices.Equal(recs[0], []string{"label", "text"}) {
+		return nil, fmt.Errorf("%w: %s: want header label,text and at least one row", errData, path)
+	}
+	out := make([]row, 0, len(recs)-1)
+	for i, r := range recs[1:] {
+		if len(r) != 2 || !slices.Contains(labels, r[0]) || strings.TrimSpace(r[1]) == "" {
+			return nil, fmt.Errorf("%w: %s: row %d: want a known label and a text, got %q", errData, path, i+1, r)
+		}
+		out = append(out, row{r[0], r[1]})
+	}
+	return out, nil
+}
+
+// eceBins is the number of equal-width confidence bins of the ECE; train.py
+// uses the same.
+const eceBins = 15
+
+// Bin is one bar of a reliability diagram: the rows whose top-label
+// confidence lies in (Lo, Hi].
+type Bin struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	Count      int     `json:"count"`
+	Accuracy   float64 `json:"accuracy"`
+	Confidence float64 `json:"mean_confidence"`
+}
+
+// calibration sorts the rows into bins equal-width bins by their top-label
+// confidence (bin b holds (b/bins, (b+1)/bins]; a confidence of 0 goes to
+// the first) and returns the bins and the expected calibration error, the
+// row-weighted mean of |accuracy - mean confidence| over the bins.
+func calibration(truth, pred []int, conf []float64, bins int) ([]Bin, float64) {
+	out := make([]Bin, bins)
+	for b := range out {
+		out[b].Lo, out[b].Hi = float64(b)/float64(bins), float64(b+1)/float64(bins)
+	}
+	for i, c := range conf {
+		b := int(math.Ceil(c*float64(bins))) - 1
+		b = min(max(b, 0), bins-1) // NaN converts to an arbitrary int: clamp
+		out[b].Count++
+		out[b].Confidence += c
+		if truth[i] == pred[i] {
+			out[b].Accuracy++
+		}
+	}
+	var e float64
+	for b := range out {
+		if n := float64(out[b].Count); n > 0 {
+			out[b].Accuracy /= n
+			out[b].Confidence /= n
+			e += n / float64(len(conf)) * math.Abs(out[b].Accuracy-out[b].Confidence)
+		}
+	}
+	return out, e
+}
+
+// softmax in float64, shifted by the maximum.
+func softmax(v []float64) []float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, x)
+	}
+	out := make([]float64, len(v))
+	var s float64
+	for i, x := range v {
+		out[i] = math.Exp(x - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
 }
 
 func idHash(ids []int32) string {
@@ -306,4 +456,23 @@ func score(truth, pred []int, classes int) Scores {
 		s.MacroF1 = sum / float64(n)
 	}
 	return s
+}
+
+// writeFile creates path and fills it with write; a failed write or close
+// leaves no partial file.
+func writeFile(path string, write func(io.Writer) (int64, error)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := write(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }
