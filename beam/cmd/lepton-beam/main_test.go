@@ -320,12 +320,11 @@ func TestIdentityWithCLI(t *testing.T) {
 	require.LessOrEqual(t, sum.texts, int64(n), "the texts counter (Prism may undercount, never over)")
 	t.Logf("%d texts (%d answered, %d skipped): lepton classify %.1f s wall, %.1f s CPU (%.0f texts/s); lepton-beam on Prism %.1f s wall, %.1f s CPU (%.0f texts/s), at most %d bundles at once",
 		n, len(got), len(dead), cliWall.Seconds(), cliCPU.Seconds(), float64(n)/cliWall.Seconds(), wall.Seconds(), cpu.Seconds(), float64(n)/wall.Seconds(), sum.maxConcurrency)
-	if n >= 20000 {
-		// Prism splits a long-running bundle when it makes no progress
-		// between two ticks (0.1 s at first): the corpus ran on at least
-		// two bundles at once, sharing the worker's one model.
-		require.GreaterOrEqual(t, sum.maxConcurrency, int64(2))
-	}
+	// How many bundles ran at once is Prism's choice (it splits a bundle
+	// that makes no progress between two ticks), a matter of timing: on a
+	// fast run (3,087 texts/s, 2026-12-07) all 100,000 texts went through
+	// one bundle at a time. It is logged above, not asserted; sharing one
+	// model between concurrent bundles is tested in the leptonbeam package.
 }
 
 // TestEmbedIdentityWithCLI: --task embed gives what `lepton embed --json`
