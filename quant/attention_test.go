@@ -18,14 +18,15 @@ var (
 	attnHeads = []int{8, 12, 16, 24, 32, 40, 48, 64}
 )
 
-// attentionDef is Attention's definition, written out loop by loop.
+// attentionDef is Attention's definition, written out loop by loop (fma32
+// is checked against math/big in TestFMA32).
 func attentionDef(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale float32) {
 	s := make([]float32, n)
 	for i := range n {
 		for j := range n {
 			var acc float32
 			for e := range d {
-				acc += float32(q[i*ld+e] * k[j*ld+e])
+				acc = fma32(q[i*ld+e], k[j*ld+e], acc)
 			}
 			s[j] = acc * scale
 		}
@@ -33,7 +34,7 @@ func attentionDef(out []float32, ldo int, q, k, v []float32, ld, n, d int, scale
 		for e := range d {
 			var acc float32
 			for j := range n {
-				acc += float32(s[j] * v[j*ld+e])
+				acc = fma32(s[j], v[j*ld+e], acc)
 			}
 			out[i*ldo+e] = acc
 		}
@@ -112,7 +113,7 @@ func TestMulBlock(t *testing.T) {
 						for c := range cols {
 							var s float32
 							for t := range k {
-								s += float32(a[r*lda+t] * b[t*ldb+c])
+								s = fma32(a[r*lda+t], b[t*ldb+c], s)
 							}
 							want[r*ldd+c] = s * 0.3
 						}

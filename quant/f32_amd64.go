@@ -7,7 +7,7 @@ package quant
 // mulBlockR1AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 1 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -16,7 +16,7 @@ func mulBlockR1AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR2AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 2 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -25,7 +25,7 @@ func mulBlockR2AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR3AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 3 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -34,7 +34,7 @@ func mulBlockR3AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR4AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 4 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -43,7 +43,7 @@ func mulBlockR4AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR5AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 5 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -52,7 +52,7 @@ func mulBlockR5AVX2(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR6AVX2 implements, with the reference's rounding and order:
 //
 //	for r := range 6 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -75,7 +75,7 @@ func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, 
 // mulBlockR1AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 1 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -84,7 +84,7 @@ func mulBlockR1AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 // mulBlockR2AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 2 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -93,7 +93,7 @@ func mulBlockR2AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 // mulBlockR3AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 3 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -102,7 +102,7 @@ func mulBlockR3AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 // mulBlockR4AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 4 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -111,7 +111,7 @@ func mulBlockR4AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 // mulBlockR5AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 5 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -120,7 +120,7 @@ func mulBlockR5AVX512(dst *float32, ldd uintptr, a *float32, lda uintptr, b *flo
 // mulBlockR6AVX512 implements, with the reference's rounding and order:
 //
 //	for r := range 6 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape

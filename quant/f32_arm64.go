@@ -7,7 +7,7 @@ package quant
 // mulBlockR1NEON implements, with the reference's rounding and order:
 //
 //	for r := range 1 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -16,7 +16,7 @@ func mulBlockR1NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR2NEON implements, with the reference's rounding and order:
 //
 //	for r := range 2 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -25,7 +25,7 @@ func mulBlockR2NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR3NEON implements, with the reference's rounding and order:
 //
 //	for r := range 3 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape
@@ -34,7 +34,7 @@ func mulBlockR3NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 // mulBlockR4NEON implements, with the reference's rounding and order:
 //
 //	for r := range 4 { for c := range 16*cblocks { var s float32
-//	    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }
+//	    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }
 //	    dst[r*ldd/4+c] = s * scale } }
 //
 //go:noescape

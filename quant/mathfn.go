@@ -12,6 +12,36 @@ import "math"
 
 const invSqrt2 = float32(1 / math.Sqrt2)
 
+// fma32 returns a*b + c rounded once to float32, as the fused multiply-add
+// instructions of every SIMD tier compute it (VFMADD231PS, FMLA). Go has
+// no float32 FMA, and rounding the float64 sum to float32 would round
+// twice; so the sum is rounded to odd in float64 first (truncated, with
+// its last bit set when inexact), which makes the second rounding correct
+// because float64 keeps more than two extra bits. The product of two
+// float32s is exact in float64, and TwoSum gives the sum's exact error.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	z := float64(c)
+	s := p + z
+	// TwoSum: s + e == p + z exactly (e is NaN when s is not finite).
+	bb := s - p
+	e := (p - (s - bb)) + (z - bb)
+	if e != 0 && e == e {
+		bits := math.Float64bits(s)
+		if bits&1 == 0 {
+			// Round to odd: the neighbour of s on the side of the exact
+			// sum (s itself is even, so that neighbour is odd).
+			if (e > 0) == (s > 0) {
+				bits++
+			} else {
+				bits--
+			}
+		}
+		s = math.Float64frombits(bits)
+	}
+	return float32(s)
+}
+
 // Cody-Waite split of ln 2: ln2Hi has 9 significant bits, so k*ln2Hi is
 // exact for |k| < 2^15; ln2Lo = ln 2 - ln2Hi.
 const (

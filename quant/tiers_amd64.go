@@ -37,10 +37,11 @@ func kernAVX2U7(p *kargs, rows, _ int) { avx2U7Kernels[rows-1](p) }
 
 // hostTiers returns the SIMD tiers this CPU supports, fastest first.
 // x/sys/cpu reports AVX2, AVX-512 and AVX-VNNI only when the OS saves the
-// register state they need.
+// register state they need. Every tier's attention kernels use FMA3
+// (VFMADD231PS), which all AVX2 CPUs but a few VIA ones also have.
 func hostTiers() []*tier {
 	var ts []*tier
-	if !cpu.X86.HasAVX2 {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI {

@@ -5,16 +5,17 @@ import "fmt"
 // The attention block kernels: a small fp32 matrix product with a fixed,
 // sequential reduction order,
 //
-//	dst[r][c] = (sum over t < k, in order, of float32(a[r][t] * b[t][c])) * scale
+//	s = 0; for t < k { s = fma(a[r][t], b[t][c], s) }; dst[r][c] = s * scale
 //
 // for up to attnMRAVX2 or attnMRNEON rows r and 16*cblocks columns c (a,
 // b, dst row-major with byte strides lda, ldb, ldd). quant.Attention runs
 // it twice per block of query rows: scores = Q K^T * scale with b = K
 // transposed (so the sum over the head dimension vectorises across keys,
 // with no horizontal reduction), then context = P V with scale 1 (x*1 is
-// exact). Each column lane accumulates its own sum from +0, products
-// rounded before they are added (never fused), so every tier and quant's
-// reference (mulBlockGo) give the same bits.
+// exact). Each column lane accumulates its own sum from +0, each step one
+// fused multiply-add (VFMADD231PS, FMLA: a single rounding, which quant's
+// reference mulBlockGo reproduces with fma32), so every tier gives the
+// same bits at twice the rate of a separate multiply and add.
 
 // The most query rows per kernel call: AVX2 keeps 6 x 16 sums in 12 ymm
 // registers; NEON keeps 4 x 16 in 16 q registers (quant splits a block of
@@ -33,14 +34,14 @@ const (
 func attnDoc(rows int) []string {
 	return []string{
 		fmt.Sprintf("for r := range %d { for c := range 16*cblocks { var s float32", rows),
-		"    for t := range k { s += float32(a[r*lda/4+t] * b[t*ldb/4+c]) }",
+		"    for t := range k { s = fma32(a[r*lda/4+t], b[t*ldb/4+c], s) }",
 		"    dst[r*ldd/4+c] = s * scale } }",
 	}
 }
 
 // attnAVX2Funcs are mulBlockR1AVX2..mulBlockR6AVX2. Registers: Y(2r) and
 // Y(2r+1) accumulate columns 0-7 and 8-15 of row r; Y12-Y13 hold row t of
-// b, Y14 the broadcast a[r][t] (then scale), Y15 products. Row r of a is
+// b, Y14 the broadcast a[r][t] (then scale). Row r of a is
 // at AX + r*lda for r < 3 and R13 + (r-3)*lda after (R9 = lda); rows of
 // dst likewise from DI and, at the store, AX (R8 = ldd).
 func attnAVX2Funcs() []f32Func {
@@ -81,10 +82,8 @@ func attnAVX2Funcs() []f32Func {
 				} else {
 					add("VBROADCASTSS %s, Y14", aRow[r])
 				}
-				add("VMULPS Y12, Y14, Y15")
-				add("VADDPS Y15, Y%d, Y%d", 2*r, 2*r)
-				add("VMULPS Y13, Y14, Y15")
-				add("VADDPS Y15, Y%d, Y%d", 2*r+1, 2*r+1)
+				add("VFMADD231PS Y12, Y14, Y%d", 2*r)
+				add("VFMADD231PS Y13, Y14, Y%d", 2*r+1)
 			}
 			add("ADDQ R10, BX")
 		}
@@ -181,8 +180,8 @@ fold:
 
 // attnNEONFuncs are mulBlockR1NEON..mulBlockR4NEON. Registers: V(4r+g)
 // accumulates columns 4g..4g+3 of row r; V16-V19 hold row t of b, V20+r
-// the broadcast a[r][t], V24-V27 products, V28 scale. R6+r walks row r of
-// a; FMUL and FADD are WORD-encoded and separately rounded.
+// the broadcast a[r][t], V28 scale. R6+r walks row r of a; FMLA (fused,
+// one rounding) and FMUL are WORD-encoded.
 func attnNEONFuncs() []neonFunc {
 	var fs []neonFunc
 	for rows := 1; rows <= attnMRNEON; rows++ {
@@ -218,11 +217,8 @@ func attnNEONFuncs() []neonFunc {
 		}
 		for r := 0; r < rows; r++ {
 			for g := 0; g < 4; g++ {
-				w(fmul4s(24+g, 16+g, 20+r), "FMUL V%d.4S, V%d.4S, V%d.4S", 24+g, 16+g, 20+r)
-			}
-			for g := 0; g < 4; g++ {
 				a := 4*r + g
-				w(fadd4s(a, a, 24+g), "FADD V%d.4S, V%d.4S, V%d.4S", a, a, 24+g)
+				w(fmla4s(a, 16+g, 20+r), "FMLA V%d.4S, V%d.4S, V%d.4S", a, 16+g, 20+r)
 			}
 		}
 		add("ADD R5, R14, R14")

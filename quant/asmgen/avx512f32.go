@@ -3,17 +3,18 @@ package main
 import "fmt"
 
 // The fp32 kernels of the vnni tier in zmm registers: the same reference
-// loops and operation sequences as the AVX2 ones (products rounded before
-// they are added, never fused), 16 lanes per register instead of 8. Zen 4
+// loops and operation sequences as the AVX2 ones (attention's block
+// products fused, every other product rounded before it is added), 16
+// lanes per register instead of 8. Zen 4
 // splits a zmm operation into two 256-bit halves and Intel cores run it on
 // two ports instead of three, so the gain is in instruction count and
 // register count (more independent chains), not in raw width alone.
 
 // attnAVX512Funcs are mulBlockR1AVX512..mulBlockR6AVX512 (see attnDoc):
 // each pass over t covers 32 columns, Z(2r) and Z(2r+1) holding row r's
-// sums (12 independent add chains at 6 rows, enough to hide VADDPS's
-// latency on two pipes), Z12-Z13 row t of b, Z14 the broadcast a[r][t],
-// Z15 products; a last odd block of 16 columns uses Z(2r) alone.
+// sums (12 independent VFMADD231PS chains at 6 rows, enough to hide its
+// latency on two pipes), Z12-Z13 row t of b, Z14 the broadcast a[r][t];
+// a last odd block of 16 columns uses Z(2r) alone.
 func attnAVX512Funcs() []f32Func {
 	var fs []f32Func
 	for rows := 1; rows <= attnMRAVX2; rows++ {
@@ -52,8 +53,7 @@ func attnAVX512Funcs() []f32Func {
 			for r := 0; r < rows; r++ {
 				add("VBROADCASTSS %s, Z14", aRow[r])
 				for j := 0; j < w; j++ {
-					add("VMULPS Z%d, Z14, Z15", 12+j)
-					add("VADDPS Z15, Z%d, Z%d", 2*r+j, 2*r+j)
+					add("VFMADD231PS Z%d, Z14, Z%d", 12+j, 2*r+j)
 				}
 			}
 			add("ADDQ R10, BX")

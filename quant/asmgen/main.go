@@ -535,8 +535,10 @@ func armEpilogueRows(b *asm, e armEpi) {
 }
 
 // Vector float encodings Go's arm64 assembler lacks (4 x float32, Q=1):
-// FMUL Vd.4S, Vn.4S, Vm.4S; FADD Vd.4S, Vn.4S, Vm.4S (separately rounded,
-// never fused); SCVTF Vd.4S, Vn.4S (int32 to float32, round to nearest).
+// FMUL Vd.4S, Vn.4S, Vm.4S; FADD Vd.4S, Vn.4S, Vm.4S (separately rounded);
+// FMLA Vd.4S, Vn.4S, Vm.4S (Vd += Vn*Vm fused, one rounding; attention
+// only); SCVTF Vd.4S, Vn.4S (int32 to float32, round to nearest).
 func fmul4s(d, n, m int) uint32 { return 0x6e20dc00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
 func fadd4s(d, n, m int) uint32 { return 0x4e20d400 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
+func fmla4s(d, n, m int) uint32 { return 0x4e20cc00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
 func scvtf4s(d, n int) uint32   { return 0x4e21d800 | uint32(n)<<5 | uint32(d) }

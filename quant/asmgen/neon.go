@@ -1,8 +1,8 @@
 package main
 
 // NEON fp32 kernels for attention (arm64). Go's assembler has no vector
-// FMUL/FADD, so they are WORD-encoded like SDOT; all are separately
-// rounded, so the reference's bits are reproduced.
+// FMUL/FADD/FMLA, so they are WORD-encoded like SDOT, each with the
+// rounding of the reference's step (FMLA where it uses fma32).
 
 type neonFunc struct {
 	name, sig, frame string

@@ -22,6 +22,8 @@ fmul4s 21,20,16 fmul v21.4s, v20.4s, v16.4s
 fmul4s 0,31,7 fmul v0.4s, v31.4s, v7.4s
 fadd4s 24,24,18 fadd v24.4s, v24.4s, v18.4s
 fadd4s 3,30,29 fadd v3.4s, v30.4s, v29.4s
+fmla4s 0,16,20 fmla v0.4s, v16.4s, v20.4s
+fmla4s 15,19,23 fmla v15.4s, v19.4s, v23.4s
 scvtf4s 24,24 scvtf v24.4s, v24.4s
 scvtf4s 1,30 scvtf v1.4s, v30.4s
 fsub4s 1,2,3 fsub v1.4s, v2.4s, v3.4s
