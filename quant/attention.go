@@ -73,9 +73,7 @@ func AttentionRows(out []float32, ldo int, q, k, v []float32, ld, n, d, lo, hi i
 	for i0 := lo; i0 < hi; i0 += attnMR {
 		rows := min(attnMR, hi-i0)
 		mulBlock(s, np, q[i0*ld:], ld, kt, np, rows, d, np, scale)
-		for r := range rows {
-			Softmax(s[r*np : r*np+n])
-		}
+		softmaxRows(s, np, rows, n)
 		mulBlock(out[i0*ldo:], ldo, s, np, v, ld, rows, n, d, 1)
 	}
 }
@@ -95,6 +93,20 @@ func (b *AttentionBuf) Reserve(n, d int) {
 	np := RoundUp(n, attnNR)
 	b.kt = growF32(b.kt, d*np)
 	b.s = growF32(b.s, attnMR*np)
+}
+
+// softmaxRows applies Softmax to rows rows of n values at stride ld: on
+// AVX-512 in one call whose passes overlap across rows (the same bits).
+func softmaxRows(s []float32, ld, rows, n int) {
+	if activeTier.Load().avx512 && n > 0 {
+		_ = s[(rows-1)*ld+n-1]
+		var tmp [8]float32
+		softmaxRowsAVX512(&s[0], uintptr(4*ld), rows, n, &tmp)
+		return
+	}
+	for r := range rows {
+		Softmax(s[r*ld : r*ld+n])
+	}
 }
 
 // growF32 returns s resized to n, reusing its array when large enough.

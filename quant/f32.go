@@ -178,6 +178,12 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
+	if activeTier.Load().avx512 {
+		// One call for the whole row, tail included.
+		var tmp [8]float32
+		softmaxRowsAVX512(&x[0], 0, 1, len(x), &tmp)
+		return
+	}
 	simd := useF32SIMD()
 	m := maxF32(x, simd)
 	var p [Lanes]float32

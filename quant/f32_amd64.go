@@ -161,6 +161,15 @@ func geluAVX512(x *float32, blocks int)
 //go:noescape
 func expSumAVX512(x *float32, blocks int, m float32, p *[Lanes]float32)
 
+// softmaxRowsAVX512 implements, with the reference's rounding and order:
+//
+//	for r := range rows { row := x[r*ld/4 : r*ld/4+n]; m := max(row); var p [16]float32
+//	    for i := range n { e := exp32(row[i] - m); row[i] = e; p[i%16] += e }
+//	    inv := 1 / sumLanes(&p); for i := range n { row[i] *= inv } }
+//
+//go:noescape
+func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

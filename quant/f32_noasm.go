@@ -41,3 +41,6 @@ func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32) 
 func absMaxAVX512(x *float32, blocks int) float32 {
 	panic("quant: absMaxAVX512 without amd64 assembly")
 }
+func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32) {
+	panic("quant: softmaxRowsAVX512 without amd64 assembly")
+}

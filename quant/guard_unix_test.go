@@ -3,6 +3,8 @@
 package quant
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 
@@ -37,4 +39,23 @@ func newGuardedBytes(t *testing.T) func(n, which int) []int8 {
 		clear(b)
 		return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), n)
 	}
+}
+
+// TestSoftmaxGuarded: Softmax's masked tail (the AVX-512 kernel loads and
+// stores the last n%16 values under a mask) never touches memory past the
+// row: each row ends where an inaccessible page begins, on every tier.
+func TestSoftmaxGuarded(t *testing.T) {
+	guarded := newGuardedBytes(t)
+	forEachTier(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(63, 64))
+		for n := 1; n <= 49; n++ {
+			b := guarded(4*n, 0)
+			x := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+			copy(x, uniform(rng, n, 6))
+			want := append([]float32(nil), x...)
+			softmaxDef(want)
+			Softmax(x)
+			sameBits(t, want, x, fmt.Sprintf("n=%d", n))
+		}
+	})
 }

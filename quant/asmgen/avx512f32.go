@@ -279,7 +279,162 @@ done:
 	RET
 `,
 		},
+		softmaxRowsAVX512,
 	}
+}
+
+// softmaxRowsAVX512 is all of Softmax for rows (1..8) rows of n >= 1
+// values (byte stride ld) in one call: the maximum of every row, then every row's
+// exp with its 16-lane sums, sumLanes' tree and the division, then every
+// row's scaling; the last n%16 values of a row are under mask K3 (masked
+// loads do not fault, masked-off lanes are neither stored nor summed). A
+// row of attention scores is short (the text's tokens): done one row at a
+// time, each pass waits for the previous one's result (the maximum, the
+// sum), while across rows the passes are independent and overlap. tmp
+// carries each row's maximum, then its 1/sum, from pass to pass.
+var softmaxRowsAVX512 = f32Func{
+	name: "softmaxRowsAVX512", sig: "x *float32, ld uintptr, rows, n int, tmp *[8]float32", frame: "$0-40",
+	doc: []string{
+		"for r := range rows { row := x[r*ld/4 : r*ld/4+n]; m := max(row); var p [16]float32",
+		"    for i := range n { e := exp32(row[i] - m); row[i] = e; p[i%16] += e }",
+		"    inv := 1 / sumLanes(&p); for i := range n { row[i] *= inv } }",
+	},
+	body: `	MOVQ x+0(FP), SI
+	MOVQ ld+8(FP), R9
+	MOVQ rows+16(FP), R10
+	MOVQ n+24(FP), R8
+	MOVQ tmp+32(FP), R11
+	TESTQ R8, R8
+	JLE done
+	TESTQ R10, R10
+	JLE done
+	MOVQ R8, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3 // the tail's lanes
+	SHRQ $4, R8 // whole blocks per row
+	// Pass 1: each row's maximum, two chains from x[0] (exact in any
+	// order; see quant.maxF32), to tmp[r].
+	MOVQ SI, BX
+	XORQ R12, R12
+maxrow:
+	VBROADCASTSS (BX), Z0
+	VMOVAPS Z0, Z1
+	MOVQ BX, DI
+	MOVQ R8, DX
+max2:
+	CMPQ DX, $2
+	JLT max1
+	VMAXPS (DI), Z0, Z0
+	VMAXPS 64(DI), Z1, Z1
+	ADDQ $128, DI
+	SUBQ $2, DX
+	JMP max2
+max1:
+	TESTQ DX, DX
+	JZ maxtail
+	VMAXPS (DI), Z0, Z0
+	ADDQ $64, DI
+maxtail:
+	VMAXPS (DI), Z1, K3, Z1
+	VMAXPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+	VMOVSS X0, (R11)(R12*4)
+	ADDQ R9, BX
+	INCQ R12
+	CMPQ R12, R10
+	JLT maxrow
+	// Pass 2: exp(x - m) in place, summed per lane in Z14, reduced by
+	// sumLanes' tree (p[i]+p[i+8], then +4, then (s4[0]+s4[2]) +
+	// (s4[1]+s4[3])); 1/sum to tmp[r].
+	MOVQ SI, BX
+	XORQ R12, R12
+exprow:
+	VBROADCASTSS (R11)(R12*4), Z15
+	VXORPS Z14, Z14, Z14
+	MOVQ BX, DI
+	MOVQ R8, DX
+	SUBQ $2, DX
+	JLT exp1
+exp2:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z5
+	VSUBPS Z15, Z0, Z0
+	VSUBPS Z15, Z5, Z5
+` + interleave(exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1"), exp16("Z5", "Z6", "Z7", "Z8", "Z9", "K2")) + `	VMOVUPS Z1, (DI)
+	VADDPS Z1, Z14, Z14
+	VMOVUPS Z6, 64(DI)
+	VADDPS Z6, Z14, Z14
+	ADDQ $128, DI
+	SUBQ $2, DX
+	JGE exp2
+exp1:
+	CMPQ DX, $-1
+	JNE exptail
+	VMOVUPS (DI), Z0
+	VSUBPS Z15, Z0, Z0
+` + exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z1, (DI)
+	VADDPS Z1, Z14, Z14
+	ADDQ $64, DI
+exptail:
+	KORTESTW K3, K3
+	JZ sum
+	VMOVUPS.Z (DI), K3, Z0
+	VSUBPS Z15, Z0, Z0
+` + exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z1, K3, (DI)
+	VADDPS Z1, Z14, K3, Z14
+sum:
+	VEXTRACTF64X4 $1, Z14, Y1
+	VADDPS Y1, Y14, Y1
+	VEXTRACTF128 $1, Y1, X2
+	VADDPS X2, X1, X2
+	VMOVHLPS X2, X2, X3
+	VADDPS X3, X2, X3
+	VMOVSHDUP X3, X4
+	VADDSS X4, X3, X3
+	VMOVSS one<>(SB), X5
+	VDIVSS X3, X5, X5
+	VMOVSS X5, (R11)(R12*4)
+	ADDQ R9, BX
+	INCQ R12
+	CMPQ R12, R10
+	JLT exprow
+	// Pass 3: x *= 1/sum.
+	MOVQ SI, BX
+	XORQ R12, R12
+scalerow:
+	VBROADCASTSS (R11)(R12*4), Z5
+	MOVQ BX, DI
+	MOVQ R8, DX
+	TESTQ DX, DX
+	JZ scaletail
+scale:
+	VMULPS (DI), Z5, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	DECQ DX
+	JNZ scale
+scaletail:
+	VMOVUPS.Z (DI), K3, Z0
+	VMULPS Z5, Z0, Z0
+	VMOVUPS Z0, K3, (DI)
+	ADDQ R9, BX
+	INCQ R12
+	CMPQ R12, R10
+	JLT scalerow
+done:
+	VZEROUPPER
+	RET
+`,
 }
 
 // gelu16 is gelu8 on the 16 lanes of v (constants absMask, one, two, half,
