@@ -58,45 +58,46 @@ var benchShapes = []struct {
 	{"base", 768, 768}, {"base", 2304, 768}, {"base", 3072, 768}, {"base", 768, 3072},
 }
 
-// BenchmarkGEMM runs every host tier on every shape with 8- and 7-bit
-// activations and 1 and 2 threads and reports GOPS (2*M*N*K per call) and,
+// BenchmarkGEMM runs every host tier on every shape at 16 and 128 tokens
+// with 8- and 7-bit activations and 1 and 2 threads and reports GOPS (2*M*N*K per call) and,
 // for tiers with a peak loop, % of the single-core peak measured on this
 // host (measuredPeak) times the thread count.
 func BenchmarkGEMM(b *testing.B) {
 	old := KernelName()
 	defer SetKernel(old)
-	const m = 128
 	for _, tierName := range Kernels() {
 		for _, s := range benchShapes {
-			for _, bt := range []struct{ bits, threads int }{{7, 1}, {7, 2}, {8, 1}, {8, 2}} {
-				bits, threads := bt.bits, bt.threads
-				name := fmt.Sprintf("%s/%s/M%d_N%d_K%d/bits%d/t%d", tierName, s.model, m, s.n, s.k, bits, threads)
-				b.Run(name, func(b *testing.B) {
-					if err := SetKernel(tierName); err != nil {
-						b.Fatal(err)
-					}
-					rng := rand.New(rand.NewPCG(7, 8))
-					a, w, bias := randGEMMInputsBits(rng, m, s.n, s.k, bits)
-					dst := make([]float32, m*s.n)
-					pool := NewPool(threads)
-					defer pool.Close()
-					b.ReportAllocs()
-					cpu0 := cpuSeconds()
-					for b.Loop() {
-						pool.GEMM(dst, a, w, bias)
-					}
-					ops := 2 * float64(m*s.n*s.k) * float64(b.N)
-					gops := ops / b.Elapsed().Seconds() / 1e9
-					b.ReportMetric(gops, "GOPS")
-					if pk := measuredPeak(tierName); pk > 0 {
-						b.ReportMetric(100*gops/(pk*float64(threads)), "%peak")
-					}
-					// Per CPU-second of the process: robust to other load on
-					// a shared machine (and, with threads, the per-core rate).
-					if cpu := cpuSeconds() - cpu0; cpu > 0 {
-						b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")
-					}
-				})
+			for _, m := range []int{16, 128} {
+				for _, bt := range []struct{ bits, threads int }{{7, 1}, {7, 2}, {8, 1}, {8, 2}} {
+					bits, threads := bt.bits, bt.threads
+					name := fmt.Sprintf("%s/%s/M%d_N%d_K%d/bits%d/t%d", tierName, s.model, m, s.n, s.k, bits, threads)
+					b.Run(name, func(b *testing.B) {
+						if err := SetKernel(tierName); err != nil {
+							b.Fatal(err)
+						}
+						rng := rand.New(rand.NewPCG(7, 8))
+						a, w, bias := randGEMMInputsBits(rng, m, s.n, s.k, bits)
+						dst := make([]float32, m*s.n)
+						pool := NewPool(threads)
+						defer pool.Close()
+						b.ReportAllocs()
+						cpu0 := cpuSeconds()
+						for b.Loop() {
+							pool.GEMM(dst, a, w, bias)
+						}
+						ops := 2 * float64(m*s.n*s.k) * float64(b.N)
+						gops := ops / b.Elapsed().Seconds() / 1e9
+						b.ReportMetric(gops, "GOPS")
+						if pk := measuredPeak(tierName); pk > 0 {
+							b.ReportMetric(100*gops/(pk*float64(threads)), "%peak")
+						}
+						// Per CPU-second of the process: robust to other load on
+						// a shared machine (and, with threads, the per-core rate).
+						if cpu := cpuSeconds() - cpu0; cpu > 0 {
+							b.ReportMetric(ops/cpu/1e9, "GOPS/cpu-s")
+						}
+					})
+				}
 			}
 		}
 	}

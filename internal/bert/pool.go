@@ -89,6 +89,13 @@ func (p Pooling) Dim(hidden int) int {
 // when no token is pooled: masked tokens are set to -1e9 before the max.
 const maskedMax = -1e9
 
+// The mean poolings sum a block of poolBlock columns at a time, walking
+// the rows in order: each column's sum keeps its order (so its bits), but
+// the walk is along rows in memory and the columns' sums are independent,
+// where one column at a time would stride through memory on one serial
+// chain of additions.
+const poolBlock = 64
+
 // PoolInto writes the embedding of one sequence into dst (len
 // mode.Dim(h)): hidden holds the sequence's final hidden states, [n][h]
 // row-major. skip is the number of leading tokens left out of the masked
@@ -130,15 +137,20 @@ func PoolInto(dst, hidden []float32, h int, mode Pooling, skip int, normalize bo
 			if bit == PoolMeanSqrtLen {
 				div = math.Sqrt(div)
 			}
-			for d := range v {
-				var s float64
+			for d0 := 0; d0 < h; d0 += poolBlock {
+				var acc [poolBlock]float64
+				cols := acc[:min(poolBlock, h-d0)]
 				for r := skip; r < n; r++ {
-					s += float64(hidden[r*h+d])
+					for j, x := range hidden[r*h+d0 : r*h+d0+len(cols)] {
+						cols[j] += float64(x)
+					}
 				}
-				if div > 0 {
-					s /= div
+				for j, s := range cols {
+					if div > 0 {
+						s /= div
+					}
+					v[d0+j] = float32(s)
 				}
-				v[d] = float32(s)
 			}
 		case PoolWeightedMean:
 			// Weights are 1-based positions in the sequence, prompt tokens
@@ -147,15 +159,21 @@ func PoolInto(dst, hidden []float32, h int, mode Pooling, skip int, normalize bo
 			for r := skip; r < n; r++ {
 				wsum += float64(r + 1)
 			}
-			for d := range v {
-				var s float64
+			for d0 := 0; d0 < h; d0 += poolBlock {
+				var acc [poolBlock]float64
+				cols := acc[:min(poolBlock, h-d0)]
 				for r := skip; r < n; r++ {
-					s += float64(r+1) * float64(hidden[r*h+d])
+					wr := float64(r + 1)
+					for j, x := range hidden[r*h+d0 : r*h+d0+len(cols)] {
+						cols[j] += wr * float64(x)
+					}
 				}
-				if wsum > 0 {
-					s /= wsum
+				for j, s := range cols {
+					if wsum > 0 {
+						s /= wsum
+					}
+					v[d0+j] = float32(s)
 				}
-				v[d] = float32(s)
 			}
 		case PoolLastToken:
 			if skip < n {
