@@ -148,13 +148,28 @@ func mulBlockGo(dst []float32, ldd int, a []float32, lda int, b []float32, ldb i
 		clear(dr)
 		for t, at := range a[r*lda : r*lda+k] {
 			bt := b[t*ldb : t*ldb+cols]
-			for c := range dr {
-				dr[c] = fma32(at, bt[c], dr[c])
-			}
+			fmaRow(dr, at, bt)
 		}
 		for c := range dr {
 			dr[c] *= scale
 		}
+	}
+}
+
+// fmaRow sets dst[c] = fma32(a, b[c], dst[c]) for c < len(dst), with
+// fma32's common case inline. a is converted once, outside the loop: an
+// x86 float32-to-float64 conversion writes only part of its register, and
+// redone each time it would chain every iteration to the one before.
+func fmaRow(dst []float32, a float32, b []float32) {
+	b = b[:len(dst)]
+	a64 := float64(a)
+	for c := range b {
+		s := a64*float64(b[c]) + float64(dst[c])
+		if fma32Midpoint(s) {
+			dst[c] = fma32Odd(a, b[c], dst[c])
+			continue
+		}
+		dst[c] = float32(s)
 	}
 }
 

@@ -14,12 +14,38 @@ const invSqrt2 = float32(1 / math.Sqrt2)
 
 // fma32 returns a*b + c rounded once to float32, as the fused multiply-add
 // instructions of every SIMD tier compute it (VFMADD231PS, FMLA). Go has
-// no float32 FMA, and rounding the float64 sum to float32 would round
-// twice; so the sum is rounded to odd in float64 first (truncated, with
-// its last bit set when inexact), which makes the second rounding correct
-// because float64 keeps more than two extra bits. The product of two
-// float32s is exact in float64, and TwoSum gives the sum's exact error.
+// no float32 FMA. The product of two float32s is exact in float64, so the
+// float64 sum s is the exact sum rounded once; rounding s to float32 is
+// then right unless s landed exactly on a float32 midpoint (the tie would
+// be broken by where the exact sum was, which s no longer says) or in the
+// float32 subnormal range, where the midpoints have fewer bits.
 func fma32(a, b, c float32) float32 {
+	s := float64(a)*float64(b) + float64(c)
+	if fma32Midpoint(s) {
+		return fma32Odd(a, b, c)
+	}
+	return float32(s)
+}
+
+// fma32Midpoint reports whether the float64 sum s of fma32's exact
+// product and addend needs fma32Odd: s is a float32 midpoint, or below
+// float32's normal range. Small enough to inline in loops.
+func fma32Midpoint(s float64) bool {
+	const (
+		dropped = 1<<29 - 1              // the float64 bits float32 drops
+		half    = 1 << 28                // their value at a midpoint
+		minExp  = uint64(1023-126) << 52 // float32's smallest normal exponent
+		expMask = uint64(0x7ff) << 52
+	)
+	bits := math.Float64bits(s)
+	return bits&dropped == half || bits&expMask < minExp
+}
+
+// fma32Odd is fma32 for any sum: the float64 sum is rounded to odd first
+// (truncated, with its last bit set when inexact), which makes the second
+// rounding correct because float64 keeps more than two extra bits; TwoSum
+// gives the exact error that decides the direction.
+func fma32Odd(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	z := float64(c)
 	s := p + z
