@@ -475,25 +475,17 @@ func gelu16(v, z, a, q, c, k string) string {
 func exp16(t, out, kf, r, tmp, k string) string {
 	return fmt.Sprintf(`	VMULPS.BCST log2e<>(SB), %[1]s, %[3]s
 	VRNDSCALEPS $0, %[3]s, %[3]s
-	VMULPS.BCST ln2Hi<>(SB), %[3]s, %[5]s
-	VSUBPS %[5]s, %[1]s, %[4]s
-	VMULPS.BCST ln2Lo<>(SB), %[3]s, %[5]s
-	VSUBPS %[5]s, %[4]s, %[4]s
+	VMOVAPS %[1]s, %[4]s
+	VFNMADD231PS.BCST ln2Hi<>(SB), %[3]s, %[4]s
+	VFNMADD231PS.BCST ln2Lo<>(SB), %[3]s, %[4]s
 	VBROADCASTSS e7<>(SB), %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST e6<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST e5<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST e4<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST e3<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST half<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST one<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS.BCST one<>(SB), %[2]s, %[2]s
+	VFMADD213PS.BCST e6<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST e5<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST e4<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST e3<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST half<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST one<>(SB), %[4]s, %[2]s
+	VFMADD213PS.BCST one<>(SB), %[4]s, %[2]s
 	VCVTPS2DQ %[3]s, %[3]s
 	VPADDD.BCST i127<>(SB), %[3]s, %[3]s
 	VPSLLD $23, %[3]s, %[3]s

@@ -19,6 +19,8 @@ func TestEncodings(t *testing.T) {
 		"fmul4s":   func(a []int) uint32 { return fmul4s(a[0], a[1], a[2]) },
 		"fadd4s":   func(a []int) uint32 { return fadd4s(a[0], a[1], a[2]) },
 		"fmla4s":   func(a []int) uint32 { return fmla4s(a[0], a[1], a[2]) },
+		"fmls4s":   func(a []int) uint32 { return fmls4s(a[0], a[1], a[2]) },
+		"orr16b":   func(a []int) uint32 { return orr16b(a[0], a[1]) },
 		"scvtf4s":  func(a []int) uint32 { return scvtf4s(a[0], a[1]) },
 		"fsub4s":   func(a []int) uint32 { return fsub4s(a[0], a[1], a[2]) },
 		"frintn4s": func(a []int) uint32 { return frintn4s(a[0], a[1]) },

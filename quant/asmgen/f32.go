@@ -370,31 +370,24 @@ func interleave(a, b string) string {
 }
 
 // exp8 emits out = exp32(t) for the 8 lanes of t, the sequence of
-// quant.exp32: kf = roundEven(t*log2e); r = t - kf*ln2Hi - kf*ln2Lo;
-// Horner of the degree-7 Taylor polynomial; times 2**kf; then t > 88 gives
+// quant.exp32: kf = roundEven(t*log2e); r = t - kf*ln2Hi - kf*ln2Lo and
+// Horner of the degree-7 Taylor polynomial, each step one fused
+// multiply-add (VFNMADD231PS, VFMADD213PS); times 2**kf; then t > 88 gives
 // +Inf and t < -87.3 gives 0 (NaN stays NaN through the arithmetic).
 func exp8(t, out, kf, r, tmp string) string {
 	return fmt.Sprintf(`	VMULPS log2e<>(SB), %[1]s, %[3]s
 	VROUNDPS $0, %[3]s, %[3]s
-	VMULPS ln2Hi<>(SB), %[3]s, %[5]s
-	VSUBPS %[5]s, %[1]s, %[4]s
-	VMULPS ln2Lo<>(SB), %[3]s, %[5]s
-	VSUBPS %[5]s, %[4]s, %[4]s
+	VMOVAPS %[1]s, %[4]s
+	VFNMADD231PS ln2Hi<>(SB), %[3]s, %[4]s
+	VFNMADD231PS ln2Lo<>(SB), %[3]s, %[4]s
 	VBROADCASTSS e7<>(SB), %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS e6<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS e5<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS e4<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS e3<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS half<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS one<>(SB), %[2]s, %[2]s
-	VMULPS %[4]s, %[2]s, %[2]s
-	VADDPS one<>(SB), %[2]s, %[2]s
+	VFMADD213PS e6<>(SB), %[4]s, %[2]s
+	VFMADD213PS e5<>(SB), %[4]s, %[2]s
+	VFMADD213PS e4<>(SB), %[4]s, %[2]s
+	VFMADD213PS e3<>(SB), %[4]s, %[2]s
+	VFMADD213PS half<>(SB), %[4]s, %[2]s
+	VFMADD213PS one<>(SB), %[4]s, %[2]s
+	VFMADD213PS one<>(SB), %[4]s, %[2]s
 	VCVTPS2DQ %[3]s, %[3]s
 	VPADDD i127<>(SB), %[3]s, %[3]s
 	VPSLLD $23, %[3]s, %[3]s

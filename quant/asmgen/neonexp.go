@@ -7,8 +7,11 @@ import (
 
 // expSumNEON: Softmax's exp-and-sum pass on arm64, the operation sequence
 // of quant.exp32 (and of exp8, the AVX2 one) in 4-lane vectors. Go's
-// assembler lacks these vector forms, so they are WORD-encoded; every
-// product is rounded before it is added (FMUL, then FADD).
+// assembler lacks these vector forms, so they are WORD-encoded. The
+// reduction and Horner steps are fused (FMLS, FMLA: one rounding, as
+// exp32's fma32); FMLA adds into its destination, so each step copies the
+// constant into a scratch register and the polynomial alternates between
+// two registers.
 
 // Vector (4 x 32-bit, Q=1) encodings beyond fmul4s and fadd4s.
 func fsub4s(d, n, m int) uint32  { return 0x4ea0d400 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) }
@@ -20,6 +23,8 @@ func shl4s(d, n, sh int) uint32  { return 0x4f005400 | uint32(32+sh)<<16 | uint3
 func bit16b(d, n, m int) uint32  { return 0x6ea01c00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) } // d = m ? n : d
 func bic16b(d, n, m int) uint32  { return 0x4e601c00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) } // d = n &^ m
 func dup4s(d, wn int) uint32     { return 0x4e040c00 | uint32(wn)<<5 | uint32(d) }                // d = broadcast Wn
+func fmls4s(d, n, m int) uint32  { return 0x4ea0cc00 | uint32(m)<<16 | uint32(n)<<5 | uint32(d) } // d -= n*m, fused
+func orr16b(d, n int) uint32     { return 0x4ea01c00 | uint32(n)<<16 | uint32(n)<<5 | uint32(d) } // d = n (MOV)
 
 // Constant registers of expSumNEON.
 const (
@@ -79,18 +84,25 @@ func expSumNEONFunc() neonFunc {
 		both(func(g regs) { w(fsub4s(g.t, g.t, vM), "FSUB V%d.4S, V%d.4S, V%d.4S   // t = x - m", g.t, g.t, vM) })
 		both(func(g regs) { w(fmul4s(g.kf, g.t, vLog2e), "FMUL V%d.4S, V%d.4S, V%d.4S", g.kf, g.t, vLog2e) })
 		both(func(g regs) { w(frintn4s(g.kf, g.kf), "FRINTN V%d.4S, V%d.4S   // kf", g.kf, g.kf) })
-		both(func(g regs) { w(fmul4s(g.tmp, g.kf, vLn2Hi), "FMUL V%d.4S, V%d.4S, V%d.4S", g.tmp, g.kf, vLn2Hi) })
-		both(func(g regs) { w(fsub4s(g.r, g.t, g.tmp), "FSUB V%d.4S, V%d.4S, V%d.4S", g.r, g.t, g.tmp) })
-		both(func(g regs) { w(fmul4s(g.tmp, g.kf, vLn2Lo), "FMUL V%d.4S, V%d.4S, V%d.4S", g.tmp, g.kf, vLn2Lo) })
-		both(func(g regs) { w(fsub4s(g.r, g.r, g.tmp), "FSUB V%d.4S, V%d.4S, V%d.4S   // r", g.r, g.r, g.tmp) })
-		both(func(g regs) { w(fmul4s(g.out, vE7, g.r), "FMUL V%d.4S, V%d.4S, V%d.4S", g.out, vE7, g.r) })
-		for _, c := range []int{vE6, vE5, vE4, vE3, vHalf, vOne} {
-			both(func(g regs) { w(fadd4s(g.out, g.out, c), "FADD V%d.4S, V%d.4S, V%d.4S", g.out, g.out, c) })
-			both(func(g regs) { w(fmul4s(g.out, g.out, g.r), "FMUL V%d.4S, V%d.4S, V%d.4S", g.out, g.out, g.r) })
+		both(func(g regs) { w(orr16b(g.r, g.t), "MOV V%d.16B, V%d.16B", g.r, g.t) })
+		both(func(g regs) { w(fmls4s(g.r, g.kf, vLn2Hi), "FMLS V%d.4S, V%d.4S, V%d.4S", g.r, g.kf, vLn2Hi) })
+		both(func(g regs) { w(fmls4s(g.r, g.kf, vLn2Lo), "FMLS V%d.4S, V%d.4S, V%d.4S   // r", g.r, g.kf, vLn2Lo) })
+		// p = e7; then p = c + p*r for each c, alternating between out and
+		// tmp so that the last of the 7 steps lands in out.
+		steps := []int{vE6, vE5, vE4, vE3, vHalf, vOne, vOne}
+		for i, c := range steps {
+			both(func(g regs) {
+				src, dst := g.tmp, g.out
+				if i%2 == 1 {
+					src, dst = g.out, g.tmp
+				}
+				if i == 0 {
+					src = vE7
+				}
+				w(orr16b(dst, c), "MOV V%d.16B, V%d.16B", dst, c)
+				w(fmla4s(dst, src, g.r), "FMLA V%d.4S, V%d.4S, V%d.4S", dst, src, g.r)
+			})
 		}
-		both(func(g regs) {
-			w(fadd4s(g.out, g.out, vOne), "FADD V%d.4S, V%d.4S, V%d.4S   // polynomial", g.out, g.out, vOne)
-		})
 		both(func(g regs) { w(fcvtzs4s(g.kf, g.kf), "FCVTZS V%d.4S, V%d.4S", g.kf, g.kf) })
 		both(func(g regs) { w(add4s(g.kf, g.kf, vI127), "ADD V%d.4S, V%d.4S, V%d.4S", g.kf, g.kf, vI127) })
 		both(func(g regs) { w(shl4s(g.kf, g.kf, 23), "SHL V%d.4S, V%d.4S, #23   // 2**kf", g.kf, g.kf) })

@@ -24,6 +24,10 @@ fadd4s 24,24,18 fadd v24.4s, v24.4s, v18.4s
 fadd4s 3,30,29 fadd v3.4s, v30.4s, v29.4s
 fmla4s 0,16,20 fmla v0.4s, v16.4s, v20.4s
 fmla4s 15,19,23 fmla v15.4s, v19.4s, v23.4s
+fmls4s 26,25,6 fmls v26.4s, v25.4s, v6.4s
+fmls4s 30,29,7 fmls v30.4s, v29.4s, v7.4s
+orr16b 26,20 mov v26.16b, v20.16b
+orr16b 27,14 mov v27.16b, v14.16b
 scvtf4s 24,24 scvtf v24.4s, v24.4s
 scvtf4s 1,30 scvtf v1.4s, v30.4s
 fsub4s 1,2,3 fsub v1.4s, v2.4s, v3.4s
