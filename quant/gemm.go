@@ -139,8 +139,13 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 		flags:  g.flags,
 		raw:    &raw[0],
 	}
+	// A block of rows that fits one tall tile runs one panel at a time.
+	tall := m1-m0 > t.mr && m1-m0 <= t.tallMR
 	for pn := p0; pn < p1; {
 		np := min(t.np, p1-pn)
+		if tall {
+			np = 1
+		}
 		tail := pn >= full
 		if tail {
 			np = 1
@@ -160,6 +165,9 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 		// 5-row kernel: 4+4+4+4, not 5+5+5+1), since a short tile pays the
 		// per-k-step weight work for fewer rows.
 		tiles := (m1 - m0 + t.mr - 1) / t.mr
+		if tall {
+			tiles = 1
+		}
 		base, extra := (m1-m0)/tiles, (m1-m0)%tiles
 		r := m0
 		for i := range tiles {
@@ -200,6 +208,8 @@ func (g *gemmCall) chunk(c int, s *scratch) {
 func (g *gemmCall) prefetch(mc, tile int) uintptr {
 	ldw := uintptr(g.kp * NR)
 	switch {
+	case g.mChunks == 1 && g.m > g.t.mr && g.m <= g.t.tallMR:
+		return ldw // one tall tile per panel
 	case g.mChunks == 1:
 		return uintptr(g.t.np) * ldw
 	case mc == 1 && tile == 0:

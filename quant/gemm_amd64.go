@@ -432,6 +432,30 @@ func gemmVNNIR12P1(p *kargs)
 //go:noescape
 func gemmVNNIR12P2(p *kargs)
 
+// gemmVNNIR13P1 is the tall AVX-512 VNNI micro-kernel for 13 rows x 1 panel: gemmVNNIR1P1's
+// contract for 13 rows.
+//
+//go:noescape
+func gemmVNNIR13P1(p *kargs)
+
+// gemmVNNIR14P1 is the tall AVX-512 VNNI micro-kernel for 14 rows x 1 panel: gemmVNNIR1P1's
+// contract for 14 rows.
+//
+//go:noescape
+func gemmVNNIR14P1(p *kargs)
+
+// gemmVNNIR15P1 is the tall AVX-512 VNNI micro-kernel for 15 rows x 1 panel: gemmVNNIR1P1's
+// contract for 15 rows.
+//
+//go:noescape
+func gemmVNNIR15P1(p *kargs)
+
+// gemmVNNIR16P1 is the tall AVX-512 VNNI micro-kernel for 16 rows x 1 panel: gemmVNNIR1P1's
+// contract for 16 rows.
+//
+//go:noescape
+func gemmVNNIR16P1(p *kargs)
+
 // peakVNNI runs iters iterations of 24 independent zmm VPDPBUSD (3072 int8
 // operations each: 24 x 64 multiply-adds), no loads: the AVX-512 VNNI int8
 // peak of this core, which BenchmarkPeakVNNI reports.
@@ -452,9 +476,18 @@ func peakAVXVNNI(iters int)
 func flipSigns(dst, src *int8, blocks int)
 
 const (
-	vnniMR = 12 // rows per VNNI kernel call, at most
-	vnniNP = 2  // panels per VNNI kernel call, at most
+	vnniMR     = 12 // rows per VNNI kernel call, at most
+	vnniNP     = 2  // panels per VNNI kernel call, at most
+	vnniTallMR = 16 // rows per one-panel VNNI kernel call, at most
 )
+
+// vnniTallKernels[r-vnniMR-1] handles r rows of one panel, vnniMR < r <= vnniTallMR.
+var vnniTallKernels = [vnniTallMR - vnniMR]func(*kargs){
+	gemmVNNIR13P1,
+	gemmVNNIR14P1,
+	gemmVNNIR15P1,
+	gemmVNNIR16P1,
+}
 
 // vnniKernels[r-1][p-1] handles r rows and p panels.
 var vnniKernels = [vnniMR][vnniNP]func(*kargs){

@@ -66,7 +66,7 @@ func randGEMMInputsBits(rng *rand.Rand, m, n, k, bits int) (*Acts, *PackedWeight
 
 // gemmSizes are awkward M, N, K values: tails of every panel, tile and
 // chunk size.
-var gemmSizes = []int{1, 2, 3, 4, 5, 15, 16, 17, 31, 33, 47, 48, 49, 64, 127, 129}
+var gemmSizes = []int{1, 2, 3, 4, 5, 13, 15, 16, 17, 31, 33, 47, 48, 49, 64, 127, 129}
 
 func bitsEqual(t *testing.T, want, got []float32, msg string) {
 	t.Helper()

@@ -63,6 +63,10 @@ type tier struct {
 	name string
 	mr   int // maximum rows per call
 	np   int // maximum panels per call
+	// tallMR, if above mr, is the most rows of a one-panel call: a block
+	// of mr+1..tallMR rows then runs as one tile of single panels (see
+	// vnniTallMR) instead of two tiles.
+	tallMR int
 	kern func(p *kargs, rows, panels int)
 	// kern7, if set, replaces kern for 7-bit activations (Acts.Bits 7),
 	// with the same rows/panels limits and the same results; tiers

@@ -8,7 +8,8 @@ import (
 )
 
 // TestKernelTiles calls every tier's micro-kernel directly, for every row
-// count 1..mr and panel count 1..np, k-steps 1..9 (odd and even: the I8MM
+// count 1..mr and panel count 1..np (and the tall one-panel tiles up to
+// tallMR rows), k-steps 1..9 (odd and even: the I8MM
 // kernels pair k-steps), raw and with every epilogue flag, and compares it
 // with kernGeneric bit for bit. The inputs span all of int8 in the weights
 // (-128 included) and [-127, 127] in the activations (codes QuantizeRows
@@ -36,6 +37,9 @@ func TestKernelTiles(t *testing.T) {
 						for rows := 1; rows <= tr.mr; rows++ {
 							testTile(t, rng, guarded, tr, kern, rows, np, ks, amax, guard, guardRaw)
 						}
+					}
+					for rows := tr.mr + 1; rows <= tr.tallMR; rows++ {
+						testTile(t, rng, guarded, tr, kern, rows, 1, ks, amax, guard, guardRaw)
 					}
 				}
 			})

@@ -13,10 +13,16 @@ import "golang.org/x/sys/cpu"
 // one tile's panels (24 KiB of weights at K=768, which stay in L1) times up
 // to 96 rows, so a short batch (16 tokens) reads each weight from memory
 // once.
-var vnniTier = tier{name: KernelVNNI, mr: vnniMR, np: vnniNP, kern: kernVNNI, flipActs: true, f32: true, avx512: true, rows: true,
+var vnniTier = tier{name: KernelVNNI, mr: vnniMR, np: vnniNP, tallMR: vnniTallMR, kern: kernVNNI, flipActs: true, f32: true, avx512: true, rows: true,
 	chunkPanels: 24, chunkRows: 24}
 
-func kernVNNI(p *kargs, rows, panels int) { vnniKernels[rows-1][panels-1](p) }
+func kernVNNI(p *kargs, rows, panels int) {
+	if rows > vnniMR {
+		vnniTallKernels[rows-vnniMR-1](p) // panels is 1
+		return
+	}
+	vnniKernels[rows-1][panels-1](p)
+}
 
 // avxvnniTier runs gemmAVXVNNIR1..R6: the VNNI scheme in ymm registers
 // with the VEX-encoded VPDPBUSD of CPUs that have AVX-VNNI but no AVX-512.

@@ -13,6 +13,23 @@ var (
 // vnniRowBases are the advancing base registers of activation rows 3b..3b+2.
 var vnniRowBases = []string{"SI", "R9", "R12", "R13"}
 
+// vnniTallMR is the most rows of the one-panel "tall" kernels
+// gemmVNNIR{vnniMR+1..vnniTallMR}P1. A batch of 13 to 16 rows otherwise
+// takes two tiles of two panels each, and the first streams two panels of
+// weights per k-step while the second finds them in L1: a short batch's
+// weights come from L3 or memory, and that burst waits on them. One tall
+// tile uses each weight for every row as it arrives, half the stream rate.
+const vnniTallMR = 16
+
+// vnniTallRow is the address of activation row r of a tall kernel: five
+// rows per base (bases 5*lda apart), at 0, lda, 2*lda, 3*lda (R10) and
+// 4*lda from it, so 16 rows need no more base registers than 12.
+func vnniTallRow(r, off int) string {
+	base := vnniRowBases[r/5]
+	idx := []string{"", "(R8*1)", "(R8*2)", "(R10*1)", "(R8*4)"}[r%5]
+	return fmt.Sprintf("%d(%s)%s", off, base, idx)
+}
+
 // vnniRow is the address of activation row r at byte offset off of the
 // current k-step: base 3*(r/3) plus (r%3)*lda (R8 = lda).
 func vnniRow(r, off int) string {
@@ -45,21 +62,37 @@ func genVNNI(b *asm) {
 			genVNNIKernel(b, mr, np)
 		}
 	}
+	for mr := vnniMR + 1; mr <= vnniTallMR; mr++ {
+		genVNNIKernel(b, mr, 1)
+	}
 }
 
 func genVNNIKernel(b *asm, mr, np int) {
 	lbl := fmt.Sprintf("%d_%d", mr, np)
 	name := fmt.Sprintf("gemmVNNIR%dP%d", mr, np)
 	acc := func(r, p int) string { return fmt.Sprintf("Z%d", np*r+p) }
+	tall := mr > vnniMR
+	row := vnniRow
 	bases := (mr + 2) / 3
+	if tall {
+		row = vnniTallRow
+		bases = (mr + 4) / 5
+	}
 	b.f("// func %s(p *kargs)", name)
 	b.f("TEXT ·%s(SB), NOSPLIT, $0-8", name)
 	b.i("MOVQ p+0(FP), DI")
 	b.i("MOVQ %d(DI), SI", offA)
 	b.i("MOVQ %d(DI), R8", offLDA)
 	b.i("LEAQ (R8)(R8*2), R10")
-	for i := 1; i < bases; i++ {
-		b.i("LEAQ (%s)(R10*1), %s", vnniRowBases[i-1], vnniRowBases[i])
+	if tall {
+		b.i("LEAQ (R8)(R8*4), AX")
+		for i := 1; i < bases; i++ {
+			b.i("LEAQ (%s)(AX*1), %s", vnniRowBases[i-1], vnniRowBases[i])
+		}
+	} else {
+		for i := 1; i < bases; i++ {
+			b.i("LEAQ (%s)(R10*1), %s", vnniRowBases[i-1], vnniRowBases[i])
+		}
 	}
 	b.i("MOVQ %d(DI), DX", offW)
 	b.i("MOVQ %d(DI), R11", offLDW)
@@ -88,14 +121,16 @@ func genVNNIKernel(b *asm, mr, np int) {
 			}
 		}
 		for r := 0; r < mr; r++ {
-			b.i("VPBROADCASTD %s, Z28", vnniRow(r, 4*off))
+			b.i("VPBROADCASTD %s, Z28", row(r, 4*off))
 			for p := 0; p < np; p++ {
 				b.i("VPDPBUSD Z%d, Z28, %s", 24+p, acc(r, p))
 			}
 		}
 	}
 	b.i("MOVQ %d(DI), R14", offPF)
-	b.i("LEAQ (R14)(R11*1), R10") // R10 (3*lda) is free once the row bases are set
+	if np > 1 {
+		b.i("LEAQ (R14)(R11*1), R10") // R10 (3*lda) is free once the row bases are set
+	}
 	b.i("SUBQ $2, CX")
 	b.i("JLT odd%s", lbl)
 	b.i("TESTQ R14, R14")
@@ -201,6 +236,12 @@ func goDeclsVNNI() []byte {
 			b.f("//\n//go:noescape\nfunc %s(p *kargs)\n", name)
 		}
 	}
+	for r := vnniMR + 1; r <= vnniTallMR; r++ {
+		name := fmt.Sprintf("gemmVNNIR%dP1", r)
+		b.f("// %s is the tall AVX-512 VNNI micro-kernel for %d rows x 1 panel: gemmVNNIR1P1's", name, r)
+		b.f("// contract for %d rows.", r)
+		b.f("//\n//go:noescape\nfunc %s(p *kargs)\n", name)
+	}
 	b.f("// peakVNNI runs iters iterations of 24 independent zmm VPDPBUSD (3072 int8")
 	b.f("// operations each: 24 x 64 multiply-adds), no loads: the AVX-512 VNNI int8")
 	b.f("// peak of this core, which BenchmarkPeakVNNI reports.")
@@ -211,7 +252,13 @@ func goDeclsVNNI() []byte {
 	b.f("// flipSigns stores src[i] XOR 0x80 (a+128 as an unsigned byte) to dst[i]")
 	b.f("// for i < 32*blocks: the activations as the VNNI kernels read them.")
 	b.f("//\n//go:noescape\nfunc flipSigns(dst, src *int8, blocks int)\n")
-	b.f("const (\n\tvnniMR = %d // rows per VNNI kernel call, at most\n\tvnniNP = %d // panels per VNNI kernel call, at most\n)\n", vnniMR, vnniNP)
+	b.f("const (\n\tvnniMR = %d // rows per VNNI kernel call, at most\n\tvnniNP = %d // panels per VNNI kernel call, at most\n\tvnniTallMR = %d // rows per one-panel VNNI kernel call, at most\n)\n", vnniMR, vnniNP, vnniTallMR)
+	b.f("// vnniTallKernels[r-vnniMR-1] handles r rows of one panel, vnniMR < r <= vnniTallMR.")
+	b.f("var vnniTallKernels = [vnniTallMR - vnniMR]func(*kargs){")
+	for r := vnniMR + 1; r <= vnniTallMR; r++ {
+		b.f("\tgemmVNNIR%dP1,", r)
+	}
+	b.f("}\n")
 	b.f("// vnniKernels[r-1][p-1] handles r rows and p panels.")
 	b.f("var vnniKernels = [vnniMR][vnniNP]func(*kargs){")
 	for r := 1; r <= vnniMR; r++ {
