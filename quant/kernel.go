@@ -67,7 +67,7 @@ type tier struct {
 	// of mr+1..tallMR rows then runs as one tile of single panels (see
 	// vnniTallMR) instead of two tiles.
 	tallMR int
-	kern func(p *kargs, rows, panels int)
+	kern   func(p *kargs, rows, panels int)
 	// kern7, if set, replaces kern for 7-bit activations (Acts.Bits 7),
 	// with the same rows/panels limits and the same results; tiers
 	// without it run kern, which is exact for any code in [-127, 127].
