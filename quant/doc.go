@@ -91,8 +91,9 @@
 // every float reduction keeps the reference's order (16 lanes, then the
 // fixed tree of sumLanes; Attention's sums run in sequence, vectorised
 // across keys or output columns instead, each step a fused multiply-add
-// that Go reproduces with fma32). exp and erf are our own FMA-free
-// float32 routines (mathfn.go), so arm64 matches amd64 too;
+// that Go reproduces with fma32). exp and erf are our own float32
+// routines (mathfn.go: exp's steps fused, erf's not), so arm64 matches
+// amd64 too;
 // testdata/kernels.sha256 pins the amd64 generic outputs that every tier
 // must reproduce.
 //
