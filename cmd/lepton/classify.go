@@ -164,19 +164,14 @@ func runClassify(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		defer prog.beforeOutput()
 		for i := range batch {
 			in := &batch[i]
-			if in.skip != "" {
-				warn.skipped(in, src.fromArgs)
-				continue
-			}
 			r := res[i]
 			d := r.Diagnostics
-			where := in.where(src.fromArgs)
-			if d.Tokens == 0 {
-				warn.warn(warnNoTokens, "%s: no tokens once normalised (control characters only?), skipped", where)
-				continue
+			where, ok, err := mf.admit(warn, in, src.fromArgs, d, m)
+			if err != nil {
+				return err
 			}
-			if d.Truncated && mf.noTruncate {
-				return fmt.Errorf("%s: longer than the max length of %d tokens (--no-truncate)", where, maxTokens(m, mf.maxLength))
+			if !ok {
+				continue
 			}
 			if !mf.json {
 				warnDiagnostics(warn, in, where, d, m, mf.maxLength)
@@ -288,6 +283,27 @@ func batchError(err error, batch []input, fromArgs bool) error {
 		return fmt.Errorf("%s: %w", first, err)
 	}
 	return fmt.Errorf("%s to %d: %w", first, last, err)
+}
+
+// admit decides what becomes of one input of a batch before its result
+// is printed, the same way for every command that prints one result per
+// input: a skipped line (blank, binary) and a text with no tokens once
+// normalised are warned about and left out (ok false); a truncated text is
+// an error with --no-truncate. where names the input for messages.
+func (mf *modelFlags) admit(w *warnings, in *input, fromArgs bool, d lepton.Diagnostics, m *lepton.Model) (where string, ok bool, err error) {
+	if in.skip != "" {
+		w.skipped(in, fromArgs)
+		return "", false, nil
+	}
+	where = in.where(fromArgs)
+	if d.Tokens == 0 {
+		w.warn(warnNoTokens, "%s: no tokens once normalised (control characters only?), skipped", where)
+		return where, false, nil
+	}
+	if d.Truncated && mf.noTruncate {
+		return where, false, fmt.Errorf("%s: longer than the max length of %d tokens (--no-truncate)", where, maxTokens(m, mf.maxLength))
+	}
+	return where, true, nil
 }
 
 // mostlyUnknown is the share of [UNK] tokens from which an input is

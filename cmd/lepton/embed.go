@@ -129,19 +129,14 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer prog.beforeOutput()
 		for i := range batch {
 			in := &batch[i]
-			if in.skip != "" {
-				warn.skipped(in, src.fromArgs)
-				continue
-			}
 			e := res[i]
 			d := e.Diagnostics
-			where := in.where(src.fromArgs)
-			if d.Tokens == 0 {
-				warn.warn(warnNoTokens, "%s: no tokens once normalised (control characters only?), skipped", where)
-				continue
+			where, ok, err := mf.admit(warn, in, src.fromArgs, d, m)
+			if err != nil {
+				return err
 			}
-			if d.Truncated && mf.noTruncate {
-				return fmt.Errorf("%s: longer than the max length of %d tokens (--no-truncate)", where, maxTokens(m, mf.maxLength))
+			if !ok {
+				continue
 			}
 			if mf.json {
 				j := embedJSON{Line: in.n, Vector: e.Vector, Privacy: e.Privacy,
