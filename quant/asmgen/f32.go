@@ -208,13 +208,7 @@ done:
 	VMAXPS Y2, Y0, Y0 // four independent chains: the maximum is exact in any order
 	VMAXPS Y5, Y3, Y3
 	VMAXPS Y3, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VMAXPS X0, X1, X0
-	VPSHUFD $0x4e, X0, X1
-	VMAXPS X0, X1, X0
-	VPSHUFD $0xb1, X0, X1
-	VMAXPS X0, X1, X0
-	VMOVSS X0, ret+16(FP)
+` + foldMaxY0 + `	VMOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
 `,
@@ -354,6 +348,23 @@ func gelu8(v, z, a, q, c string) string {
 	VMULPS %[4]s, %[1]s, %[1]s
 `, v, z, a, q, c)
 }
+
+// foldMaxY0 reduces the 8 lanes of Y0 to their maximum in X0 (lane 0), X1
+// scratch. The maximum is exact in any order; which value a NaN lane gives
+// follows the operand order, which the callers' contracts allow (see
+// absMaxAVX2 and quant.maxF32).
+const foldMaxY0 = `	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+`
+
+// foldMaxZ0 is foldMaxY0 for the 16 lanes of Z0 (Y1 scratch).
+const foldMaxZ0 = `	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+` + foldMaxY0
 
 // interleave alternates the lines of two independent instruction
 // sequences (same length), so the core works on both dependency chains at
