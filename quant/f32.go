@@ -93,6 +93,11 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 		return
 	}
 	dst, gamma, beta = dst[:n], gamma[:n], beta[:n]
+	if n%Lanes == 0 && activeTier.Load().avx512 {
+		// The whole row in one call, the same operations in the same order.
+		lnRowAVX512(&dst[0], &x[0], &gamma[0], &beta[0], n/Lanes, eps)
+		return
+	}
 	mean := Sum(x) / float32(n)
 	simd := useF32SIMD()
 	var p [Lanes]float32

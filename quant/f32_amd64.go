@@ -170,6 +170,16 @@ func expSumAVX512(x *float32, blocks int, m float32, p *[Lanes]float32)
 //go:noescape
 func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32)
 
+// lnRowAVX512 implements, with the reference's rounding and order:
+//
+//	n := 16*blocks; mean := Sum(x[:n]) / float32(n); var p [16]float32
+//	for i := range n { d := x[i] - mean; p[i%16] += float32(d * d) }
+//	inv := float32(1 / math.Sqrt(float64(sumLanes(&p)/float32(n)+eps)))
+//	for i := range n { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }
+//
+//go:noescape
+func lnRowAVX512(dst, x, gamma, beta *float32, blocks int, eps float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

@@ -44,3 +44,6 @@ func absMaxAVX512(x *float32, blocks int) float32 {
 func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32) {
 	panic("quant: softmaxRowsAVX512 without amd64 assembly")
 }
+func lnRowAVX512(dst, x, gamma, beta *float32, blocks int, eps float32) {
+	panic("quant: lnRowAVX512 without amd64 assembly")
+}

@@ -272,7 +272,94 @@ done:
 `,
 		},
 		softmaxRowsAVX512,
+		lnRowAVX512,
 	}
+}
+
+// sumTreeZ14 reduces the 16 lane sums in Z14 with sumLanes' fixed tree
+// (p[i]+p[i+8], then +4, then (s4[0]+s4[2]) + (s4[1]+s4[3])) into X3;
+// Y1, X2 and X4 are scratch.
+const sumTreeZ14 = `	VEXTRACTF64X4 $1, Z14, Y1
+	VADDPS Y1, Y14, Y1
+	VEXTRACTF128 $1, Y1, X2
+	VADDPS X2, X1, X2
+	VMOVHLPS X2, X2, X3
+	VADDPS X3, X2, X3
+	VMOVSHDUP X3, X4
+	VADDSS X4, X3, X3
+`
+
+// lnRowAVX512 is all of LayerNorm for one row of 16*blocks values in one
+// call: the 16-lane sum and sumLanes' tree for the mean, the same for the
+// squared differences, the float64 square root and reciprocal, and the
+// scaling, with quant.LayerNorm's operations in its order. A row is short
+// (the hidden size), so the five calls and the Go between them that this
+// replaces cost as much as the arithmetic.
+var lnRowAVX512 = f32Func{
+	name: "lnRowAVX512", sig: "dst, x, gamma, beta *float32, blocks int, eps float32", frame: "$0-44",
+	doc: []string{
+		"n := 16*blocks; mean := Sum(x[:n]) / float32(n); var p [16]float32",
+		"for i := range n { d := x[i] - mean; p[i%16] += float32(d * d) }",
+		"inv := float32(1 / math.Sqrt(float64(sumLanes(&p)/float32(n)+eps)))",
+		"for i := range n { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }",
+	},
+	body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gamma+16(FP), R8
+	MOVQ beta+24(FP), R9
+	MOVQ blocks+32(FP), CX
+	TESTQ CX, CX
+	JZ done
+	VXORPS Z14, Z14, Z14
+	MOVQ SI, AX
+	MOVQ CX, DX
+sum:
+	VADDPS (AX), Z14, Z14
+	ADDQ $64, AX
+	DECQ DX
+	JNZ sum
+` + sumTreeZ14 + `	MOVQ CX, AX
+	SHLQ $4, AX
+	VCVTSI2SSQ AX, X5, X5 // float32(n), exact
+	VDIVSS X5, X3, X6
+	VBROADCASTSS X6, Z15 // mean
+	VXORPS Z14, Z14, Z14
+	MOVQ SI, AX
+	MOVQ CX, DX
+sq:
+	VMOVUPS (AX), Z0
+	VSUBPS Z15, Z0, Z0
+	VMULPS Z0, Z0, Z0
+	VADDPS Z0, Z14, Z14
+	ADDQ $64, AX
+	DECQ DX
+	JNZ sq
+` + sumTreeZ14 + `	VDIVSS X5, X3, X3 // variance
+	VADDSS eps+40(FP), X3, X3
+	VCVTSS2SD X3, X3, X3
+	VSQRTSD X3, X3, X3
+	MOVQ $0x3ff0000000000000, AX
+	VMOVQ AX, X7
+	VDIVSD X3, X7, X7
+	VCVTSD2SS X7, X7, X7
+	VBROADCASTSS X7, Z13 // inv
+apply:
+	VMOVUPS (SI), Z0
+	VSUBPS Z15, Z0, Z0
+	VMULPS Z13, Z0, Z0
+	VMULPS (R8), Z0, Z0
+	VADDPS (R9), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ apply
+done:
+	VZEROUPPER
+	RET
+`,
 }
 
 // softmaxRowsAVX512 is all of Softmax for rows (1..8) rows of n >= 1
@@ -377,15 +464,7 @@ exptail:
 ` + exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z1, K3, (DI)
 	VADDPS Z1, Z14, K3, Z14
 sum:
-	VEXTRACTF64X4 $1, Z14, Y1
-	VADDPS Y1, Y14, Y1
-	VEXTRACTF128 $1, Y1, X2
-	VADDPS X2, X1, X2
-	VMOVHLPS X2, X2, X3
-	VADDPS X3, X2, X3
-	VMOVSHDUP X3, X4
-	VADDSS X4, X3, X3
-	VMOVSS one<>(SB), X5
+` + sumTreeZ14 + `	VMOVSS one<>(SB), X5
 	VDIVSS X3, X5, X5
 	VMOVSS X5, (R11)(R12*4)
 	ADDQ R9, BX
