@@ -180,6 +180,15 @@ func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32)
 //go:noescape
 func lnRowAVX512(dst, x, gamma, beta *float32, blocks int, eps float32)
 
+// quantizeRowAVX512 implements, with the reference's rounding and order:
+//
+//	amax := absMax(x[:16*blocks]); if amax == 0 || amax == +Inf { clear(dst[:16*blocks]); return 0 }
+//	scale = amax / levels; inv := levels / amax
+//	for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }; return scale
+//
+//go:noescape
+func quantizeRowAVX512(dst *int8, x *float32, blocks int, levels float32) (scale float32)
+
 // dotLanesAVX2 implements, with the reference's rounding and order:
 //
 //	for i := range 16*blocks { p[i%16] += float32(a[i] * b[i]) }

@@ -2182,6 +2182,92 @@ done:
 	VZEROUPPER
 	RET
 
+// func quantizeRowAVX512(dst *int8, x *float32, blocks int, levels float32) (scale float32)
+TEXT ·quantizeRowAVX512(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVL $0, scale+32(FP)
+	TESTQ CX, CX
+	JZ done
+	VPBROADCASTD absMask<>(SB), Z4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+	MOVQ SI, AX
+	MOVQ CX, DX
+max4:
+	CMPQ DX, $4
+	JLT max1
+	VPANDD (AX), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(AX), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(AX), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(AX), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, AX
+	SUBQ $4, DX
+	JMP max4
+max1:
+	TESTQ DX, DX
+	JZ fold
+	VPANDD (AX), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, AX
+	DECQ DX
+	JMP max1
+fold:
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X0, X1, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXPS X0, X1, X0
+	VXORPS X1, X1, X1
+	VUCOMISS X1, X0
+	JEQ zeros // amax == 0 (never NaN: NaN lanes were ignored)
+	VUCOMISS inf<>(SB), X0
+	JEQ zeros
+	VMOVSS levels+24(FP), X2
+	VDIVSS X2, X0, X3 // scale = amax / levels
+	VMOVSS X3, scale+32(FP)
+	VDIVSS X0, X2, X4 // inv = levels / amax
+	VBROADCASTSS X4, Z4
+	VBROADCASTSS c127<>(SB), Z5
+	VBROADCASTSS cm127<>(SB), Z6
+quant:
+	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ quant
+	JMP done
+zeros:
+	VXORPS X0, X0, X0
+zloop:
+	VMOVDQU X0, (DI)
+	ADDQ $16, DI
+	DECQ CX
+	JNZ zloop
+done:
+	VZEROUPPER
+	RET
+
 // func dotLanesAVX2(a, b *float32, blocks int, p *[Lanes]float32)
 TEXT ·dotLanesAVX2(SB), NOSPLIT, $0-32
 	MOVQ a+0(FP), SI

@@ -47,3 +47,6 @@ func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32) {
 func lnRowAVX512(dst, x, gamma, beta *float32, blocks int, eps float32) {
 	panic("quant: lnRowAVX512 without amd64 assembly")
 }
+func quantizeRowAVX512(dst *int8, x *float32, blocks int, levels float32) float32 {
+	panic("quant: quantizeRowAVX512 without amd64 assembly")
+}

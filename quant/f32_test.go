@@ -100,25 +100,53 @@ func TestF32Tiers(t *testing.T) {
 }
 
 func TestQuantizeRowsSpecial(t *testing.T) {
+	nan := float32(math.NaN())
+	base := []float32{1, nan, -2, 0.5, 3, -3, 1.5, nan, 2.999, -0.01, 0, 1}
+	codes8 := []int8{42, 0, -85, 21, 127, -127, 64, 0, 127, 0, 0, 42}
+	codes7 := []int8{21, 0, -42, 10, 63, -63, 32, 0, 63, 0, 0, 21}
+	tile := func(n int, v []float32) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = v[i%len(v)]
+		}
+		return out
+	}
+	tileCodes := func(n int, v []int8) []int8 {
+		out := make([]int8, n)
+		for i := range out {
+			out[i] = v[i%len(v)]
+		}
+		return out
+	}
 	forEachTier(t, func(t *testing.T) {
-		nan := float32(math.NaN())
-		x := []float32{1, nan, -2, 0.5, 3, -3, 1.5, nan, 2.999, -0.01, 0, 1}
-		var a Acts
-		QuantizeRows(&a, x, 1, len(x))
-		require.Equal(t, float32(3)/127, a.Scales[0])
-		require.Equal(t, []int8{42, 0, -85, 21, 127, -127, 64, 0, 127, 0, 0, 42}, a.Data[:len(x)])
-		inf := append([]float32(nil), x...)
-		inf[10] = float32(math.Inf(-1))
-		QuantizeRows(&a, inf, 1, len(x))
-		require.Zero(t, a.Scales[0])
-		require.Equal(t, make([]int8, 12), a.Data)
+		// 12 values, and whole blocks of 16 (the rows AVX-512 quantises in
+		// one call) with the same maximum.
+		for _, n := range []int{12, 16, 48} {
+			x := tile(n, base)
+			var a Acts
+			QuantizeRows(&a, x, 1, n)
+			require.Equal(t, float32(3)/127, a.Scales[0], "n=%d", n)
+			require.Equal(t, tileCodes(n, codes8), a.Data[:n], "n=%d", n)
+			for _, special := range []float32{float32(math.Inf(-1)), float32(math.Inf(1))} {
+				inf := append([]float32(nil), x...)
+				inf[n-2] = special
+				QuantizeRows(&a, inf, 1, n)
+				require.Zero(t, a.Scales[0], "n=%d %v", n, special)
+				require.Equal(t, make([]int8, RoundUp(n, KR)), a.Data, "n=%d %v", n, special)
+			}
+			zeros := make([]float32, n)
+			zeros[n/2] = nan
+			QuantizeRows(&a, zeros, 1, n)
+			require.Zero(t, a.Scales[0], "n=%d zeros", n)
+			require.Equal(t, make([]int8, RoundUp(n, KR)), a.Data, "n=%d zeros", n)
 
-		// 7 bits: scale max/63, codes x*63/3 rounded half to even.
-		a7 := Acts{Bits: 7}
-		QuantizeRows(&a7, x, 1, len(x))
-		require.Equal(t, float32(3)/63, a7.Scales[0])
-		require.Equal(t, []int8{21, 0, -42, 10, 63, -63, 32, 0, 63, 0, 0, 21}, a7.Data[:len(x)])
-		require.Equal(t, 7, a7.Bits, "Reset keeps the precision")
+			// 7 bits: scale max/63, codes x*63/3 rounded half to even.
+			a7 := Acts{Bits: 7}
+			QuantizeRows(&a7, x, 1, n)
+			require.Equal(t, float32(3)/63, a7.Scales[0], "n=%d", n)
+			require.Equal(t, tileCodes(n, codes7), a7.Data[:n], "n=%d", n)
+			require.Equal(t, 7, a7.Bits, "Reset keeps the precision")
+		}
 	})
 }
 

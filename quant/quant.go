@@ -104,6 +104,10 @@ func Unpack(w *PackedWeights) []int8 {
 // a row.
 func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	dst = dst[:len(x)]
+	if len(x) >= 16 && len(x)%16 == 0 && activeTier.Load().avx512 {
+		// Both passes and the scale in one call, the same operations.
+		return quantizeRowAVX512(&dst[0], &x[0], len(x)/16, levels)
+	}
 	simd := len(x) >= 8 && useF32SIMD()
 	var amax float32
 	done := 0

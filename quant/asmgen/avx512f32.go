@@ -273,6 +273,7 @@ done:
 		},
 		softmaxRowsAVX512,
 		lnRowAVX512,
+		quantizeRowAVX512,
 	}
 }
 
@@ -356,6 +357,96 @@ apply:
 	ADDQ $64, R9
 	DECQ CX
 	JNZ apply
+done:
+	VZEROUPPER
+	RET
+`,
+}
+
+// quantizeRowAVX512 is all of quant.quantizeSymmetric for one row of
+// 16*blocks values in one call: absMaxAVX512's pass (the same chains and
+// operand order, so NaN is ignored the same way), the scale and its
+// inverse, then quantizeAVX512's pass, or zeros when the maximum is 0 or
+// +Inf. It returns the scale.
+var quantizeRowAVX512 = f32Func{
+	name: "quantizeRowAVX512", sig: "dst *int8, x *float32, blocks int, levels float32) (scale float32", frame: "$0-36",
+	doc: []string{
+		"amax := absMax(x[:16*blocks]); if amax == 0 || amax == +Inf { clear(dst[:16*blocks]); return 0 }",
+		"scale = amax / levels; inv := levels / amax",
+		"for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }; return scale",
+	},
+	body: `	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVL $0, scale+32(FP)
+	TESTQ CX, CX
+	JZ done
+	VPBROADCASTD absMask<>(SB), Z4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+	MOVQ SI, AX
+	MOVQ CX, DX
+max4:
+	CMPQ DX, $4
+	JLT max1
+	VPANDD (AX), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(AX), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(AX), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(AX), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, AX
+	SUBQ $4, DX
+	JMP max4
+max1:
+	TESTQ DX, DX
+	JZ fold
+	VPANDD (AX), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, AX
+	DECQ DX
+	JMP max1
+fold:
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+` + foldMaxZ0 + `	VXORPS X1, X1, X1
+	VUCOMISS X1, X0
+	JEQ zeros // amax == 0 (never NaN: NaN lanes were ignored)
+	VUCOMISS inf<>(SB), X0
+	JEQ zeros
+	VMOVSS levels+24(FP), X2
+	VDIVSS X2, X0, X3 // scale = amax / levels
+	VMOVSS X3, scale+32(FP)
+	VDIVSS X0, X2, X4 // inv = levels / amax
+	VBROADCASTSS X4, Z4
+	VBROADCASTSS c127<>(SB), Z5
+	VBROADCASTSS cm127<>(SB), Z6
+quant:
+	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ quant
+	JMP done
+zeros:
+	VXORPS X0, X0, X0
+zloop:
+	VMOVDQU X0, (DI)
+	ADDQ $16, DI
+	DECQ CX
+	JNZ zloop
 done:
 	VZEROUPPER
 	RET
