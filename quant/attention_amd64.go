@@ -37,3 +37,21 @@ func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
 	}
 	return done
 }
+
+// geluSIMD applies GELU to the whole blocks of 8 values of x with AVX-512
+// (blocks of 16) and AVX2 when the tier has them, and returns how many
+// values it did.
+func geluSIMD(x []float32) int {
+	done := 0
+	if len(x) >= 8 && useF32SIMD() {
+		if len(x) >= 16 && activeTier.Load().avx512 {
+			done = len(x) &^ 15
+			geluAVX512(&x[0], done/16)
+		}
+		if rest := (len(x) - done) &^ 7; rest > 0 {
+			geluAVX2(&x[done], rest/8)
+			done += rest
+		}
+	}
+	return done
+}

@@ -33,3 +33,14 @@ func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
 	expSumNEON(&x[0], done/Lanes, m, p)
 	return done
 }
+
+// geluSIMD applies GELU to the whole blocks of 8 values of x with NEON on
+// the NEON tiers, and returns how many values it did.
+func geluSIMD(x []float32) int {
+	if len(x) < 8 || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ 7
+	geluNEON(&x[0], done/8)
+	return done
+}

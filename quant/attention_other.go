@@ -11,3 +11,6 @@ func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb in
 
 // expSumSIMD does nothing without assembly: Softmax's Go loop does all.
 func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int { return 0 }
+
+// geluSIMD does nothing without assembly: GELU's Go loop does all.
+func geluSIMD(x []float32) int { return 0 }

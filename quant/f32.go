@@ -131,17 +131,7 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 // GELU applies the erf GELU in place: x * 0.5 * (1 + erf(x/sqrt2)), with
 // 1+erf from onePlusErf (absolute error below 2e-6, see mathfn.go).
 func GELU(x []float32) {
-	done := 0
-	if len(x) >= 8 && useF32SIMD() {
-		if len(x) >= 16 && activeTier.Load().avx512 {
-			done = len(x) &^ 15
-			geluAVX512(&x[0], done/16)
-		}
-		if rest := (len(x) - done) &^ 7; rest > 0 {
-			geluAVX2(&x[done], rest/8)
-			done += rest
-		}
-	}
+	done := geluSIMD(x)
 	for i := done; i < len(x); i++ {
 		v := x[i]
 		x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2))

@@ -46,3 +46,10 @@ func mulBlockR4NEON(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float
 //
 //go:noescape
 func expSumNEON(x *float32, blocks int, m float32, p *[Lanes]float32)
+
+// geluNEON implements, with the reference's rounding and order:
+//
+//	for i := range 8*blocks { v := x[i]; x[i] = float32(v*0.5) * onePlusErf(float32(v*invSqrt2)) }
+//
+//go:noescape
+func geluNEON(x *float32, blocks int)

@@ -446,3 +446,84 @@ done:
 	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R2)
 	RET
 
+// func geluNEON(x *float32, blocks int)
+TEXT ·geluNEON(SB), NOSPLIT, $0-16
+	MOVD x+0(FP), R0
+	MOVD blocks+8(FP), R1
+	MOVW $0x3f3504f3, R4
+	WORD $0x4e040c90 // DUP V16.4S, W4
+	MOVW $0x3f000000, R4
+	WORD $0x4e040c91 // DUP V17.4S, W4
+	MOVW $0x3f800000, R4
+	WORD $0x4e040c92 // DUP V18.4S, W4
+	MOVW $0x40000000, R4
+	WORD $0x4e040c93 // DUP V19.4S, W4
+	MOVW $0x3d906e67, R4
+	WORD $0x4e040c94 // DUP V20.4S, W4
+	MOVW $0x3d2d2fe7, R4
+	WORD $0x4e040c95 // DUP V21.4S, W4
+	MOVW $0x3c17e369, R4
+	WORD $0x4e040c96 // DUP V22.4S, W4
+	MOVW $0x391f6607, R4
+	WORD $0x4e040c97 // DUP V23.4S, W4
+	MOVW $0x39910039, R4
+	WORD $0x4e040c98 // DUP V24.4S, W4
+	MOVW $0x38349f67, R4
+	WORD $0x4e040c99 // DUP V25.4S, W4
+	CBZ R1, done
+loop:
+	VLD1 (R0), [V0.S4, V1.S4]
+	WORD $0x6e30dc02 // FMUL V2.4S, V0.4S, V16.4S   // z
+	WORD $0x6e30dc28 // FMUL V8.4S, V1.4S, V16.4S   // z
+	WORD $0x4ea0f843 // FABS V3.4S, V2.4S   // a = |z|
+	WORD $0x4ea0f909 // FABS V9.4S, V8.4S   // a = |z|
+	WORD $0x4eb81f04 // MOV V4.16B, V24.16B
+	WORD $0x4e23cf24 // FMLA V4.4S, V25.4S, V3.4S
+	WORD $0x4eb81f0a // MOV V10.16B, V24.16B
+	WORD $0x4e29cf2a // FMLA V10.4S, V25.4S, V9.4S
+	WORD $0x4eb71ee5 // MOV V5.16B, V23.16B
+	WORD $0x4e23cc85 // FMLA V5.4S, V4.4S, V3.4S
+	WORD $0x4eb71eeb // MOV V11.16B, V23.16B
+	WORD $0x4e29cd4b // FMLA V11.4S, V10.4S, V9.4S
+	WORD $0x4eb61ec4 // MOV V4.16B, V22.16B
+	WORD $0x4e23cca4 // FMLA V4.4S, V5.4S, V3.4S
+	WORD $0x4eb61eca // MOV V10.16B, V22.16B
+	WORD $0x4e29cd6a // FMLA V10.4S, V11.4S, V9.4S
+	WORD $0x4eb51ea5 // MOV V5.16B, V21.16B
+	WORD $0x4e23cc85 // FMLA V5.4S, V4.4S, V3.4S
+	WORD $0x4eb51eab // MOV V11.16B, V21.16B
+	WORD $0x4e29cd4b // FMLA V11.4S, V10.4S, V9.4S
+	WORD $0x4eb41e84 // MOV V4.16B, V20.16B
+	WORD $0x4e23cca4 // FMLA V4.4S, V5.4S, V3.4S
+	WORD $0x4eb41e8a // MOV V10.16B, V20.16B
+	WORD $0x4e29cd6a // FMLA V10.4S, V11.4S, V9.4S
+	WORD $0x4eb21e45 // MOV V5.16B, V18.16B
+	WORD $0x4e23cc85 // FMLA V5.4S, V4.4S, V3.4S
+	WORD $0x4eb21e4b // MOV V11.16B, V18.16B
+	WORD $0x4e29cd4b // FMLA V11.4S, V10.4S, V9.4S
+	WORD $0x6e25dca5 // FMUL V5.4S, V5.4S, V5.4S   // squared
+	WORD $0x6e2bdd6b // FMUL V11.4S, V11.4S, V11.4S   // squared
+	WORD $0x6e25dca5 // FMUL V5.4S, V5.4S, V5.4S   // squared
+	WORD $0x6e2bdd6b // FMUL V11.4S, V11.4S, V11.4S   // squared
+	WORD $0x6e25dca5 // FMUL V5.4S, V5.4S, V5.4S   // squared
+	WORD $0x6e2bdd6b // FMUL V11.4S, V11.4S, V11.4S   // squared
+	WORD $0x6e25dca5 // FMUL V5.4S, V5.4S, V5.4S   // squared
+	WORD $0x6e2bdd6b // FMUL V11.4S, V11.4S, V11.4S   // squared
+	WORD $0x6e25fe46 // FDIV V6.4S, V18.4S, V5.4S   // c = erfc(|z|)
+	WORD $0x6e2bfe4c // FDIV V12.4S, V18.4S, V11.4S   // c = erfc(|z|)
+	WORD $0x4ea6d663 // FSUB V3.4S, V19.4S, V6.4S   // 2 - c
+	WORD $0x4eacd669 // FSUB V9.4S, V19.4S, V12.4S   // 2 - c
+	WORD $0x4ea0e842 // FCMLT V2.4S, V2.4S, #0   // z < 0
+	WORD $0x4ea0e908 // FCMLT V8.4S, V8.4S, #0   // z < 0
+	WORD $0x6ea21cc3 // BIT V3.16B, V6.16B, V2.16B   // 1 + erf(z)
+	WORD $0x6ea81d89 // BIT V9.16B, V12.16B, V8.16B   // 1 + erf(z)
+	WORD $0x6e31dc00 // FMUL V0.4S, V0.4S, V17.4S   // v*0.5
+	WORD $0x6e31dc21 // FMUL V1.4S, V1.4S, V17.4S   // v*0.5
+	WORD $0x6e23dc00 // FMUL V0.4S, V0.4S, V3.4S
+	WORD $0x6e29dc21 // FMUL V1.4S, V1.4S, V9.4S
+	VST1.P [V0.S4, V1.S4], 32(R0)
+	SUBS $1, R1, R1
+	BNE loop
+done:
+	RET
+

@@ -4,9 +4,9 @@ import "math"
 
 // exp and erf for the fp32 kernels, written so that every architecture and
 // every SIMD tier computes the same bits: only float32 additions,
-// multiplications, fused multiply-adds (fma32, exactly rounded like the
-// hardware's), one division and exact scalings by powers of two; every
-// other product is converted explicitly so that no compiler fuses it into
+// multiplications, fused multiply-adds (fma32, rounded once like the
+// hardware's; the polynomials' steps), one division and exact scalings by
+// powers of two; every other product is converted explicitly so that no compiler fuses it into
 // an FMA of its own (Go fuses x*y+z on arm64; math.Exp and math.Erf would
 // then differ from amd64 in the last bit). Accuracy against math.Exp and
 // math.Erf is checked in mathfn_test.go.
@@ -122,7 +122,8 @@ const (
 )
 
 // onePlusErf returns 1 + erf(z) with an absolute error below 2e-6 (the
-// formula's 3e-7 plus float32 rounding of the 16th power). For z < 0 it is
+// formula's 3e-7 plus float32 rounding of the 16th power). The polynomial's
+// Horner steps are fused multiply-adds (fma32), like exp32's. For z < 0 it is
 // erfc(|z|) directly, so there is no cancellation in the negative tail
 // where GELU needs it.
 func onePlusErf(z float32) float32 {
@@ -134,12 +135,12 @@ func onePlusErf(z float32) float32 {
 		a = -a
 	}
 	q := erfA6
-	q = float32(q*a) + erfA5
-	q = float32(q*a) + erfA4
-	q = float32(q*a) + erfA3
-	q = float32(q*a) + erfA2
-	q = float32(q*a) + erfA1
-	q = float32(q*a) + 1
+	q = fma32(q, a, erfA5)
+	q = fma32(q, a, erfA4)
+	q = fma32(q, a, erfA3)
+	q = fma32(q, a, erfA2)
+	q = fma32(q, a, erfA1)
+	q = fma32(q, a, 1)
 	q *= q
 	q *= q
 	q *= q

@@ -598,18 +598,12 @@ func gelu16(v, z, a, q, c, k string) string {
 	return fmt.Sprintf(`	VMULPS Z11, %[1]s, %[2]s
 	VPANDD Z15, %[2]s, %[3]s
 	VBROADCASTSS erfA6<>(SB), %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS.BCST erfA5<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS.BCST erfA4<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS.BCST erfA3<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS.BCST erfA2<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS.BCST erfA1<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS Z14, %[4]s, %[4]s
+	VFMADD213PS.BCST erfA5<>(SB), %[3]s, %[4]s
+	VFMADD213PS.BCST erfA4<>(SB), %[3]s, %[4]s
+	VFMADD213PS.BCST erfA3<>(SB), %[3]s, %[4]s
+	VFMADD213PS.BCST erfA2<>(SB), %[3]s, %[4]s
+	VFMADD213PS.BCST erfA1<>(SB), %[3]s, %[4]s
+	VFMADD213PS Z14, %[3]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s

@@ -325,18 +325,12 @@ func gelu8(v, z, a, q, c string) string {
 	return fmt.Sprintf(`	VMULPS Y11, %[1]s, %[2]s
 	VANDPS Y15, %[2]s, %[3]s
 	VBROADCASTSS erfA6<>(SB), %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS erfA5<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS erfA4<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS erfA3<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS erfA2<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS erfA1<>(SB), %[4]s, %[4]s
-	VMULPS %[3]s, %[4]s, %[4]s
-	VADDPS Y14, %[4]s, %[4]s
+	VFMADD213PS erfA5<>(SB), %[3]s, %[4]s
+	VFMADD213PS erfA4<>(SB), %[3]s, %[4]s
+	VFMADD213PS erfA3<>(SB), %[3]s, %[4]s
+	VFMADD213PS erfA2<>(SB), %[3]s, %[4]s
+	VFMADD213PS erfA1<>(SB), %[3]s, %[4]s
+	VFMADD213PS Y14, %[3]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s
 	VMULPS %[4]s, %[4]s, %[4]s

@@ -10,9 +10,9 @@ type neonFunc struct {
 	body             string
 }
 
-// neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go) and
-// Softmax's exp (neonexp.go).
-func neonFuncs() []neonFunc { return append(attnNEONFuncs(), expSumNEONFunc()) }
+// neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go),
+// Softmax's exp (neonexp.go) and GELU (neongelu.go).
+func neonFuncs() []neonFunc { return append(attnNEONFuncs(), expSumNEONFunc(), geluNEONFunc()) }
 
 func genF32ARM64() []byte {
 	var b asm

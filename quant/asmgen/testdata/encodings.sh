@@ -28,6 +28,12 @@ fmls4s 26,25,6 fmls v26.4s, v25.4s, v6.4s
 fmls4s 30,29,7 fmls v30.4s, v29.4s, v7.4s
 orr16b 26,20 mov v26.16b, v20.16b
 orr16b 27,14 mov v27.16b, v14.16b
+fabs4s 3,2 fabs v3.4s, v2.4s
+fabs4s 9,8 fabs v9.4s, v8.4s
+fdiv4s 6,18,5 fdiv v6.4s, v18.4s, v5.4s
+fdiv4s 12,18,11 fdiv v12.4s, v18.4s, v11.4s
+fcmlt04s 2,2 fcmlt v2.4s, v2.4s, #0.0
+fcmlt04s 8,8 fcmlt v8.4s, v8.4s, #0.0
 scvtf4s 24,24 scvtf v24.4s, v24.4s
 scvtf4s 1,30 scvtf v1.4s, v30.4s
 fsub4s 1,2,3 fsub v1.4s, v2.4s, v3.4s
