@@ -55,3 +55,37 @@ func geluSIMD(x []float32) int {
 	}
 	return done
 }
+
+// absMaxSIMD returns the largest |x[i]| (NaN ignored) of the first done
+// values of x, a multiple of 8, with AVX-512 for whole blocks of 16 where
+// the tier has it and AVX2 for the rest; done is 0 without the fp32 loops.
+// The maximum is exact in any order, so any split gives the same bits.
+func absMaxSIMD(x []float32) (m float32, done int) {
+	if len(x) < 8 || !useF32SIMD() {
+		return 0, 0
+	}
+	n := len(x) &^ 7
+	if n >= 16 && activeTier.Load().avx512 {
+		done = n &^ 15
+		m = absMaxAVX512(&x[0], done/16)
+	}
+	if done < n {
+		m = max(m, absMaxAVX2(&x[done], (n-done)/8))
+	}
+	return m, n
+}
+
+// quantizeSIMD quantises the len(x) values (absMaxSIMD's done) with the
+// SIMD loops of the active tier: AVX-512 for whole blocks of 16 where the
+// tier has it, AVX2 for the rest. Element-wise, so any split gives the
+// same bits.
+func quantizeSIMD(dst []int8, x []float32, inv float32) {
+	done := 0
+	if len(x) >= 16 && activeTier.Load().avx512 {
+		done = len(x) &^ 15
+		quantizeAVX512(&dst[0], &x[0], done/16, inv)
+	}
+	if done < len(x) {
+		quantizeAVX2(&dst[done], &x[done], (len(x)-done)/8, inv)
+	}
+}

@@ -44,3 +44,20 @@ func geluSIMD(x []float32) int {
 	geluNEON(&x[0], done/8)
 	return done
 }
+
+// absMaxSIMD returns the largest |x[i]| (NaN ignored) of the first done
+// values of x, its whole blocks of 16, with NEON on the NEON tiers (done
+// is 0 otherwise).
+func absMaxSIMD(x []float32) (m float32, done int) {
+	if len(x) < 16 || !activeTier.Load().rows {
+		return 0, 0
+	}
+	done = len(x) &^ 15
+	return absMaxNEON(&x[0], done/16), done
+}
+
+// quantizeSIMD quantises the len(x) values (absMaxSIMD's done, a multiple
+// of 16) with NEON.
+func quantizeSIMD(dst []int8, x []float32, inv float32) {
+	quantizeNEON(&dst[0], &x[0], len(x)/16, inv)
+}

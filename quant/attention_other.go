@@ -14,3 +14,11 @@ func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int { return 0 }
 
 // geluSIMD does nothing without assembly: GELU's Go loop does all.
 func geluSIMD(x []float32) int { return 0 }
+
+// absMaxSIMD does nothing without assembly (done 0); quantizeSIMD is then
+// never called.
+func absMaxSIMD(x []float32) (m float32, done int) { return 0, 0 }
+
+func quantizeSIMD(dst []int8, x []float32, inv float32) {
+	panic("quant: quantizeSIMD without assembly")
+}

@@ -138,36 +138,6 @@ func GELU(x []float32) {
 	}
 }
 
-// absMaxSIMD returns the largest |x[i]| (NaN ignored) of len(x) values (a
-// multiple of 8), with AVX-512 for whole blocks of 16 where the tier has
-// it. The maximum is exact in any order, so any split gives the same bits.
-func absMaxSIMD(x []float32) float32 {
-	done := 0
-	var m float32
-	if len(x) >= 16 && activeTier.Load().avx512 {
-		done = len(x) &^ 15
-		m = absMaxAVX512(&x[0], done/16)
-	}
-	if done < len(x) {
-		m = max(m, absMaxAVX2(&x[done], (len(x)-done)/8))
-	}
-	return m
-}
-
-// quantizeSIMD quantises len(x) values (a multiple of 8) with the SIMD
-// loops of the active tier: AVX-512 for whole blocks of 16 where the tier
-// has it, AVX2 for the rest. Element-wise, so any split gives the same bits.
-func quantizeSIMD(dst []int8, x []float32, inv float32) {
-	done := 0
-	if len(x) >= 16 && activeTier.Load().avx512 {
-		done = len(x) &^ 15
-		quantizeAVX512(&dst[0], &x[0], done/16, inv)
-	}
-	if done < len(x) {
-		quantizeAVX2(&dst[done], &x[done], (len(x)-done)/8, inv)
-	}
-}
-
 // Softmax replaces x by exp(x-max)/sum in place, with exp32 (mathfn.go).
 func Softmax(x []float32) {
 	if len(x) == 0 {

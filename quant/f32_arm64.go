@@ -53,3 +53,17 @@ func expSumNEON(x *float32, blocks int, m float32, p *[Lanes]float32)
 //
 //go:noescape
 func geluNEON(x *float32, blocks int)
+
+// absMaxNEON implements, with the reference's rounding and order:
+//
+//	m := float32(0); for i := range 16*blocks { if a := |x[i]|; a > m { m = a } }; return m   // NaN ignored
+//
+//go:noescape
+func absMaxNEON(x *float32, blocks int) (ret float32)
+
+// quantizeNEON implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = int8(roundHalfEven(x[i] * inv)) }   // NaN -> 0, clamp to [-127, 127]
+//
+//go:noescape
+func quantizeNEON(dst *int8, x *float32, blocks int, inv float32)

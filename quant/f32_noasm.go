@@ -22,24 +22,12 @@ func scaleAVX2(x *float32, blocks int, s float32) { panic("quant: scaleAVX2 with
 func axpyAVX2(dst, x *float32, blocks int, alpha float32) {
 	panic("quant: axpyAVX2 without amd64 assembly")
 }
-func absMaxAVX2(x *float32, blocks int) float32 { panic("quant: absMaxAVX2 without amd64 assembly") }
-func quantizeAVX2(dst *int8, x *float32, blocks int, inv float32) {
-	panic("quant: quantizeAVX2 without amd64 assembly")
-}
-func geluAVX2(x *float32, blocks int)        { panic("quant: geluAVX2 without amd64 assembly") }
 func maxAVX2(x *float32, blocks int) float32 { panic("quant: maxAVX2 without amd64 assembly") }
 func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int) {
 	panic("quant: transposeAVX2 without amd64 assembly")
 }
-func geluAVX512(x *float32, blocks int) { panic("quant: geluAVX512 without amd64 assembly") }
-func quantizeAVX512(dst *int8, x *float32, blocks int, inv float32) {
-	panic("quant: quantizeAVX512 without amd64 assembly")
-}
 func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
 	panic("quant: lnApplyAVX512 without amd64 assembly")
-}
-func absMaxAVX512(x *float32, blocks int) float32 {
-	panic("quant: absMaxAVX512 without amd64 assembly")
 }
 func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32) {
 	panic("quant: softmaxRowsAVX512 without amd64 assembly")

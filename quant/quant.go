@@ -108,13 +108,7 @@ func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 		// Both passes and the scale in one call, the same operations.
 		return quantizeRowAVX512(&dst[0], &x[0], len(x)/16, levels)
 	}
-	simd := len(x) >= 8 && useF32SIMD()
-	var amax float32
-	done := 0
-	if simd {
-		done = len(x) &^ 7
-		amax = absMaxSIMD(x[:done])
-	}
+	amax, done := absMaxSIMD(x)
 	for _, v := range x[done:] {
 		if a := float32(math.Abs(float64(v))); a > amax {
 			amax = a
@@ -128,7 +122,7 @@ func quantizeSymmetric(dst []int8, x []float32, levels float32) float32 {
 	// reach levels+0.5: codes stay in [-levels, levels].
 	scale := amax / levels
 	inv := levels / amax
-	if simd {
+	if done > 0 {
 		quantizeSIMD(dst[:done], x[:done], inv)
 	}
 	for i := done; i < len(x); i++ {

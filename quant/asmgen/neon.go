@@ -11,8 +11,11 @@ type neonFunc struct {
 }
 
 // neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go),
-// Softmax's exp (neonexp.go) and GELU (neongelu.go).
-func neonFuncs() []neonFunc { return append(attnNEONFuncs(), expSumNEONFunc(), geluNEONFunc()) }
+// Softmax's exp (neonexp.go), GELU (neongelu.go) and activation
+// quantisation (neonquant.go).
+func neonFuncs() []neonFunc {
+	return append(attnNEONFuncs(), expSumNEONFunc(), geluNEONFunc(), absMaxNEONFunc(), quantizeNEONFunc())
+}
 
 func genF32ARM64() []byte {
 	var b asm

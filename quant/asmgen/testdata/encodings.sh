@@ -34,6 +34,15 @@ fdiv4s 6,18,5 fdiv v6.4s, v18.4s, v5.4s
 fdiv4s 12,18,11 fdiv v12.4s, v18.4s, v11.4s
 fcmlt04s 2,2 fcmlt v2.4s, v2.4s, #0.0
 fcmlt04s 8,8 fcmlt v8.4s, v8.4s, #0.0
+fmaxnm4s 0,0,4 fmaxnm v0.4s, v0.4s, v4.4s
+fmaxnm4s 2,2,3 fmaxnm v2.4s, v2.4s, v3.4s
+fmaxnmv4s 0,0 fmaxnmv s0, v0.4s
+fmin4s 2,2,17 fmin v2.4s, v2.4s, v17.4s
+fmax4s 3,3,18 fmax v3.4s, v3.4s, v18.4s
+sqxtn4h 4,0 sqxtn v4.4h, v0.4s
+sqxtn28h 4,1 sqxtn2 v4.8h, v1.4s
+sqxtn8b 6,4 sqxtn v6.8b, v4.8h
+sqxtn216b 6,5 sqxtn2 v6.16b, v5.8h
 scvtf4s 24,24 scvtf v24.4s, v24.4s
 scvtf4s 1,30 scvtf v1.4s, v30.4s
 fsub4s 1,2,3 fsub v1.4s, v2.4s, v3.4s
