@@ -89,3 +89,45 @@ func quantizeSIMD(dst []int8, x []float32, inv float32) {
 		quantizeAVX2(&dst[done], &x[done], (len(x)-done)/8, inv)
 	}
 }
+
+// sumLanesSIMD adds the whole blocks of 16 values of x into p lane by lane
+// (quant.Sum's order) with AVX2 when the tier has it, and returns how many
+// values it did.
+func sumLanesSIMD(x []float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !useF32SIMD() {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	sumLanesAVX2(&x[0], done/Lanes, p)
+	return done
+}
+
+// sqDiffLanesSIMD is sumLanesSIMD for the squared differences from mean.
+func sqDiffLanesSIMD(x []float32, mean float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !useF32SIMD() {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	sqDiffLanesAVX2(&x[0], done/Lanes, mean, p)
+	return done
+}
+
+// lnApplySIMD is LayerNorm's scaling over the whole blocks of 8 values,
+// AVX-512 for blocks of 16 where the tier has it; it returns how many
+// values it did.
+func lnApplySIMD(dst, x, gamma, beta []float32, mean, inv float32) int {
+	n := len(x)
+	if n < 8 || !useF32SIMD() {
+		return 0
+	}
+	done := 0
+	if n >= 16 && activeTier.Load().avx512 {
+		done = n &^ 15
+		lnApplyAVX512(&dst[0], &x[0], &gamma[0], &beta[0], done/16, mean, inv)
+	}
+	if rest := (n - done) &^ 7; rest > 0 {
+		lnApplyAVX2(&dst[done], &x[done], &gamma[done], &beta[done], rest/8, mean, inv)
+		done += rest
+	}
+	return done
+}

@@ -61,3 +61,36 @@ func absMaxSIMD(x []float32) (m float32, done int) {
 func quantizeSIMD(dst []int8, x []float32, inv float32) {
 	quantizeNEON(&dst[0], &x[0], len(x)/16, inv)
 }
+
+// sumLanesSIMD adds the whole blocks of 16 values of x into p lane by lane
+// (quant.Sum's order) with NEON on the NEON tiers, and returns how many
+// values it did.
+func sumLanesSIMD(x []float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	sumLanesNEON(&x[0], done/Lanes, p)
+	return done
+}
+
+// sqDiffLanesSIMD is sumLanesSIMD for the squared differences from mean.
+func sqDiffLanesSIMD(x []float32, mean float32, p *[Lanes]float32) int {
+	if len(x) < Lanes || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ (Lanes - 1)
+	sqDiffLanesNEON(&x[0], done/Lanes, mean, p)
+	return done
+}
+
+// lnApplySIMD is LayerNorm's scaling over the whole blocks of 16 values
+// with NEON; it returns how many values it did.
+func lnApplySIMD(dst, x, gamma, beta []float32, mean, inv float32) int {
+	if len(x) < 16 || !activeTier.Load().rows {
+		return 0
+	}
+	done := len(x) &^ 15
+	lnApplyNEON(&dst[0], &x[0], &gamma[0], &beta[0], done/16, mean, inv)
+	return done
+}

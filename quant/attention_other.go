@@ -22,3 +22,8 @@ func absMaxSIMD(x []float32) (m float32, done int) { return 0, 0 }
 func quantizeSIMD(dst []int8, x []float32, inv float32) {
 	panic("quant: quantizeSIMD without assembly")
 }
+
+// Without assembly LayerNorm's and Sum's Go loops do all.
+func sumLanesSIMD(x []float32, p *[Lanes]float32) int                  { return 0 }
+func sqDiffLanesSIMD(x []float32, mean float32, p *[Lanes]float32) int { return 0 }
+func lnApplySIMD(dst, x, gamma, beta []float32, mean, inv float32) int { return 0 }

@@ -58,11 +58,7 @@ func Dot(a, b []float32) float32 {
 // Sum returns the sum of x with the reduction order of sumLanes.
 func Sum(x []float32) float32 {
 	var p [Lanes]float32
-	done := 0
-	if len(x) >= Lanes && useF32SIMD() {
-		done = len(x) &^ (Lanes - 1)
-		sumLanesAVX2(&x[0], done/Lanes, &p)
-	}
+	done := sumLanesSIMD(x, &p)
 	for i := done; i < len(x); i++ {
 		p[i%Lanes] += x[i]
 	}
@@ -99,30 +95,15 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 		return
 	}
 	mean := Sum(x) / float32(n)
-	simd := useF32SIMD()
 	var p [Lanes]float32
-	done := 0
-	if n >= Lanes && simd {
-		done = n &^ (Lanes - 1)
-		sqDiffLanesAVX2(&x[0], done/Lanes, mean, &p)
-	}
+	done := sqDiffLanesSIMD(x, mean, &p)
 	for i := done; i < n; i++ {
 		d := x[i] - mean
 		p[i%Lanes] += float32(d * d)
 	}
 	variance := sumLanes(&p) / float32(n)
 	inv := float32(1 / math.Sqrt(float64(variance+eps)))
-	done = 0
-	if n >= 8 && simd {
-		if n >= 16 && activeTier.Load().avx512 {
-			done = n &^ 15
-			lnApplyAVX512(&dst[0], &x[0], &gamma[0], &beta[0], done/16, mean, inv)
-		}
-		if rest := (n - done) &^ 7; rest > 0 {
-			lnApplyAVX2(&dst[done], &x[done], &gamma[done], &beta[done], rest/8, mean, inv)
-			done += rest
-		}
-	}
+	done = lnApplySIMD(dst, x, gamma, beta, mean, inv)
 	for i := done; i < n; i++ {
 		dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i]
 	}

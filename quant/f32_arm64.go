@@ -67,3 +67,24 @@ func absMaxNEON(x *float32, blocks int) (ret float32)
 //
 //go:noescape
 func quantizeNEON(dst *int8, x *float32, blocks int, inv float32)
+
+// sumLanesNEON implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { p[i%16] += x[i] }
+//
+//go:noescape
+func sumLanesNEON(x *float32, blocks int, p *[Lanes]float32)
+
+// sqDiffLanesNEON implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { d := x[i] - mean; p[i%16] += float32(d * d) }
+//
+//go:noescape
+func sqDiffLanesNEON(x *float32, blocks int, mean float32, p *[Lanes]float32)
+
+// lnApplyNEON implements, with the reference's rounding and order:
+//
+//	for i := range 16*blocks { dst[i] = float32(float32((x[i]-mean)*inv)*gamma[i]) + beta[i] }
+//
+//go:noescape
+func lnApplyNEON(dst, x, gamma, beta *float32, blocks int, mean, inv float32)

@@ -602,3 +602,89 @@ loop:
 done:
 	RET
 
+// func sumLanesNEON(x *float32, blocks int, p *[Lanes]float32)
+TEXT ·sumLanesNEON(SB), NOSPLIT, $0-24
+	MOVD x+0(FP), R0
+	MOVD blocks+8(FP), R1
+	MOVD p+16(FP), R2
+	VLD1 (R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	CBZ R1, done
+loop:
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4e24d400 // FADD V0.4S, V0.4S, V4.4S
+	WORD $0x4e25d421 // FADD V1.4S, V1.4S, V5.4S
+	WORD $0x4e26d442 // FADD V2.4S, V2.4S, V6.4S
+	WORD $0x4e27d463 // FADD V3.4S, V3.4S, V7.4S
+	SUBS $1, R1, R1
+	BNE loop
+done:
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R2)
+	RET
+
+// func sqDiffLanesNEON(x *float32, blocks int, mean float32, p *[Lanes]float32)
+TEXT ·sqDiffLanesNEON(SB), NOSPLIT, $0-32
+	MOVD x+0(FP), R0
+	MOVD blocks+8(FP), R1
+	MOVD p+24(FP), R2
+	MOVD $mean+16(FP), R3
+	VLD1R (R3), [V16.S4]
+	VLD1 (R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	CBZ R1, done
+loop:
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4eb0d484 // FSUB V4.4S, V4.4S, V16.4S   // d
+	WORD $0x4eb0d4a5 // FSUB V5.4S, V5.4S, V16.4S   // d
+	WORD $0x4eb0d4c6 // FSUB V6.4S, V6.4S, V16.4S   // d
+	WORD $0x4eb0d4e7 // FSUB V7.4S, V7.4S, V16.4S   // d
+	WORD $0x6e24dc84 // FMUL V4.4S, V4.4S, V4.4S   // d*d
+	WORD $0x6e25dca5 // FMUL V5.4S, V5.4S, V5.4S   // d*d
+	WORD $0x6e26dcc6 // FMUL V6.4S, V6.4S, V6.4S   // d*d
+	WORD $0x6e27dce7 // FMUL V7.4S, V7.4S, V7.4S   // d*d
+	WORD $0x4e24d400 // FADD V0.4S, V0.4S, V4.4S
+	WORD $0x4e25d421 // FADD V1.4S, V1.4S, V5.4S
+	WORD $0x4e26d442 // FADD V2.4S, V2.4S, V6.4S
+	WORD $0x4e27d463 // FADD V3.4S, V3.4S, V7.4S
+	SUBS $1, R1, R1
+	BNE loop
+done:
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R2)
+	RET
+
+// func lnApplyNEON(dst, x, gamma, beta *float32, blocks int, mean, inv float32)
+TEXT ·lnApplyNEON(SB), NOSPLIT, $0-48
+	MOVD dst+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD gamma+16(FP), R2
+	MOVD beta+24(FP), R3
+	MOVD blocks+32(FP), R4
+	MOVD $mean+40(FP), R5
+	VLD1R (R5), [V16.S4]
+	MOVD $inv+44(FP), R5
+	VLD1R (R5), [V17.S4]
+	CBZ R4, done
+loop:
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R3), [V8.S4, V9.S4, V10.S4, V11.S4]
+	WORD $0x4eb0d400 // FSUB V0.4S, V0.4S, V16.4S   // x - mean
+	WORD $0x4eb0d421 // FSUB V1.4S, V1.4S, V16.4S   // x - mean
+	WORD $0x4eb0d442 // FSUB V2.4S, V2.4S, V16.4S   // x - mean
+	WORD $0x4eb0d463 // FSUB V3.4S, V3.4S, V16.4S   // x - mean
+	WORD $0x6e31dc00 // FMUL V0.4S, V0.4S, V17.4S   // * inv
+	WORD $0x6e31dc21 // FMUL V1.4S, V1.4S, V17.4S   // * inv
+	WORD $0x6e31dc42 // FMUL V2.4S, V2.4S, V17.4S   // * inv
+	WORD $0x6e31dc63 // FMUL V3.4S, V3.4S, V17.4S   // * inv
+	WORD $0x6e24dc00 // FMUL V0.4S, V0.4S, V4.4S   // * gamma
+	WORD $0x6e25dc21 // FMUL V1.4S, V1.4S, V5.4S   // * gamma
+	WORD $0x6e26dc42 // FMUL V2.4S, V2.4S, V6.4S   // * gamma
+	WORD $0x6e27dc63 // FMUL V3.4S, V3.4S, V7.4S   // * gamma
+	WORD $0x4e28d400 // FADD V0.4S, V0.4S, V8.4S   // + beta
+	WORD $0x4e29d421 // FADD V1.4S, V1.4S, V9.4S   // + beta
+	WORD $0x4e2ad442 // FADD V2.4S, V2.4S, V10.4S   // + beta
+	WORD $0x4e2bd463 // FADD V3.4S, V3.4S, V11.4S   // + beta
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUBS $1, R4, R4
+	BNE loop
+done:
+	RET
+

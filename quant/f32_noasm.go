@@ -9,15 +9,6 @@ package quant
 func dotLanesAVX2(a, b *float32, blocks int, p *[Lanes]float32) {
 	panic("quant: dotLanesAVX2 without amd64 assembly")
 }
-func sumLanesAVX2(x *float32, blocks int, p *[Lanes]float32) {
-	panic("quant: sumLanesAVX2 without amd64 assembly")
-}
-func sqDiffLanesAVX2(x *float32, blocks int, mean float32, p *[Lanes]float32) {
-	panic("quant: sqDiffLanesAVX2 without amd64 assembly")
-}
-func lnApplyAVX2(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
-	panic("quant: lnApplyAVX2 without amd64 assembly")
-}
 func scaleAVX2(x *float32, blocks int, s float32) { panic("quant: scaleAVX2 without amd64 assembly") }
 func axpyAVX2(dst, x *float32, blocks int, alpha float32) {
 	panic("quant: axpyAVX2 without amd64 assembly")
@@ -25,9 +16,6 @@ func axpyAVX2(dst, x *float32, blocks int, alpha float32) {
 func maxAVX2(x *float32, blocks int) float32 { panic("quant: maxAVX2 without amd64 assembly") }
 func transposeAVX2(dst *float32, ldd uintptr, src *float32, lds uintptr, rows8, cols8 int) {
 	panic("quant: transposeAVX2 without amd64 assembly")
-}
-func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32) {
-	panic("quant: lnApplyAVX512 without amd64 assembly")
 }
 func softmaxRowsAVX512(x *float32, ld uintptr, rows, n int, tmp *[8]float32) {
 	panic("quant: softmaxRowsAVX512 without amd64 assembly")

@@ -11,10 +11,11 @@ type neonFunc struct {
 }
 
 // neonFuncs are the NEON fp32 kernels: attention's blocks (attn.go),
-// Softmax's exp (neonexp.go), GELU (neongelu.go) and activation
-// quantisation (neonquant.go).
+// Softmax's exp (neonexp.go), GELU (neongelu.go), activation
+// quantisation (neonquant.go) and LayerNorm's passes (neonln.go).
 func neonFuncs() []neonFunc {
-	return append(attnNEONFuncs(), expSumNEONFunc(), geluNEONFunc(), absMaxNEONFunc(), quantizeNEONFunc())
+	return append(attnNEONFuncs(), expSumNEONFunc(), geluNEONFunc(), absMaxNEONFunc(), quantizeNEONFunc(),
+		sumLanesNEONFunc(false), sumLanesNEONFunc(true), lnApplyNEONFunc())
 }
 
 func genF32ARM64() []byte {
