@@ -2,6 +2,9 @@
 
 package quant
 
+// Without assembly every SIMD step of the fp32 kernels does nothing and
+// the generic code's Go loops do all.
+
 // No tier sets tier.rows without assembly, so this is never called; it
 // keeps attention.go portable. Reaching it is a dispatch bug, not a data
 // error, hence the panic.

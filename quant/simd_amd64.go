@@ -2,6 +2,11 @@
 
 package quant
 
+// The fp32 kernels' dispatch on amd64: which of the AVX2 and AVX-512 kernels (f32_amd64.s)
+// the active tier runs for each of the generic code's SIMD steps (mulBlock,
+// Softmax's exp, GELU, LayerNorm's passes, quantisation); each returns
+// how much it did, and the generic code finishes the rest in Go.
+
 // mulBlockAVX2[rows-1] keeps rows x 16 sums in ymm registers.
 var mulBlockAVX2 = [attnMR]func(dst *float32, ldd uintptr, a *float32, lda uintptr, b *float32, ldb uintptr, k, cblocks int, scale float32){
 	mulBlockR1AVX2, mulBlockR2AVX2, mulBlockR3AVX2, mulBlockR4AVX2, mulBlockR5AVX2, mulBlockR6AVX2,

@@ -2,6 +2,11 @@
 
 package quant
 
+// The fp32 kernels' dispatch on arm64: which of the NEON kernels (f32_arm64.s)
+// the active tier runs for each of the generic code's SIMD steps (mulBlock,
+// Softmax's exp, GELU, LayerNorm's passes, quantisation); each returns
+// how much it did, and the generic code finishes the rest in Go.
+
 import "unsafe"
 
 // mulBlockNEON[rows-1] keeps rows x 16 sums in q registers.
