@@ -5,11 +5,11 @@ import "math"
 // exp and erf for the fp32 kernels, written so that every architecture and
 // every SIMD tier computes the same bits: only float32 additions,
 // multiplications, fused multiply-adds (fma32, rounded once like the
-// hardware's; the polynomials' steps), one division and exact scalings by
-// powers of two; every other product is converted explicitly so that no compiler fuses it into
-// an FMA of its own (Go fuses x*y+z on arm64; math.Exp and math.Erf would
-// then differ from amd64 in the last bit). Accuracy against math.Exp and
-// math.Erf is checked in mathfn_test.go.
+// hardware's: the polynomials' steps), one division and exact scalings by
+// powers of two. Every other product is converted explicitly, so that no
+// compiler fuses it into an FMA of its own (Go fuses x*y+z on arm64;
+// math.Exp and math.Erf would then differ from amd64 in the last bit).
+// Accuracy against math.Exp and math.Erf is checked in mathfn_test.go.
 
 const invSqrt2 = float32(1 / math.Sqrt2)
 
@@ -83,10 +83,10 @@ const (
 //	k = roundEven(x*log2e), r = x - k*ln2 (|r| <= 0.347)
 //	e**x = 2**k * (1 + r + r^2/2! + ... + r^7/7!)
 //
-// The reduction and each Horner step are fused multiply-adds (fma32): one
-// instruction each in the SIMD tiers' exp (VFMADD/VFNMADD, FMLA/FMLS)
-// instead of a multiply and an add.
-// The Taylor tail after r^7/7! is below 6e-9 relative.
+// The Taylor tail after r^7/7! is below 6e-9 relative. The reduction and
+// each Horner step are fused multiply-adds (fma32): one instruction each in
+// the SIMD tiers' exp (VFMADD/VFNMADD, FMLA/FMLS) instead of a multiply
+// and an add.
 func exp32(x float32) float32 {
 	switch {
 	case x != x:
