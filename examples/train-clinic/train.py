@@ -485,9 +485,9 @@ def main():
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--intermediate", type=int, default=512)
+    ap.add_argument("--intermediate", type=int, default=1024)
     ap.add_argument("--max-len", type=int, default=128)
     # Vocabulary and pretraining.
     ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="train",
