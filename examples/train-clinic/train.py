@@ -512,7 +512,7 @@ def main():
     ap.add_argument("--crop", type=float, default=0.5,
                     help="probability of training on a random contiguous span (>= half) of a text (augmentation)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
-    ap.add_argument("--distill", type=float, default=0.5,
+    ap.add_argument("--distill", type=float, default=0.8,
                     help="weight of the teacher's (TF-IDF + logistic regression) soft labels in the loss; "
                          "1 - distill is the weight of the true labels")
     ap.add_argument("--teacher", choices=("word", "word+char"), default="word+char",
