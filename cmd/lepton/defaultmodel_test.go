@@ -23,7 +23,7 @@ func TestDefaultModel(t *testing.T) {
 
 	code, out, errs = runCLI("cough and a runny nose\n", "embed", "--no-text")
 	require.Equal(t, 0, code, errs)
-	require.Len(t, strings.Fields(out), 128, "hidden size 128")
+	require.Len(t, strings.Fields(out), 256, "hidden size 256")
 
 	code, _, errs = runCLI("", "classify", "--fp32", "x")
 	require.Equal(t, 2, code, "the built-in model has no fp32 weights")

@@ -485,9 +485,9 @@ def main():
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--intermediate", type=int, default=512)
+    ap.add_argument("--intermediate", type=int, default=1024)
     ap.add_argument("--max-len", type=int, default=128)
     # Vocabulary and pretraining.
     ap.add_argument("--vocab-texts", choices=("train", "corpus"), default="train",
@@ -512,7 +512,7 @@ def main():
     ap.add_argument("--crop", type=float, default=0.5,
                     help="probability of training on a random contiguous span (>= half) of a text (augmentation)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
-    ap.add_argument("--distill", type=float, default=0.5,
+    ap.add_argument("--distill", type=float, default=0.8,
                     help="weight of the teacher's (TF-IDF + logistic regression) soft labels in the loss; "
                          "1 - distill is the weight of the true labels")
     ap.add_argument("--teacher", choices=("word", "word+char"), default="word+char",
