@@ -60,12 +60,12 @@ func Example() {
 	// Output:
 	// golden file: 2 of 2 cases moved beyond the tolerance (exact):
 	//   case 0, classify "I have a high fever, chills and a headache":
-	//       logits: max |Δ| 0.01326 at [8] diabetes: -4.7387233 -> -4.725459 (allowed 0: exact)
-	//       probs: max |Δ| 7.88e-05 at [16] Malaria: 0.98749465 -> 0.98741585 (allowed 0: exact)
+	//       logits: max |Δ| 0.04236 at [4] Cervical spondylosis: 0.019237151 -> -0.023123583 (allowed 0: exact)
+	//       probs: max |Δ| 0.0001048 at [14] Impetigo: 0.0030212947 -> 0.002916534 (allowed 0: exact)
 	//   case 1, classify "itchy red patches with silvery scales on my elbows":
-	//       logits: max |Δ| 0.08136 at [16] Malaria: -6.734702 -> -6.653343 (allowed 0: exact)
-	//       probs: max |Δ| 0.001656 at [20] Psoriasis: 0.9664542 -> 0.96479833 (allowed 0: exact)
-	//   worst over all 2 cases: logits 0.08136, probs 0.001656, vector 0, cosine 1.000000, score 0; 0 label and 0 rank changes
+	//       logits: max |Δ| 0.03936 at [0] Acne: -0.46659622 -> -0.4272378 (allowed 0: exact)
+	//       probs: max |Δ| 2.742e-05 at [20] Psoriasis: 0.9976966 -> 0.99766916 (allowed 0: exact)
+	//   worst over all 2 cases: logits 0.04236, probs 0.0001048, vector 0, cosine 1.000000, score 0; 0 label and 0 rank changes
 	//   note: the golden file was recorded with 7-bit activations, this run used 8 (WithActivationBits)
 	// within logits 0.1, probs 0.01: true
 }
