@@ -1593,9 +1593,9 @@ TEXT ·absMaxAVX512(SB), NOSPLIT, $0-20
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 	VXORPS Z5, Z5, Z5
-loop4:
+max4:
 	CMPQ CX, $4
-	JLT loop1
+	JLT max1
 	VPANDD (SI), Z4, Z1
 	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
 	VPANDD 64(SI), Z4, Z1
@@ -1606,16 +1606,16 @@ loop4:
 	VMAXPS Z5, Z1, Z5
 	ADDQ $256, SI
 	SUBQ $4, CX
-	JMP loop4
-loop1:
+	JMP max4
+max1:
 	TESTQ CX, CX
-	JZ done
+	JZ fold
 	VPANDD (SI), Z4, Z1
 	VMAXPS Z0, Z1, Z0
 	ADDQ $64, SI
 	DECQ CX
-	JMP loop1
-done:
+	JMP max1
+fold:
 	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
 	VMAXPS Z5, Z3, Z3
 	VMAXPS Z3, Z0, Z0
@@ -2173,12 +2173,12 @@ TEXT ·quantizeRowAVX512(SB), NOSPLIT, $0-36
 	TESTQ CX, CX
 	JZ done
 	VPBROADCASTD absMask<>(SB), Z4
+	MOVQ SI, AX
+	MOVQ CX, DX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 	VXORPS Z5, Z5, Z5
-	MOVQ SI, AX
-	MOVQ CX, DX
 max4:
 	CMPQ DX, $4
 	JLT max1
@@ -2202,7 +2202,7 @@ max1:
 	DECQ DX
 	JMP max1
 fold:
-	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
 	VMAXPS Z5, Z3, Z3
 	VMAXPS Z3, Z0, Z0
 	VEXTRACTF64X4 $1, Z0, Y1

@@ -112,37 +112,7 @@ func avx512ElemFuncs() []f32Func {
 			body: `	MOVQ x+0(FP), SI
 	MOVQ blocks+8(FP), CX
 	VPBROADCASTD absMask<>(SB), Z4
-	VXORPS Z0, Z0, Z0
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z5, Z5, Z5
-loop4:
-	CMPQ CX, $4
-	JLT loop1
-	VPANDD (SI), Z4, Z1
-	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
-	VPANDD 64(SI), Z4, Z1
-	VMAXPS Z2, Z1, Z2
-	VPANDD 128(SI), Z4, Z1
-	VMAXPS Z3, Z1, Z3
-	VPANDD 192(SI), Z4, Z1
-	VMAXPS Z5, Z1, Z5
-	ADDQ $256, SI
-	SUBQ $4, CX
-	JMP loop4
-loop1:
-	TESTQ CX, CX
-	JZ done
-	VPANDD (SI), Z4, Z1
-	VMAXPS Z0, Z1, Z0
-	ADDQ $64, SI
-	DECQ CX
-	JMP loop1
-done:
-	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
-	VMAXPS Z5, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-` + foldMaxZ0 + `	VMOVSS X0, ret+16(FP)
+` + absMax16("SI", "CX") + `	VMOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
 `,
@@ -159,15 +129,7 @@ done:
 	TESTQ CX, CX
 	JZ done
 loop:
-	VMULPS (SI), Z4, Z0
-	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
-	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
-	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
-	VMINPS Z5, Z0, Z0
-	VMAXPS Z6, Z0, Z0
-	VCVTPS2DQ Z0, Z0
-	VPMOVSDB Z0, (DI)
-	ADDQ $64, SI
+` + quantize16 + `	ADDQ $64, SI
 	ADDQ $16, DI
 	DECQ CX
 	JNZ loop
@@ -382,39 +344,9 @@ var quantizeRowAVX512 = f32Func{
 	TESTQ CX, CX
 	JZ done
 	VPBROADCASTD absMask<>(SB), Z4
-	VXORPS Z0, Z0, Z0
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z5, Z5, Z5
 	MOVQ SI, AX
 	MOVQ CX, DX
-max4:
-	CMPQ DX, $4
-	JLT max1
-	VPANDD (AX), Z4, Z1
-	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
-	VPANDD 64(AX), Z4, Z1
-	VMAXPS Z2, Z1, Z2
-	VPANDD 128(AX), Z4, Z1
-	VMAXPS Z3, Z1, Z3
-	VPANDD 192(AX), Z4, Z1
-	VMAXPS Z5, Z1, Z5
-	ADDQ $256, AX
-	SUBQ $4, DX
-	JMP max4
-max1:
-	TESTQ DX, DX
-	JZ fold
-	VPANDD (AX), Z4, Z1
-	VMAXPS Z0, Z1, Z0
-	ADDQ $64, AX
-	DECQ DX
-	JMP max1
-fold:
-	VMAXPS Z2, Z0, Z0
-	VMAXPS Z5, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-` + foldMaxZ0 + `	VXORPS X1, X1, X1
+` + absMax16("AX", "DX") + `	VXORPS X1, X1, X1
 	VUCOMISS X1, X0
 	JEQ zeros // amax == 0 (never NaN: NaN lanes were ignored)
 	VUCOMISS inf<>(SB), X0
@@ -427,15 +359,7 @@ fold:
 	VBROADCASTSS c127<>(SB), Z5
 	VBROADCASTSS cm127<>(SB), Z6
 quant:
-	VMULPS (SI), Z4, Z0
-	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
-	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
-	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
-	VMINPS Z5, Z0, Z0
-	VMAXPS Z6, Z0, Z0
-	VCVTPS2DQ Z0, Z0
-	VPMOVSDB Z0, (DI)
-	ADDQ $64, SI
+` + quantize16 + `	ADDQ $64, SI
 	ADDQ $16, DI
 	DECQ CX
 	JNZ quant
@@ -452,6 +376,56 @@ done:
 	RET
 `,
 }
+
+// absMax16 emits absMaxAVX512's pass over cnt blocks of 16 values at ptr
+// (both advanced): |x| (Z4 holds the abs mask) into four VMAXPS chains,
+// with the accumulator second so that a NaN x yields the accumulator, then
+// their fold into X0 (Z0-Z5 scratch).
+func absMax16(ptr, cnt string) string {
+	return fmt.Sprintf(`	VXORPS Z0, Z0, Z0
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z5, Z5, Z5
+max4:
+	CMPQ %[2]s, $4
+	JLT max1
+	VPANDD (%[1]s), Z4, Z1
+	VMAXPS Z0, Z1, Z0 // max(x, acc): a NaN x yields acc
+	VPANDD 64(%[1]s), Z4, Z1
+	VMAXPS Z2, Z1, Z2
+	VPANDD 128(%[1]s), Z4, Z1
+	VMAXPS Z3, Z1, Z3
+	VPANDD 192(%[1]s), Z4, Z1
+	VMAXPS Z5, Z1, Z5
+	ADDQ $256, %[1]s
+	SUBQ $4, %[2]s
+	JMP max4
+max1:
+	TESTQ %[2]s, %[2]s
+	JZ fold
+	VPANDD (%[1]s), Z4, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $64, %[1]s
+	DECQ %[2]s
+	JMP max1
+fold:
+	VMAXPS Z2, Z0, Z0 // four independent chains: the maximum is exact in any order
+	VMAXPS Z5, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+`, ptr, cnt) + foldMaxZ0
+}
+
+// quantize16 quantises the 16 values at SI into the bytes at DI with the
+// scale inverse in Z4 and the clamp bounds 127 and -127 in Z5 and Z6.
+const quantize16 = `	VMULPS (SI), Z4, Z0
+	VCMPPS $7, Z0, Z0, K1 // ordered: not NaN
+	VMOVAPS.Z Z0, K1, Z0  // NaN -> +0
+	VRNDSCALEPS $0, Z0, Z0 // nearest, ties to even
+	VMINPS Z5, Z0, Z0
+	VMAXPS Z6, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+`
 
 // softmaxRowsAVX512 is all of Softmax for rows (1..8) rows of n >= 1
 // values (byte stride ld) in one call: the maximum of every row, then every row's
