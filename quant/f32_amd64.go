@@ -154,13 +154,6 @@ func lnApplyAVX512(dst, x, gamma, beta *float32, blocks int, mean, inv float32)
 //go:noescape
 func geluAVX512(x *float32, blocks int)
 
-// expSumAVX512 implements, with the reference's rounding and order:
-//
-//	for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }
-//
-//go:noescape
-func expSumAVX512(x *float32, blocks int, m float32, p *[Lanes]float32)
-
 // softmaxRowsAVX512 implements, with the reference's rounding and order:
 //
 //	for r := range rows { row := x[r*ld/4 : r*ld/4+n]; m := max(row); var p [16]float32

@@ -28,18 +28,14 @@ func mulBlockSIMD(dst *float32, ldd int, a *float32, lda int, b *float32, ldb in
 }
 
 // expSumSIMD runs Softmax's exp-and-sum pass over the whole blocks of 16
-// values of x with AVX-512 or AVX2 when the tier has them, and returns
-// how many values it did.
+// values of x with AVX2 when the tier has it (AVX-512 tiers run all of
+// Softmax in softmaxRowsAVX512), and returns how many values it did.
 func expSumSIMD(x []float32, m float32, p *[Lanes]float32) int {
 	if len(x) < Lanes || !useF32SIMD() {
 		return 0
 	}
 	done := len(x) &^ (Lanes - 1)
-	if activeTier.Load().avx512 {
-		expSumAVX512(&x[0], done/Lanes, m, p)
-	} else {
-		expSumAVX2(&x[0], done/Lanes, m, p)
-	}
+	expSumAVX2(&x[0], done/Lanes, m, p)
 	return done
 }
 

@@ -99,8 +99,8 @@ func attnAVX512Funcs() []f32Func {
 	return fs
 }
 
-// avx512ElemFuncs are GELU and Softmax's exp-and-sum pass in zmm registers,
-// two blocks of 16 per iteration, interleaved instruction by instruction.
+// avx512ElemFuncs are GELU, Softmax, LayerNorm and quantisation in zmm
+// registers (GELU two blocks of 16 per iteration, interleaved).
 // Constants are broadcast from memory (.BCST); the lane selections of the
 // AVX2 sequences (VBLENDVPS, VANDNPS on compare results) become mask
 // registers with the same predicates.
@@ -194,41 +194,6 @@ tail:
 	VMOVUPS (SI), Z0
 ` + gelu16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z0, (SI)
 done:
-	VZEROUPPER
-	RET
-`,
-		},
-		{
-			name: "expSumAVX512", sig: "x *float32, blocks int, m float32, p *[Lanes]float32", frame: "$0-32",
-			doc: []string{"for i := range 16*blocks { e := exp32(x[i] - m); x[i] = e; p[i%16] += e }"},
-			body: `	MOVQ x+0(FP), SI
-	MOVQ blocks+8(FP), CX
-	VBROADCASTSS m+16(FP), Z15
-	MOVQ p+24(FP), DX
-	VMOVUPS (DX), Z14
-	SUBQ $2, CX
-	JLT tail
-loop:
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z5
-	VSUBPS Z15, Z0, Z0
-	VSUBPS Z15, Z5, Z5
-` + interleave(exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1"), exp16("Z5", "Z6", "Z7", "Z8", "Z9", "K2")) + `	VMOVUPS Z1, (SI)
-	VADDPS Z1, Z14, Z14
-	VMOVUPS Z6, 64(SI)
-	VADDPS Z6, Z14, Z14
-	ADDQ $128, SI
-	SUBQ $2, CX
-	JGE loop
-tail:
-	CMPQ CX, $-1
-	JNE done
-	VMOVUPS (SI), Z0
-	VSUBPS Z15, Z0, Z0
-` + exp16("Z0", "Z1", "Z2", "Z3", "Z4", "K1") + `	VMOVUPS Z1, (SI)
-	VADDPS Z1, Z14, Z14
-done:
-	VMOVUPS Z14, (DX)
 	VZEROUPPER
 	RET
 `,
